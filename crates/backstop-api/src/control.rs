@@ -1,0 +1,48 @@
+//! The requests the API hands to the daemon's supervision loop.
+//!
+//! The HTTP layer owns no state: each route sends a [`Control`] message over a
+//! channel and awaits the reply. The supervision loop is the only owner of
+//! service state, so there is no lock to get wrong.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::types::{ActionOutcome, ReloadOutcome, ServiceAction, ServiceStatus, StatusReport};
+
+/// A request to the supervision loop, with the channel for its answer.
+#[derive(Debug)]
+pub enum Control {
+    /// Report every service.
+    Status {
+        /// Where the report goes.
+        reply: oneshot::Sender<StatusReport>,
+    },
+    /// Report one service in detail (with its exit history).
+    Service {
+        /// Its name.
+        name: String,
+        /// `None` when no service has that name.
+        reply: oneshot::Sender<Option<ServiceStatus>>,
+    },
+    /// Start, stop or restart a service.
+    Act {
+        /// Its name.
+        name: String,
+        /// What to do.
+        action: ServiceAction,
+        /// The outcome, or an error for the operator.
+        reply: oneshot::Sender<Result<ActionOutcome, String>>,
+    },
+    /// Re-read the config file and apply what changed.
+    Reload {
+        /// The outcome, or the rendered config errors.
+        reply: oneshot::Sender<Result<ReloadOutcome, String>>,
+    },
+    /// Stop every service, then the daemon.
+    Shutdown {
+        /// Answered once the shutdown has begun.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The sending side, held by the HTTP routes.
+pub type ControlSender = mpsc::Sender<Control>;

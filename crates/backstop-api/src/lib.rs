@@ -1,0 +1,16 @@
+//! The control API between the backstop daemon and its clients.
+//!
+//! The process boundary is the crate boundary: the CLI and the daemon share
+//! only what is here, the wire [`types`], the [`Control`] requests the HTTP
+//! routes hand to the supervision loop, the axum [`router`], and the
+//! [`Client`] the CLI uses over the unix socket.
+
+mod client;
+mod control;
+mod server;
+mod types;
+
+pub use client::{Client, ClientError};
+pub use control::{Control, ControlSender};
+pub use server::{router, serve_unix};
+pub use types::*;

@@ -1,0 +1,232 @@
+//! The wire types: what the daemon says about its services and itself.
+//!
+//! Field names here are a public contract (`status --json`, the HTTP API):
+//! add fields freely, never rename or remove one.
+
+use serde::{Deserialize, Serialize};
+
+/// The lifecycle state of a service. Names are stable (see docs/architecture.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceState {
+    /// Waiting for its dependencies.
+    Pending,
+    /// Spawned; not yet known to be ready.
+    Starting,
+    /// Up.
+    Running,
+    /// Waiting to be restarted.
+    Backoff,
+    /// Restart budget spent: no more restarts until started by hand.
+    CrashLoop,
+    /// Alive, but never became healthy within its `startup` period.
+    StartupTimeout,
+    /// Being stopped.
+    Stopping,
+    /// Stopped (or never started).
+    Stopped,
+    /// Finished on its own with success.
+    Exited,
+    /// Could not be started, or finished with a failure and will not be restarted.
+    Failed,
+}
+
+impl ServiceState {
+    /// The stable name, e.g. `crash-loop`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Backoff => "backoff",
+            Self::CrashLoop => "crash-loop",
+            Self::StartupTimeout => "startup-timeout",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Exited => "exited",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// True while a process of the service may be alive.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            Self::Starting | Self::Running | Self::StartupTimeout | Self::Stopping
+        )
+    }
+}
+
+impl std::fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The health of a service, separate from its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    /// Every probe passes.
+    Healthy,
+    /// It works, with a problem (e.g. a dependency is down).
+    Degraded,
+    /// A probe fails.
+    Unhealthy,
+    /// No probe result yet, or no probe.
+    Unknown,
+}
+
+impl Health {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// Exit code, when it exited.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<i32>,
+    /// Signal name (e.g. `SIGKILL`), when a signal killed it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signal: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// How long the process had run, in seconds.
+    pub uptime_s: f64,
+}
+
+impl ExitInfo {
+    /// `code 1`, `SIGKILL`.
+    pub fn describe(&self) -> String {
+        match (&self.code, &self.signal) {
+            (_, Some(sig)) => sig.clone(),
+            (Some(code), None) => format!("code {code}"),
+            (None, None) => "unknown".to_string(),
+        }
+    }
+}
+
+/// One service as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: ServiceState,
+    /// Health.
+    pub health: Health,
+    /// Main process id, while one runs.
+    pub pid: Option<u32>,
+    /// Seconds since the current process started.
+    pub uptime_s: Option<u64>,
+    /// Restarts since the service was last started by hand.
+    pub restarts: u32,
+    /// The last exit.
+    pub last_exit: Option<ExitInfo>,
+    /// Resident memory of the whole process tree, in bytes.
+    pub rss_bytes: Option<u64>,
+    /// Why the service is in its state, when there is more to say
+    /// (`waiting for db (healthy)`, `port 8000 is held by pid 42 …`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// Seconds until the next restart attempt, in `backoff`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restart_in_s: Option<f64>,
+    /// Every exit still remembered, oldest first (only in the single-service view).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub exits: Vec<ExitInfo>,
+}
+
+/// The daemon itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// The config file it runs.
+    pub config: String,
+    /// backstop's version.
+    pub version: String,
+    /// Seconds since it started.
+    pub uptime_s: u64,
+}
+
+/// `GET /api/v1/services`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The daemon.
+    pub daemon: DaemonInfo,
+    /// Every configured service, in config order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// What can be asked of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceAction {
+    /// Start it (and, first, what it depends on).
+    Start,
+    /// Stop it.
+    Stop,
+    /// Stop it, then start it.
+    Restart,
+}
+
+impl ServiceAction {
+    /// The verb.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+/// The answer to an action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// The service.
+    pub service: String,
+    /// Its state right after the request was taken.
+    pub state: ServiceState,
+}
+
+/// The answer to a reload.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// Services added.
+    pub added: Vec<String>,
+    /// Services removed (and stopped).
+    pub removed: Vec<String>,
+    /// Services whose definition changed (and were restarted).
+    pub changed: Vec<String>,
+}
+
+/// Any error answer: `{"error": "…"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// For the operator.
+    pub error: String,
+}
+
+/// Something that happened, as the supervisor reports it on its event bus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When (RFC 3339, UTC, milliseconds).
+    pub at: String,
+    /// The service concerned, if any.
+    pub service: Option<String>,
+    /// A stable kind: `started`, `exited`, `state`, `crash-loop`, `spawn-failed`, …
+    pub kind: String,
+    /// One line for a human.
+    pub message: String,
+}

@@ -1,0 +1,28 @@
+//! backstop's configuration: the `backstop.toml` schema and its loader.
+//!
+//! # Theory of operation
+//! [`load`] reads the file and walks its spanned TOML tree by hand (not with
+//! serde) so that it can report **every** problem at once, each with its
+//! `file:line:col`, the offending text underlined and what was expected there,
+//! plus a "did you mean …" for misspelled keys and service names. The result
+//! is a [`Config`] whose values are already checked: absolute paths, parsed
+//! durations, dependencies that exist and form no cycle.
+//!
+//! This crate does no I/O beyond reading the config and env files, and has no
+//! async runtime: the CLI's `validate` and the daemon share it.
+
+mod diagnostic;
+mod environment;
+mod graph;
+mod load;
+mod model;
+mod reader;
+mod signals;
+mod starter;
+
+pub use diagnostic::{ConfigError, Diagnostic, Severity, line_col, render_all};
+pub use environment::{EnvFileError, read_env_file, service_environment};
+pub use load::{Loaded, load, parse};
+pub use model::*;
+pub use reader::parse_duration;
+pub use starter::STARTER_CONFIG;

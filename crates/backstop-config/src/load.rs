@@ -1,0 +1,550 @@
+//! The schema walk: from TOML text to a validated [`Config`].
+//!
+//! One pass reads every table with a [`Reader`], recording every problem;
+//! a second pass checks what spans services (unknown dependencies, cycles).
+//! The config is returned only when no error was found; warnings (an env file
+//! that does not exist yet, a missing working directory) travel with it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::{ConfigError, Diagnostic, Severity};
+use crate::graph;
+use crate::model::{
+    Config, DaemonConfig, Dependency, DependencyCondition, EnvVars, RestartConfig, RestartPolicy,
+    ServiceConfig, StopConfig, StopMode,
+};
+use crate::reader::{Reader, Value, suggest};
+use crate::signals;
+
+/// A config that loaded, with the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated config.
+    pub config: Config,
+    /// The file's text, for rendering warnings.
+    pub source: String,
+    /// Problems that do not prevent running (e.g. a missing env file).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Renders the warnings (empty string when there are none).
+    pub fn render_warnings(&self, color: bool) -> String {
+        if self.warnings.is_empty() {
+            return String::new();
+        }
+        crate::diagnostic::render_all(&self.config.path, &self.source, &self.warnings, color)
+    }
+}
+
+const TOP_KEYS: &[&str] = &["daemon", "services"];
+const DAEMON_KEYS: &[&str] = &["state_dir"];
+const SERVICE_KEYS: &[&str] = &[
+    "command",
+    "dir",
+    "env",
+    "env_file",
+    "user",
+    "group",
+    "stop",
+    "depends_on",
+    "restart",
+    "port",
+    "startup",
+];
+const STOP_KEYS: &[&str] = &["signal", "timeout", "mode"];
+const RESTART_KEYS: &[&str] = &[
+    "policy",
+    "backoff_initial",
+    "backoff_max",
+    "backoff_factor",
+    "max_restarts",
+    "window",
+    "reset_after",
+];
+const POLICIES: &[(&str, RestartPolicy)] = &[
+    ("always", RestartPolicy::Always),
+    ("on-failure", RestartPolicy::OnFailure),
+    ("never", RestartPolicy::Never),
+];
+const CONDITIONS: &[(&str, DependencyCondition)] = &[
+    ("started", DependencyCondition::Started),
+    ("healthy", DependencyCondition::Healthy),
+    ("completed", DependencyCondition::Completed),
+];
+const MODES: &[(&str, StopMode)] = &[("group", StopMode::Group), ("main", StopMode::Main)];
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(source) => parse(path, source),
+        Err(err) => Err(ConfigError {
+            path: path.to_path_buf(),
+            source_text: String::new(),
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                message: format!("cannot read config file {}: {err}", path.display()),
+                span: None,
+                label: String::new(),
+                help: Some(
+                    "create one with `backstop init`, or name another with -c PATH".to_string(),
+                ),
+            }],
+        }),
+    }
+}
+
+/// Validates `source` as the text of the config file at `path`.
+///
+/// `path` gives the base directory for relative paths and the name in messages.
+pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
+    let base_dir = absolute_parent(path);
+    let (root, syntax_errors) = DeTable::parse_recoverable(&source);
+    let mut reader = Reader::default();
+    if syntax_errors.is_empty() {
+        let config = read_config(&mut reader, root.get_ref(), path, &base_dir);
+        if let Some(config) = &config {
+            collect_runtime_warnings(&mut reader, root.get_ref(), config);
+        }
+        let errors = reader
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error);
+        if let (Some(config), false) = (config, errors) {
+            reader
+                .diagnostics
+                .sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+            return Ok(Loaded {
+                config,
+                warnings: reader.diagnostics,
+                source,
+            });
+        }
+    } else {
+        for err in syntax_errors {
+            let span = err.span().unwrap_or(0..0);
+            let message = err.message().trim().to_string();
+            reader.error(Diagnostic::error(
+                "invalid TOML syntax",
+                span,
+                message.lines().next().unwrap_or("here").to_string(),
+            ));
+        }
+    }
+    reader
+        .diagnostics
+        .sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+    Err(ConfigError {
+        path: path.to_path_buf(),
+        source_text: source,
+        diagnostics: reader.diagnostics,
+    })
+}
+
+fn absolute_parent(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+}
+
+fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> Option<Config> {
+    r.unknown_keys(root, TOP_KEYS, "the top level");
+    let mut daemon = DaemonConfig {
+        state_dir: base.join(".backstop"),
+    };
+    if let Some((_, v)) = root.get_key_value("daemon")
+        && let Some(t) = r.table(v, "`[daemon]`")
+    {
+        r.unknown_keys(t, DAEMON_KEYS, "`[daemon]`");
+        if let Some((_, v)) = t.get_key_value("state_dir")
+            && let Some(s) = r.non_empty_string(v, "`daemon.state_dir`")
+        {
+            daemon.state_dir = base.join(s);
+        }
+    }
+
+    let mut services = Vec::new();
+    let mut dep_spans = BTreeMap::new();
+    let mut declared = std::collections::BTreeSet::new();
+    match root.get_key_value("services") {
+        None => r.error(Diagnostic {
+            severity: Severity::Error,
+            message: "no services defined".to_string(),
+            span: None,
+            label: String::new(),
+            help: Some(
+                "add a `[services.NAME]` table with a `command`; `backstop init` writes an example"
+                    .to_string(),
+            ),
+        }),
+        Some((_, v)) => {
+            if let Some(table) = r.table(v, "`[services]`") {
+                declared.extend(table.iter().map(|(k, _)| k.get_ref().to_string()));
+                for (key, value) in table {
+                    let name: &str = key.get_ref();
+                    if !valid_name(name) {
+                        r.error(Diagnostic::error(
+                            format!("invalid service name `{name}`"),
+                            key.span(),
+                            "use letters, digits, `-`, `_` and `.` only",
+                        ));
+                        continue;
+                    }
+                    if let Some((service, deps)) = read_service(r, name, key.span(), value, base) {
+                        dep_spans.insert(name.to_string(), deps);
+                        services.push(service);
+                    }
+                }
+            }
+        }
+    }
+    let all_read = services.len() == declared.len();
+    graph::check_dependencies(r, &services, &dep_spans, &declared, all_read);
+    Some(Config {
+        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        base_dir: base.to_path_buf(),
+        daemon,
+        services,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Where each dependency of a service is written, for cycle and name errors.
+pub(crate) type DependencySpans = Vec<(String, std::ops::Range<usize>)>;
+
+fn read_service(
+    r: &mut Reader,
+    name: &str,
+    name_span: std::ops::Range<usize>,
+    value: &Value<'_>,
+    base: &Path,
+) -> Option<(ServiceConfig, DependencySpans)> {
+    let ctx = format!("service `{name}`");
+    let table = r.table(value, &format!("`[services.{name}]`"))?;
+    r.unknown_keys(table, SERVICE_KEYS, &ctx);
+    let field = |key: &str| table.get_key_value(key).map(|(_, v)| v);
+    let what = |key: &str| format!("`{key}` in service `{name}`");
+
+    let command = match field("command") {
+        None => {
+            r.error(
+                Diagnostic::error(
+                    format!("service `{name}` has no `command`"),
+                    name_span,
+                    "this service needs `command = \"program args…\"`",
+                )
+                .with_help("for example: command = \"python3 -m http.server 8000\""),
+            );
+            None
+        }
+        Some(v) => read_command(r, v, &what("command")),
+    };
+    let dir = field("dir")
+        .and_then(|v| r.non_empty_string(v, &what("dir")))
+        .map_or_else(|| base.to_path_buf(), |d| base.join(d));
+    let env = field("env").and_then(|v| read_env(r, v, &what("env")));
+    let env_file = field("env_file")
+        .and_then(|v| r.non_empty_string(v, &what("env_file")))
+        .map(|f| base.join(f));
+    let user = field("user").and_then(|v| r.non_empty_string(v, &what("user")));
+    let group = field("group").and_then(|v| r.non_empty_string(v, &what("group")));
+    let stop = field("stop").map_or_else(|| Some(StopConfig::default()), |v| read_stop(r, v, name));
+    let restart = field("restart").map_or_else(
+        || Some(RestartConfig::default()),
+        |v| read_restart(r, v, name),
+    );
+    let port = field("port")
+        .and_then(|v| r.integer(v, &what("port"), 1..65536))
+        .map(|p| p as u16);
+    let startup = field("startup").and_then(|v| r.duration(v, &what("startup")));
+    let (depends_on, dep_spans) = field("depends_on")
+        .map(|v| read_depends_on(r, v, name))
+        .unwrap_or_default();
+
+    Some((
+        ServiceConfig {
+            name: name.to_string(),
+            command: command?,
+            dir,
+            env: EnvVars(env.unwrap_or_default()),
+            env_file,
+            user,
+            group,
+            stop: stop?,
+            depends_on,
+            restart: restart?,
+            port,
+            startup,
+        },
+        dep_spans,
+    ))
+}
+
+fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String>> {
+    match v.get_ref() {
+        DeValue::String(s) => match shell_words::split(s) {
+            Ok(words) if !words.is_empty() => Some(words),
+            Ok(_) => {
+                r.error(Diagnostic::error(
+                    format!("invalid {what}"),
+                    v.span(),
+                    "expected a program and its arguments, found an empty command",
+                ));
+                None
+            }
+            Err(_) => {
+                r.error(
+                    Diagnostic::error(
+                        format!("invalid {what}"),
+                        v.span(),
+                        "unbalanced quotes: this command cannot be split into words",
+                    )
+                    .with_help("close the quote, or write the command as an array of strings"),
+                );
+                None
+            }
+        },
+        DeValue::Array(items) => {
+            let mut words = Vec::new();
+            for item in items {
+                words.push(r.string(item, what)?);
+            }
+            if words.first().is_none_or(|w| w.is_empty()) {
+                r.error(Diagnostic::error(
+                    format!("invalid {what}"),
+                    v.span(),
+                    "expected a non-empty array whose first item is the program",
+                ));
+                return None;
+            }
+            Some(words)
+        }
+        _ => {
+            r.expected(v, what, "a string or an array of strings");
+            None
+        }
+    }
+}
+
+fn read_env(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<BTreeMap<String, String>> {
+    let table = r.table(v, what)?;
+    let mut env = BTreeMap::new();
+    for (key, value) in table {
+        let text = match value.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(i) => i.as_str().to_string(),
+            DeValue::Float(f) => f.as_str().to_string(),
+            DeValue::Boolean(b) => b.to_string(),
+            _ => {
+                r.expected(
+                    value,
+                    &format!("environment variable `{}`", key.get_ref()),
+                    "a string, number or boolean",
+                );
+                continue;
+            }
+        };
+        env.insert(key.get_ref().to_string(), text);
+    }
+    Some(env)
+}
+
+fn read_stop(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<StopConfig> {
+    let table = r.table(v, &format!("`stop` in service `{name}`"))?;
+    r.unknown_keys(table, STOP_KEYS, &format!("`stop` of service `{name}`"));
+    let mut stop = StopConfig::default();
+    let mut ok = true;
+    if let Some((_, v)) = table.get_key_value("signal") {
+        match r.string(v, &format!("`stop.signal` in service `{name}`")) {
+            Some(s) => match signals::parse(&s) {
+                Some(sig) => stop.signal = sig,
+                None => {
+                    let mut d = Diagnostic::error(
+                        format!("invalid `stop.signal` in service `{name}`"),
+                        v.span(),
+                        format!(
+                            "expected a signal name such as \"TERM\", \"INT\" or \"QUIT\", found \"{s}\""
+                        ),
+                    );
+                    if let Some(s) = suggest(
+                        &s.to_ascii_uppercase(),
+                        signals::NAMES.iter().map(|(n, _)| *n),
+                    ) {
+                        d = d.with_help(format!("did you mean \"{s}\"?"));
+                    }
+                    r.error(d);
+                    ok = false;
+                }
+            },
+            None => ok = false,
+        }
+    }
+    if let Some((_, v)) = table.get_key_value("timeout") {
+        match r.duration(v, &format!("`stop.timeout` in service `{name}`")) {
+            Some(d) => stop.timeout = d,
+            None => ok = false,
+        }
+    }
+    if let Some((_, v)) = table.get_key_value("mode") {
+        match r.choice(v, &format!("`stop.mode` in service `{name}`"), MODES) {
+            Some(m) => stop.mode = m,
+            None => ok = false,
+        }
+    }
+    ok.then_some(stop)
+}
+
+fn read_restart(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<RestartConfig> {
+    let mut restart = RestartConfig::default();
+    // `restart = "on-failure"` is short for `restart = { policy = "on-failure" }`.
+    if let DeValue::String(_) = v.get_ref() {
+        restart.policy = r.choice(v, &format!("`restart` in service `{name}`"), POLICIES)?;
+        return Some(restart);
+    }
+    let table = r.table(v, &format!("`restart` in service `{name}`"))?;
+    r.unknown_keys(
+        table,
+        RESTART_KEYS,
+        &format!("`restart` of service `{name}`"),
+    );
+    let what = |k: &str| format!("`restart.{k}` in service `{name}`");
+    let mut ok = true;
+    for (key, value) in table {
+        let key: &str = key.get_ref();
+        let read = match key {
+            "policy" => r
+                .choice(value, &what(key), POLICIES)
+                .map(|p| restart.policy = p),
+            "backoff_initial" => r
+                .duration(value, &what(key))
+                .map(|d| restart.backoff_initial = d),
+            "backoff_max" => r
+                .duration(value, &what(key))
+                .map(|d| restart.backoff_max = d),
+            "backoff_factor" => r
+                .positive_number(value, &what(key))
+                .map(|f| restart.backoff_factor = f),
+            "max_restarts" => r
+                .integer(value, &what(key), 0..1_000_000)
+                .map(|n| restart.max_restarts = n as u32),
+            "window" => r.duration(value, &what(key)).map(|d| restart.window = d),
+            "reset_after" => r
+                .duration(value, &what(key))
+                .map(|d| restart.reset_after = d),
+            _ => Some(()), // reported by unknown_keys
+        };
+        ok &= read.is_some();
+    }
+    if restart.backoff_max < restart.backoff_initial
+        && let Some((_, v)) = table.get_key_value("backoff_max")
+    {
+        r.error(Diagnostic::error(
+            format!("invalid `restart.backoff_max` in service `{name}`"),
+            v.span(),
+            "must not be shorter than `backoff_initial`",
+        ));
+        ok = false;
+    }
+    ok.then_some(restart)
+}
+
+fn read_depends_on(
+    r: &mut Reader,
+    v: &Value<'_>,
+    name: &str,
+) -> (Vec<Dependency>, DependencySpans) {
+    let what = format!("`depends_on` in service `{name}`");
+    let mut deps = Vec::new();
+    let mut spans = Vec::new();
+    match v.get_ref() {
+        // `depends_on = ["db", "cache"]` waits for each to be started.
+        DeValue::Array(items) => {
+            for item in items {
+                if let Some(dep) = r.non_empty_string(item, &what) {
+                    spans.push((dep.clone(), item.span()));
+                    deps.push(Dependency {
+                        service: dep,
+                        condition: DependencyCondition::Started,
+                    });
+                }
+            }
+        }
+        DeValue::Table(table) => {
+            for (key, value) in table {
+                let condition = r.choice(
+                    value,
+                    &format!(
+                        "condition of `depends_on.{}` in service `{name}`",
+                        key.get_ref()
+                    ),
+                    CONDITIONS,
+                );
+                if let Some(condition) = condition {
+                    spans.push((key.get_ref().to_string(), key.span()));
+                    deps.push(Dependency {
+                        service: key.get_ref().to_string(),
+                        condition,
+                    });
+                }
+            }
+        }
+        _ => r.expected(
+            v,
+            &what,
+            "a table such as { db = \"healthy\" } or an array of service names",
+        ),
+    }
+    (deps, spans)
+}
+
+/// Warnings about the machine rather than the file: paths that do not exist
+/// now. The service that needs them fails at start with the same message.
+fn collect_runtime_warnings(r: &mut Reader, root: &DeTable<'_>, config: &Config) {
+    let services = root
+        .get_key_value("services")
+        .and_then(|(_, v)| v.get_ref().as_table());
+    for service in &config.services {
+        let table = services
+            .and_then(|t| t.get_key_value(service.name.as_str()))
+            .and_then(|(_, v)| v.get_ref().as_table());
+        let span_of = |key: &str| {
+            table
+                .and_then(|t| t.get_key_value(key))
+                .map(|(_, v)| v.span())
+        };
+        if let Some(file) = &service.env_file
+            && !file.exists()
+            && let Some(span) = span_of("env_file")
+        {
+            r.error(Diagnostic::warning(
+                format!("env file of service `{}` does not exist: {}", service.name, file.display()),
+                span,
+                "file not found",
+            ).with_help("the service will fail to start until the file exists; the other services are not affected"));
+        }
+        if !service.dir.is_dir()
+            && let Some(span) = span_of("dir")
+        {
+            r.error(Diagnostic::warning(
+                format!(
+                    "working directory of service `{}` does not exist: {}",
+                    service.name,
+                    service.dir.display()
+                ),
+                span,
+                "directory not found",
+            ));
+        }
+    }
+}

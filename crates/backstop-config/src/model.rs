@@ -1,0 +1,222 @@
+//! The typed configuration: what a valid `backstop.toml` means.
+//!
+//! These types are produced only by the loader ([`crate::load`]), after every
+//! check passed, so the rest of backstop can trust them: paths are absolute,
+//! durations parsed, dependencies exist and form no cycle.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole, validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Absolute path of the config file.
+    pub path: PathBuf,
+    /// The directory relative paths are resolved against (the file's directory).
+    pub base_dir: PathBuf,
+    /// Daemon-wide settings (`[daemon]`).
+    pub daemon: DaemonConfig,
+    /// The services, in the order the file declares them.
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Config {
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// `[daemon]`: where backstop keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// The state directory (default `.backstop/` next to the config file).
+    pub state_dir: PathBuf,
+}
+
+/// `[services.NAME]`: one supervised program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceConfig {
+    /// The table name, e.g. `api`.
+    pub name: String,
+    /// Program and arguments (a string in the file is split like a shell would).
+    pub command: Vec<String>,
+    /// Working directory (absolute).
+    pub dir: PathBuf,
+    /// Variables set on top of the inherited environment and the env file.
+    pub env: EnvVars,
+    /// A dotenv file read at each start (absolute).
+    pub env_file: Option<PathBuf>,
+    /// Run as this user (only when backstop runs as root).
+    pub user: Option<String>,
+    /// Run with this group (default: the user's primary group).
+    pub group: Option<String>,
+    /// How the service is stopped.
+    pub stop: StopConfig,
+    /// Services that must reach a condition before this one starts.
+    pub depends_on: Vec<Dependency>,
+    /// What happens when the service exits on its own.
+    pub restart: RestartConfig,
+    /// The TCP port the service listens on, checked before each start.
+    pub port: Option<u16>,
+    /// Grace period after a start before liveness failures count.
+    pub startup: Option<Duration>,
+}
+
+/// Environment variables whose values never appear in `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EnvVars(pub BTreeMap<String, String>);
+
+impl fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<hidden>")))
+            .finish()
+    }
+}
+
+/// `stop = { signal, timeout, mode }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopConfig {
+    /// The signal sent first (default `TERM`).
+    pub signal: StopSignal,
+    /// How long to wait before `SIGKILL` (default 10 s).
+    pub timeout: Duration,
+    /// Who receives the signal (default the whole process group).
+    pub mode: StopMode,
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        Self {
+            signal: StopSignal::default(),
+            timeout: Duration::from_secs(10),
+            mode: StopMode::Group,
+        }
+    }
+}
+
+/// A signal name from the config, kept with its number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopSignal {
+    /// Upper-case name without the `SIG` prefix, e.g. `TERM`.
+    pub name: &'static str,
+    /// The signal number on this platform.
+    pub number: i32,
+}
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        Self {
+            name: "TERM",
+            number: 15,
+        }
+    }
+}
+
+/// Who receives the stop signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Every process in the service's process group (like systemd's `KillMode=control-group`).
+    Group,
+    /// Only the main process; the rest get `SIGKILL` once it has exited (like `KillMode=mixed`).
+    Main,
+}
+
+impl StopMode {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Group => "group",
+            Self::Main => "main",
+        }
+    }
+}
+
+/// One entry of `depends_on`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// The service depended on.
+    pub service: String,
+    /// What it must reach first.
+    pub condition: DependencyCondition,
+}
+
+/// What a dependency must reach before the dependent starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DependencyCondition {
+    /// Its process has been spawned.
+    Started,
+    /// It is running and its health checks pass (running, when it has none).
+    Healthy,
+    /// It ran to completion with exit code 0 (a one-shot job, e.g. migrations).
+    Completed,
+}
+
+impl DependencyCondition {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Healthy => "healthy",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+/// `restart = { … }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestartConfig {
+    /// When to restart.
+    pub policy: RestartPolicy,
+    /// Delay before the first restart (default 1 s).
+    pub backoff_initial: Duration,
+    /// Upper bound of the delay (default 5 min).
+    pub backoff_max: Duration,
+    /// Growth of the delay per consecutive restart (default 2).
+    pub backoff_factor: f64,
+    /// Restarts allowed within `window` before `crash-loop` (default 10).
+    pub max_restarts: u32,
+    /// The window over which restarts are counted (default 1 h).
+    pub window: Duration,
+    /// Uptime after which the backoff starts again from `backoff_initial` (default 10 min).
+    pub reset_after: Duration,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        Self {
+            policy: RestartPolicy::Always,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            backoff_factor: 2.0,
+            max_restarts: 10,
+            window: Duration::from_secs(3600),
+            reset_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// When a service that exited on its own is started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// After any exit.
+    Always,
+    /// After a non-zero exit code or a death by signal.
+    OnFailure,
+    /// Never.
+    Never,
+}
+
+impl RestartPolicy {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OnFailure => "on-failure",
+            Self::Never => "never",
+        }
+    }
+}

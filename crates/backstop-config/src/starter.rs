@@ -1,0 +1,42 @@
+//! The commented starter config written by `backstop init`.
+
+/// A small, commented `backstop.toml` that documents the common keys.
+pub const STARTER_CONFIG: &str = r#"# backstop.toml: the services backstop keeps alive.
+# Every key is documented in docs/configuration.md. Check this file with
+# `backstop validate`, run it with `backstop up`.
+
+# [daemon]
+# state_dir = ".backstop"          # sockets, state, logs (relative to this file)
+
+[services.api]
+# A string is split like a shell would; use an array to avoid quoting.
+command = "python3 -m http.server 8000 --bind 127.0.0.1"
+# dir = "backend"                  # working directory (default: this file's directory)
+# env_file = ".env"                # dotenv file read at every start
+env = { PYTHONUNBUFFERED = "1" }
+port = 8000                        # checked before each start; a stale holder is named
+# user = "www-data"                # drop privileges when backstop runs as root
+restart = { policy = "always", backoff_initial = "1s", backoff_max = "5m", max_restarts = 10, window = "1h" }
+stop = { signal = "TERM", timeout = "10s", mode = "group" }
+
+# [services.worker]
+# command = ["python3", "worker.py"]
+# depends_on = { api = "started" } # or "healthy", or "completed" for one-shot jobs
+# restart = "on-failure"
+# stop = { mode = "main" }         # signal only the main process (celery warm shutdown)
+"#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn starter_config_is_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = crate::parse(
+            &dir.path().join("backstop.toml"),
+            super::STARTER_CONFIG.to_string(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        assert_eq!(loaded.config.services[0].name, "api");
+        assert_eq!(loaded.config.services[0].port, Some(8000));
+    }
+}

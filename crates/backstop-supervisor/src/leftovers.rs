@@ -1,0 +1,64 @@
+//! Leftovers of a previous daemon that died without stopping its services
+//! (SIGKILL, OOM killer, power of a `kill -9`): found through `state.json`
+//! and stopped before anything starts, so a service never runs twice.
+
+use std::time::Duration;
+
+use backstop_config::Config;
+
+use crate::procs;
+use crate::spawn::{SERVICE_ENV, STATE_DIR_ENV};
+use crate::state_file::StateFile;
+use crate::tree;
+
+/// Stops every process recorded in `state.json` that is still the process
+/// it was. Returns one line per service that had leftovers.
+pub async fn stop_previous_instance(config: &Config) -> Vec<String> {
+    let path = config.daemon.state_dir.join("state.json");
+    let state = StateFile::load(&path);
+    let state_dir = config.daemon.state_dir.display().to_string();
+    let mut report = Vec::new();
+    for (name, record) in &state.services {
+        let main_alive = procs::lookup(record.pid)
+            .is_some_and(|p| p.start_time == record.start_time && !p.zombie);
+        let table = procs::snapshot();
+        // Without the main process, the group id may have been reused: only
+        // members that carry this service's marker are ours.
+        let roots: Vec<i32> = if main_alive {
+            vec![record.pid]
+        } else {
+            procs::members(&table, &[], Some(record.pgid))
+                .iter()
+                .filter(|p| {
+                    procs::environ_var(p.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
+                        && procs::environ_var(p.pid, STATE_DIR_ENV).as_deref()
+                            == Some(state_dir.as_str())
+                })
+                .map(|p| p.pid)
+                .collect()
+        };
+        if roots.is_empty() {
+            continue;
+        }
+        let groups = if main_alive {
+            vec![record.pgid]
+        } else {
+            Vec::new()
+        };
+        let (signal, timeout) = config
+            .service(name)
+            .map_or((libc::SIGTERM, Duration::from_secs(10)), |s| {
+                (s.stop.signal.number, s.stop.timeout)
+            });
+        let survivors = tree::stop_foreign(roots.clone(), groups, signal, timeout).await;
+        report.push(if survivors.is_empty() {
+            format!("{name}: stopped leftover processes {roots:?} of a previous backstop")
+        } else {
+            format!(
+                "{name}: leftover processes {survivors:?} of a previous backstop survive SIGKILL"
+            )
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+    report
+}

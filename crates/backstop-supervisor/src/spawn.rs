@@ -1,0 +1,274 @@
+//! Creating a service's main process, clean.
+//!
+//! A child starts in its own session and process group (so a stop can signal
+//! the whole group, and a terminal's Ctrl-C reaches backstop, not the
+//! children), with every signal at its default disposition and an empty
+//! signal mask (Rust ignores SIGPIPE and `nohup` ignores SIGHUP; a child must
+//! inherit neither), with only fds 0, 1 and 2 open, and with the privileges
+//! of `user`/`group` when backstop runs as root. Everything that can fail is
+//! checked before the fork, so the operator gets a sentence, not an errno.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use backstop_config::ServiceConfig;
+use nix::unistd::{Gid, Group, Uid, User};
+
+/// Set in every child: the name of its service.
+pub const SERVICE_ENV: &str = "BACKSTOP_SERVICE";
+/// Set in every child: the state directory of the backstop that runs it.
+/// With [`SERVICE_ENV`], this recognises leftovers of this very service.
+pub const STATE_DIR_ENV: &str = "BACKSTOP_STATE_DIR";
+
+/// Who the child runs as.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    uid: Uid,
+    gid: Gid,
+    groups: Vec<Gid>,
+}
+
+/// Everything needed to fork and exec, resolved and checked.
+#[derive(Debug)]
+pub struct SpawnPlan {
+    program: String,
+    args: Vec<String>,
+    dir: PathBuf,
+    env: BTreeMap<String, String>,
+    credentials: Option<Credentials>,
+}
+
+/// A started main process.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid, which is also its process group and session id.
+    pub pid: i32,
+    /// Read end of its stdout.
+    pub stdout: OwnedFd,
+    /// Read end of its stderr.
+    pub stderr: OwnedFd,
+}
+
+/// Resolves the environment, working directory and credentials of `service`.
+pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, String> {
+    if !service.dir.is_dir() {
+        return Err(format!(
+            "working directory does not exist: {}",
+            service.dir.display()
+        ));
+    }
+    let inherited = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let mut env =
+        backstop_config::service_environment(service, inherited).map_err(|e| e.to_string())?;
+    let credentials = match &service.user {
+        Some(user) => Some(resolve_user(
+            user,
+            service.group.as_deref(),
+            service,
+            &mut env,
+        )?),
+        None => match &service.group {
+            Some(group) => Some(resolve_group_only(group)?),
+            None => None,
+        },
+    };
+    env.insert(SERVICE_ENV.to_string(), service.name.clone());
+    env.insert(STATE_DIR_ENV.to_string(), state_dir.display().to_string());
+    let (program, args) = service
+        .command
+        .split_first()
+        .expect("UNWRAP: the config loader rejects empty commands");
+    Ok(SpawnPlan {
+        program: program.clone(),
+        args: args.to_vec(),
+        dir: service.dir.clone(),
+        env,
+        credentials,
+    })
+}
+
+fn needs_root(what: &str) -> Result<(), String> {
+    if Uid::effective().is_root() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} needs backstop to run as root (it runs as uid {})",
+            Uid::effective()
+        ))
+    }
+}
+
+fn lookup_group(name: &str) -> Result<Gid, String> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(Gid::from_raw(gid));
+    }
+    match Group::from_name(name) {
+        Ok(Some(g)) => Ok(g.gid),
+        Ok(None) => Err(format!("unknown group `{name}`")),
+        Err(e) => Err(format!("cannot look up group `{name}`: {e}")),
+    }
+}
+
+fn resolve_user(
+    name: &str,
+    group: Option<&str>,
+    service: &ServiceConfig,
+    env: &mut BTreeMap<String, String>,
+) -> Result<Credentials, String> {
+    let user = match name.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) => User::from_name(name),
+    }
+    .map_err(|e| format!("cannot look up user `{name}`: {e}"))?
+    .ok_or_else(|| format!("unknown user `{name}`"))?;
+    if user.uid == Uid::effective() && group.is_none() {
+        return Ok(Credentials {
+            uid: user.uid,
+            gid: Gid::effective(),
+            groups: Vec::new(),
+        });
+    }
+    needs_root(&format!("`user = \"{name}\"`"))?;
+    let gid = match group {
+        Some(g) => lookup_group(g)?,
+        None => user.gid,
+    };
+    let cname =
+        CString::new(user.name.clone()).map_err(|_| format!("invalid user name `{name}`"))?;
+    let groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
+    // Like systemd's User=: the child sees its own identity, unless the
+    // config says otherwise.
+    for (key, value) in [
+        ("HOME", user.dir.display().to_string()),
+        ("USER", user.name.clone()),
+        ("LOGNAME", user.name.clone()),
+    ] {
+        if !service.env.0.contains_key(key) {
+            env.insert(key.to_string(), value);
+        }
+    }
+    Ok(Credentials {
+        uid: user.uid,
+        gid,
+        groups,
+    })
+}
+
+fn resolve_group_only(name: &str) -> Result<Credentials, String> {
+    let gid = lookup_group(name)?;
+    if gid != Gid::effective() {
+        needs_root(&format!("`group = \"{name}\"`"))?;
+    }
+    Ok(Credentials {
+        uid: Uid::effective(),
+        gid,
+        groups: vec![gid],
+    })
+}
+
+/// Forks and execs the plan.
+pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, String> {
+    let mut command = Command::new(&plan.program);
+    command
+        .args(&plan.args)
+        .current_dir(&plan.dir)
+        .env_clear()
+        .envs(&plan.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let credentials = plan.credentials.clone();
+    let groups: Vec<libc::gid_t> = credentials
+        .as_ref()
+        .map(|c| c.groups.iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default();
+    let ids = credentials.map(|c| (c.uid.as_raw(), c.gid.as_raw()));
+    // SAFETY: the closure runs between fork and exec and calls only
+    // async-signal-safe functions (setsid, signal, sigprocmask, setgroups,
+    // setgid, setuid, close_range); it allocates nothing, `groups` was built
+    // before the fork.
+    unsafe {
+        command.pre_exec(move || child_setup(ids, &groups));
+    }
+    match command.spawn() {
+        Ok(mut child) => {
+            let stdout = child.stdout.take().expect("UNWRAP: stdout was piped");
+            let stderr = child.stderr.take().expect("UNWRAP: stderr was piped");
+            Ok(Spawned {
+                pid: child.id() as i32,
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+            })
+        }
+        Err(err) => Err(explain_spawn_error(&plan.program, &plan.env, &err)),
+    }
+}
+
+/// Runs in the child between fork and exec.
+fn child_setup(ids: Option<(libc::uid_t, libc::gid_t)>, groups: &[libc::gid_t]) -> io::Result<()> {
+    // SAFETY: plain syscalls on this (single-threaded, forked) process.
+    unsafe {
+        if libc::setsid() == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // The raw syscall, not libc's signal(): glibc refuses its internal
+        // real-time signals (32, 33), yet they can arrive ignored. An
+        // all-zero kernel sigaction is SIG_DFL with no flags and an empty
+        // mask on every architecture.
+        let default_action = [0u64; 4];
+        for signal in 1..=libc::SIGRTMAX() {
+            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    default_action.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
+        if let Some((uid, gid)) = ids {
+            if libc::getuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::setgid(gid) == -1 || libc::setuid(uid) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // Whatever backstop itself inherited (a shell's stray fd, a CI
+        // runner's pipe) must not leak into services: mark everything above
+        // stderr close-on-exec. std's own error pipe already is.
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+    Ok(())
+}
+
+fn explain_spawn_error(program: &str, env: &BTreeMap<String, String>, err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound if program.contains('/') => {
+            format!("command not found: {program} (no such file)")
+        }
+        io::ErrorKind::NotFound => format!(
+            "command not found: {program} (not in PATH={})",
+            env.get("PATH").map_or("<unset>", String::as_str)
+        ),
+        io::ErrorKind::PermissionDenied => {
+            format!("permission denied: cannot execute {program}")
+        }
+        _ => format!("cannot start {program}: {err}"),
+    }
+}

@@ -1,0 +1,75 @@
+//! `.backstop/state.json`: what this daemon runs, so that the next one can
+//! find it if this one is killed without a chance to stop its children.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One main process, identified beyond its pid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedProcess {
+    /// Its pid.
+    pub pid: i32,
+    /// Its process group (equal to the pid: each service is a session leader).
+    pub pgid: i32,
+    /// Start time in clock ticks since boot, from `/proc/<pid>/stat`.
+    pub start_time: u64,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// The daemon that wrote it.
+    pub daemon_pid: u32,
+    /// Running main processes by service name.
+    pub services: BTreeMap<String, RecordedProcess>,
+}
+
+impl StateFile {
+    /// Reads the file; a missing or unreadable file is an empty state.
+    pub fn load(path: &Path) -> Self {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&serde_json::to_vec_pretty(self).expect("UNWRAP: plain data serialises"))?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_tolerates_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(StateFile::load(&path), StateFile::default());
+        let mut s = StateFile {
+            daemon_pid: 7,
+            ..StateFile::default()
+        };
+        s.services.insert(
+            "api".into(),
+            RecordedProcess {
+                pid: 10,
+                pgid: 10,
+                start_time: 99,
+            },
+        );
+        s.save(&path).unwrap();
+        assert_eq!(StateFile::load(&path), s);
+        std::fs::write(&path, "{not json").unwrap();
+        assert_eq!(StateFile::load(&path), StateFile::default());
+    }
+}

@@ -1,0 +1,1009 @@
+//! The supervision loop: the thin runtime around the [`Machine`]s.
+//!
+//! One task owns every service. It waits for exactly four things: SIGCHLD
+//! (a child or an adopted orphan ended; reaped with `waitpid(-1)`), a
+//! control request from the API, the earliest timer any machine asked for,
+//! and the daemon's own signals (TERM/INT: stop everything; HUP: reload).
+//! Nothing polls while services run: an idle backstop sleeps in `epoll`.
+//!
+//! backstop is a child subreaper (`PR_SET_CHILD_SUBREAPER`): when a
+//! service's process dies, its orphans become backstop's children instead of
+//! init's, so they can still be attributed to their service, signalled on
+//! stop, and reaped. A service's processes are its process group (every
+//! service is a session leader), the descendants of its main process, and
+//! those orphans with their own descendants.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use backstop_api::{
+    ActionOutcome, Control, DaemonInfo, Event, ExitInfo, Health, ReloadOutcome, ServiceAction,
+    ServiceState, ServiceStatus, StatusReport,
+};
+use backstop_config::{Config, DependencyCondition, ServiceConfig};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
+use crate::output::{Echo, OutputSink, Stream, pump};
+use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
+use crate::state_file::{RecordedProcess, StateFile};
+use crate::{ports, procs, tree};
+
+/// How many exits of each service are remembered.
+const EXIT_HISTORY: usize = 32;
+
+/// How the supervisor runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Echo service output to the terminal as well as the log files.
+    pub echo: Echo,
+    /// The services to start (with their dependencies); empty means all.
+    pub services: Vec<String>,
+}
+
+#[derive(Debug)]
+struct MainProcess {
+    pid: i32,
+    start_time: u64,
+    started_wall: SystemTime,
+    started: Instant,
+    alive: bool,
+}
+
+#[derive(Debug)]
+struct Service {
+    config: ServiceConfig,
+    machine: Machine,
+    main: Option<MainProcess>,
+    orphans: HashSet<i32>,
+    exits: VecDeque<ExitInfo>,
+    detail: Option<String>,
+    clearing_port: bool,
+    removed: bool,
+    color: usize,
+    /// The state last announced on the event bus (transitions nested in
+    /// one request, such as pending → starting → running, are announced once).
+    reported: ServiceState,
+}
+
+impl Service {
+    fn new(config: ServiceConfig, color: usize) -> Self {
+        Self {
+            machine: Machine::new(&config),
+            config,
+            main: None,
+            orphans: HashSet::new(),
+            exits: VecDeque::new(),
+            detail: None,
+            clearing_port: false,
+            removed: false,
+            color,
+            reported: ServiceState::Stopped,
+        }
+    }
+
+    fn state(&self) -> ServiceState {
+        self.machine.state()
+    }
+
+    fn pgid(&self) -> Option<i32> {
+        self.main.as_ref().map(|m| m.pid)
+    }
+
+    fn roots(&self) -> Vec<i32> {
+        let mut roots: Vec<i32> = self.orphans.iter().copied().collect();
+        if let Some(m) = self.main.as_ref().filter(|m| m.alive) {
+            roots.push(m.pid);
+        }
+        roots
+    }
+}
+
+/// Messages from tasks the loop started.
+#[derive(Debug)]
+enum Internal {
+    /// A leftover holding the service's port was stopped (or not).
+    PortCleared {
+        service: String,
+        survivors: Vec<i32>,
+    },
+}
+
+/// Owns and runs every service of one config.
+pub struct Supervisor {
+    config: Config,
+    services: Vec<Service>,
+    sink: Arc<OutputSink>,
+    events: broadcast::Sender<Event>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+    shutting_down: bool,
+    started: Instant,
+    last_exited: Option<String>,
+    unowned: HashSet<i32>,
+    wanted: Vec<String>,
+}
+
+impl Supervisor {
+    /// A supervisor for `config`; nothing runs until [`Supervisor::run`].
+    pub fn new(config: Config, options: Options) -> Self {
+        let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+        let sink = Arc::new(OutputSink::new(
+            config.daemon.state_dir.join("logs"),
+            options.echo,
+            &names,
+        ));
+        let services = config
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Service::new(s.clone(), i))
+            .collect();
+        let wanted = if options.services.is_empty() {
+            config.services.iter().map(|s| s.name.clone()).collect()
+        } else {
+            config
+                .with_dependencies(&options.services)
+                .unwrap_or_default()
+        };
+        let (events, _) = broadcast::channel(1024);
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        Self {
+            config,
+            services,
+            sink,
+            events,
+            internal_tx,
+            internal_rx,
+            shutting_down: false,
+            started: Instant::now(),
+            last_exited: None,
+            unowned: HashSet::new(),
+            wanted,
+        }
+    }
+
+    /// The event bus: every start, exit, restart decision and state change.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.config.daemon.state_dir.join("state.json")
+    }
+
+    /// Runs until every service is stopped after a shutdown request
+    /// (SIGTERM, SIGINT or [`Control::Shutdown`]).
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> std::io::Result<()> {
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            tracing::warn!(
+                "cannot become a child subreaper ({e}); orphans of services will escape to init"
+            );
+        }
+        // Handlers first, children second: no SIGCHLD may be missed.
+        let mut sigchld = signal(SignalKind::child())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sighup = signal(SignalKind::hangup())?;
+
+        let now = Instant::now();
+        for name in self.wanted.clone() {
+            if let Some(i) = self.index(&name) {
+                self.feed(i, Input::Start, now);
+            }
+        }
+        loop {
+            self.schedule(Instant::now());
+            if self.shutting_down && self.all_quiet() {
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                _ = sigchld.recv() => self.reap(Instant::now()),
+                Some(msg) = control.recv() => self.on_control(msg),
+                Some(msg) = self.internal_rx.recv() => self.on_internal(msg),
+                _ = sigterm.recv() => self.begin_shutdown("SIGTERM"),
+                _ = sigint.recv() => self.begin_shutdown("SIGINT"),
+                _ = sighup.recv() => {
+                    if let Err(e) = self.reload() {
+                        self.event(None, "reload-failed", format!("config not reloaded; the old one stays in force:\n{e}"));
+                    }
+                }
+                () = sleep_until(deadline) => self.on_deadlines(Instant::now()),
+            }
+        }
+        self.final_sweep().await;
+        Ok(())
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.config.name == name)
+    }
+
+    fn event(&self, service: Option<&str>, kind: &str, message: String) {
+        let event = Event {
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            service: service.map(str::to_string),
+            kind: kind.to_string(),
+            message,
+        };
+        let _ = self.events.send(event);
+    }
+
+    // ── feeding the machines ────────────────────────────────────────────
+
+    fn feed(&mut self, i: usize, input: Input, now: Instant) {
+        let actions = self.services[i].machine.handle(input, now.into_std());
+        for action in actions {
+            self.apply(i, action, now);
+        }
+        // `apply` may have fed this service again (spawn → Spawned).
+        let (before, after) = (self.services[i].reported, self.services[i].state());
+        if before != after {
+            self.services[i].reported = after;
+            self.on_transition(i, before, after, now);
+        }
+    }
+
+    fn on_transition(&mut self, i: usize, before: ServiceState, after: ServiceState, now: Instant) {
+        let s = &mut self.services[i];
+        if !after.is_active() && s.main.as_ref().is_some_and(|m| !m.alive) {
+            s.main = None;
+            s.orphans.clear();
+            self.save_state();
+        }
+        let s = &mut self.services[i];
+        s.detail = match after {
+            ServiceState::Failed => s.machine.failure().map(str::to_string),
+            ServiceState::CrashLoop => Some(format!(
+                "{} restarts within {}; last exit: {}. Run `backstop start {}` to try again",
+                s.machine.restarts(),
+                humantime::format_duration(s.config.restart.window),
+                s.exits
+                    .back()
+                    .map_or_else(|| "unknown".to_string(), ExitInfo::describe),
+                s.config.name
+            )),
+            ServiceState::Backoff => s.machine.deadline().map(|d| {
+                format!(
+                    "restarting in {:.1}s",
+                    d.saturating_duration_since(now.into_std()).as_secs_f64()
+                )
+            }),
+            ServiceState::Stopping if s.machine.is_cleaning_up() => {
+                Some("stopping what the exited process left behind".to_string())
+            }
+            _ => None,
+        };
+        let name = s.config.name.clone();
+        let message = match &s.detail {
+            Some(d) => format!("{name}: {before} → {after} ({d})"),
+            None => format!("{name}: {before} → {after}"),
+        };
+        self.event(Some(&name), "state", message);
+    }
+
+    fn apply(&mut self, i: usize, action: Action, now: Instant) {
+        match action {
+            Action::Spawn => self.spawn(i, now),
+            Action::SignalMain(sig) => {
+                if let Some(m) = self.services[i].main.as_ref().filter(|m| m.alive) {
+                    tree::signal_one(m.pid, sig);
+                }
+            }
+            Action::SignalAll(sig) => self.signal_service(i, sig),
+            Action::KillAll => self.signal_service(i, libc::SIGKILL),
+            Action::Notify(notice) => {
+                let name = self.services[i].config.name.clone();
+                let (kind, message) = match notice {
+                    Notice::RestartScheduled { delay, restarts } => (
+                        "restart-scheduled",
+                        format!(
+                            "{name}: restart #{restarts} in {}",
+                            humantime::format_duration(round_ms(delay))
+                        ),
+                    ),
+                    Notice::CrashLoop { restarts, window } => (
+                        "crash-loop",
+                        format!(
+                            "{name}: crash loop: {restarts} restarts within {}; no more restarts",
+                            humantime::format_duration(window)
+                        ),
+                    ),
+                    Notice::KillEscalated => (
+                        "kill-escalated",
+                        format!(
+                            "{name}: still running {} after SIG{}; sending SIGKILL",
+                            humantime::format_duration(self.services[i].config.stop.timeout),
+                            self.services[i].config.stop.signal.name
+                        ),
+                    ),
+                    Notice::SurvivedKill => (
+                        "survived-kill",
+                        format!(
+                            "{name}: processes survived SIGKILL (stuck in the kernel?); giving up on them"
+                        ),
+                    ),
+                };
+                self.event(Some(&name), kind, message);
+            }
+        }
+    }
+
+    fn signal_service(&mut self, i: usize, sig: i32) {
+        self.attribute_orphans();
+        let s = &self.services[i];
+        let table = procs::snapshot();
+        tree::signal_all(&table, &s.roots(), s.pgid(), sig);
+    }
+
+    // ── spawning ────────────────────────────────────────────────────────
+
+    fn spawn(&mut self, i: usize, now: Instant) {
+        let state_dir = self.config.daemon.state_dir.clone();
+        let plan = match spawn::prepare(&self.services[i].config, &state_dir) {
+            Ok(plan) => plan,
+            Err(reason) => return self.spawn_failed(i, reason, now),
+        };
+        if let Some(port) = self.services[i].config.port
+            && !self.port_is_free(i, port)
+        {
+            return;
+        }
+        match spawn::spawn(&plan) {
+            Ok(child) => {
+                let s = &mut self.services[i];
+                let start_time = procs::lookup(child.pid).map_or(0, |p| p.start_time);
+                s.main = Some(MainProcess {
+                    pid: child.pid,
+                    start_time,
+                    started_wall: SystemTime::now(),
+                    started: now,
+                    alive: true,
+                });
+                s.detail = None;
+                let name = s.config.name.clone();
+                let color = s.color;
+                pump(
+                    self.sink.clone(),
+                    name.clone(),
+                    color,
+                    Stream::Stdout,
+                    child.stdout,
+                );
+                pump(
+                    self.sink.clone(),
+                    name.clone(),
+                    color,
+                    Stream::Stderr,
+                    child.stderr,
+                );
+                self.services[i].machine.note_main_exists();
+                self.save_state();
+                self.event(
+                    Some(&name),
+                    "spawned",
+                    format!("{name}: started, pid {}", child.pid),
+                );
+                self.feed(i, Input::Spawned, now);
+            }
+            Err(reason) => self.spawn_failed(i, reason, now),
+        }
+    }
+
+    fn spawn_failed(&mut self, i: usize, reason: String, now: Instant) {
+        let name = self.services[i].config.name.clone();
+        self.event(Some(&name), "spawn-failed", format!("{name}: {reason}"));
+        self.feed(i, Input::SpawnFailed(reason), now);
+    }
+
+    /// Checks the declared port before a start. A leftover of this very
+    /// service is stopped (the start resumes when it is gone); any other
+    /// holder makes the start fail with its name.
+    fn port_is_free(&mut self, i: usize, port: u16) -> bool {
+        let holders = ports::holders(port);
+        if holders.is_empty() {
+            return true;
+        }
+        let name = self.services[i].config.name.clone();
+        let state_dir = self.config.daemon.state_dir.display().to_string();
+        let (ours, theirs): (Vec<_>, Vec<_>) = holders.into_iter().partition(|h| {
+            h.pid > 0
+                && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
+                && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref() == Some(state_dir.as_str())
+        });
+        if let Some(holder) = theirs.first() {
+            let reason = if holder.pid == 0 {
+                format!(
+                    "port {port} is already in use by a process backstop cannot see (another user or network namespace)"
+                )
+            } else {
+                format!(
+                    "port {port} is already in use by {holder}, which is not part of service `{name}`"
+                )
+            };
+            self.spawn_failed(i, reason, Instant::now());
+            return false;
+        }
+        let pids: Vec<i32> = ours.iter().map(|h| h.pid).collect();
+        let groups: Vec<i32> = pids
+            .iter()
+            .filter_map(|p| procs::lookup(*p).map(|info| info.pgrp))
+            .collect();
+        let s = &mut self.services[i];
+        s.clearing_port = true;
+        s.detail = Some(format!(
+            "stopping a leftover instance holding port {port}: {}",
+            ours.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        self.event(
+            Some(&name),
+            "leftover",
+            format!(
+                "{name}: {}",
+                self.services[i].detail.clone().unwrap_or_default()
+            ),
+        );
+        let stop = self.services[i].config.stop.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let survivors =
+                tree::stop_foreign(pids, groups, stop.signal.number, stop.timeout).await;
+            let _ = tx.send(Internal::PortCleared {
+                service: name,
+                survivors,
+            });
+        });
+        false
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::PortCleared { service, survivors } => {
+                let Some(i) = self.index(&service) else {
+                    return;
+                };
+                self.services[i].clearing_port = false;
+                if self.services[i].state() != ServiceState::Starting {
+                    return; // stopped meanwhile
+                }
+                let now = Instant::now();
+                if survivors.is_empty() {
+                    self.spawn(i, now);
+                } else {
+                    self.spawn_failed(
+                        i,
+                        format!("a leftover instance (pids {survivors:?}) survived SIGKILL and still holds the port"),
+                        now,
+                    );
+                }
+            }
+        }
+    }
+
+    // ── reaping ─────────────────────────────────────────────────────────
+
+    fn reap(&mut self, now: Instant) {
+        loop {
+            let (pid, status) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), ExitStatus::Code(code)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    (pid.as_raw(), ExitStatus::Signal(sig as i32))
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            self.on_exit(pid, status, now);
+        }
+        self.check_trees(now);
+    }
+
+    fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) {
+        let owner = self
+            .services
+            .iter()
+            .position(|s| s.main.as_ref().is_some_and(|m| m.alive && m.pid == pid));
+        let Some(i) = owner else {
+            for s in &mut self.services {
+                s.orphans.remove(&pid);
+            }
+            self.unowned.remove(&pid);
+            return;
+        };
+        let s = &mut self.services[i];
+        let main = s.main.as_mut().expect("UNWRAP: owner has a main process");
+        main.alive = false;
+        let uptime = now.saturating_duration_since(main.started);
+        let (code, signal) = match status {
+            ExitStatus::Code(c) => (Some(c), None),
+            ExitStatus::Signal(sig) => (None, Some(signal_name(sig))),
+        };
+        if s.exits.len() == EXIT_HISTORY {
+            s.exits.pop_front();
+        }
+        s.exits.push_back(ExitInfo {
+            code,
+            signal,
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            uptime_s: uptime.as_secs_f64(),
+        });
+        let name = s.config.name.clone();
+        self.last_exited = Some(name.clone());
+        self.event(
+            Some(&name),
+            "exited",
+            format!(
+                "{name}: pid {pid} exited with {} after {}",
+                describe(status),
+                humantime::format_duration(round_ms(uptime))
+            ),
+        );
+        self.feed(i, Input::MainExited(status), now);
+    }
+
+    /// Gives every new child of backstop (an orphan of some service) an owner.
+    fn attribute_orphans(&mut self) {
+        let mains: HashSet<i32> = self
+            .services
+            .iter()
+            .filter_map(|s| s.main.as_ref().map(|m| m.pid))
+            .collect();
+        let state_dir = self.config.daemon.state_dir.display().to_string();
+        for pid in procs::own_children() {
+            if mains.contains(&pid)
+                || self.unowned.contains(&pid)
+                || self.services.iter().any(|s| s.orphans.contains(&pid))
+            {
+                continue;
+            }
+            let info = procs::lookup(pid);
+            let by_group =
+                info.and_then(|p| self.services.iter().position(|s| s.pgid() == Some(p.pgrp)));
+            let by_marker = || {
+                let name = procs::environ_var(pid, SERVICE_ENV)?;
+                (procs::environ_var(pid, STATE_DIR_ENV)? == state_dir)
+                    .then(|| self.index(&name))
+                    .flatten()
+            };
+            let by_hint = || self.last_exited.as_deref().and_then(|n| self.index(n));
+            match by_group.or_else(by_marker).or_else(by_hint) {
+                Some(i) => {
+                    self.services[i].orphans.insert(pid);
+                }
+                None => {
+                    self.unowned.insert(pid);
+                }
+            }
+        }
+    }
+
+    /// Reports `TreeGone` to every stopping service with no process left.
+    fn check_trees(&mut self, now: Instant) {
+        let waiting: Vec<usize> = (0..self.services.len())
+            .filter(|&i| {
+                let s = &self.services[i];
+                s.state() == ServiceState::Stopping && !s.main.as_ref().is_some_and(|m| m.alive)
+            })
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        self.attribute_orphans();
+        for i in waiting {
+            let s = &self.services[i];
+            let group = s.pgid().is_some_and(tree::group_alive);
+            let orphans = s
+                .orphans
+                .iter()
+                .any(|p| procs::lookup(*p).is_some_and(|p| !p.zombie));
+            if !group && !orphans {
+                self.feed(i, Input::TreeGone, now);
+            }
+        }
+    }
+
+    // ── timers and scheduling ──────────────────────────────────────────
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.services
+            .iter()
+            .filter_map(|s| s.machine.deadline())
+            .min()
+            .map(Instant::from_std)
+    }
+
+    fn on_deadlines(&mut self, now: Instant) {
+        for i in 0..self.services.len() {
+            if self.services[i]
+                .machine
+                .deadline()
+                .is_some_and(|d| d <= now.into_std())
+            {
+                self.feed(i, Input::Deadline, now);
+            }
+        }
+        self.check_trees(now);
+    }
+
+    fn schedule(&mut self, now: Instant) {
+        if self.shutting_down {
+            return self.schedule_shutdown(now);
+        }
+        // A launch can satisfy another service's dependency at once.
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for i in 0..self.services.len() {
+                if self.services[i].state() != ServiceState::Pending {
+                    continue;
+                }
+                match self.waiting_for(i) {
+                    None => {
+                        self.feed(i, Input::Launch, now);
+                        progress = true;
+                    }
+                    Some(reason) => self.services[i].detail = Some(reason),
+                }
+            }
+        }
+        self.services
+            .retain(|s| !(s.removed && !s.state().is_active()));
+    }
+
+    /// What a pending service waits for, or `None` when it may start.
+    fn waiting_for(&self, i: usize) -> Option<String> {
+        let mut waits = Vec::new();
+        for dep in &self.services[i].config.depends_on {
+            let Some(d) = self.index(&dep.service) else {
+                continue;
+            };
+            let state = self.services[d].state();
+            let ok = match dep.condition {
+                DependencyCondition::Started => {
+                    matches!(state, ServiceState::Running | ServiceState::StartupTimeout)
+                        || (state == ServiceState::Starting && self.services[d].main.is_some())
+                }
+                DependencyCondition::Healthy => state == ServiceState::Running,
+                DependencyCondition::Completed => state == ServiceState::Exited,
+            };
+            if !ok {
+                waits.push(format!(
+                    "{} to be {} (it is {state})",
+                    dep.service,
+                    dep.condition.as_str()
+                ));
+            }
+        }
+        (!waits.is_empty()).then(|| format!("waiting for {}", waits.join(", ")))
+    }
+
+    fn schedule_shutdown(&mut self, now: Instant) {
+        for i in 0..self.services.len() {
+            let state = self.services[i].state();
+            let stoppable = matches!(
+                state,
+                ServiceState::Pending
+                    | ServiceState::Backoff
+                    | ServiceState::Starting
+                    | ServiceState::Running
+            ) || matches!(state, ServiceState::StartupTimeout);
+            if !stoppable {
+                continue;
+            }
+            // Stop in reverse dependency order: dependents first.
+            let name = self.services[i].config.name.clone();
+            let dependents_active = self.services.iter().any(|s| {
+                s.config.depends_on.iter().any(|d| d.service == name) && s.state().is_active()
+            });
+            if !dependents_active || !state.is_active() {
+                self.feed(i, Input::Stop, now);
+            }
+        }
+    }
+
+    fn all_quiet(&self) -> bool {
+        self.services.iter().all(|s| {
+            !s.state().is_active()
+                && !matches!(s.state(), ServiceState::Pending | ServiceState::Backoff)
+        })
+    }
+
+    fn begin_shutdown(&mut self, why: &str) {
+        if self.shutting_down {
+            self.event(
+                None,
+                "shutdown-forced",
+                format!("{why} again: killing every service now"),
+            );
+            let now = Instant::now();
+            for i in 0..self.services.len() {
+                if self.services[i].state().is_active() {
+                    self.apply(i, Action::KillAll, now);
+                }
+            }
+            return;
+        }
+        self.shutting_down = true;
+        self.event(None, "shutdown", format!("{why}: stopping every service"));
+    }
+
+    /// Stops what is left that backstop still parents (orphans nobody
+    /// claimed), reaps it, and clears the state file.
+    async fn final_sweep(&mut self) {
+        let leftovers = procs::own_children();
+        if !leftovers.is_empty() {
+            self.event(
+                None,
+                "orphans",
+                format!(
+                    "stopping {} process(es) left behind by services: {leftovers:?}",
+                    leftovers.len()
+                ),
+            );
+            tree::stop_foreign(leftovers, Vec::new(), libc::SIGTERM, Duration::from_secs(2)).await;
+        }
+        while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        let _ = std::fs::remove_file(self.state_path());
+    }
+
+    fn save_state(&self) {
+        let mut state = StateFile {
+            daemon_pid: std::process::id(),
+            ..StateFile::default()
+        };
+        for s in &self.services {
+            if let Some(m) = &s.main {
+                state.services.insert(
+                    s.config.name.clone(),
+                    RecordedProcess {
+                        pid: m.pid,
+                        pgid: m.pid,
+                        start_time: m.start_time,
+                    },
+                );
+            }
+        }
+        if let Err(e) = state.save(&self.state_path()) {
+            self.event(
+                None,
+                "state-write-failed",
+                format!("cannot write {}: {e}", self.state_path().display()),
+            );
+        }
+    }
+
+    // ── control requests ───────────────────────────────────────────────
+
+    fn on_control(&mut self, msg: Control) {
+        match msg {
+            Control::Status { reply } => {
+                let _ = reply.send(self.report());
+            }
+            Control::Service { name, reply } => {
+                let table = procs::snapshot();
+                let found = self.index(&name).map(|i| self.status_of(i, &table, true));
+                let _ = reply.send(found);
+            }
+            Control::Act {
+                name,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(self.act(&name, action));
+            }
+            Control::Reload { reply } => {
+                let result = self.reload();
+                if let Err(e) = &result {
+                    self.event(
+                        None,
+                        "reload-failed",
+                        format!("config not reloaded; the old one stays in force:\n{e}"),
+                    );
+                }
+                let _ = reply.send(result);
+            }
+            Control::Shutdown { reply } => {
+                self.begin_shutdown("shutdown requested");
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn act(&mut self, name: &str, action: ServiceAction) -> Result<ActionOutcome, String> {
+        let Some(i) = self.index(name) else {
+            let names: Vec<&str> = self
+                .services
+                .iter()
+                .map(|s| s.config.name.as_str())
+                .collect();
+            return Err(format!(
+                "no service named `{name}`; the services are: {}",
+                names.join(", ")
+            ));
+        };
+        if self.shutting_down {
+            return Err("the daemon is shutting down".to_string());
+        }
+        let now = Instant::now();
+        match action {
+            ServiceAction::Stop => self.feed(i, Input::Stop, now),
+            ServiceAction::Start | ServiceAction::Restart => {
+                // What it depends on must run too; a completed one-shot job stays completed.
+                let deps = self
+                    .config
+                    .with_dependencies(&[name.to_string()])
+                    .unwrap_or_default();
+                for dep in deps.iter().filter(|d| d.as_str() != name) {
+                    if let Some(d) = self.index(dep)
+                        && matches!(
+                            self.services[d].state(),
+                            ServiceState::Stopped | ServiceState::Failed | ServiceState::CrashLoop
+                        )
+                    {
+                        self.feed(d, Input::Start, now);
+                    }
+                }
+                let input = if action == ServiceAction::Start {
+                    Input::Start
+                } else {
+                    Input::Restart
+                };
+                self.feed(i, input, now);
+            }
+        }
+        self.event(
+            Some(name),
+            "request",
+            format!("{name}: {} requested", action.as_str()),
+        );
+        Ok(ActionOutcome {
+            service: name.to_string(),
+            state: self.services[i].state(),
+        })
+    }
+
+    fn reload(&mut self) -> Result<ReloadOutcome, String> {
+        let loaded = backstop_config::load(&self.config.path).map_err(|e| e.render(false))?;
+        let new = loaded.config;
+        let mut outcome = ReloadOutcome::default();
+        let now = Instant::now();
+        for (n, service) in new.services.iter().enumerate() {
+            match self.index(&service.name) {
+                None => {
+                    self.services
+                        .push(Service::new(service.clone(), self.services.len() + n));
+                    outcome.added.push(service.name.clone());
+                    let i = self.services.len() - 1;
+                    if !self.shutting_down {
+                        self.feed(i, Input::Start, now);
+                    }
+                }
+                Some(i) if self.services[i].config != *service => {
+                    outcome.changed.push(service.name.clone());
+                    let s = &mut self.services[i];
+                    s.config = service.clone();
+                    s.removed = false;
+                    s.machine.reconfigure(service);
+                    if s.state().is_active()
+                        || matches!(s.state(), ServiceState::Pending | ServiceState::Backoff)
+                    {
+                        self.feed(i, Input::Restart, now);
+                    }
+                }
+                Some(i) => self.services[i].removed = false,
+            }
+        }
+        for i in 0..self.services.len() {
+            let name = self.services[i].config.name.clone();
+            if new.service(&name).is_none() && !self.services[i].removed {
+                self.services[i].removed = true;
+                outcome.removed.push(name);
+                self.feed(i, Input::Stop, now);
+            }
+        }
+        // Keep config order for status output.
+        self.services.sort_by_key(|s| {
+            new.services
+                .iter()
+                .position(|n| n.name == s.config.name)
+                .unwrap_or(usize::MAX)
+        });
+        if new.daemon.state_dir != self.config.daemon.state_dir {
+            self.event(
+                None,
+                "reload",
+                "`daemon.state_dir` changed: it takes effect when the daemon restarts".to_string(),
+            );
+        }
+        self.config = new;
+        self.event(
+            None,
+            "reload",
+            format!(
+                "config reloaded: added {:?}, removed {:?}, changed {:?}",
+                outcome.added, outcome.removed, outcome.changed
+            ),
+        );
+        Ok(outcome)
+    }
+
+    // ── reporting ──────────────────────────────────────────────────────
+
+    fn report(&self) -> StatusReport {
+        let table = procs::snapshot();
+        StatusReport {
+            daemon: DaemonInfo {
+                pid: std::process::id(),
+                config: self.config.path.display().to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uptime_s: self.started.elapsed().as_secs(),
+            },
+            services: (0..self.services.len())
+                .filter(|&i| !self.services[i].removed)
+                .map(|i| self.status_of(i, &table, false))
+                .collect(),
+        }
+    }
+
+    fn status_of(&self, i: usize, table: &[procs::ProcInfo], with_exits: bool) -> ServiceStatus {
+        let s = &self.services[i];
+        let live = s.main.as_ref().filter(|m| m.alive);
+        let rss_bytes = s.main.as_ref().map(|m| {
+            procs::members(table, &s.roots(), Some(m.pid))
+                .iter()
+                .map(|p| p.rss_pages)
+                .sum::<u64>()
+                * procs::page_size()
+        });
+        let now = std::time::Instant::now();
+        ServiceStatus {
+            name: s.config.name.clone(),
+            state: s.state(),
+            health: Health::Unknown,
+            pid: live.map(|m| m.pid as u32),
+            uptime_s: live.map(|m| {
+                SystemTime::now()
+                    .duration_since(m.started_wall)
+                    .unwrap_or_default()
+                    .as_secs()
+            }),
+            restarts: s.machine.restarts(),
+            last_exit: s.exits.back().cloned(),
+            rss_bytes,
+            detail: s.detail.clone(),
+            restart_in_s: (s.state() == ServiceState::Backoff)
+                .then(|| s.machine.deadline())
+                .flatten()
+                .map(|d| d.saturating_duration_since(now).as_secs_f64()),
+            exits: if with_exits {
+                s.exits.iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}

@@ -1,0 +1,107 @@
+//! The command line: every verb, flag and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// backstop keeps your backend services alive and tells you why they died.
+#[derive(Debug, Parser)]
+#[command(
+    name = "backstop",
+    version,
+    about,
+    long_about = "backstop keeps your backend services alive and tells you why they died.\n\n\
+Define services in backstop.toml, then `backstop up` starts them in dependency order, \
+restarts them with exponential backoff, stops whole process trees cleanly and reports \
+their state with `backstop status`.",
+    after_help = "Exit codes: 0 ok; 1 a service asked about failed; 2 usage or config error; 3 no daemon running.\n\
+Docs: docs/configuration.md (every key), docs/architecture.md (how it works)."
+)]
+pub(crate) struct Cli {
+    /// The config file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "BACKSTOP_CONFIG",
+        default_value = "backstop.toml"
+    )]
+    pub(crate) config: PathBuf,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write a commented starter backstop.toml.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the config and report every problem with file:line:col (exit 0 or 2).
+    Validate,
+    /// Start the services (and what they depend on) and supervise them.
+    ///
+    /// In the foreground, service output is shown prefixed by the service
+    /// name; Ctrl-C stops everything gracefully (twice: at once). With -d the
+    /// daemon detaches and the command returns once the services are started.
+    Up(UpArgs),
+    /// Stop every service, then the daemon.
+    Down,
+    /// Start services (and what they depend on).
+    Start(ServiceArgs),
+    /// Stop services (their whole process trees).
+    Stop(ServiceArgs),
+    /// Stop, then start services.
+    Restart(ServiceArgs),
+    /// Show each service's state, pid, uptime, restarts, last exit and memory.
+    Status {
+        /// Only these services.
+        services: Vec<String>,
+    },
+    /// Re-read the config; restart only the services whose definition changed.
+    Reload,
+    #[command(hide = true)]
+    /// Internal: the detached daemon process started by `up -d`.
+    Daemon {
+        /// Services to start.
+        services: Vec<String>,
+    },
+}
+
+/// `up` options.
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Only these services (with their dependencies); default: all.
+    pub(crate) services: Vec<String>,
+    /// Run in the background and return once the services are started.
+    #[arg(short, long)]
+    pub(crate) detach: bool,
+    /// With -d: how long to wait for the services to start.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) wait: std::time::Duration,
+}
+
+/// Services to act on.
+#[derive(Debug, Args)]
+pub(crate) struct ServiceArgs {
+    /// The services.
+    #[arg(required = true)]
+    pub(crate) services: Vec<String>,
+    /// Return as soon as the request is taken, without waiting for the result.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    backstop_config::parse_duration(text)
+        .ok_or_else(|| format!("expected a duration such as \"30s\" or \"2m\", found \"{text}\""))
+}

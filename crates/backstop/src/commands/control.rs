@@ -1,0 +1,194 @@
+//! `start`, `stop`, `restart`, `reload`, `down`: requests to the daemon.
+//!
+//! By default each waits for the outcome (polling the daemon with a
+//! deadline), so scripts can rely on `backstop stop api && …`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use backstop_api::{
+    ActionOutcome, Client, ClientError, ReloadOutcome, ServiceAction, ServiceState, ServiceStatus,
+};
+use tokio::time::Instant;
+
+use crate::cli::ServiceArgs;
+use crate::context::{client, client_error};
+use crate::exit::{CmdResult, Code, Exit};
+
+/// How often a waiting command asks the daemon again.
+const POLL: Duration = Duration::from_millis(50);
+
+fn settled(action: ServiceAction, state: ServiceState) -> bool {
+    match action {
+        ServiceAction::Stop => {
+            !state.is_active() && !matches!(state, ServiceState::Pending | ServiceState::Backoff)
+        }
+        ServiceAction::Start | ServiceAction::Restart => matches!(
+            state,
+            ServiceState::Running
+                | ServiceState::Exited
+                | ServiceState::Failed
+                | ServiceState::CrashLoop
+                | ServiceState::StartupTimeout
+                | ServiceState::Stopped
+        ),
+    }
+}
+
+fn wait_budget(config: &Path, names: &[String], action: ServiceAction) -> Duration {
+    let stop = backstop_config::load(config)
+        .ok()
+        .map_or(Duration::from_secs(10), |l| {
+            names
+                .iter()
+                .filter_map(|n| l.config.service(n).map(|s| s.stop.timeout))
+                .max()
+                .unwrap_or(Duration::from_secs(10))
+        });
+    match action {
+        ServiceAction::Stop => stop + Duration::from_secs(10),
+        ServiceAction::Start | ServiceAction::Restart => stop + Duration::from_secs(60),
+    }
+}
+
+pub(crate) fn act(
+    config: &Path,
+    action: ServiceAction,
+    args: &ServiceArgs,
+    json: bool,
+) -> CmdResult {
+    let client = client(config);
+    let budget = wait_budget(config, &args.services, action);
+    let finals = super::runtime().block_on(async {
+        for name in &args.services {
+            let _: ActionOutcome = client
+                .post(&format!("/api/v1/services/{name}/{}", action.as_str()))
+                .await
+                .map_err(|e| client_error(config, e))?;
+        }
+        let deadline = Instant::now() + budget;
+        let mut finals = Vec::new();
+        for name in &args.services {
+            finals.push(
+                wait_for(&client, name, action, args.no_wait, deadline)
+                    .await
+                    .map_err(|e| client_error(config, e))?,
+            );
+        }
+        Ok::<_, Exit>(finals)
+    })?;
+    if json {
+        println!("{}", serde_json::json!({ "services": finals }));
+    }
+    let mut failed = false;
+    for s in &finals {
+        if !json {
+            let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let detail = s
+                .detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            println!("{}: {}{pid}{detail}", s.name, s.state);
+        }
+        let ok = match action {
+            ServiceAction::Stop => !s.state.is_active(),
+            _ => {
+                !matches!(
+                    s.state,
+                    ServiceState::Failed | ServiceState::CrashLoop | ServiceState::StartupTimeout
+                ) && (args.no_wait || settled(action, s.state))
+            }
+        };
+        failed |= !ok;
+    }
+    if failed {
+        return Err(Exit::new(Code::Failed, String::new()));
+    }
+    Ok(())
+}
+
+async fn wait_for(
+    client: &Client,
+    name: &str,
+    action: ServiceAction,
+    no_wait: bool,
+    deadline: Instant,
+) -> Result<ServiceStatus, ClientError> {
+    loop {
+        let s: ServiceStatus = client.get(&format!("/api/v1/services/{name}")).await?;
+        if no_wait || settled(action, s.state) || Instant::now() >= deadline {
+            return Ok(s);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+pub(crate) fn reload(config: &Path, json: bool) -> CmdResult {
+    let client = client(config);
+    let outcome: ReloadOutcome = super::runtime()
+        .block_on(client.post("/api/v1/daemon/reload"))
+        .map_err(|e| match e {
+            ClientError::Refused { message, .. } => Exit::new(Code::Usage, message),
+            other => client_error(config, other),
+        })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).expect("UNWRAP: plain data serialises")
+        );
+    } else {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        println!(
+            "reloaded: added {}; removed {}; changed (restarted) {}",
+            list(&outcome.added),
+            list(&outcome.removed),
+            list(&outcome.changed)
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn down(config: &Path) -> CmdResult {
+    let client = client(config);
+    let budget = backstop_config::load(config)
+        .ok()
+        .map_or(Duration::from_secs(60), |l| {
+            l.config
+                .services
+                .iter()
+                .map(|s| s.stop.timeout + Duration::from_secs(5))
+                .sum::<Duration>()
+                + Duration::from_secs(10)
+        });
+    super::runtime().block_on(async {
+        client
+            .post_empty("/api/v1/daemon/shutdown")
+            .await
+            .map_err(|e| client_error(config, e))?;
+        let deadline = Instant::now() + budget;
+        loop {
+            match client.get::<serde_json::Value>("/api/v1/services").await {
+                Err(ClientError::NoDaemon { .. }) => return Ok(()),
+                _ if Instant::now() >= deadline => {
+                    return Err(Exit::new(
+                        Code::Failed,
+                        format!(
+                            "the daemon is still stopping after {}; see `backstop status`",
+                            humantime::format_duration(budget)
+                        ),
+                    ));
+                }
+                _ => tokio::time::sleep(POLL).await,
+            }
+        }
+    })?;
+    println!("every service is stopped; the daemon has exited");
+    Ok(())
+}

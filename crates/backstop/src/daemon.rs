@@ -1,0 +1,182 @@
+//! The daemon: thin composition of the supervisor, the control API and the
+//! state directory.
+//!
+//! Start-up order matters: take the lock (one daemon per config), stop
+//! leftovers of a previous daemon that was killed, bind the socket (0600),
+//! then start services. Shut-down is the reverse, and removes the socket.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use backstop_api::Event;
+use backstop_config::Config;
+use backstop_supervisor::output::Echo;
+use backstop_supervisor::{Options, Supervisor, leftovers};
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UnixListener;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::context::StatePaths;
+use crate::exit::{Code, Exit};
+
+/// How the daemon shows what happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `up` in a terminal: service output and events on the terminal.
+    Foreground { color: bool },
+    /// `up -d`: events to daemon.log, output only to log files.
+    Detached,
+}
+
+/// Creates the state directory (mode 0700) and its `logs/`.
+pub(crate) fn prepare_state_dir(paths: &StatePaths) -> Result<(), Exit> {
+    for dir in [&paths.dir, &paths.logs()] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                Exit::new(
+                    Code::Failed,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Takes the daemon lock: `daemon.pid`, locked with `flock` for as long as
+/// the daemon lives (the kernel releases it even on SIGKILL).
+pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exit> {
+    let path = paths.pid_file();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Exit::new(Code::Failed, format!("cannot open {}: {e}", path.display())))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            locked.set_len(0).ok();
+            let _ = writeln!(&mut *locked, "{}", std::process::id());
+            Ok(locked)
+        }
+        Err((_, _)) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "backstop is already running for {} (pid {}).\nUse `backstop status`, or `backstop down` to stop it.",
+                    config.display(),
+                    pid.trim()
+                ),
+            ))
+        }
+    }
+}
+
+fn bind_socket(paths: &StatePaths) -> Result<UnixListener, Exit> {
+    let socket = paths.socket();
+    if socket.as_os_str().len() >= 108 {
+        return Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the socket path {} is too long for a unix socket (108 bytes at most); set `[daemon] state_dir` to a shorter path",
+                socket.display()
+            ),
+        ));
+    }
+    // We hold the lock, so a socket file left here is stale.
+    let _ = std::fs::remove_file(&socket);
+    // Created 0600 from the start: no window in which others may connect.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(&socket);
+    nix::sys::stat::umask(old);
+    let listener = bound.map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot listen on {}: {e}", socket.display()),
+        )
+    })?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot restrict {}: {e}", socket.display()),
+        )
+    })?;
+    Ok(listener)
+}
+
+/// Runs the daemon until every service is stopped.
+pub(crate) async fn run(
+    config: Config,
+    services: Vec<String>,
+    mode: Mode,
+    paths: StatePaths,
+) -> Result<(), Exit> {
+    let _lock = lock(&paths, &config.path)?;
+    let say = move |line: &str| print_line(mode, line);
+    for line in leftovers::stop_previous_instance(&config).await {
+        say(&line);
+    }
+    let listener = bind_socket(&paths)?;
+    let echo = match mode {
+        Mode::Foreground { color } => Echo::Terminal { color },
+        Mode::Detached => Echo::None,
+    };
+    let supervisor = Supervisor::new(config, Options { echo, services });
+    let events = supervisor.subscribe();
+    tokio::spawn(show_events(events, mode));
+
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = backstop_api::serve_unix(listener, control_tx, shutdown).await {
+            tracing::error!("the control API stopped: {e}");
+        }
+    });
+    say(&format!(
+        "backstop {} started (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    ));
+    let result = supervisor.run(control_rx).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_file(paths.socket());
+    let _ = std::fs::remove_file(paths.pid_file());
+    say("every service is stopped; backstop exits");
+    result.map_err(|e| Exit::new(Code::Failed, format!("supervision failed: {e}")))
+}
+
+fn print_line(mode: Mode, line: &str) {
+    match mode {
+        Mode::Foreground { color: true } => eprintln!("\x1b[2mbackstop |\x1b[0m {line}"),
+        Mode::Foreground { color: false } => eprintln!("backstop | {line}"),
+        Mode::Detached => {
+            let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+            eprintln!("{stamp} {line}");
+        }
+    }
+}
+
+async fn show_events(mut events: broadcast::Receiver<Event>, mode: Mode) {
+    loop {
+        match events.recv().await {
+            Ok(event) => print_line(mode, &event.message),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                print_line(
+                    mode,
+                    &format!("({n} events not shown: the terminal was too slow)"),
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}

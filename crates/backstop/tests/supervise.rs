@@ -1,0 +1,580 @@
+//! Supervision end to end: the real binary, real child processes.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use support::{Sandbox, alive, free_port, wait_until};
+
+const T: Duration = Duration::from_secs(20);
+
+fn lines(sandbox: &Sandbox, rel: &str) -> Vec<String> {
+    std::fs::read_to_string(sandbox.path(rel))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parses an RFC 3339 UTC timestamp (as written by backstop) to seconds.
+fn seconds(at: &Value) -> f64 {
+    let t = humantime::parse_rfc3339(at.as_str().unwrap()).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn starts_in_dependency_order_and_stops_in_reverse() {
+    let s = Sandbox::new(
+        r#"
+[services.migrate]
+command = ["sh", "-c", "echo migrate >> order"]
+restart = "never"
+
+[services.db]
+command = ["sh", "-c", "echo start-db >> order; trap 'echo stop-db >> order; exit 0' TERM; while :; do sleep 0.05; done"]
+
+[services.api]
+command = ["sh", "-c", "echo start-api >> order; trap 'echo stop-api >> order; exit 0' TERM; while :; do sleep 0.05; done"]
+depends_on = { migrate = "completed", db = "started" }
+"#,
+    );
+    let mut daemon = s.up();
+    s.wait_state("api", "running", T);
+    assert_eq!(s.service("migrate")["state"], "exited");
+    let order = lines(&s, "order");
+    let pos = |w: &str| {
+        order
+            .iter()
+            .position(|l| l == w)
+            .unwrap_or_else(|| panic!("{w} missing in {order:?}"))
+    };
+    assert!(pos("migrate") < pos("start-api"), "{order:?}");
+    assert!(pos("start-db") < pos("start-api"), "{order:?}");
+
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait(T).success());
+    let order = lines(&s, "order");
+    let pos = |w: &str| {
+        order
+            .iter()
+            .position(|l| l == w)
+            .unwrap_or_else(|| panic!("{w} missing in {order:?}"))
+    };
+    assert!(
+        pos("stop-api") < pos("stop-db"),
+        "dependents stop first: {order:?}"
+    );
+}
+
+#[test]
+fn pending_service_says_what_it_waits_for() {
+    let s = Sandbox::new(
+        r#"
+[services.db]
+command = "sleep 1000"
+env_file = "missing.env"
+
+[services.api]
+command = "sleep 1000"
+depends_on = { db = "healthy" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("db", "failed", T);
+    let api = s.wait_state("api", "pending", T);
+    let detail = api["detail"].as_str().unwrap();
+    assert_eq!(detail, "waiting for db to be healthy (it is failed)");
+}
+
+#[test]
+fn restarts_with_exponential_backoff() {
+    let s = Sandbox::new(
+        r#"
+[services.flaky]
+command = ["sh", "-c", "echo run >> runs; exit 1"]
+restart = { backoff_initial = "200ms", backoff_factor = 2, backoff_max = "10s", max_restarts = 10 }
+"#,
+    );
+    let _daemon = s.up();
+    // `status NAME` shows the exit history, whose gaps grow.
+    let exits = wait_until("three exits", T, || {
+        let v: Value =
+            serde_json::from_slice(&s.run(&["status", "--json", "flaky"]).stdout).ok()?;
+        let exits = v["services"][0]["exits"].as_array()?.clone();
+        (exits.len() >= 3).then_some(exits)
+    });
+    assert_eq!(exits[0]["code"], 1);
+    let gap1 = seconds(&exits[1]["at"]) - seconds(&exits[0]["at"]);
+    let gap2 = seconds(&exits[2]["at"]) - seconds(&exits[1]["at"]);
+    assert!(gap1 >= 0.2, "first restart waits backoff_initial: {gap1}");
+    assert!(gap2 >= 0.4, "second restart waits twice as long: {gap2}");
+}
+
+#[test]
+fn crash_loop_after_max_restarts() {
+    let s = Sandbox::new(
+        r#"
+[services.broken]
+command = ["sh", "-c", "echo run >> runs; exit 2"]
+restart = { backoff_initial = "10ms", max_restarts = 3, window = "1h" }
+"#,
+    );
+    let _daemon = s.up();
+    let svc = s.wait_state("broken", "crash-loop", T);
+    assert_eq!(svc["restarts"], 3);
+    assert_eq!(svc["last_exit"]["code"], 2);
+    assert_eq!(
+        lines(&s, "runs").len(),
+        4,
+        "max_restarts = 3 allows 4 starts"
+    );
+    assert!(
+        svc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("backstop start broken"),
+        "{svc}"
+    );
+    // Status reports the failure through its exit code.
+    assert_eq!(s.run(&["status"]).status.code(), Some(1));
+    // No more restarts happen: the daemon's event log ends with the crash loop.
+    assert!(
+        s.daemon_output()
+            .contains("broken: crash loop: 3 restarts within 1h")
+    );
+}
+
+#[test]
+fn stop_kills_a_tree_that_ignores_sigterm_within_the_timeout() {
+    let s = Sandbox::new(
+        r#"
+[services.stubborn]
+command = ["sh", "-c", """
+trap '' TERM
+sh -c 'trap "" TERM; echo $$ > grandchild.pid; exec sleep 1000' &
+setsid sh -c 'trap "" TERM; echo $$ > escaped.pid; exec sleep 1000' &
+echo $$ > main.pid
+wait
+"""]
+stop = { timeout = "500ms" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("stubborn", "running", T);
+    let pids = [
+        s.read_pid("main.pid"),
+        s.read_pid("grandchild.pid"),
+        s.read_pid("escaped.pid"),
+    ];
+    assert!(pids.iter().all(|p| alive(*p)));
+    let started = Instant::now();
+    let out = s.run(&["stop", "stubborn"]);
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "stubborn: stopped"
+    );
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} survived the stop");
+    }
+    assert!(
+        took < Duration::from_millis(500) + Duration::from_secs(4),
+        "took {took:?}"
+    );
+    assert!(s.daemon_output().contains("sending SIGKILL"));
+}
+
+#[test]
+fn killed_master_leaves_no_workers_and_the_restart_binds_the_port() {
+    let port = free_port();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prefork.py");
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["python3", "{fixture}", "{port}", "2"]
+port = {port}
+restart = {{ backoff_initial = "0s" }}
+"#
+    ));
+    let _daemon = s.up();
+    let master = s.read_pid("master.pid");
+    let workers: Vec<i32> = wait_until("two workers", T, || {
+        let w: Vec<i32> = lines(&s, "workers")
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        (w.len() == 2).then_some(w)
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(master), Signal::SIGKILL).unwrap();
+    let new_master = wait_until("a new master to bind", T, || {
+        let events = lines(&s, "events");
+        assert!(
+            !events.iter().any(|e| e.starts_with("bind-failed")),
+            "restart raced the old workers: {events:?}"
+        );
+        events
+            .iter()
+            .filter(|e| e.starts_with("bound"))
+            .nth(1)
+            .map(|e| e[6..].parse::<i32>().unwrap())
+    });
+    assert_ne!(new_master, master);
+    for w in workers {
+        assert!(!alive(w), "worker {w} of the killed master still runs");
+    }
+    let svc = s.wait_state("web", "running", T);
+    assert_eq!(svc["pid"], new_master);
+    assert_eq!(svc["last_exit"]["signal"], "SIGKILL");
+    // The port answers from the new master's workers.
+    let mut reply = String::new();
+    use std::io::Read;
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap()
+        .read_to_string(&mut reply)
+        .unwrap();
+    assert_eq!(reply.trim().parse::<i32>().unwrap(), new_master);
+}
+
+#[test]
+fn main_mode_signals_only_the_main_process() {
+    let script = |tag: &str| {
+        format!(
+            r#"["sh", "-c", """
+sh -c 'trap "echo {tag}-child-term >> signals; exit 0" TERM; echo $$ > {tag}-child.pid; while :; do sleep 0.05; done' &
+trap 'echo {tag}-main-term >> signals; exit 0' TERM
+echo $$ > {tag}-main.pid
+wait
+"""]"#
+        )
+    };
+    let s = Sandbox::new(&format!(
+        r#"
+[services.main_mode]
+command = {}
+stop = {{ mode = "main", timeout = "5s" }}
+
+[services.group_mode]
+command = {}
+stop = {{ mode = "group", timeout = "5s" }}
+"#,
+        script("main"),
+        script("group")
+    ));
+    let _daemon = s.up();
+    let children = [s.read_pid("main-child.pid"), s.read_pid("group-child.pid")];
+    s.read_pid("main-main.pid");
+    s.read_pid("group-main.pid");
+    let out = s.run(&["stop", "main_mode", "group_mode"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signals = lines(&s, "signals");
+    assert!(
+        signals.contains(&"main-main-term".to_string()),
+        "{signals:?}"
+    );
+    assert!(
+        !signals.contains(&"main-child-term".to_string()),
+        "main mode must not signal the child: {signals:?}"
+    );
+    assert!(
+        signals.contains(&"group-child-term".to_string()),
+        "group mode signals everyone: {signals:?}"
+    );
+    for pid in children {
+        assert!(!alive(pid));
+    }
+}
+
+#[test]
+fn sigterm_to_backstop_leaves_no_process_behind() {
+    let s = Sandbox::new(
+        r#"
+[services.a]
+command = ["sh", "-c", "sleep 1000 & echo $! > a-child.pid; setsid sleep 1000 & echo $! > a-escaped.pid; wait"]
+
+[services.b]
+command = ["sh", "-c", "echo $$ > b.pid; exec sleep 1000"]
+depends_on = ["a"]
+"#,
+    );
+    let mut daemon = s.up();
+    s.wait_state("b", "running", T);
+    let pids: Vec<i32> = ["a-child.pid", "a-escaped.pid", "b.pid"]
+        .iter()
+        .map(|f| s.read_pid(f))
+        .collect();
+    let a_main = s.service("a")["pid"].as_i64().unwrap() as i32;
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait(T);
+    assert!(status.success(), "exit status {status}");
+    for pid in pids.iter().chain([&a_main]) {
+        assert!(!alive(*pid), "pid {pid} outlived backstop");
+    }
+    assert!(
+        !s.path(".backstop/backstop.sock").exists(),
+        "socket removed"
+    );
+}
+
+#[test]
+fn after_sigkill_of_backstop_a_new_up_runs_exactly_one_instance() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = ["sh", "-c", "echo $$ >> pids; exec sleep 1000"]
+"#,
+    );
+    let mut first = s.up();
+    let old = s.read_pid("pids");
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    assert!(alive(old), "the child outlives a SIGKILLed backstop");
+    let _second = s.up();
+    let svc = s.wait_state("app", "running", T);
+    let new = svc["pid"].as_i64().unwrap() as i32;
+    assert_ne!(new, old);
+    assert!(
+        !alive(old),
+        "the leftover of the killed backstop was stopped"
+    );
+    let started: Vec<String> = lines(&s, "pids");
+    let running: Vec<&String> = started
+        .iter()
+        .filter(|p| alive(p.parse().unwrap()))
+        .collect();
+    assert_eq!(running, vec![&new.to_string()]);
+}
+
+#[test]
+fn port_held_by_an_unrelated_process_fails_with_its_name() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let s = Sandbox::new(&format!(
+        r#"
+[services.api]
+command = "sleep 1000"
+port = {port}
+
+[services.other]
+command = "sleep 1000"
+"#
+    ));
+    let _daemon = s.up();
+    let svc = s.wait_state("api", "failed", T);
+    let detail = svc["detail"].as_str().unwrap();
+    let me = std::process::id();
+    assert!(
+        detail.starts_with(&format!("port {port} is already in use by pid {me} (")),
+        "{detail}"
+    );
+    assert!(
+        detail.ends_with("which is not part of service `api`"),
+        "{detail}"
+    );
+    assert_eq!(svc["restarts"], 0, "no crash loop");
+    s.wait_state("other", "running", T);
+}
+
+#[test]
+fn a_leftover_of_the_same_service_on_its_port_is_stopped() {
+    let port = free_port();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prefork.py");
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["python3", "{fixture}", "{port}", "1"]
+port = {port}
+"#
+    ));
+    let mut first = s.up();
+    let old = s.read_pid("master.pid");
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    // Lose the record of it: only the port and its environment tell.
+    std::fs::remove_file(s.path(".backstop/state.json")).unwrap();
+    assert!(alive(old));
+    let _second = s.up();
+    let svc = s.wait_state("web", "running", T);
+    assert_ne!(svc["pid"].as_i64().unwrap() as i32, old);
+    assert!(!alive(old));
+    assert!(
+        s.daemon_output()
+            .contains("stopping a leftover instance holding port")
+    );
+}
+
+#[test]
+fn children_get_default_signals_and_only_three_fds() {
+    let s = Sandbox::new(
+        r#"
+[services.probe]
+command = "sleep 1000"
+"#,
+    );
+    let _daemon = s.up_with(&[], support::leak_fd_and_ignore_usr2);
+    let svc = s.wait_state("probe", "running", T);
+    let pid = svc["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        field("SigIgn:"),
+        "0000000000000000",
+        "SIGPIPE and SIGUSR2 must not be ignored"
+    );
+    assert_eq!(field("SigBlk:"), "0000000000000000");
+    let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, vec!["0", "1", "2"]);
+    // Own session and process group.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[2], pid.to_string(), "process group");
+    assert_eq!(fields[3], pid.to_string(), "session");
+}
+
+#[test]
+fn missing_env_file_fails_that_service_only() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = "sleep 1000"
+env_file = "missing.env"
+
+[services.worker]
+command = ["sh", "-c", "echo $GREETING $FROM_TABLE > env.out; exec sleep 1000"]
+env_file = "worker.env"
+env = { FROM_TABLE = "table" }
+"#,
+    );
+    s.write("worker.env", "GREETING=hello\nFROM_TABLE=file\n");
+    let validate = s.run(&["validate"]);
+    assert!(validate.status.success());
+    assert!(
+        String::from_utf8_lossy(&validate.stderr)
+            .contains("warning: env file of service `api` does not exist")
+    );
+    let _daemon = s.up();
+    let api = s.wait_state("api", "failed", T);
+    assert_eq!(
+        api["detail"].as_str().unwrap(),
+        format!(
+            "cannot read env file {}: no such file",
+            s.path("missing.env").display()
+        )
+    );
+    s.wait_state("worker", "running", T);
+    wait_until("worker env", T, || {
+        (std::fs::read_to_string(s.path("env.out")).ok()?.trim() == "hello table").then_some(())
+    });
+}
+
+#[test]
+fn cli_without_daemon_exits_3_and_second_up_refuses() {
+    let s = Sandbox::new("[services.a]\ncommand = \"sleep 1000\"\n");
+    let out = s.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no backstop daemon is running"));
+    let _daemon = s.up();
+    let second = s.run(&["up"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("backstop is already running for"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let mode = std::fs::metadata(s.path(".backstop/backstop.sock")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn sighup_restarts_only_changed_services() {
+    let s = Sandbox::new(
+        r#"
+[services.same]
+command = "sleep 1000"
+
+[services.changing]
+command = "sleep 1000"
+"#,
+    );
+    let daemon = s.up();
+    let same = s.wait_state("same", "running", T)["pid"].clone();
+    let before = s.wait_state("changing", "running", T)["pid"].clone();
+    s.write(
+        "backstop.toml",
+        "[services.same]\ncommand = \"sleep 1000\"\n\n[services.changing]\ncommand = \"sleep 1001\"\n\n[services.added]\ncommand = \"sleep 1000\"\n",
+    );
+    daemon.signal(Signal::SIGHUP);
+    s.wait_state("added", "running", T);
+    let after = wait_until("changing to restart", T, || {
+        let svc = s.service("changing");
+        (svc["state"] == "running" && svc["pid"] != before).then_some(svc)
+    });
+    assert_ne!(after["pid"], before);
+    assert_eq!(
+        s.service("same")["pid"],
+        same,
+        "unchanged service keeps running"
+    );
+}
+
+#[test]
+fn up_detached_returns_once_started_and_down_stops_everything() {
+    let s = Sandbox::new(
+        r#"
+[services.web]
+command = ["sh", "-c", "echo $$ > web.pid; exec sleep 1000"]
+"#,
+    );
+    let out = s.run(&["up", "-d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let row: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .expect(&stdout)
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[1], "running", "{stdout}");
+    let pid = s.read_pid("web.pid");
+    let down = s.run(&["down"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(!alive(pid));
+    assert_eq!(s.run(&["status"]).status.code(), Some(3));
+}

@@ -1,0 +1,264 @@
+//! Test support: a backstop config in a temp dir, the real binary, real
+//! child processes, and waiting on conditions with a deadline (no sleeps
+//! as synchronisation).
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_backstop");
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            !matches!(state, Some("Z" | "X"))
+        }
+        Err(_) => false,
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("bs")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::write(dir.path().join("backstop.toml"), config).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        std::fs::write(self.path(rel), content).unwrap();
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("backstop.toml")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-c")
+            .arg(self.config())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("BACKSTOP_CONFIG");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `backstop up` in the foreground, ready once the socket answers.
+    pub fn up(&self) -> Daemon {
+        self.up_with(&[], |_| {})
+    }
+
+    pub fn up_with(&self, services: &[&str], tweak: impl FnOnce(&mut Command)) -> Daemon {
+        let mut cmd = self.command(&["up"]);
+        cmd.args(services)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(self.path("up.stdout")).unwrap())
+            .stderr(std::fs::File::create(self.path("up.stderr")).unwrap());
+        tweak(&mut cmd);
+        let child = cmd.spawn().unwrap();
+        let mut daemon = Daemon {
+            child,
+            state_dir: self.path(".backstop"),
+        };
+        wait_until("the daemon to answer", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!(
+                    "backstop up exited early ({status}): {}",
+                    std::fs::read_to_string(self.path("up.stderr")).unwrap_or_default()
+                );
+            }
+            self.try_status().map(|_| ())
+        });
+        daemon
+    }
+
+    pub fn try_status(&self) -> Option<Value> {
+        let out = self.run(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    pub fn status(&self) -> Value {
+        self.try_status().expect("status --json answers")
+    }
+
+    pub fn service(&self, name: &str) -> Value {
+        self.status()["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no service {name} in status"))
+    }
+
+    /// Waits until `name` is in `state`; returns its status.
+    pub fn wait_state(&self, name: &str, state: &str, timeout: Duration) -> Value {
+        let mut last = Value::Null;
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(&format!("{name} to be {state}"), timeout, || {
+                let s = self.try_status()?;
+                let svc = s["services"]
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["name"] == name)?
+                    .clone();
+                last = svc.clone();
+                (svc["state"] == state).then_some(svc)
+            })
+        }));
+        found.unwrap_or_else(|_| {
+            panic!(
+                "{name} never became {state}; last seen: {last}\n{}",
+                self.daemon_output()
+            )
+        })
+    }
+
+    pub fn daemon_output(&self) -> String {
+        std::fs::read_to_string(self.path("up.stderr")).unwrap_or_default()
+    }
+
+    /// Waits for a file holding a pid (written by a test service) and reads it.
+    pub fn read_pid(&self, rel: &str) -> i32 {
+        wait_until(
+            &format!("{rel} to hold a pid"),
+            Duration::from_secs(20),
+            || {
+                std::fs::read_to_string(self.path(rel))
+                    .ok()?
+                    .trim()
+                    .lines()
+                    .last()?
+                    .parse()
+                    .ok()
+            },
+        )
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    state_dir: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid()), sig).unwrap();
+    }
+
+    /// Waits for the daemon to exit by itself.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        wait_until("backstop to exit", timeout, || {
+            self.child.try_wait().unwrap()
+        })
+    }
+
+    pub fn stdout(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.state_dir.parent().unwrap().join("up.stdout")) {
+            f.read_to_string(&mut s).ok();
+        }
+        s
+    }
+}
+
+/// Whatever a test does, no process it started outlives it.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        kill_recorded(&self.state_dir);
+    }
+}
+
+/// SIGKILLs the process groups recorded in a state dir (test clean-up only).
+pub fn kill_recorded(state_dir: &Path) {
+    if let Ok(text) = std::fs::read_to_string(state_dir.join("state.json"))
+        && let Ok(state) = serde_json::from_str::<Value>(&text)
+        && let Some(services) = state["services"].as_object()
+    {
+        for s in services.values() {
+            if let Some(pgid) = s["pgid"].as_i64() {
+                let _ = kill(Pid::from_raw(-(pgid as i32)), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Adds an inherited fd and an ignored signal to a spawned backstop, to
+/// prove its children get neither.
+pub fn leak_fd_and_ignore_usr2(cmd: &mut Command) {
+    // SAFETY: dup2 and signal are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::dup2(2, 9) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            nix::sys::signal::signal(Signal::SIGUSR2, nix::sys::signal::SigHandler::SigIgn)
+                .map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+}
