@@ -1,7 +1,7 @@
 //! The control API between the backstop daemon and its clients.
 //!
 //! The process boundary is the crate boundary: the CLI and the daemon share
-//! only what is here, the wire [`types`], the [`Control`] requests the HTTP
+//! only what is here, the wire types, the [`Control`] requests the HTTP
 //! routes hand to the supervision loop, the axum [`router`], and the
 //! [`Client`] the CLI uses over the unix socket.
 

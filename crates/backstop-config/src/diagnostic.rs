@@ -5,7 +5,7 @@
 //! loader collects them all, and [`ConfigError`] renders them together in the
 //! style of rustc and `just` (`--> file:line:col`, the line, a caret underline).
 
-use std::fmt;
+use std::fmt::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -165,9 +165,9 @@ pub fn render_all(path: &Path, source: &str, diagnostics: &[Diagnostic], color: 
     let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     if errors > 0 {
-        out.push_str(&format!(
-            "{}: {} in {}",
-            "error",
+        let _ = write!(
+            out,
+            "error: {} in {}",
             [
                 Some(plural(errors, "error")),
                 (warnings > 0).then(|| plural(warnings, "warning"))
@@ -177,13 +177,14 @@ pub fn render_all(path: &Path, source: &str, diagnostics: &[Diagnostic], color: 
             .collect::<Vec<_>>()
             .join(" and "),
             path.display()
-        ));
+        );
     } else if warnings > 0 {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "warning: {} in {}",
             plural(warnings, "warning"),
             path.display()
-        ));
+        );
     }
     out
 }

@@ -106,14 +106,12 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
     let mut reader = Reader::default();
     if syntax_errors.is_empty() {
         let config = read_config(&mut reader, root.get_ref(), path, &base_dir);
-        if let Some(config) = &config {
-            collect_runtime_warnings(&mut reader, root.get_ref(), config);
-        }
+        collect_runtime_warnings(&mut reader, root.get_ref(), &config);
         let errors = reader
             .diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error);
-        if let (Some(config), false) = (config, errors) {
+        if !errors {
             reader
                 .diagnostics
                 .sort_by_key(|d| d.span.as_ref().map(|s| s.start));
@@ -150,7 +148,7 @@ fn absolute_parent(path: &Path) -> PathBuf {
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
 }
 
-fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> Option<Config> {
+fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> Config {
     r.unknown_keys(root, TOP_KEYS, "the top level");
     let mut daemon = DaemonConfig {
         state_dir: base.join(".backstop"),
@@ -203,12 +201,12 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     }
     let all_read = services.len() == declared.len();
     graph::check_dependencies(r, &services, &dep_spans, &declared, all_read);
-    Some(Config {
+    Config {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         base_dir: base.to_path_buf(),
         daemon,
         services,
-    })
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -236,7 +234,13 @@ fn read_service(
     let field = |key: &str| table.get_key_value(key).map(|(_, v)| v);
     let what = |key: &str| format!("`{key}` in service `{name}`");
 
+    // A misspelled `command` is already reported with a suggestion; saying
+    // that the command is missing too would only be noise.
+    let misspelled_command = table
+        .iter()
+        .any(|(k, _)| k.get_ref() != "command" && suggest(k.get_ref(), ["command"]).is_some());
     let command = match field("command") {
+        None if misspelled_command => None,
         None => {
             r.error(
                 Diagnostic::error(
@@ -320,7 +324,7 @@ fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String>
             for item in items {
                 words.push(r.string(item, what)?);
             }
-            if words.first().is_none_or(|w| w.is_empty()) {
+            if words.first().is_none_or(std::string::String::is_empty) {
                 r.error(Diagnostic::error(
                     format!("invalid {what}"),
                     v.span(),
@@ -367,9 +371,10 @@ fn read_stop(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<StopConfig> {
     let mut ok = true;
     if let Some((_, v)) = table.get_key_value("signal") {
         match r.string(v, &format!("`stop.signal` in service `{name}`")) {
-            Some(s) => match signals::parse(&s) {
-                Some(sig) => stop.signal = sig,
-                None => {
+            Some(s) => {
+                if let Some(sig) = signals::parse(&s) {
+                    stop.signal = sig;
+                } else {
                     let mut d = Diagnostic::error(
                         format!("invalid `stop.signal` in service `{name}`"),
                         v.span(),
@@ -386,7 +391,7 @@ fn read_stop(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<StopConfig> {
                     r.error(d);
                     ok = false;
                 }
-            },
+            }
             None => ok = false,
         }
     }

@@ -181,16 +181,15 @@ impl Reader {
             self.expected(value, what, EXPECTED);
             return None;
         };
-        match parse_duration(s) {
-            Some(d) => Some(d),
-            None => {
-                self.error(Diagnostic::error(
-                    format!("invalid {what}"),
-                    value.span(),
-                    format!("expected {EXPECTED}"),
-                ));
-                None
-            }
+        if let Some(d) = parse_duration(s) {
+            Some(d)
+        } else {
+            self.error(Diagnostic::error(
+                format!("invalid {what}"),
+                value.span(),
+                format!("expected {EXPECTED}"),
+            ));
+            None
         }
     }
 

@@ -1,5 +1,5 @@
 //! Who holds a TCP port: /proc/net/tcp{,6} gives the listening socket's
-//! inode, /proc/<pid>/fd gives the process that has it open.
+//! inode, `/proc/<pid>/fd` gives the process that has it open.
 
 use std::collections::HashSet;
 

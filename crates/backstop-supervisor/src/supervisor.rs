@@ -132,7 +132,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor for `config`; nothing runs until [`Supervisor::run`].
-    pub fn new(config: Config, options: Options) -> Self {
+    pub fn new(config: Config, options: &Options) -> Self {
         let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
         let sink = Arc::new(OutputSink::new(
             config.daemon.state_dir.join("logs"),
@@ -656,7 +656,7 @@ impl Supervisor {
             }
         }
         self.services
-            .retain(|s| !(s.removed && !s.state().is_active()));
+            .retain(|s| !s.removed || s.state().is_active());
     }
 
     /// What a pending service waits for, or `None` when it may start.

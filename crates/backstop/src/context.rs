@@ -84,6 +84,6 @@ pub(crate) fn client_error(config: &Path, err: ClientError) -> Exit {
             ),
         ),
         ClientError::Refused { message, .. } => Exit::new(Code::Failed, message),
-        other => Exit::new(Code::Failed, other.to_string()),
+        transport @ ClientError::Transport { .. } => Exit::new(Code::Failed, transport.to_string()),
     }
 }

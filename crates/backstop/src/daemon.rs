@@ -58,23 +58,20 @@ pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exi
         .truncate(false)
         .open(&path)
         .map_err(|e| Exit::new(Code::Failed, format!("cannot open {}: {e}", path.display())))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(mut locked) => {
-            locked.set_len(0).ok();
-            let _ = writeln!(&mut *locked, "{}", std::process::id());
-            Ok(locked)
-        }
-        Err((_, _)) => {
-            let pid = std::fs::read_to_string(&path).unwrap_or_default();
-            Err(Exit::new(
-                Code::Failed,
-                format!(
-                    "backstop is already running for {} (pid {}).\nUse `backstop status`, or `backstop down` to stop it.",
-                    config.display(),
-                    pid.trim()
-                ),
-            ))
-        }
+    if let Ok(mut locked) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        locked.set_len(0).ok();
+        let _ = writeln!(&mut *locked, "{}", std::process::id());
+        Ok(locked)
+    } else {
+        let pid = std::fs::read_to_string(&path).unwrap_or_default();
+        Err(Exit::new(
+            Code::Failed,
+            format!(
+                "backstop is already running for {} (pid {}).\nUse `backstop status`, or `backstop down` to stop it.",
+                config.display(),
+                pid.trim()
+            ),
+        ))
     }
 }
 
@@ -127,7 +124,7 @@ pub(crate) async fn run(
         Mode::Foreground { color } => Echo::Terminal { color },
         Mode::Detached => Echo::None,
     };
-    let supervisor = Supervisor::new(config, Options { echo, services });
+    let supervisor = Supervisor::new(config, &Options { echo, services });
     let events = supervisor.subscribe();
     tokio::spawn(show_events(events, mode));
 

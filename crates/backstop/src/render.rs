@@ -79,7 +79,7 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
                 s.restarts.to_string(),
                 s.last_exit
                     .as_ref()
-                    .map_or_else(|| "-".to_string(), |e| e.describe()),
+                    .map_or_else(|| "-".to_string(), backstop_api::ExitInfo::describe),
                 s.rss_bytes
                     .filter(|b| *b > 0)
                     .map_or_else(|| "-".to_string(), bytes),

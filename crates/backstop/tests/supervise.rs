@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -236,7 +238,6 @@ restart = {{ backoff_initial = "0s" }}
     assert_eq!(svc["last_exit"]["signal"], "SIGKILL");
     // The port answers from the new master's workers.
     let mut reply = String::new();
-    use std::io::Read;
     std::net::TcpStream::connect(("127.0.0.1", port))
         .unwrap()
         .read_to_string(&mut reply)
@@ -510,7 +511,6 @@ fn cli_without_daemon_exits_3_and_second_up_refuses() {
         String::from_utf8_lossy(&second.stderr)
     );
     let mode = std::fs::metadata(s.path(".backstop/backstop.sock")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
 }
 

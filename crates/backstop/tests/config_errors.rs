@@ -1,0 +1,118 @@
+//! Golden tests of config error messages: the exact text an operator sees.
+//!
+//! Each `tests/golden/config/NAME.toml` is validated; stderr must equal
+//! `NAME.stderr`. Run with `BLESS=1` to rewrite the expected files after an
+//! intended change, then read the diff.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn config_errors_match_golden_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/config");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "golden cases missing");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case.file_name().unwrap().to_str().unwrap();
+        let out = Command::new(support::BIN)
+            .args(["-c", name, "validate"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: invalid config exits 2");
+        assert!(out.stdout.is_empty(), "{name}: errors go to stderr");
+        let actual = String::from_utf8(out.stderr).unwrap();
+        let expected_path = case.with_extension("stderr");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            failures.push(format!("── {name}: expected\n{expected}\n── got\n{actual}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn valid_config_exits_0_and_names_the_services() {
+    let s = support::Sandbox::new(
+        "[services.a]\ncommand = \"true\"\n[services.b]\ncommand = [\"true\"]\n",
+    );
+    let out = s.run(&["validate"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.ends_with("is valid: 2 services (a, b)\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_json_reports_line_and_column() {
+    let s = support::Sandbox::new("[services.a]\ncomand = \"true\"\n");
+    let out = s.run(&["validate", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let unknown = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"] == "unknown key `comand` in service `a`")
+        .expect("unknown key reported");
+    assert_eq!(
+        (unknown["line"].as_u64(), unknown["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(unknown["help"], "did you mean `command`?");
+}
+
+#[test]
+fn init_writes_a_config_that_validates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(support::BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    assert!(run(&["validate"]).status.success());
+    let again = run(&["init"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists; use --force"));
+}
+
+#[test]
+fn missing_config_file_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(support::BIN)
+        .args(["validate"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr
+            .starts_with("error: cannot read config file backstop.toml: No such file or directory"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("create one with `backstop init`"),
+        "{stderr}"
+    );
+}
