@@ -36,12 +36,16 @@ impl StateFile {
             .unwrap_or_default()
     }
 
-    /// Writes the file atomically (temporary file, fsync, rename).
+    /// Writes the file atomically (temporary file, then rename).
+    ///
+    /// No fsync: the file matters only when the daemon dies while the
+    /// machine keeps running (the page cache survives that); after a power
+    /// loss no child survives either. It is written at every spawn, which
+    /// is on the respawn hot path.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec_pretty(self).expect("UNWRAP: plain data serialises"))?;
-        file.sync_all()?;
+        file.write_all(&serde_json::to_vec(self).expect("UNWRAP: plain data serialises"))?;
         std::fs::rename(&tmp, path)
     }
 }

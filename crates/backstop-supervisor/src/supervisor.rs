@@ -152,7 +152,8 @@ impl Supervisor {
                 .with_dependencies(&options.services)
                 .unwrap_or_default()
         };
-        let (events, _) = broadcast::channel(1024);
+        // Subscribers that fall this far behind are told how many events they missed.
+        let (events, _) = broadcast::channel(256);
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         Self {
             config,
@@ -339,6 +340,13 @@ impl Supervisor {
     fn signal_service(&mut self, i: usize, sig: i32) {
         self.attribute_orphans();
         let s = &self.services[i];
+        let main_alive = s.main.as_ref().is_some_and(|m| m.alive);
+        // The respawn hot path: a process that exited alone leaves an empty
+        // group and no orphans (descendants of dead members would be ours
+        // now), so there is nothing to scan /proc for.
+        if !main_alive && s.orphans.is_empty() && !s.pgid().is_some_and(tree::group_alive) {
+            return;
+        }
         let table = procs::snapshot();
         tree::signal_all(&table, &s.roots(), s.pgid(), sig);
     }

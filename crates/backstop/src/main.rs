@@ -11,14 +11,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// backstop's own diagnostics: `BACKSTOP_LOG=error|warn|info|debug|trace` (default `warn`).
+fn log_level() -> tracing::Level {
+    std::env::var("BACKSTOP_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(tracing::Level::WARN)
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BACKSTOP_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_max_level(log_level())
         .with_ansi(context::color_stderr())
         .init();
     match commands::run(cli) {
