@@ -152,15 +152,18 @@ pub(crate) async fn run(
     result.map_err(|e| Exit::new(Code::Failed, format!("supervision failed: {e}")))
 }
 
+/// Writes one daemon message to stderr. Never panics: a closed terminal or
+/// a full disk under `daemon.log` must not take supervision down.
 fn print_line(mode: Mode, line: &str) {
-    match mode {
-        Mode::Foreground { color: true } => eprintln!("\x1b[2mbackstop |\x1b[0m {line}"),
-        Mode::Foreground { color: false } => eprintln!("backstop | {line}"),
+    let mut err = std::io::stderr().lock();
+    let _ = match mode {
+        Mode::Foreground { color: true } => writeln!(err, "\x1b[2mbackstop |\x1b[0m {line}"),
+        Mode::Foreground { color: false } => writeln!(err, "backstop | {line}"),
         Mode::Detached => {
             let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now());
-            eprintln!("{stamp} {line}");
+            writeln!(err, "{stamp} {line}")
         }
-    }
+    };
 }
 
 async fn show_events(mut events: broadcast::Receiver<Event>, mode: Mode) {
