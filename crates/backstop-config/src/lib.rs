@@ -14,6 +14,8 @@
 mod diagnostic;
 mod environment;
 mod graph;
+mod health;
+mod health_reader;
 mod load;
 mod model;
 mod reader;
@@ -22,6 +24,7 @@ mod starter;
 
 pub use diagnostic::{ConfigError, Diagnostic, Severity, line_col, render_all};
 pub use environment::{EnvFileError, read_env_file, service_environment};
+pub use health::*;
 pub use load::{Loaded, load, parse};
 pub use model::*;
 pub use reader::parse_duration;

@@ -40,7 +40,7 @@ impl Loaded {
     }
 }
 
-const TOP_KEYS: &[&str] = &["daemon", "services"];
+const TOP_KEYS: &[&str] = &["daemon", "services", "checks"];
 const DAEMON_KEYS: &[&str] = &["state_dir"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
@@ -54,6 +54,7 @@ const SERVICE_KEYS: &[&str] = &[
     "restart",
     "port",
     "startup",
+    "health",
 ];
 const STOP_KEYS: &[&str] = &["signal", "timeout", "mode"];
 const RESTART_KEYS: &[&str] = &[
@@ -168,6 +169,8 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     let mut dep_spans = BTreeMap::new();
     let mut declared = std::collections::BTreeSet::new();
     match root.get_key_value("services") {
+        // A config with only [checks] is fine: `backstop check` from cron.
+        None if root.contains_key("checks") => {}
         None => r.error(Diagnostic {
             severity: Severity::Error,
             message: "no services defined".to_string(),
@@ -199,6 +202,10 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             }
         }
     }
+    let checks = root
+        .get_key_value("checks")
+        .map(|(_, v)| crate::health_reader::read_checks(r, v, base))
+        .unwrap_or_default();
     let all_read = services.len() == declared.len();
     graph::check_dependencies(r, &services, &dep_spans, &declared, all_read);
     Config {
@@ -206,6 +213,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         base_dir: base.to_path_buf(),
         daemon,
         services,
+        checks,
     }
 }
 
@@ -272,6 +280,9 @@ fn read_service(
         .and_then(|v| r.integer(v, &what("port"), 1..65536))
         .map(|p| p as u16);
     let startup = field("startup").and_then(|v| r.duration(v, &what("startup")));
+    let health = field("health")
+        .map(|v| crate::health_reader::read_service_health(r, v, name))
+        .unwrap_or_default();
     let (depends_on, dep_spans) = field("depends_on")
         .map(|v| read_depends_on(r, v, name))
         .unwrap_or_default();
@@ -290,12 +301,13 @@ fn read_service(
             restart: restart?,
             port,
             startup,
+            health,
         },
         dep_spans,
     ))
 }
 
-fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String>> {
+pub(crate) fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String>> {
     match v.get_ref() {
         DeValue::String(s) => match shell_words::split(s) {
             Ok(words) if !words.is_empty() => Some(words),

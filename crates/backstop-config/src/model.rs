@@ -20,6 +20,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// The services, in the order the file declares them.
     pub services: Vec<ServiceConfig>,
+    /// Checks of things backstop does not run (`[checks.NAME]`).
+    pub checks: Vec<crate::health::CheckConfig>,
 }
 
 impl Config {
@@ -63,6 +65,8 @@ pub struct ServiceConfig {
     pub port: Option<u16>,
     /// Grace period after a start before liveness failures count.
     pub startup: Option<Duration>,
+    /// Health checks (`[[services.NAME.health]]`).
+    pub health: Vec<crate::health::HealthCheck>,
 }
 
 /// Environment variables whose values never appear in `Debug` output.

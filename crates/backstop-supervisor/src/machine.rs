@@ -558,6 +558,7 @@ mod tests {
             restart,
             port: None,
             startup: None,
+            health: vec![],
         }
     }
 

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 Define services in backstop.toml, then `backstop up` starts them in dependency order, \
 restarts them with exponential backoff, stops whole process trees cleanly and reports \
 their state with `backstop status`.",
-    after_help = "Exit codes: 0 ok; 1 a service asked about failed; 2 usage or config error; 3 no daemon running.\n\
+    after_help = "Exit codes: 0 ok; 1 a service asked about failed; 2 usage or config error; 3 no daemon running\n(`check`: 0 healthy, 1 degraded, 2 unhealthy).\n\
 Docs: docs/configuration.md (every key), docs/architecture.md (how it works)."
 )]
 pub(crate) struct Cli {
@@ -69,6 +69,16 @@ pub(crate) enum Command {
     },
     /// Re-read the config; restart only the services whose definition changed.
     Reload,
+    /// Run every health check once, now (no daemon needed).
+    ///
+    /// Runs the [[services.NAME.health]] checks and [checks.NAME] entries in
+    /// parallel and prints name, kind, status, latency and detail. Exit 0
+    /// healthy, 1 degraded (a [checks] entry fails), 2 unhealthy (a check of
+    /// a supervised service fails): usable from cron and CI.
+    Check {
+        /// Only these services or checks.
+        names: Vec<String>,
+    },
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {

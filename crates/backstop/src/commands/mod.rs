@@ -1,5 +1,6 @@
 //! One module per verb; `run` is the single dispatch.
 
+mod check;
 mod control;
 mod init;
 mod status;
@@ -37,6 +38,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
         ),
         Command::Status { services } => status::run(&cli.config, &services, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
+        Command::Check { names } => check::run(&cli.config, &names, cli.json),
     }
 }
 

@@ -38,6 +38,15 @@ fn check_names(config: &backstop_config::Config, services: &[String]) -> CmdResu
 
 pub(crate) fn run(config_path: &Path, args: &UpArgs) -> CmdResult {
     let loaded = load_config(config_path)?;
+    if loaded.config.services.is_empty() {
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "{} defines no services, only checks: run them with `backstop check`",
+                config_path.display()
+            ),
+        ));
+    }
     check_names(&loaded.config, &args.services)?;
     let paths = StatePaths {
         dir: loaded.config.daemon.state_dir.clone(),

@@ -1,0 +1,210 @@
+//! Health checks: `[[services.NAME.health]]` and `[checks.NAME]`.
+//!
+//! A check is one probe (what to test) plus when and how to judge it
+//! (interval, timeout, consecutive failures and successes, and whether a
+//! failure restarts the service).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::EnvVars;
+
+/// One configured health check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    /// Its name: `name = …`, or the probe kind (`http`, `tcp#2`, …).
+    pub name: String,
+    /// What it tests.
+    pub probe: Probe,
+    /// Time between two runs (default 10 s).
+    pub interval: Duration,
+    /// A run that takes longer fails, saying so (default 2 s).
+    pub timeout: Duration,
+    /// Consecutive failures before the check counts as failing (default 3).
+    pub failures: u32,
+    /// Consecutive successes before a failing check counts as passing again (default 1).
+    pub successes: u32,
+    /// What a failing check does to its service.
+    pub on_failure: OnFailure,
+}
+
+/// What a failing check does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Only the health changes (a readiness probe).
+    Report,
+    /// The service is restarted (a liveness probe).
+    Restart,
+}
+
+/// What a check tests.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Probe {
+    /// An HTTP request and conditions on its answer.
+    Http(HttpProbe),
+    /// A TCP connection to `host:port`.
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+    /// A command that must exit 0 within the timeout.
+    Exec {
+        /// Program and arguments (no shell unless you write `sh -c`).
+        command: Vec<String>,
+    },
+}
+
+impl Probe {
+    /// `http`, `tcp`, `exec`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp { .. } => "tcp",
+            Self::Exec { .. } => "exec",
+        }
+    }
+
+    /// What it targets, for tables: the URL, the address, the command.
+    pub fn target(&self) -> String {
+        match self {
+            Self::Http(h) => h.url.clone(),
+            Self::Tcp { address } => address.clone(),
+            Self::Exec { command } => command.join(" "),
+        }
+    }
+}
+
+/// `http = "…"` and its options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpProbe {
+    /// The URL (`http://`; HTTPS is not supported yet).
+    pub url: String,
+    /// The method (default `GET`).
+    pub method: String,
+    /// Request headers; values are hidden in `Debug` (they often carry tokens).
+    pub headers: EnvVars,
+    /// Accepted status codes (default: any 2xx or 3xx).
+    pub status: Vec<u16>,
+    /// A substring the body must contain.
+    pub body: Option<String>,
+    /// Conditions on the JSON body, by dotted path.
+    pub json: Vec<JsonCondition>,
+}
+
+/// `"database.connected" = true`, `"queue.depth" = "< 100"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonCondition {
+    /// Dotted path into the JSON body; array items by index (`items.0.id`).
+    pub path: String,
+    /// What the value there must be.
+    pub expect: JsonExpect,
+}
+
+/// The expectation of a [`JsonCondition`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum JsonExpect {
+    /// Equal to this string.
+    String(String),
+    /// Equal to this boolean.
+    Bool(bool),
+    /// Equal to this number.
+    Number(f64),
+    /// A number compared with `op`.
+    Compare(CompareOp, f64),
+}
+
+/// A comparison operator in a JSON condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CompareOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Eq => "==",
+            Self::Ne => "!=",
+        }
+    }
+
+    /// Applies the operator.
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Self::Lt => left < right,
+            Self::Le => left <= right,
+            Self::Gt => left > right,
+            Self::Ge => left >= right,
+            Self::Eq => (left - right).abs() < f64::EPSILON,
+            Self::Ne => (left - right).abs() >= f64::EPSILON,
+        }
+    }
+}
+
+/// Parses `"< 60"`, `">=1.5"`; `None` when the text is not a comparison.
+pub fn parse_comparison(text: &str) -> Option<(CompareOp, f64)> {
+    let text = text.trim();
+    let (op, rest) = [
+        ("<=", CompareOp::Le),
+        (">=", CompareOp::Ge),
+        ("==", CompareOp::Eq),
+        ("!=", CompareOp::Ne),
+        ("<", CompareOp::Lt),
+        (">", CompareOp::Gt),
+    ]
+    .into_iter()
+    .find_map(|(sym, op)| text.strip_prefix(sym).map(|rest| (op, rest)))?;
+    rest.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(|n| (op, n))
+}
+
+/// `[checks.NAME]`: a check of something backstop does not run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConfig {
+    /// The table name.
+    pub name: String,
+    /// The check (its `on_failure` is always `Report`).
+    pub check: HealthCheck,
+    /// Working directory of an exec probe (the config file's directory).
+    pub dir: PathBuf,
+    /// Extra environment of an exec probe.
+    pub env: EnvVars,
+}
+
+/// Header names and values, for [`HttpProbe::headers`].
+pub type Headers = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons() {
+        assert_eq!(parse_comparison("< 60"), Some((CompareOp::Lt, 60.0)));
+        assert_eq!(parse_comparison("<=480"), Some((CompareOp::Le, 480.0)));
+        assert_eq!(parse_comparison(" != 0 "), Some((CompareOp::Ne, 0.0)));
+        assert_eq!(parse_comparison("healthy"), None);
+        assert_eq!(parse_comparison("< soon"), None);
+        assert!(CompareOp::Ge.holds(3.0, 3.0));
+        assert!(!CompareOp::Lt.holds(60.0, 60.0));
+    }
+}

@@ -1,0 +1,328 @@
+//! Reading `[[services.NAME.health]]` and `[checks.NAME]` tables.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::Diagnostic;
+use crate::health::{
+    CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, Probe,
+    parse_comparison,
+};
+use crate::model::EnvVars;
+use crate::reader::{Reader, Value};
+
+const PROBE_KINDS: &[&str] = &["http", "tcp", "exec"];
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "http",
+    "tcp",
+    "exec",
+    "method",
+    "headers",
+    "expect",
+    "interval",
+    "timeout",
+    "failures",
+    "successes",
+];
+const EXPECT_KEYS: &[&str] = &["status", "body", "json"];
+const ON_FAILURE: &[(&str, OnFailure)] = &[
+    ("restart", OnFailure::Restart),
+    ("report", OnFailure::Report),
+];
+
+/// `health = [...]` of a service: an array of tables, or one table.
+pub(crate) fn read_service_health(
+    r: &mut Reader,
+    v: &Value<'_>,
+    service: &str,
+) -> Vec<HealthCheck> {
+    let tables: Vec<&Value<'_>> = match v.get_ref() {
+        DeValue::Array(items) => items.iter().collect(),
+        DeValue::Table(_) => vec![v],
+        _ => {
+            r.expected(
+                v,
+                &format!("`health` in service `{service}`"),
+                "a [[services.NAME.health]] table",
+            );
+            return Vec::new();
+        }
+    };
+    let mut keys: Vec<&str> = COMMON_KEYS.to_vec();
+    keys.push("on_failure");
+    let mut checks = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for item in tables {
+        let context = format!("a health check of service `{service}`");
+        let Some(table) = r.table(item, &context) else {
+            continue;
+        };
+        r.unknown_keys(table, &keys, &context);
+        if let Some(mut check) = read_check(r, table, item.span(), &context) {
+            let n = seen.entry(check.name.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                check.name = format!("{}#{n}", check.name);
+            }
+            checks.push(check);
+        }
+    }
+    checks
+}
+
+/// `[checks.NAME]`.
+pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<CheckConfig> {
+    let Some(table) = r.table(v, "`[checks]`") else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&str> = COMMON_KEYS.to_vec();
+    // `on_failure` gets its own, clearer error below.
+    keys.extend(["dir", "env", "on_failure"]);
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let name: &str = key.get_ref();
+        let context = format!("check `{name}`");
+        let Some(t) = r.table(value, &format!("`[checks.{name}]`")) else {
+            continue;
+        };
+        if let Some((k, _)) = t.get_key_value("on_failure") {
+            r.error(
+                Diagnostic::error(
+                    format!("`on_failure` is not allowed in check `{name}`"),
+                    k.span(),
+                    "a [checks] entry has no service of its own to restart",
+                )
+                .with_help("to restart a service when this fails, put the check under [[services.NAME.health]]"),
+            );
+        }
+        r.unknown_keys(t, &keys, &context);
+        let dir = t
+            .get_key_value("dir")
+            .and_then(|(_, v)| r.non_empty_string(v, &format!("`dir` in check `{name}`")))
+            .map_or_else(|| base.to_path_buf(), |d| base.join(d));
+        let env = t
+            .get_key_value("env")
+            .and_then(|(_, v)| r.table(v, &format!("`env` in check `{name}`")))
+            .map(|env| {
+                env.iter()
+                    .filter_map(|(k, v)| {
+                        r.string(v, &format!("`env.{}` in check `{name}`", k.get_ref()))
+                            .map(|s| (k.get_ref().to_string(), s))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(mut check) = read_check(r, t, key.span(), &context) {
+            if !t.contains_key("name") {
+                name.clone_into(&mut check.name);
+            }
+            out.push(CheckConfig {
+                name: name.to_string(),
+                check,
+                dir,
+                env: EnvVars(env),
+            });
+        }
+    }
+    out
+}
+
+fn read_check(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    span: std::ops::Range<usize>,
+    context: &str,
+) -> Option<HealthCheck> {
+    let what = |k: &str| format!("`{k}` in {context}");
+    let kinds: Vec<&str> = PROBE_KINDS
+        .iter()
+        .copied()
+        .filter(|k| table.contains_key(*k))
+        .collect();
+    let kind = match kinds.as_slice() {
+        [one] => *one,
+        [] => {
+            r.error(
+                Diagnostic::error(
+                    format!("{context} has no probe"),
+                    span,
+                    "expected one of `http`, `tcp` or `exec`",
+                )
+                .with_help("for example: http = \"http://127.0.0.1:8000/health\""),
+            );
+            return None;
+        }
+        [_, second, ..] => {
+            let (k, _) = table.get_key_value(*second).expect("UNWRAP: found above");
+            r.error(Diagnostic::error(
+                format!("{context} has more than one probe"),
+                k.span(),
+                "one check tests one thing: split this into two checks",
+            ));
+            return None;
+        }
+    };
+    let (_, target) = table.get_key_value(kind).expect("UNWRAP: found above");
+    // A bad probe does not stop the reading: the other keys may hold errors too.
+    let probe = match kind {
+        "http" => read_http(r, table, target, context),
+        "tcp" => r
+            .non_empty_string(target, &what("tcp"))
+            .and_then(|address| {
+                if address
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                {
+                    Some(Probe::Tcp { address })
+                } else {
+                    r.error(Diagnostic::error(
+                        format!("invalid {}", what("tcp")),
+                        target.span(),
+                        "expected \"host:port\", e.g. \"127.0.0.1:5432\"",
+                    ));
+                    None
+                }
+            }),
+        _ => crate::load::read_command(r, target, &what("exec"))
+            .map(|command| Probe::Exec { command }),
+    };
+    let get = |k: &str| table.get_key_value(k).map(|(_, v)| v);
+    let name = get("name")
+        .and_then(|v| r.non_empty_string(v, &what("name")))
+        .unwrap_or_else(|| kind.to_string());
+    let interval = get("interval").map_or(Some(Duration::from_secs(10)), |v| {
+        r.duration(v, &what("interval"))
+    });
+    let timeout = get("timeout").map_or(Some(Duration::from_secs(2)), |v| {
+        r.duration(v, &what("timeout"))
+    });
+    let failures = get("failures").map_or(Some(3), |v| r.integer(v, &what("failures"), 1..1000));
+    let successes = get("successes").map_or(Some(1), |v| r.integer(v, &what("successes"), 1..1000));
+    let on_failure = get("on_failure").map_or(Some(OnFailure::Report), |v| {
+        r.choice(v, &what("on_failure"), ON_FAILURE)
+    });
+    if let (Some(i), Some(v)) = (interval, get("interval"))
+        && i.is_zero()
+    {
+        r.error(Diagnostic::error(
+            format!("invalid {}", what("interval")),
+            v.span(),
+            "must be longer than zero",
+        ));
+    }
+    Some(HealthCheck {
+        name,
+        probe: probe?,
+        interval: interval?,
+        timeout: timeout?,
+        failures: failures? as u32,
+        successes: successes? as u32,
+        on_failure: on_failure?,
+    })
+}
+
+fn read_http(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    target: &Value<'_>,
+    context: &str,
+) -> Option<Probe> {
+    let what = |k: &str| format!("`{k}` in {context}");
+    let url = r.non_empty_string(target, &what("http"))?;
+    if url.starts_with("https://") {
+        r.error(
+            Diagnostic::error(format!("unsupported {}", what("http")), target.span(), "https probes are not supported yet")
+                .with_help("probe the plain-HTTP port, or use an exec probe such as exec = \"curl -fsS https://…\""),
+        );
+        return None;
+    }
+    if !url.starts_with("http://") {
+        r.error(Diagnostic::error(
+            format!("invalid {}", what("http")),
+            target.span(),
+            "expected a URL starting with http://",
+        ));
+        return None;
+    }
+    let get = |k: &str| table.get_key_value(k).map(|(_, v)| v);
+    let method = get("method")
+        .and_then(|v| r.non_empty_string(v, &what("method")))
+        .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase());
+    let headers = get("headers")
+        .and_then(|v| r.table(v, &what("headers")))
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, v)| {
+                    r.string(v, &format!("header `{}` in {context}", k.get_ref()))
+                        .map(|s| (k.get_ref().to_string(), s))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut probe = HttpProbe {
+        url,
+        method,
+        headers: EnvVars(headers),
+        status: Vec::new(),
+        body: None,
+        json: Vec::new(),
+    };
+    if let Some(v) = get("expect")
+        && let Some(expect) = r.table(v, &what("expect"))
+    {
+        r.unknown_keys(expect, EXPECT_KEYS, &format!("`expect` of {context}"));
+        read_expect(r, expect, context, &mut probe);
+    }
+    Some(Probe::Http(probe))
+}
+
+fn read_expect(r: &mut Reader, expect: &DeTable<'_>, context: &str, probe: &mut HttpProbe) {
+    if let Some((_, v)) = expect.get_key_value("status") {
+        let what = format!("`expect.status` in {context}");
+        let items: Vec<&Value<'_>> = match v.get_ref() {
+            DeValue::Array(a) => a.iter().collect(),
+            _ => vec![v],
+        };
+        for item in items {
+            if let Some(code) = r.integer(item, &what, 100..600) {
+                probe.status.push(code as u16);
+            }
+        }
+    }
+    if let Some((_, v)) = expect.get_key_value("body") {
+        probe.body = r.string(v, &format!("`expect.body` in {context}"));
+    }
+    if let Some((_, v)) = expect.get_key_value("json")
+        && let Some(json) = r.table(v, &format!("`expect.json` in {context}"))
+    {
+        for (path, value) in json {
+            let path = path.get_ref().to_string();
+            let expect = match value.get_ref() {
+                DeValue::String(s) => Some(parse_comparison(s).map_or_else(
+                    || JsonExpect::String(s.to_string()),
+                    |(op, n)| JsonExpect::Compare(op, n),
+                )),
+                DeValue::Boolean(b) => Some(JsonExpect::Bool(*b)),
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                    .ok()
+                    .map(|n| JsonExpect::Number(n as f64)),
+                DeValue::Float(f) => f.as_str().parse().ok().map(JsonExpect::Number),
+                _ => {
+                    r.expected(
+                        value,
+                        &format!("condition on `{path}` in {context}"),
+                        "a string, a number, a boolean, or a comparison such as \"< 60\"",
+                    );
+                    None
+                }
+            };
+            if let Some(expect) = expect {
+                probe.json.push(JsonCondition { path, expect });
+            }
+        }
+    }
+}

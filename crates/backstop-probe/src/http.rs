@@ -1,0 +1,112 @@
+//! The HTTP probe: one request over a fresh connection, then the status,
+//! body and JSON conditions.
+
+use backstop_config::HttpProbe;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+use crate::{io_reason, json};
+
+/// Bodies larger than this are not read (a health answer is small).
+const MAX_BODY: usize = 1024 * 1024;
+
+pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
+    let uri: hyper::Uri = p
+        .url
+        .parse()
+        .map_err(|e| format!("invalid URL {}: {e}", p.url))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("no host in URL {}", p.url))?
+        .to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let stream = tokio::net::TcpStream::connect((bare_host, port))
+        .await
+        .map_err(|e| format!("cannot connect to {host}:{port}: {}", io_reason(&e)))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake with {host}:{port} failed: {e}"))?;
+    tokio::spawn(connection);
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut request = Request::builder()
+        .method(p.method.as_str())
+        .uri(path)
+        .header(
+            "host",
+            uri.authority().map_or(host.as_str(), |a| a.as_str()),
+        )
+        .header(
+            "user-agent",
+            concat!("backstop/", env!("CARGO_PKG_VERSION")),
+        );
+    for (k, v) in &p.headers.0 {
+        request = request.header(k, v);
+    }
+    let request = request
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("invalid request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request to {} failed: {e}", p.url))?;
+    let status = response.status();
+    let code = status.as_u16();
+    let status_ok = if p.status.is_empty() {
+        (200..400).contains(&code)
+    } else {
+        p.status.contains(&code)
+    };
+    let needs_body = !p.json.is_empty() || p.body.is_some();
+    let body = if needs_body || !status_ok {
+        Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| format!("cannot read the body: {e}"))?
+            .to_bytes()
+    } else {
+        Bytes::new()
+    };
+    if !status_ok {
+        let expected = if p.status.is_empty() {
+            "2xx or 3xx".to_string()
+        } else {
+            p.status
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let snippet = String::from_utf8_lossy(&body[..body.len().min(120)]).replace('\n', " ");
+        return Err(format!(
+            "HTTP {code} (expected {expected}){}",
+            if snippet.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", snippet.trim())
+            }
+        ));
+    }
+    if let Some(needle) = &p.body
+        && !String::from_utf8_lossy(&body).contains(needle.as_str())
+    {
+        return Err(format!(
+            "HTTP {code}, but the body does not contain \"{needle}\""
+        ));
+    }
+    if !p.json.is_empty() {
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("HTTP {code}, but the body is not JSON: {e}"))?;
+        let failed: Vec<String> = p
+            .json
+            .iter()
+            .filter_map(|c| json::check(&value, c).err())
+            .collect();
+        if !failed.is_empty() {
+            return Err(failed.join("; "));
+        }
+    }
+    Ok(format!("HTTP {code}"))
+}

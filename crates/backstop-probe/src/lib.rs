@@ -1,0 +1,106 @@
+//! Health probes and the judgement of their results.
+//!
+//! # Theory of operation
+//! [`run`] executes one probe once and returns an [`Outcome`]: pass or fail,
+//! the latency, and one line of detail an operator can act on ("HTTP 503
+//! (expected 200)", "`database.connected` is false (expected true)",
+//! "timed out after 2s"). Every run is bounded by the check's `timeout`;
+//! nothing here can hang or panic on bad input from the probed server.
+//!
+//! [`Tracker`] is pure: it turns a series of outcomes into a check state
+//! with the `failures`/`successes` thresholds.
+//!
+//! Exec probes spawn with `tokio::process`, which reaps its own children:
+//! fine for `backstop check`. Inside the daemon, whose reaper calls
+//! `waitpid(-1)`, exec probes must be routed through that reaper instead.
+
+mod exec;
+mod http;
+mod json;
+mod tracker;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use backstop_config::{HealthCheck, Probe};
+
+pub use tracker::{CheckState, Tracker};
+
+/// The result of one probe run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Did it pass?
+    pub passed: bool,
+    /// How long it took.
+    pub latency: Duration,
+    /// One line for the operator.
+    pub detail: String,
+}
+
+/// Where an exec probe runs: the service's directory, environment and user.
+#[derive(Clone, Debug, Default)]
+pub struct ExecContext {
+    /// Working directory.
+    pub dir: PathBuf,
+    /// The complete environment.
+    pub env: BTreeMap<String, String>,
+    /// Run as this uid/gid.
+    pub ids: Option<(u32, u32)>,
+}
+
+/// Runs `check`'s probe once, within its timeout.
+pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
+    let started = Instant::now();
+    let work = async {
+        match &check.probe {
+            Probe::Http(h) => http::probe(h).await,
+            Probe::Tcp { address } => tcp(address).await,
+            Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
+        }
+    };
+    let (passed, detail) = match tokio::time::timeout(check.timeout, work).await {
+        Ok(Ok(detail)) => (true, detail),
+        Ok(Err(detail)) => (false, detail),
+        Err(_) => (
+            false,
+            format!(
+                "timed out after {}",
+                humantime::format_duration(check.timeout)
+            ),
+        ),
+    };
+    Outcome {
+        passed,
+        latency: started.elapsed(),
+        detail,
+    }
+}
+
+async fn tcp(address: &str) -> Result<String, String> {
+    match tokio::net::TcpStream::connect(address).await {
+        Ok(_) => Ok(format!("connected to {address}")),
+        Err(e) => Err(format!("cannot connect to {address}: {}", io_reason(&e))),
+    }
+}
+
+/// Short, stable wording for common socket errors.
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+        std::io::ErrorKind::TimedOut => "timed out".to_string(),
+        _ => {
+            let text = err.to_string();
+            // "failed to lookup address information: Name or service not known"
+            if text.contains("lookup address") {
+                format!(
+                    "DNS lookup failed ({})",
+                    text.rsplit(": ").next().unwrap_or(&text)
+                )
+            } else {
+                text
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `backstop check`: run every health check once, now, with or without a
+//! daemon; exit 0 healthy, 1 degraded, 2 unhealthy (usable from cron and CI).
+//!
+//! A failing check of a supervised service makes the result unhealthy; a
+//! failing `[checks]` entry (something backstop does not run, such as a
+//! managed database) makes it degraded.
+
+use std::path::Path;
+use std::time::Duration;
+
+use backstop_config::{Config, HealthCheck, ServiceConfig};
+use backstop_probe::{ExecContext, Outcome};
+use serde::Serialize;
+
+use crate::context::{color_stdout, load_config};
+use crate::exit::{CmdResult, Code, Exit};
+
+struct Planned {
+    label: String,
+    service: Option<String>,
+    check: HealthCheck,
+    exec: Result<ExecContext, String>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    kind: &'static str,
+    target: String,
+    passed: bool,
+    latency_ms: u64,
+    detail: String,
+}
+
+fn inherited() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+fn service_exec(service: &ServiceConfig) -> Result<ExecContext, String> {
+    let env =
+        backstop_config::service_environment(service, inherited()).map_err(|e| e.to_string())?;
+    let ids = match &service.user {
+        Some(user) if nix::unistd::Uid::effective().is_root() => {
+            let u = nix::unistd::User::from_name(user)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("unknown user `{user}`"))?;
+            Some((u.uid.as_raw(), u.gid.as_raw()))
+        }
+        _ => None,
+    };
+    Ok(ExecContext {
+        dir: service.dir.clone(),
+        env,
+        ids,
+    })
+}
+
+fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Exit> {
+    let known: Vec<&str> = config
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(config.checks.iter().map(|c| c.name.as_str()))
+        .collect();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "no service or check named `{unknown}`; there are: {}",
+                known.join(", ")
+            ),
+        ));
+    }
+    let wanted = |name: &str| names.is_empty() || names.iter().any(|n| n == name);
+    let mut planned = Vec::new();
+    for service in config.services.iter().filter(|s| wanted(&s.name)) {
+        for check in &service.health {
+            planned.push(Planned {
+                label: format!("{}/{}", service.name, check.name),
+                service: Some(service.name.clone()),
+                check: check.clone(),
+                exec: service_exec(service),
+            });
+        }
+    }
+    for c in config.checks.iter().filter(|c| wanted(&c.name)) {
+        let mut env: std::collections::BTreeMap<String, String> = inherited().collect();
+        env.extend(c.env.0.clone());
+        planned.push(Planned {
+            label: c.name.clone(),
+            service: None,
+            check: c.check.clone(),
+            exec: Ok(ExecContext {
+                dir: c.dir.clone(),
+                env,
+                ids: None,
+            }),
+        });
+    }
+    Ok(planned)
+}
+
+pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let planned = plan(&loaded.config, names)?;
+    if planned.is_empty() {
+        return Err(Exit::new(
+            Code::Usage,
+            "nothing to check: add [[services.NAME.health]] or [checks.NAME] to the config (see docs/configuration.md)",
+        ));
+    }
+    // All at once: the slowest check bounds the run, not their sum.
+    let outcomes: Vec<Outcome> = super::runtime().block_on(async {
+        let mut tasks = Vec::new();
+        for p in &planned {
+            let check = p.check.clone();
+            let exec = p.exec.clone();
+            tasks.push(tokio::spawn(async move {
+                match exec {
+                    Ok(exec) => backstop_probe::run(&check, &exec).await,
+                    Err(reason) => Outcome {
+                        passed: false,
+                        latency: Duration::ZERO,
+                        detail: reason,
+                    },
+                }
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap_or_else(|e| Outcome {
+                passed: false,
+                latency: Duration::ZERO,
+                detail: format!("the probe crashed (a bug in backstop, please report it): {e}"),
+            }));
+        }
+        outcomes
+    });
+    let rows: Vec<Row> = planned
+        .iter()
+        .zip(outcomes)
+        .map(|(p, o)| Row {
+            name: p.label.clone(),
+            service: p.service.clone(),
+            kind: p.check.probe.kind(),
+            target: p.check.probe.target(),
+            passed: o.passed,
+            latency_ms: o.latency.as_millis() as u64,
+            detail: o.detail,
+        })
+        .collect();
+    let unhealthy = rows.iter().any(|r| !r.passed && r.service.is_some());
+    let degraded = rows.iter().any(|r| !r.passed);
+    let overall = if unhealthy {
+        "unhealthy"
+    } else if degraded {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    if json {
+        let out = serde_json::json!({ "status": overall, "checks": rows });
+        println!("{out:#}");
+    } else {
+        print!("{}", table(&rows, color_stdout()));
+        println!("overall: {overall}");
+    }
+    match overall {
+        "healthy" => Ok(()),
+        "degraded" => Err(Exit::new(Code::Failed, String::new())),
+        _ => Err(Exit::new(Code::Usage, String::new())),
+    }
+}
+
+fn table(rows: &[Row], color: bool) -> String {
+    use std::fmt::Write;
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.kind.to_string(),
+                if r.passed { "pass" } else { "FAIL" }.to_string(),
+                format!("{} ms", r.latency_ms),
+            ]
+        })
+        .collect();
+    let headers = ["CHECK", "KIND", "STATUS", "LATENCY"];
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |cols: [&str; 4], detail: &str| {
+        let mut s = String::new();
+        for (c, w) in cols.iter().zip(widths) {
+            let _ = write!(s, "{c:<w$}  ");
+        }
+        s.push_str(detail);
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(headers, "DETAIL"));
+    for (row, r) in cells.iter().zip(rows) {
+        let mut text = line([&row[0], &row[1], &row[2], &row[3]], &r.detail);
+        if color && !r.passed {
+            text = text.replacen("FAIL", "\x1b[31mFAIL\x1b[0m", 1);
+        }
+        let _ = writeln!(out, "{text}");
+    }
+    out
+}
