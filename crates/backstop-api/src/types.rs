@@ -144,6 +144,30 @@ pub struct ServiceStatus {
     /// Every exit still remembered, oldest first (only in the single-service view).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub exits: Vec<ExitInfo>,
+    /// The service's health checks and their last results.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One health check as the daemon last saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: String,
+    /// `http`, `tcp`, `exec`.
+    pub kind: String,
+    /// `passing`, `failing` (after `failures` in a row) or `unknown`.
+    pub state: String,
+    /// Whether the last run passed.
+    pub passed: Option<bool>,
+    /// Failures in a row so far.
+    pub fails_in_a_row: u32,
+    /// Latency of the last run.
+    pub latency_ms: Option<u64>,
+    /// The last run's one-line detail.
+    pub detail: Option<String>,
+    /// When the last run ended (RFC 3339).
+    pub at: Option<String>,
 }
 
 /// The daemon itself.

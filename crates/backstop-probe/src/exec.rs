@@ -1,7 +1,19 @@
 //! The exec probe: a command that must exit 0 within the timeout.
+//!
+//! Two ways to wait for the child: with `tokio::process` in `backstop
+//! check`, or, inside the daemon, through a [`ProbeReaper`] fed by the
+//! daemon's own reaper (which reaps every child with `waitpid(-1)` and
+//! would otherwise steal the exit from tokio).
 
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
 
 use crate::ExecContext;
 
@@ -14,7 +26,7 @@ pub(crate) async fn probe(
     timeout: Duration,
 ) -> Result<String, String> {
     let (program, args) = command.split_first().ok_or("empty command")?;
-    let mut cmd = tokio::process::Command::new(program);
+    let mut cmd = std::process::Command::new(program);
     cmd.args(args)
         .env_clear()
         .envs(&ctx.env)
@@ -22,27 +34,71 @@ pub(crate) async fn probe(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so a timeout kills what it started too.
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     if !ctx.dir.as_os_str().is_empty() {
         cmd.current_dir(&ctx.dir);
     }
     if let Some((uid, gid)) = ctx.ids {
         cmd.uid(uid).gid(gid);
     }
-    let child = cmd.spawn().map_err(|e| match e.kind() {
+    let not_started = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => format!("command not found: {program}"),
         _ => format!("cannot run {program}: {e}"),
-    })?;
-    let pid = child.id();
-    let guard = KillGroupOnDrop(pid);
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .map_err(|_| format!("timed out after {}", humantime::format_duration(timeout)))?
-        .map_err(|e| format!("cannot wait for {program}: {e}"))?;
-    drop(guard);
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    };
+    let timed_out = || format!("timed out after {}", humantime::format_duration(timeout));
+    match &ctx.reaper {
+        None => {
+            let mut child = tokio::process::Command::from(cmd)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(not_started)?;
+            let guard = KillGroupOnDrop(child.id());
+            let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
+            let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
+            let work = async {
+                let (out, err, status) = tokio::join!(read(stdout), read(stderr), child.wait());
+                (out, err, status.map(|s| s.code()))
+            };
+            let (out, err, code) = tokio::time::timeout(timeout, work)
+                .await
+                .map_err(|_| timed_out())?;
+            drop(guard);
+            let code = code.map_err(|e| format!("cannot wait for {program}: {e}"))?;
+            verdict(code, &out, &err)
+        }
+        Some(reaper) => {
+            let mut child = cmd.spawn().map_err(not_started)?;
+            let pid = child.id();
+            // Registered before the first await: the daemon's reaper runs on
+            // this same thread and cannot see the exit before this.
+            let exited = reaper.register(pid as i32);
+            let guard = KillGroupOnDrop(Some(pid));
+            let stdout = child.stdout.take().map(OwnedFd::from);
+            let stderr = child.stderr.take().map(OwnedFd::from);
+            let work = async { tokio::join!(read(stdout), read(stderr), exited) };
+            let (out, err, exit) = tokio::time::timeout(timeout, work)
+                .await
+                .map_err(|_| timed_out())?;
+            drop(guard);
+            let exit = exit.map_err(|_| "the daemon stopped before the probe ended".to_string())?;
+            verdict(exit.code(), &out, &err)
+        }
+    }
+}
+
+async fn read(fd: Option<OwnedFd>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(fd) = fd
+        && let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+    {
+        let _ = pipe.take(MAX_OUTPUT as u64 * 4).read_to_end(&mut out).await;
+    }
+    out
+}
+
+fn verdict(code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> Result<String, String> {
+    let mut text = String::from_utf8_lossy(stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(stderr));
     let last = text
         .lines()
         .rev()
@@ -55,23 +111,78 @@ pub(crate) async fn probe(
     } else {
         format!(": {last}")
     };
-    match output.status.code() {
+    match code {
         Some(0) => Ok(format!("exit 0{said}")),
         Some(code) => Err(format!("exit {code}{said}")),
         None => Err(format!("killed by a signal{said}")),
     }
 }
 
-/// Kills the probe's process group when the probe is abandoned (timeout).
+/// Kills the probe's process group when the probe ends or is abandoned.
 struct KillGroupOnDrop(Option<u32>);
 
 impl Drop for KillGroupOnDrop {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
-            // SAFETY: kill(2) on a process group we created.
+            // SAFETY: kill(2) on the process group this probe created.
             unsafe {
                 libc::kill(-(pid as i32), libc::SIGKILL);
             }
         }
+    }
+}
+
+/// How a probe's child ended, as the daemon's reaper saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildExit {
+    /// Exit code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl ChildExit {
+    fn code(self) -> Option<i32> {
+        match self {
+            Self::Code(c) => Some(c),
+            Self::Signal(_) => None,
+        }
+    }
+}
+
+type Waiters = HashMap<i32, oneshot::Sender<ChildExit>>;
+
+/// Hands exit statuses of exec-probe children from the daemon's reaper to
+/// the probes waiting for them. Clones share one registry.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeReaper(Arc<Mutex<Waiters>>);
+
+impl ProbeReaper {
+    fn register(&self, pid: i32) -> oneshot::Receiver<ChildExit> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters().insert(pid, tx);
+        rx
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        // Nothing panics while the lock is held; a poisoned lock still holds
+        // consistent data.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True when `pid` is a probe's child (so not an orphan of a service).
+    pub fn owns(&self, pid: i32) -> bool {
+        self.waiters().contains_key(&pid)
+    }
+
+    /// Delivers the exit of `pid`; false when no probe waits for it.
+    pub fn deliver(&self, pid: i32, exit: ChildExit) -> bool {
+        let waiter = self.waiters().remove(&pid);
+        waiter.is_some_and(|tx| {
+            let _ = tx.send(exit);
+            true
+        })
     }
 }

@@ -10,9 +10,10 @@
 //! [`Tracker`] is pure: it turns a series of outcomes into a check state
 //! with the `failures`/`successes` thresholds.
 //!
-//! Exec probes spawn with `tokio::process`, which reaps its own children:
-//! fine for `backstop check`. Inside the daemon, whose reaper calls
-//! `waitpid(-1)`, exec probes must be routed through that reaper instead.
+//! Exec probes spawn with `tokio::process`, which reaps its own children,
+//! in `backstop check`. Inside the daemon, whose reaper calls `waitpid(-1)`
+//! and would steal those exits, they register with a [`ProbeReaper`]
+//! instead, and the daemon's reaper delivers each exit there.
 
 mod exec;
 mod http;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use backstop_config::{HealthCheck, Probe};
 
+pub use exec::{ChildExit, ProbeReaper};
 pub use tracker::{CheckState, Tracker};
 
 /// The result of one probe run.
@@ -47,6 +49,8 @@ pub struct ExecContext {
     pub env: BTreeMap<String, String>,
     /// Run as this uid/gid.
     pub ids: Option<(u32, u32)>,
+    /// Inside the daemon: who reaps the probe's child. `None`: tokio does.
+    pub reaper: Option<ProbeReaper>,
 }
 
 /// Runs `check`'s probe once, within its timeout.

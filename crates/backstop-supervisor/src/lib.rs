@@ -15,6 +15,7 @@
 //! processes that are not backstop's children ([`leftovers`] of a killed
 //! daemon, a stale instance on a port), whose end no SIGCHLD announces.
 
+mod checks;
 pub mod leftovers;
 pub mod machine;
 pub mod output;

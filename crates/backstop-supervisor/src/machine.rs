@@ -69,6 +69,11 @@ pub enum Input {
     TreeGone,
     /// The time returned by [`Machine::deadline`] has come.
     Deadline,
+    /// A health check passed (the service is ready, or ready again).
+    ProbePassed,
+    /// A liveness check (`on_failure = "restart"`) failed `failures` times
+    /// in a row, outside the startup grace period.
+    LivenessFailed,
 }
 
 /// What the runtime must do.
@@ -107,6 +112,10 @@ pub enum Notice {
     KillEscalated,
     /// Processes survived `SIGKILL` for [`KILL_GRACE`].
     SurvivedKill,
+    /// The service never became healthy within its `startup` period.
+    StartupTimeout,
+    /// A liveness check failed: the service is being restarted.
+    LivenessRestart,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +135,7 @@ enum Phase {
         has_main: bool,
     },
     Running,
+    StartupTimeout,
     Backoff {
         until: Instant,
     },
@@ -146,6 +156,11 @@ enum Phase {
 #[derive(Clone, Debug)]
 pub struct Machine {
     restart: RestartConfig,
+    /// The service has health checks: it is `starting` until one passes.
+    has_probes: bool,
+    /// Has a check with `on_failure = "restart"`.
+    has_liveness: bool,
+    startup: Option<Duration>,
     stop_signal: i32,
     stop_timeout: Duration,
     stop_mode: StopMode,
@@ -163,6 +178,12 @@ impl Machine {
     pub fn new(service: &ServiceConfig) -> Self {
         Self {
             restart: service.restart.clone(),
+            has_probes: !service.health.is_empty(),
+            has_liveness: service
+                .health
+                .iter()
+                .any(|h| h.on_failure == backstop_config::OnFailure::Restart),
+            startup: service.startup,
             stop_signal: service.stop.signal.number,
             stop_timeout: service.stop.timeout,
             stop_mode: service.stop.mode,
@@ -181,6 +202,7 @@ impl Machine {
             Phase::Pending => ServiceState::Pending,
             Phase::Starting { .. } => ServiceState::Starting,
             Phase::Running => ServiceState::Running,
+            Phase::StartupTimeout => ServiceState::StartupTimeout,
             Phase::Backoff { .. } => ServiceState::Backoff,
             Phase::Stopping { .. } => ServiceState::Stopping,
             Phase::CrashLoop => ServiceState::CrashLoop,
@@ -223,8 +245,20 @@ impl Machine {
         match self.phase {
             Phase::Backoff { until } => Some(until),
             Phase::Stopping { deadline, .. } => Some(deadline),
+            Phase::Starting { has_main: true } => self.startup_deadline(),
             _ => None,
         }
+    }
+
+    fn startup_deadline(&self) -> Option<Instant> {
+        Some(self.started_at? + self.startup?)
+    }
+
+    /// True while liveness failures must not count: before the first probe
+    /// success, within `startup` of the start.
+    pub fn in_startup_grace(&self, now: Instant) -> bool {
+        matches!(self.phase, Phase::Starting { .. })
+            && self.startup_deadline().is_some_and(|d| now < d)
     }
 
     /// The delay before the next restart, given how many came before it in a row.
@@ -279,12 +313,35 @@ impl Machine {
             Input::Spawned => {
                 if let Phase::Starting { .. } = self.phase {
                     self.started_at = Some(now);
-                    // Health probes will hold a service in `starting` until the
-                    // first success; without them it is running at once.
+                    // With health checks, a service is `starting` until the
+                    // first one passes; without, it is running at once.
+                    self.phase = if self.has_probes {
+                        Phase::Starting { has_main: true }
+                    } else {
+                        Phase::Running
+                    };
+                }
+                Vec::new()
+            }
+            Input::ProbePassed => {
+                if matches!(
+                    self.phase,
+                    Phase::Starting { has_main: true } | Phase::StartupTimeout
+                ) {
                     self.phase = Phase::Running;
                 }
                 Vec::new()
             }
+            Input::LivenessFailed => match self.phase {
+                Phase::Running | Phase::Starting { has_main: true } | Phase::StartupTimeout => {
+                    let mut actions = vec![Action::Notify(Notice::LivenessRestart)];
+                    actions.extend(
+                        self.begin_stop(Intent::Cleanup(ExitStatus::Signal(self.stop_signal)), now),
+                    );
+                    actions
+                }
+                _ => Vec::new(),
+            },
             Input::SpawnFailed(reason) => {
                 if let Phase::Starting { .. } = self.phase {
                     self.started_at = None;
@@ -310,14 +367,14 @@ impl Machine {
                     *intent = Intent::Restart;
                 }
             }
-            Phase::Pending | Phase::Starting { .. } | Phase::Running => {}
+            Phase::Pending | Phase::Starting { .. } | Phase::Running | Phase::StartupTimeout => {}
         }
         Vec::new()
     }
 
     fn on_stop(&mut self, now: Instant) -> Actions {
         match &mut self.phase {
-            Phase::Running | Phase::Starting { has_main: true } => {
+            Phase::Running | Phase::Starting { has_main: true } | Phase::StartupTimeout => {
                 self.begin_stop(Intent::Stop, now)
             }
             Phase::Stopping { intent, .. } => {
@@ -339,7 +396,7 @@ impl Machine {
 
     fn on_restart(&mut self, now: Instant) -> Actions {
         match &mut self.phase {
-            Phase::Running | Phase::Starting { has_main: true } => {
+            Phase::Running | Phase::Starting { has_main: true } | Phase::StartupTimeout => {
                 self.reset_budget();
                 self.begin_stop(Intent::Restart, now)
             }
@@ -362,7 +419,7 @@ impl Machine {
             self.consecutive = 0;
         }
         match &mut self.phase {
-            Phase::Running | Phase::Starting { .. } => {
+            Phase::Running | Phase::Starting { .. } | Phase::StartupTimeout => {
                 // Whatever it left behind (workers in its group, descendants
                 // that moved out of it) is stopped before any restart: they
                 // may hold its port and answer its health checks.
@@ -403,10 +460,24 @@ impl Machine {
     }
 
     fn on_deadline(&mut self, now: Instant) -> Actions {
+        let startup_due = self.startup_deadline().is_some_and(|d| now >= d);
         match &mut self.phase {
             Phase::Backoff { until } if now >= *until => {
                 self.phase = Phase::Pending;
                 Vec::new()
+            }
+            Phase::Starting { has_main: true } if startup_due => {
+                self.phase = Phase::StartupTimeout;
+                let mut actions = vec![Action::Notify(Notice::StartupTimeout)];
+                // A liveness check means "restart me when I do not work";
+                // without one the service keeps running in `startup-timeout`
+                // until a check passes.
+                if self.has_liveness {
+                    actions.extend(
+                        self.begin_stop(Intent::Cleanup(ExitStatus::Signal(self.stop_signal)), now),
+                    );
+                }
+                actions
             }
             Phase::Stopping {
                 deadline, killed, ..
@@ -505,6 +576,12 @@ impl Machine {
     /// Takes new restart and stop settings (after a reload), keeping the state.
     pub fn reconfigure(&mut self, service: &ServiceConfig) {
         self.restart = service.restart.clone();
+        self.has_probes = !service.health.is_empty();
+        self.has_liveness = service
+            .health
+            .iter()
+            .any(|h| h.on_failure == backstop_config::OnFailure::Restart);
+        self.startup = service.startup;
         self.stop_signal = service.stop.signal.number;
         self.stop_timeout = service.stop.timeout;
         self.stop_mode = service.stop.mode;
@@ -989,6 +1066,112 @@ mod tests {
             assert!(m.handle(input, t).is_empty());
             assert_eq!(m.state(), ServiceState::Stopped);
         }
+    }
+
+    fn probed(liveness: bool, startup: Option<Duration>) -> Machine {
+        let mut svc = service(RestartConfig::default(), StopMode::Group);
+        svc.startup = startup;
+        svc.health = vec![backstop_config::HealthCheck {
+            name: "http".into(),
+            probe: backstop_config::Probe::Tcp {
+                address: "127.0.0.1:1".into(),
+            },
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            failures: 3,
+            successes: 1,
+            on_failure: if liveness {
+                backstop_config::OnFailure::Restart
+            } else {
+                backstop_config::OnFailure::Report
+            },
+        }];
+        Machine::new(&svc)
+    }
+
+    fn spawned(m: &mut Machine, t: Instant) {
+        m.handle(Input::Start, t);
+        m.handle(Input::Launch, t);
+        m.note_main_exists();
+        m.handle(Input::Spawned, t);
+    }
+
+    #[test]
+    fn with_probes_starting_until_first_pass() {
+        let t = Instant::now();
+        let mut m = probed(false, None);
+        spawned(&mut m, t);
+        assert_eq!(m.state(), ServiceState::Starting);
+        assert_eq!(m.deadline(), None, "no startup period, no timeout");
+        m.handle(Input::ProbePassed, t);
+        assert_eq!(m.state(), ServiceState::Running);
+    }
+
+    #[test]
+    fn startup_timeout_without_liveness_keeps_running() {
+        let t = Instant::now();
+        let mut m = probed(false, Some(Duration::from_secs(360)));
+        spawned(&mut m, t);
+        assert!(m.in_startup_grace(t + Duration::from_secs(359)));
+        assert_eq!(m.deadline(), Some(t + Duration::from_secs(360)));
+        let actions = m.handle(Input::Deadline, t + Duration::from_secs(360));
+        assert_eq!(actions, vec![Action::Notify(Notice::StartupTimeout)]);
+        assert_eq!(m.state(), ServiceState::StartupTimeout);
+        assert!(!m.in_startup_grace(t + Duration::from_secs(361)));
+        m.handle(Input::ProbePassed, t + Duration::from_secs(400));
+        assert_eq!(m.state(), ServiceState::Running);
+    }
+
+    #[test]
+    fn startup_timeout_with_liveness_restarts_under_the_policy() {
+        let t = Instant::now();
+        let mut m = probed(true, Some(Duration::from_secs(60)));
+        spawned(&mut m, t);
+        let t2 = t + Duration::from_secs(60);
+        let actions = m.handle(Input::Deadline, t2);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Notify(Notice::StartupTimeout),
+                Action::SignalAll(15)
+            ]
+        );
+        m.handle(Input::MainExited(ExitStatus::Signal(15)), t2);
+        let actions = m.handle(Input::TreeGone, t2);
+        assert!(matches!(
+            actions[0],
+            Action::Notify(Notice::RestartScheduled { restarts: 1, .. })
+        ));
+        assert_eq!(m.state(), ServiceState::Backoff);
+    }
+
+    #[test]
+    fn liveness_failure_restarts_and_counts() {
+        let t = Instant::now();
+        let mut m = probed(true, None);
+        spawned(&mut m, t);
+        m.handle(Input::ProbePassed, t);
+        let actions = m.handle(Input::LivenessFailed, t);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Notify(Notice::LivenessRestart),
+                Action::SignalAll(15)
+            ]
+        );
+        assert_eq!(m.state(), ServiceState::Stopping);
+        m.handle(Input::MainExited(ExitStatus::Signal(15)), t);
+        m.handle(Input::TreeGone, t);
+        assert_eq!(m.state(), ServiceState::Backoff);
+        assert_eq!(m.restarts(), 1);
+    }
+
+    #[test]
+    fn liveness_failure_is_ignored_when_not_running() {
+        let t = Instant::now();
+        let mut m = probed(true, None);
+        assert!(m.handle(Input::LivenessFailed, t).is_empty());
+        assert_eq!(m.state(), ServiceState::Stopped);
     }
 
     #[test]

@@ -172,6 +172,25 @@ fn resolve_group_only(name: &str) -> Result<Credentials, String> {
     })
 }
 
+impl SpawnPlan {
+    /// Where the service's exec health checks run: its directory,
+    /// environment and user.
+    pub fn probe_context(
+        &self,
+        reaper: backstop_probe::ProbeReaper,
+    ) -> backstop_probe::ExecContext {
+        backstop_probe::ExecContext {
+            dir: self.dir.clone(),
+            env: self.env.clone(),
+            ids: self
+                .credentials
+                .as_ref()
+                .map(|c| (c.uid.as_raw(), c.gid.as_raw())),
+            reaper: Some(reaper),
+        }
+    }
+}
+
 /// Forks and execs the plan.
 pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, String> {
     let mut command = Command::new(&plan.program);

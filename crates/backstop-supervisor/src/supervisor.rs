@@ -22,13 +22,15 @@ use backstop_api::{
     ActionOutcome, Control, DaemonInfo, Event, ExitInfo, Health, ReloadOutcome, ServiceAction,
     ServiceState, ServiceStatus, StatusReport,
 };
-use backstop_config::{Config, DependencyCondition, ServiceConfig};
+use backstop_config::{Config, DependencyCondition, OnFailure, ServiceConfig};
+use backstop_probe::{CheckState, ChildExit, ExecContext, Outcome, ProbeReaper};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use crate::checks::{CheckRun, own_health};
 use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
 use crate::output::{Echo, OutputSink, Stream, pump};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
@@ -70,12 +72,19 @@ struct Service {
     /// The state last announced on the event bus (transitions nested in
     /// one request, such as pending → starting → running, are announced once).
     reported: ServiceState,
+    checks: Vec<CheckRun>,
+    /// Counts spawns, so that a probe result of an earlier process is ignored.
+    generation: u64,
+    probe_context: Option<ExecContext>,
 }
 
 impl Service {
     fn new(config: ServiceConfig, color: usize) -> Self {
         Self {
             machine: Machine::new(&config),
+            checks: config.health.iter().cloned().map(CheckRun::new).collect(),
+            generation: 0,
+            probe_context: None,
             config,
             main: None,
             orphans: HashSet::new(),
@@ -113,6 +122,13 @@ enum Internal {
         service: String,
         survivors: Vec<i32>,
     },
+    /// A health check run ended.
+    ProbeDone {
+        service: String,
+        check: usize,
+        generation: u64,
+        outcome: Outcome,
+    },
 }
 
 /// Owns and runs every service of one config.
@@ -128,6 +144,7 @@ pub struct Supervisor {
     last_exited: Option<String>,
     unowned: HashSet<i32>,
     wanted: Vec<String>,
+    probe_reaper: ProbeReaper,
 }
 
 impl Supervisor {
@@ -167,6 +184,7 @@ impl Supervisor {
             last_exited: None,
             unowned: HashSet::new(),
             wanted,
+            probe_reaper: ProbeReaper::default(),
         }
     }
 
@@ -254,6 +272,9 @@ impl Supervisor {
 
     fn on_transition(&mut self, i: usize, before: ServiceState, after: ServiceState, now: Instant) {
         let s = &mut self.services[i];
+        if !after.is_active() {
+            s.checks.iter_mut().for_each(CheckRun::disarm);
+        }
         if !after.is_active() && s.main.as_ref().is_some_and(|m| !m.alive) {
             s.main = None;
             s.orphans.clear();
@@ -325,6 +346,19 @@ impl Supervisor {
                             self.services[i].config.stop.signal.name
                         ),
                     ),
+                    Notice::StartupTimeout => (
+                        "startup-timeout",
+                        format!(
+                            "{name}: no health check passed within its startup period of {}",
+                            humantime::format_duration(
+                                self.services[i].config.startup.unwrap_or_default()
+                            )
+                        ),
+                    ),
+                    Notice::LivenessRestart => (
+                        "liveness-restart",
+                        format!("{name}: a liveness check failed; restarting"),
+                    ),
                     Notice::SurvivedKill => (
                         "survived-kill",
                         format!(
@@ -366,7 +400,11 @@ impl Supervisor {
         }
         match spawn::spawn(&plan) {
             Ok(child) => {
+                let reaper = self.probe_reaper.clone();
                 let s = &mut self.services[i];
+                s.generation += 1;
+                s.probe_context = Some(plan.probe_context(reaper));
+                s.checks.iter_mut().for_each(|c| c.arm(now));
                 let start_time = procs::lookup(child.pid).map_or(0, |p| p.start_time);
                 s.main = Some(MainProcess {
                     pid: child.pid,
@@ -476,6 +514,12 @@ impl Supervisor {
 
     fn on_internal(&mut self, msg: Internal) {
         match msg {
+            Internal::ProbeDone {
+                service,
+                check,
+                generation,
+                outcome,
+            } => self.on_probe_done(&service, check, generation, outcome),
             Internal::PortCleared { service, survivors } => {
                 let Some(i) = self.index(&service) else {
                     return;
@@ -516,6 +560,13 @@ impl Supervisor {
     }
 
     fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) {
+        let exit = match status {
+            ExitStatus::Code(c) => ChildExit::Code(c),
+            ExitStatus::Signal(s) => ChildExit::Signal(s),
+        };
+        if self.probe_reaper.deliver(pid, exit) {
+            return;
+        }
         let owner = self
             .services
             .iter()
@@ -568,6 +619,7 @@ impl Supervisor {
         let state_dir = self.config.daemon.state_dir.display().to_string();
         for pid in procs::own_children() {
             if mains.contains(&pid)
+                || self.probe_reaper.owns(pid)
                 || self.unowned.contains(&pid)
                 || self.services.iter().any(|s| s.orphans.contains(&pid))
             {
@@ -622,14 +674,20 @@ impl Supervisor {
     // ── timers and scheduling ──────────────────────────────────────────
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.services
+        let machines = self
+            .services
             .iter()
             .filter_map(|s| s.machine.deadline())
-            .min()
-            .map(Instant::from_std)
+            .map(Instant::from_std);
+        let checks = self
+            .services
+            .iter()
+            .flat_map(|s| s.checks.iter().filter_map(CheckRun::next_at));
+        machines.chain(checks).min()
     }
 
     fn on_deadlines(&mut self, now: Instant) {
+        self.start_due_probes(now);
         for i in 0..self.services.len() {
             if self.services[i]
                 .machine
@@ -680,7 +738,10 @@ impl Supervisor {
                     matches!(state, ServiceState::Running | ServiceState::StartupTimeout)
                         || (state == ServiceState::Starting && self.services[d].main.is_some())
                 }
-                DependencyCondition::Healthy => state == ServiceState::Running,
+                DependencyCondition::Healthy => {
+                    state == ServiceState::Running
+                        && own_health(&self.services[d].checks) != Health::Unhealthy
+                }
                 DependencyCondition::Completed => state == ServiceState::Exited,
             };
             if !ok {
@@ -980,7 +1041,7 @@ impl Supervisor {
         ServiceStatus {
             name: s.config.name.clone(),
             state: s.state(),
-            health: Health::Unknown,
+            health: self.health_of(i),
             pid: live.map(|m| m.pid as u32),
             uptime_s: live.map(|m| {
                 SystemTime::now()
@@ -991,7 +1052,7 @@ impl Supervisor {
             restarts: s.machine.restarts(),
             last_exit: s.exits.back().cloned(),
             rss_bytes,
-            detail: s.detail.clone(),
+            detail: s.detail.clone().or_else(|| self.health_note(i)),
             restart_in_s: (s.state() == ServiceState::Backoff)
                 .then(|| s.machine.deadline())
                 .flatten()
@@ -1001,6 +1062,137 @@ impl Supervisor {
             } else {
                 Vec::new()
             },
+            checks: s.checks.iter().map(CheckRun::result).collect(),
+        }
+    }
+
+    /// Own checks first; a healthy (or unchecked) running service whose
+    /// dependency is lost is degraded.
+    fn health_of(&self, i: usize) -> Health {
+        let s = &self.services[i];
+        if !s.state().is_active() {
+            return Health::Unknown;
+        }
+        let own = own_health(&s.checks);
+        if own == Health::Unhealthy {
+            return own;
+        }
+        if self.lost_dependency(i).is_some() {
+            return Health::Degraded;
+        }
+        own
+    }
+
+    /// Why a running service is not healthy: its failing check, or a lost dependency.
+    fn health_note(&self, i: usize) -> Option<String> {
+        let s = &self.services[i];
+        if !s.state().is_active() {
+            return None;
+        }
+        s.checks
+            .iter()
+            .find(|c| c.state() == CheckState::Failing)
+            .map(|c| {
+                format!(
+                    "check {} fails: {}",
+                    c.config.name,
+                    c.last_detail().unwrap_or("")
+                )
+            })
+            .or_else(|| self.lost_dependency(i))
+    }
+
+    /// A dependency that is not up (or fails its checks), with why.
+    fn lost_dependency(&self, i: usize) -> Option<String> {
+        self.services[i].config.depends_on.iter().find_map(|dep| {
+            let d = self.index(&dep.service)?;
+            let other = &self.services[d];
+            let state = other.state();
+            match dep.condition {
+                DependencyCondition::Completed => None,
+                _ if !matches!(
+                    state,
+                    ServiceState::Running | ServiceState::Starting | ServiceState::StartupTimeout
+                ) =>
+                {
+                    Some(format!("dependency {} is {state}", dep.service))
+                }
+                _ if own_health(&other.checks) == Health::Unhealthy => {
+                    Some(format!("dependency {} is unhealthy", dep.service))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    // ── health checks ──────────────────────────────────────────────────
+
+    fn start_due_probes(&mut self, now: Instant) {
+        for s in &mut self.services {
+            if !s.state().is_active() || s.state() == ServiceState::Stopping {
+                continue;
+            }
+            let Some(context) = s.probe_context.clone() else {
+                continue;
+            };
+            for (index, check) in s.checks.iter_mut().enumerate() {
+                if check.next_at().is_none_or(|at| at > now) {
+                    continue;
+                }
+                check.start();
+                let config = check.config.clone();
+                let context = context.clone();
+                let tx = self.internal_tx.clone();
+                let service = s.config.name.clone();
+                let generation = s.generation;
+                tokio::spawn(async move {
+                    let outcome = backstop_probe::run(&config, &context).await;
+                    let _ = tx.send(Internal::ProbeDone {
+                        service,
+                        check: index,
+                        generation,
+                        outcome,
+                    });
+                });
+            }
+        }
+    }
+
+    fn on_probe_done(&mut self, service: &str, check: usize, generation: u64, outcome: Outcome) {
+        let Some(i) = self.index(service) else { return };
+        let now = Instant::now();
+        let s = &mut self.services[i];
+        if s.generation != generation || check >= s.checks.len() {
+            return; // about an earlier process
+        }
+        let starting = matches!(
+            s.state(),
+            ServiceState::Starting | ServiceState::StartupTimeout
+        );
+        let passed = outcome.passed;
+        let detail = outcome.detail.clone();
+        let changed = s.checks[check].record(outcome, now, starting);
+        let check_name = s.checks[check].config.name.clone();
+        let liveness = s.checks[check].config.on_failure == OnFailure::Restart;
+        let failing = s.checks[check].state() == CheckState::Failing;
+        let grace = s.machine.in_startup_grace(now.into_std());
+        if let Some(new) = changed {
+            let (kind, verb) = match new {
+                CheckState::Passing => ("check-passing", "passes"),
+                CheckState::Failing => ("check-failing", "fails"),
+                CheckState::Unknown => ("check-unknown", "is unknown"),
+            };
+            self.event(
+                Some(service),
+                kind,
+                format!("{service}: check {check_name} {verb}: {detail}"),
+            );
+        }
+        if passed && starting {
+            self.feed(i, Input::ProbePassed, now);
+        } else if failing && liveness && !grace {
+            self.services[i].checks[check].reset_tracker();
+            self.feed(i, Input::LivenessFailed, now);
         }
     }
 }

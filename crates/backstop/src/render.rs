@@ -154,6 +154,7 @@ mod tests {
             detail: Some("restarting in 2.0s".into()),
             restart_in_s: Some(2.0),
             exits: vec![],
+            checks: vec![],
         };
         let table = status_table(&[s], false);
         let lines: Vec<&str> = table.lines().collect();

@@ -55,6 +55,7 @@ fn service_exec(service: &ServiceConfig) -> Result<ExecContext, String> {
         dir: service.dir.clone(),
         env,
         ids,
+        reaper: None,
     })
 }
 
@@ -97,6 +98,7 @@ fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Exit> {
                 dir: c.dir.clone(),
                 env,
                 ids: None,
+                reaper: None,
             }),
         });
     }

@@ -1,0 +1,134 @@
+//! Health checks at run time: when each runs next, its pass/fail tracker,
+//! its last result, and what they add up to.
+//!
+//! One run per check at a time: a check is not started again while a run
+//! is in flight, so a slow probe never piles up.
+
+use std::time::{Duration, SystemTime};
+
+use backstop_api::{CheckResult, Health};
+use backstop_config::HealthCheck;
+use backstop_probe::{CheckState, Outcome, Tracker};
+use tokio::time::Instant;
+
+/// While a service is `starting`, checks run at least this often, so that
+/// readiness is noticed soon after it happens.
+const STARTING_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+pub(crate) struct CheckRun {
+    pub(crate) config: HealthCheck,
+    tracker: Tracker,
+    last: Option<(Outcome, SystemTime)>,
+    next_at: Option<Instant>,
+    in_flight: bool,
+}
+
+impl CheckRun {
+    pub(crate) fn new(config: HealthCheck) -> Self {
+        Self {
+            tracker: Tracker::new(config.failures, config.successes),
+            config,
+            last: None,
+            next_at: None,
+            in_flight: false,
+        }
+    }
+
+    /// A new process: forget the old results, run now.
+    pub(crate) fn arm(&mut self, now: Instant) {
+        self.tracker = Tracker::new(self.config.failures, self.config.successes);
+        self.last = None;
+        self.next_at = Some(now);
+        self.in_flight = false;
+    }
+
+    /// The service is not running: no more runs, no stale verdict.
+    pub(crate) fn disarm(&mut self) {
+        self.next_at = None;
+    }
+
+    /// When the next run is due, unless one is in flight.
+    pub(crate) fn next_at(&self) -> Option<Instant> {
+        self.next_at.filter(|_| !self.in_flight)
+    }
+
+    pub(crate) fn start(&mut self) {
+        self.in_flight = true;
+    }
+
+    /// Records a result; returns the new state when it changed.
+    pub(crate) fn record(
+        &mut self,
+        outcome: Outcome,
+        now: Instant,
+        starting: bool,
+    ) -> Option<CheckState> {
+        self.in_flight = false;
+        let passed = outcome.passed;
+        self.last = Some((outcome, SystemTime::now()));
+        if self.next_at.is_some() {
+            let interval = if starting {
+                self.config.interval.min(STARTING_INTERVAL)
+            } else {
+                self.config.interval
+            };
+            self.next_at = Some(now + interval);
+        }
+        self.tracker.record(passed)
+    }
+
+    pub(crate) fn state(&self) -> CheckState {
+        self.tracker.state()
+    }
+
+    pub(crate) fn last_detail(&self) -> Option<&str> {
+        self.last.as_ref().map(|(o, _)| o.detail.as_str())
+    }
+
+    /// Forgets the failure streak (after a liveness restart was asked for).
+    pub(crate) fn reset_tracker(&mut self) {
+        self.tracker = Tracker::new(self.config.failures, self.config.successes);
+    }
+
+    pub(crate) fn result(&self) -> CheckResult {
+        let (passed, latency_ms, detail, at) = match &self.last {
+            Some((o, at)) => (
+                Some(o.passed),
+                Some(o.latency.as_millis() as u64),
+                Some(o.detail.clone()),
+                Some(humantime::format_rfc3339_millis(*at).to_string()),
+            ),
+            None => (None, None, None, None),
+        };
+        CheckResult {
+            name: self.config.name.clone(),
+            kind: self.config.probe.kind().to_string(),
+            state: match self.state() {
+                CheckState::Unknown => "unknown",
+                CheckState::Passing => "passing",
+                CheckState::Failing => "failing",
+            }
+            .to_string(),
+            passed,
+            fails_in_a_row: self.tracker.fails_in_a_row(),
+            latency_ms,
+            detail,
+            at,
+        }
+    }
+}
+
+/// The health of a service from its own checks: unhealthy when one fails,
+/// healthy when all pass, unknown otherwise (or without checks).
+pub(crate) fn own_health(checks: &[CheckRun]) -> Health {
+    if checks.is_empty() {
+        Health::Unknown
+    } else if checks.iter().any(|c| c.state() == CheckState::Failing) {
+        Health::Unhealthy
+    } else if checks.iter().all(|c| c.state() == CheckState::Passing) {
+        Health::Healthy
+    } else {
+        Health::Unknown
+    }
+}

@@ -1,0 +1,172 @@
+//! Health checks inside the daemon: readiness, liveness, startup grace and
+//! dependents, against real processes.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Sandbox, free_port, wait_until};
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_service_is_starting_until_its_check_passes_and_dependents_wait() {
+    let port = free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[services.api]
+command = ["sh", "-c", "while [ ! -e ready ]; do sleep 0.05; done; exec python3 -m http.server {port} --bind 127.0.0.1"]
+
+[[services.api.health]]
+http = "http://127.0.0.1:{port}/"
+interval = "200ms"
+
+[services.worker]
+command = "sleep 1000"
+depends_on = {{ api = "healthy" }}
+"#
+    ));
+    let _daemon = s.up();
+    let api = s.wait_state("api", "starting", T);
+    assert_eq!(api["health"], "unknown");
+    let worker = s.wait_state("worker", "pending", T);
+    assert_eq!(
+        worker["detail"],
+        "waiting for api to be healthy (it is starting)"
+    );
+    std::fs::write(s.path("ready"), "").unwrap();
+    let api = s.wait_state("api", "running", T);
+    assert_eq!(api["health"], "healthy");
+    assert_eq!(api["checks"][0]["detail"], "HTTP 200");
+    s.wait_state("worker", "running", T);
+}
+
+#[test]
+fn a_failing_liveness_check_restarts_the_service() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = "sleep 1000"
+restart = { backoff_initial = "0s" }
+
+[[services.app.health]]
+name = "alive"
+exec = ["sh", "-c", "if [ -e broken ]; then echo 'deadlock detected'; exit 1; fi"]
+interval = "100ms"
+failures = 2
+on_failure = "restart"
+"#,
+    );
+    let _daemon = s.up();
+    let first = s.wait_state("app", "running", T)["pid"].clone();
+    std::fs::write(s.path("broken"), "").unwrap();
+    let restarted = wait_until("a liveness restart", T, || {
+        let app = s.service("app");
+        (app["restarts"] == 1).then_some(app)
+    });
+    assert_eq!(restarted["last_exit"]["signal"], "SIGTERM");
+    let out = s.daemon_output();
+    assert!(
+        out.contains("app: check alive fails: exit 1: deadlock detected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("app: a liveness check failed; restarting"),
+        "{out}"
+    );
+    std::fs::remove_file(s.path("broken")).unwrap();
+    let app = wait_until("the new process to pass", T, || {
+        let app = s.service("app");
+        (app["state"] == "running" && app["health"] == "healthy").then_some(app)
+    });
+    assert_ne!(app["pid"], first);
+}
+
+#[test]
+fn startup_grace_holds_liveness_then_startup_timeout_restarts() {
+    let s = Sandbox::new(
+        r#"
+[services.slow]
+command = "sleep 1000"
+startup = "800ms"
+restart = { backoff_initial = "0s", max_restarts = 1 }
+
+[[services.slow.health]]
+exec = "false"
+interval = "100ms"
+failures = 1
+on_failure = "restart"
+"#,
+    );
+    let _daemon = s.up();
+    // Failing from the first run, but only the startup period ends it.
+    let svc = wait_until("a restart after the startup period", T, || {
+        let svc = s.service("slow");
+        (svc["restarts"].as_u64()? >= 1).then_some(svc)
+    });
+    assert_eq!(svc["last_exit"]["signal"], "SIGTERM");
+    let out = s.daemon_output();
+    let timeout_at = out
+        .find("slow: no health check passed within its startup period of 800ms")
+        .expect(&out);
+    assert!(
+        !out[..timeout_at].contains("liveness check failed"),
+        "liveness counted during the grace period:\n{out}"
+    );
+    // The restart budget runs out: crash-loop, like any other failure.
+    s.wait_state("slow", "crash-loop", T);
+}
+
+#[test]
+fn without_liveness_a_slow_start_stays_in_startup_timeout_until_it_passes() {
+    let s = Sandbox::new(
+        r#"
+[services.model]
+command = "sleep 1000"
+startup = "300ms"
+
+[[services.model.health]]
+exec = ["test", "-e", "loaded"]
+interval = "100ms"
+"#,
+    );
+    let _daemon = s.up();
+    let svc = s.wait_state("model", "startup-timeout", T);
+    assert_eq!(svc["restarts"], 0, "no liveness check: not restarted");
+    std::fs::write(s.path("loaded"), "").unwrap();
+    let svc = s.wait_state("model", "running", T);
+    assert_eq!(svc["health"], "healthy");
+    assert_eq!(svc["restarts"], 0);
+}
+
+#[test]
+fn losing_a_dependency_degrades_dependents_without_stopping_them() {
+    let s = Sandbox::new(
+        r#"
+[services.db]
+command = "sleep 1000"
+
+[services.api]
+command = "sleep 1000"
+depends_on = { db = "started" }
+
+[[services.api.health]]
+tcp = "127.0.0.1:1"
+failures = 100
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("api", "starting", T);
+    let pid = s.service("api")["pid"].clone();
+    assert!(s.run(&["stop", "db"]).status.success());
+    let api = wait_until("api degraded", T, || {
+        let api = s.service("api");
+        (api["health"] == "degraded").then_some(api)
+    });
+    assert_eq!(api["detail"], "dependency db is stopped");
+    assert_eq!(api["pid"], pid, "dependents keep running");
+    assert!(s.run(&["start", "db"]).status.success());
+    wait_until("api no longer degraded", T, || {
+        (s.service("api")["health"] != "degraded").then_some(())
+    });
+}
