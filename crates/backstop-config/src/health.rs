@@ -53,6 +53,55 @@ pub enum Probe {
         /// Program and arguments (no shell unless you write `sh -c`).
         command: Vec<String>,
     },
+    /// Connect to PostgreSQL and run `SELECT 1`.
+    Postgres {
+        /// `postgres://user:password@host:port/db` (or key=value form).
+        dsn: SecretUrl,
+    },
+    /// Connect to Redis (AUTH from the URL) and `PING`.
+    Redis {
+        /// `redis://[user][:password]@host:port[/db]`.
+        url: SecretUrl,
+    },
+}
+
+/// A URL or DSN that may hold a password: shown and debugged redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(pub String);
+
+impl SecretUrl {
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` (and of a
+/// `password=…` key in a key=value DSN) with `***`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some((userinfo, host)) = authority.rsplit_once('@')
+            && let Some((user, _password)) = userinfo.split_once(':')
+        {
+            return format!("{scheme}://{user}:***@{host}{tail}");
+        }
+        return url.to_string();
+    }
+    url.split_whitespace()
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Probe {
@@ -62,6 +111,8 @@ impl Probe {
             Self::Http(_) => "http",
             Self::Tcp { .. } => "tcp",
             Self::Exec { .. } => "exec",
+            Self::Postgres { .. } => "postgres",
+            Self::Redis { .. } => "redis",
         }
     }
 
@@ -71,6 +122,8 @@ impl Probe {
             Self::Http(h) => h.url.clone(),
             Self::Tcp { address } => address.clone(),
             Self::Exec { command } => command.join(" "),
+            Self::Postgres { dsn } => dsn.redacted(),
+            Self::Redis { url } => url.redacted(),
         }
     }
 }
@@ -196,6 +249,28 @@ pub type Headers = BTreeMap<String, String>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/app"),
+            "postgres://app:***@db:5432/app"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(redact_url("postgres://app@db/app"), "postgres://app@db/app");
+        assert_eq!(
+            redact_url("host=db user=app password=s3cret"),
+            "host=db user=app password=***"
+        );
+        let p = Probe::Postgres {
+            dsn: SecretUrl("postgres://a:pw@h/d".into()),
+        };
+        assert!(!format!("{p:?}").contains("pw"));
+        assert_eq!(p.target(), "postgres://a:***@h/d");
+    }
 
     #[test]
     fn comparisons() {

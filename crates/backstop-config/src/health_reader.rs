@@ -8,18 +8,20 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
 use crate::health::{
-    CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, Probe,
+    CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, Probe, SecretUrl,
     parse_comparison,
 };
 use crate::model::EnvVars;
 use crate::reader::{Reader, Value};
 
-const PROBE_KINDS: &[&str] = &["http", "tcp", "exec"];
+const PROBE_KINDS: &[&str] = &["http", "tcp", "exec", "postgres", "redis"];
 const COMMON_KEYS: &[&str] = &[
     "name",
     "http",
     "tcp",
     "exec",
+    "postgres",
+    "redis",
     "method",
     "headers",
     "expect",
@@ -150,7 +152,7 @@ fn read_check(
                 Diagnostic::error(
                     format!("{context} has no probe"),
                     span,
-                    "expected one of `http`, `tcp` or `exec`",
+                    "expected one of `http`, `tcp`, `exec`, `postgres` or `redis`",
                 )
                 .with_help("for example: http = \"http://127.0.0.1:8000/health\""),
             );
@@ -187,6 +189,39 @@ fn read_check(
                     None
                 }
             }),
+        "postgres" => r
+            .non_empty_string(target, &what("postgres"))
+            .and_then(|dsn| {
+                if dsn.starts_with("postgres://")
+                    || dsn.starts_with("postgresql://")
+                    || dsn.contains('=')
+                {
+                    Some(Probe::Postgres {
+                        dsn: SecretUrl(dsn),
+                    })
+                } else {
+                    r.error(Diagnostic::error(
+                        format!("invalid {}", what("postgres")),
+                        target.span(),
+                        "expected a DSN such as \"postgres://user:password@127.0.0.1:5432/db\"",
+                    ));
+                    None
+                }
+            }),
+        "redis" => r.non_empty_string(target, &what("redis")).and_then(|url| {
+            if url.starts_with("redis://") || url.starts_with("redis+unix://") {
+                Some(Probe::Redis {
+                    url: SecretUrl(url),
+                })
+            } else {
+                r.error(Diagnostic::error(
+                    format!("invalid {}", what("redis")),
+                    target.span(),
+                    "expected a URL such as \"redis://:password@127.0.0.1:6379/0\"",
+                ));
+                None
+            }
+        }),
         _ => crate::load::read_command(r, target, &what("exec"))
             .map(|command| Probe::Exec { command }),
     };

@@ -1,4 +1,4 @@
-//! Health probes and the judgement of their results.
+//! Health probes (http, tcp, exec, postgres, redis) and the judgement of their results.
 //!
 //! # Theory of operation
 //! [`run`] executes one probe once and returns an [`Outcome`]: pass or fail,
@@ -15,6 +15,7 @@
 //! and would steal those exits, they register with a [`ProbeReaper`]
 //! instead, and the daemon's reaper delivers each exit there.
 
+mod databases;
 mod exec;
 mod http;
 mod json;
@@ -61,6 +62,8 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
             Probe::Http(h) => http::probe(h).await,
             Probe::Tcp { address } => tcp(address).await,
             Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
+            Probe::Postgres { dsn } => databases::postgres(&dsn.0).await,
+            Probe::Redis { url } => databases::redis(&url.0).await,
         }
     };
     let (passed, detail) = match tokio::time::timeout(check.timeout, work).await {

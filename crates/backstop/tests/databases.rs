@@ -1,0 +1,165 @@
+//! Real PostgreSQL and Redis servers, started by backstop itself (which also
+//! tests `user =` and `depends_on = "healthy"`), probed over their protocols.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Sandbox, free_port, wait_until};
+
+const T: Duration = Duration::from_secs(60);
+
+fn postgres_bin() -> String {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect(
+            "PostgreSQL is not installed: scripts/test installs it (apt-get install postgresql)",
+        )
+        .map(|e| e.unwrap().path())
+        .collect();
+    versions.sort();
+    versions
+        .last()
+        .expect("a PostgreSQL version")
+        .join("bin")
+        .display()
+        .to_string()
+}
+
+/// A sandbox whose `pg/` belongs to the `postgres` user.
+fn sandbox(config: &str) -> Sandbox {
+    let s = Sandbox::new(config);
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(s.path("pg")).unwrap();
+    std::fs::write(s.path("pg/pwfile"), "s3cret\n").unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(s.path("pg"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "chown to postgres (tests run as root)");
+    s
+}
+
+fn check_row<'v>(v: &'v Value, name: &str) -> &'v Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {v}"))
+}
+
+#[test]
+fn postgres_and_redis_gate_the_api_and_losing_one_degrades_it() {
+    let bin = postgres_bin();
+    let (pg, rd) = (free_port(), free_port());
+    let s = sandbox(&format!(
+        r#"
+[services.pg-init]
+command = ["{bin}/initdb", "-D", "pg/data", "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=pg/pwfile"]
+user = "postgres"
+restart = "never"
+
+[services.postgres]
+command = ["{bin}/postgres", "-D", "pg/data", "-p", "{pg}", "-k", "", "-c", "listen_addresses=127.0.0.1"]
+user = "postgres"
+depends_on = {{ pg-init = "completed" }}
+stop = {{ signal = "INT", timeout = "20s" }}
+
+[[services.postgres.health]]
+postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
+interval = "200ms"
+failures = 1
+
+[services.redis]
+command = ["redis-server", "--port", "{rd}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", "r3dis"]
+
+[[services.redis.health]]
+redis = "redis://:r3dis@127.0.0.1:{rd}/0"
+interval = "200ms"
+
+[services.api]
+command = "sleep 1000"
+depends_on = {{ postgres = "healthy", redis = "healthy" }}
+
+[checks.wrong-pg-password]
+postgres = "postgres://postgres:wrong@127.0.0.1:{pg}/postgres"
+
+[checks.wrong-redis-password]
+redis = "redis://:wrong@127.0.0.1:{rd}/0"
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("api", "running", T);
+    let pg_status = s.service("postgres");
+    assert_eq!(pg_status["health"], "healthy");
+    let detail = pg_status["checks"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("PostgreSQL "), "{detail}");
+    assert!(
+        detail.contains(&format!("at 127.0.0.1:{pg}: ")) && detail.ends_with(" connections"),
+        "{detail}"
+    );
+    let redis_detail = s.service("redis")["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        redis_detail.starts_with(&format!("Redis at 127.0.0.1:{rd}: PONG, ")),
+        "{redis_detail}"
+    );
+
+    // Wrong passwords: clear authentication errors, and the services' own checks pass.
+    let out = s.run(&["check", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "only [checks] fail: {v}");
+    assert_eq!(
+        check_row(&v, "wrong-pg-password")["detail"],
+        format!(
+            "PostgreSQL at 127.0.0.1:{pg} rejected the credentials of user `postgres`: password authentication failed for user \"postgres\""
+        )
+    );
+    let redis_auth = check_row(&v, "wrong-redis-password")["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        redis_auth.starts_with(&format!("Redis at 127.0.0.1:{rd} rejected the credentials")),
+        "{redis_auth}"
+    );
+    // No secret in any output.
+    let all = format!(
+        "{v} {}",
+        s.run(&["status", "--json", "postgres", "redis", "api"])
+            .stdout
+            .escape_ascii()
+    );
+    for secret in ["s3cret", "r3dis", ":wrong@"] {
+        assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+
+    // PostgreSQL goes away: the API keeps running, degraded, naming it.
+    let api_pid = s.service("api")["pid"].clone();
+    assert!(s.run(&["stop", "postgres"]).status.success());
+    let api = wait_until("api degraded", T, || {
+        let api = s.service("api");
+        (api["health"] == "degraded").then_some(api)
+    });
+    assert_eq!(api["detail"], "dependency postgres is stopped");
+    assert_eq!(api["pid"], api_pid);
+    let out = s.run(&["check", "--json", "postgres"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        check_row(&v, "postgres/postgres")["detail"],
+        format!("cannot connect to PostgreSQL at 127.0.0.1:{pg}: connection refused")
+    );
+
+    // Back: healthy again, the API no longer degraded.
+    assert!(s.run(&["start", "postgres"]).status.success());
+    s.wait_state("postgres", "running", T);
+    wait_until("api recovered", T, || {
+        (s.service("api")["health"] != "degraded").then_some(())
+    });
+    assert_eq!(s.service("postgres")["health"], "healthy");
+}
