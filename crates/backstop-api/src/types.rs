@@ -190,6 +190,9 @@ pub struct StatusReport {
     pub daemon: DaemonInfo,
     /// Every configured service, in config order.
     pub services: Vec<ServiceStatus>,
+    /// The `[checks]` entries (things backstop does not run) and their last results.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checks: Vec<CheckResult>,
 }
 
 /// What can be asked of one service.

@@ -13,12 +13,38 @@ pub(crate) fn check_dependencies(
     services: &[ServiceConfig],
     spans: &BTreeMap<String, DependencySpans>,
     declared: &BTreeSet<String>,
+    check_names: &BTreeSet<String>,
     all_read: bool,
 ) {
-    let names: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
+    let names: BTreeSet<&str> = declared
+        .iter()
+        .chain(check_names)
+        .map(String::as_str)
+        .collect();
     let mut graph_ok = true;
     for service in services {
         for (dep, span) in spans.get(&service.name).into_iter().flatten() {
+            let condition = service
+                .depends_on
+                .iter()
+                .find(|d| &d.service == dep)
+                .map(|d| d.condition);
+            if check_names.contains(dep) && !declared.contains(dep) {
+                // A [checks] entry: the only thing to wait for is its passing.
+                if condition != Some(crate::model::DependencyCondition::Healthy) {
+                    r.error(Diagnostic::error(
+                        format!(
+                            "service `{}` waits for check `{dep}` to be {}",
+                            service.name,
+                            condition.map_or("started", |c| c.as_str())
+                        ),
+                        span.clone(),
+                        "a [checks] entry can only be \"healthy\"",
+                    ));
+                    graph_ok = false;
+                }
+                continue;
+            }
             if dep == &service.name {
                 r.error(Diagnostic::error(
                     format!("service `{}` depends on itself", service.name),

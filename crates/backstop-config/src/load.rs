@@ -206,8 +206,27 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         .get_key_value("checks")
         .map(|(_, v)| crate::health_reader::read_checks(r, v, base))
         .unwrap_or_default();
+    let check_names: std::collections::BTreeSet<String> = root
+        .get_key_value("checks")
+        .and_then(|(_, v)| v.get_ref().as_table())
+        .map(|t| t.iter().map(|(k, _)| k.get_ref().to_string()).collect())
+        .unwrap_or_default();
+    if let Some((_, v)) = root.get_key_value("checks")
+        && let Some(t) = v.get_ref().as_table()
+    {
+        for (key, _) in t
+            .iter()
+            .filter(|(k, _)| declared.contains(k.get_ref().as_ref()))
+        {
+            r.error(Diagnostic::error(
+                format!("`{}` is both a service and a check", key.get_ref()),
+                key.span(),
+                "give the check another name",
+            ));
+        }
+    }
     let all_read = services.len() == declared.len();
-    graph::check_dependencies(r, &services, &dep_spans, &declared, all_read);
+    graph::check_dependencies(r, &services, &dep_spans, &declared, &check_names, all_read);
     Config {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         base_dir: base.to_path_buf(),

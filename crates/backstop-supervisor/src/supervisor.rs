@@ -124,7 +124,8 @@ enum Internal {
     },
     /// A health check run ended.
     ProbeDone {
-        service: String,
+        /// `None` for a `[checks]` entry.
+        service: Option<String>,
         check: usize,
         generation: u64,
         outcome: Outcome,
@@ -145,6 +146,10 @@ pub struct Supervisor {
     unowned: HashSet<i32>,
     wanted: Vec<String>,
     probe_reaper: ProbeReaper,
+    /// `[checks]` entries: probed all the time, owned by no service.
+    checks: Vec<(CheckRun, ExecContext)>,
+    /// Config reloads so far; tags `[checks]` results.
+    reloads: u64,
 }
 
 impl Supervisor {
@@ -185,6 +190,8 @@ impl Supervisor {
             unowned: HashSet::new(),
             wanted,
             probe_reaper: ProbeReaper::default(),
+            checks: Vec::new(),
+            reloads: 0,
         }
     }
 
@@ -212,6 +219,7 @@ impl Supervisor {
         let mut sighup = signal(SignalKind::hangup())?;
 
         let now = Instant::now();
+        self.arm_checks(now);
         for name in self.wanted.clone() {
             if let Some(i) = self.index(&name) {
                 self.feed(i, Input::Start, now);
@@ -519,7 +527,10 @@ impl Supervisor {
                 check,
                 generation,
                 outcome,
-            } => self.on_probe_done(&service, check, generation, outcome),
+            } => match service {
+                Some(service) => self.on_probe_done(&service, check, generation, outcome),
+                None => self.on_check_done(check, generation, outcome),
+            },
             Internal::PortCleared { service, survivors } => {
                 let Some(i) = self.index(&service) else {
                     return;
@@ -683,7 +694,8 @@ impl Supervisor {
             .services
             .iter()
             .flat_map(|s| s.checks.iter().filter_map(CheckRun::next_at));
-        machines.chain(checks).min()
+        let own = self.checks.iter().filter_map(|(c, _)| c.next_at());
+        machines.chain(checks).chain(own).min()
     }
 
     fn on_deadlines(&mut self, now: Instant) {
@@ -730,6 +742,15 @@ impl Supervisor {
         let mut waits = Vec::new();
         for dep in &self.services[i].config.depends_on {
             let Some(d) = self.index(&dep.service) else {
+                if let Some(check) = self.check_named(&dep.service)
+                    && check.state() != CheckState::Passing
+                {
+                    waits.push(format!(
+                        "check {} to pass ({})",
+                        dep.service,
+                        check.last_detail().unwrap_or("no result yet")
+                    ));
+                }
                 continue;
             };
             let state = self.services[d].state();
@@ -998,6 +1019,8 @@ impl Supervisor {
             );
         }
         self.config = new;
+        self.reloads += 1;
+        self.arm_checks(Instant::now());
         self.event(
             None,
             "reload",
@@ -1020,6 +1043,7 @@ impl Supervisor {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_s: self.started.elapsed().as_secs(),
             },
+            checks: self.checks.iter().map(|(c, _)| c.result()).collect(),
             services: (0..self.services.len())
                 .filter(|&i| !self.services[i].removed)
                 .map(|i| self.status_of(i, &table, false))
@@ -1105,7 +1129,16 @@ impl Supervisor {
     /// A dependency that is not up (or fails its checks), with why.
     fn lost_dependency(&self, i: usize) -> Option<String> {
         self.services[i].config.depends_on.iter().find_map(|dep| {
-            let d = self.index(&dep.service)?;
+            let Some(d) = self.index(&dep.service) else {
+                let check = self.check_named(&dep.service)?;
+                return (check.state() == CheckState::Failing).then(|| {
+                    format!(
+                        "check {} fails: {}",
+                        dep.service,
+                        check.last_detail().unwrap_or("")
+                    )
+                });
+            };
             let other = &self.services[d];
             let state = other.state();
             match dep.condition {
@@ -1127,7 +1160,87 @@ impl Supervisor {
 
     // ── health checks ──────────────────────────────────────────────────
 
+    /// (Re)starts the `[checks]` entries of the current config.
+    fn arm_checks(&mut self, now: Instant) {
+        let reaper = self.probe_reaper.clone();
+        self.checks = self
+            .config
+            .checks
+            .iter()
+            .map(|c| {
+                let mut run = CheckRun::new(c.check.clone());
+                run.arm(now);
+                let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                    .collect();
+                env.extend(c.env.0.clone());
+                let context = ExecContext {
+                    dir: c.dir.clone(),
+                    env,
+                    ids: None,
+                    reaper: Some(reaper.clone()),
+                };
+                (run, context)
+            })
+            .collect();
+    }
+
+    fn check_named(&self, name: &str) -> Option<&CheckRun> {
+        self.config
+            .checks
+            .iter()
+            .position(|c| c.name == name)
+            .and_then(|i| self.checks.get(i))
+            .map(|(run, _)| run)
+    }
+
+    fn on_check_done(&mut self, index: usize, generation: u64, outcome: Outcome) {
+        // The generation of [checks] is the number of reloads.
+        if generation != self.checks_generation() {
+            return;
+        }
+        let now = Instant::now();
+        let Some((run, _)) = self.checks.get_mut(index) else {
+            return;
+        };
+        let detail = outcome.detail.clone();
+        if let Some(new) = run.record(outcome, now, false) {
+            let name = self.config.checks[index].name.clone();
+            let verb = match new {
+                CheckState::Passing => "passes",
+                CheckState::Failing => "fails",
+                CheckState::Unknown => "is unknown",
+            };
+            self.event(None, "check", format!("check {name} {verb}: {detail}"));
+        }
+    }
+
+    fn checks_generation(&self) -> u64 {
+        self.reloads
+    }
+
     fn start_due_probes(&mut self, now: Instant) {
+        let generation = self.checks_generation();
+        if !self.shutting_down {
+            for (index, (run, context)) in self.checks.iter_mut().enumerate() {
+                if run.next_at().is_none_or(|at| at > now) {
+                    continue;
+                }
+                run.start();
+                let config = run.config.clone();
+                let context = context.clone();
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let outcome = backstop_probe::run(&config, &context).await;
+                    let _ = tx.send(Internal::ProbeDone {
+                        service: None,
+                        check: index,
+                        generation,
+                        outcome,
+                    });
+                });
+            }
+        }
         for s in &mut self.services {
             if !s.state().is_active() || s.state() == ServiceState::Stopping {
                 continue;
@@ -1143,7 +1256,7 @@ impl Supervisor {
                 let config = check.config.clone();
                 let context = context.clone();
                 let tx = self.internal_tx.clone();
-                let service = s.config.name.clone();
+                let service = Some(s.config.name.clone());
                 let generation = s.generation;
                 tokio::spawn(async move {
                     let outcome = backstop_probe::run(&config, &context).await;

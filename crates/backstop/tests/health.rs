@@ -170,3 +170,41 @@ failures = 100
         (s.service("api")["health"] != "degraded").then_some(())
     });
 }
+
+#[test]
+fn a_service_waits_for_a_check_and_is_degraded_when_it_fails() {
+    let s = Sandbox::new(
+        r#"
+[checks.db]
+exec = ["sh", "-c", "test -e db-up || { echo 'db is down'; exit 1; }"]
+interval = "100ms"
+failures = 1
+
+[services.api]
+command = "sleep 1000"
+depends_on = { db = "healthy" }
+"#,
+    );
+    let _daemon = s.up();
+    let api = wait_until("api waiting for the check", T, || {
+        let api = s.service("api");
+        (api["detail"] == "waiting for check db to pass (exit 1: db is down)").then_some(api)
+    });
+    assert_eq!(api["state"], "pending");
+    std::fs::write(s.path("db-up"), "").unwrap();
+    s.wait_state("api", "running", T);
+    std::fs::remove_file(s.path("db-up")).unwrap();
+    let api = wait_until("api degraded", T, || {
+        let api = s.service("api");
+        (api["health"] == "degraded").then_some(api)
+    });
+    assert_eq!(api["detail"], "check db fails: exit 1: db is down");
+    let status = s.status();
+    assert_eq!(status["checks"][0]["name"], "db");
+    assert_eq!(status["checks"][0]["state"], "failing");
+    let table = String::from_utf8(s.run(&["status"]).stdout).unwrap();
+    assert!(
+        table.contains("checks:\n  db               failing  exit 1: db is down"),
+        "{table}"
+    );
+}

@@ -37,6 +37,32 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
         );
     } else {
         print!("{}", render::status_table(&report.services, color_stdout()));
+        if only.is_empty() && !report.checks.is_empty() {
+            println!("\nchecks:");
+            for c in &report.checks {
+                println!(
+                    "  {:<16} {:<8} {}",
+                    c.name,
+                    c.state,
+                    c.detail.as_deref().unwrap_or("no result yet")
+                );
+            }
+        }
+        for s in report
+            .services
+            .iter()
+            .filter(|s| !only.is_empty() && !s.checks.is_empty())
+        {
+            println!("\nchecks of {}:", s.name);
+            for c in &s.checks {
+                println!(
+                    "  {:<16} {:<8} {}",
+                    c.name,
+                    c.state,
+                    c.detail.as_deref().unwrap_or("no result yet")
+                );
+            }
+        }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {
             println!("\nexits of {} (oldest first):", s.name);
             for e in &s.exits {
