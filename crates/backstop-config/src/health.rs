@@ -58,6 +58,15 @@ pub enum Probe {
         /// `postgres://user:password@host:port/db` (or key=value form).
         dsn: SecretUrl,
     },
+    /// Used space and inodes of the filesystem holding a path.
+    Disk {
+        /// The path (absolute).
+        path: PathBuf,
+        /// Fails above this percentage of used space (default 90).
+        max_used: f64,
+        /// Fails above this percentage of used inodes (default 90).
+        max_inodes: f64,
+    },
     /// Connect to Redis (AUTH from the URL) and `PING`.
     Redis {
         /// `redis://[user][:password]@host:port[/db]`.
@@ -113,6 +122,7 @@ impl Probe {
             Self::Exec { .. } => "exec",
             Self::Postgres { .. } => "postgres",
             Self::Redis { .. } => "redis",
+            Self::Disk { .. } => "disk",
         }
     }
 
@@ -124,6 +134,7 @@ impl Probe {
             Self::Exec { command } => command.join(" "),
             Self::Postgres { dsn } => dsn.redacted(),
             Self::Redis { url } => url.redacted(),
+            Self::Disk { path, .. } => path.display().to_string(),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::health::{
 use crate::model::EnvVars;
 use crate::reader::{Reader, Value};
 
-const PROBE_KINDS: &[&str] = &["http", "tcp", "exec", "postgres", "redis"];
+const PROBE_KINDS: &[&str] = &["http", "tcp", "exec", "postgres", "redis", "disk"];
 const COMMON_KEYS: &[&str] = &[
     "name",
     "http",
@@ -22,6 +22,9 @@ const COMMON_KEYS: &[&str] = &[
     "exec",
     "postgres",
     "redis",
+    "disk",
+    "max_used",
+    "max_inodes",
     "method",
     "headers",
     "expect",
@@ -41,6 +44,7 @@ pub(crate) fn read_service_health(
     r: &mut Reader,
     v: &Value<'_>,
     service: &str,
+    base: &Path,
 ) -> Vec<HealthCheck> {
     let tables: Vec<&Value<'_>> = match v.get_ref() {
         DeValue::Array(items) => items.iter().collect(),
@@ -64,7 +68,7 @@ pub(crate) fn read_service_health(
             continue;
         };
         r.unknown_keys(table, &keys, &context);
-        if let Some(mut check) = read_check(r, table, item.span(), &context) {
+        if let Some(mut check) = read_check(r, table, item.span(), &context, base) {
             let n = seen.entry(check.name.clone()).or_insert(0);
             *n += 1;
             if *n > 1 {
@@ -105,7 +109,7 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
         let dir = t
             .get_key_value("dir")
             .and_then(|(_, v)| r.non_empty_string(v, &format!("`dir` in check `{name}`")))
-            .map_or_else(|| base.to_path_buf(), |d| base.join(d));
+            .map_or_else(|| base.to_path_buf(), |d| crate::load::resolve(base, &d));
         let env = t
             .get_key_value("env")
             .and_then(|(_, v)| r.table(v, &format!("`env` in check `{name}`")))
@@ -118,7 +122,7 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(mut check) = read_check(r, t, key.span(), &context) {
+        if let Some(mut check) = read_check(r, t, key.span(), &context, base) {
             if !t.contains_key("name") {
                 name.clone_into(&mut check.name);
             }
@@ -138,6 +142,7 @@ fn read_check(
     table: &DeTable<'_>,
     span: std::ops::Range<usize>,
     context: &str,
+    base: &Path,
 ) -> Option<HealthCheck> {
     let what = |k: &str| format!("`{k}` in {context}");
     let kinds: Vec<&str> = PROBE_KINDS
@@ -222,9 +227,36 @@ fn read_check(
                 None
             }
         }),
+        "disk" => {
+            let path = r
+                .non_empty_string(target, &what("disk"))
+                .map(|p| crate::load::resolve(base, &p));
+            let percent = |r: &mut Reader, key: &str| match table.get_key_value(key) {
+                None => Some(90.0),
+                Some((_, v)) => read_percent(r, v, &what(key)),
+            };
+            let max_used = percent(r, "max_used");
+            let max_inodes = percent(r, "max_inodes");
+            Some(Probe::Disk {
+                path: path?,
+                max_used: max_used?,
+                max_inodes: max_inodes?,
+            })
+        }
         _ => crate::load::read_command(r, target, &what("exec"))
             .map(|command| Probe::Exec { command }),
     };
+    if kind != "disk" {
+        for key in ["max_used", "max_inodes"] {
+            if let Some((k, _)) = table.get_key_value(key) {
+                r.error(Diagnostic::error(
+                    format!("`{key}` in {context}"),
+                    k.span(),
+                    "only a `disk` check takes this key",
+                ));
+            }
+        }
+    }
     let get = |k: &str| table.get_key_value(k).map(|(_, v)| v);
     let name = get("name")
         .and_then(|v| r.non_empty_string(v, &what("name")))
@@ -258,6 +290,32 @@ fn read_check(
         successes: successes? as u32,
         on_failure: on_failure?,
     })
+}
+
+/// `"90%"` or `90`.
+fn read_percent(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<f64> {
+    let n = match v.get_ref() {
+        DeValue::String(s) => s
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok()),
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .ok()
+            .map(|n| n as f64),
+        DeValue::Float(f) => f.as_str().parse().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if (0.0..=100.0).contains(&n) => Some(n),
+        _ => {
+            r.error(Diagnostic::error(
+                format!("invalid {what}"),
+                v.span(),
+                "expected a percentage such as \"90%\"",
+            ));
+            None
+        }
+    }
 }
 
 fn read_http(

@@ -143,6 +143,12 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
     })
 }
 
+/// `base` joined with a path from the config, with `.` components dropped
+/// (`dir = "."` is the base itself, not `base/.`).
+pub(crate) fn resolve(base: &Path, relative: &str) -> PathBuf {
+    base.join(relative).components().collect()
+}
+
 fn absolute_parent(path: &Path) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     abs.parent()
@@ -161,7 +167,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         if let Some((_, v)) = t.get_key_value("state_dir")
             && let Some(s) = r.non_empty_string(v, "`daemon.state_dir`")
         {
-            daemon.state_dir = base.join(s);
+            daemon.state_dir = resolve(base, &s);
         }
     }
 
@@ -283,11 +289,11 @@ fn read_service(
     };
     let dir = field("dir")
         .and_then(|v| r.non_empty_string(v, &what("dir")))
-        .map_or_else(|| base.to_path_buf(), |d| base.join(d));
+        .map_or_else(|| base.to_path_buf(), |d| resolve(base, &d));
     let env = field("env").and_then(|v| read_env(r, v, &what("env")));
     let env_file = field("env_file")
         .and_then(|v| r.non_empty_string(v, &what("env_file")))
-        .map(|f| base.join(f));
+        .map(|f| resolve(base, &f));
     let user = field("user").and_then(|v| r.non_empty_string(v, &what("user")));
     let group = field("group").and_then(|v| r.non_empty_string(v, &what("group")));
     let stop = field("stop").map_or_else(|| Some(StopConfig::default()), |v| read_stop(r, v, name));
@@ -300,7 +306,7 @@ fn read_service(
         .map(|p| p as u16);
     let startup = field("startup").and_then(|v| r.duration(v, &what("startup")));
     let health = field("health")
-        .map(|v| crate::health_reader::read_service_health(r, v, name))
+        .map(|v| crate::health_reader::read_service_health(r, v, name, base))
         .unwrap_or_default();
     let (depends_on, dep_spans) = field("depends_on")
         .map(|v| read_depends_on(r, v, name))

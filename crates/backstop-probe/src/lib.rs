@@ -1,4 +1,4 @@
-//! Health probes (http, tcp, exec, postgres, redis) and the judgement of their results.
+//! Health probes (http, tcp, exec, postgres, redis, disk) and the judgement of their results.
 //!
 //! # Theory of operation
 //! [`run`] executes one probe once and returns an [`Outcome`]: pass or fail,
@@ -16,6 +16,7 @@
 //! instead, and the daemon's reaper delivers each exit there.
 
 mod databases;
+mod disk;
 mod exec;
 mod http;
 mod json;
@@ -64,6 +65,11 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
             Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
             Probe::Postgres { dsn } => databases::postgres(&dsn.0).await,
             Probe::Redis { url } => databases::redis(&url.0).await,
+            Probe::Disk {
+                path,
+                max_used,
+                max_inodes,
+            } => disk::probe(path, *max_used, *max_inodes).await,
         }
     };
     let (passed, detail) = match tokio::time::timeout(check.timeout, work).await {

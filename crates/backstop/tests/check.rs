@@ -237,3 +237,42 @@ exec = ["sh", "-c", "test -f here && echo $MARKER"]
     assert_eq!(code, 0, "{v}");
     assert_eq!(detail(&v, "api/exec").1, "exit 0: from-env");
 }
+
+#[test]
+fn disk_checks_compare_used_space_and_inodes_with_limits() {
+    let s = Sandbox::new(
+        r#"
+[checks.roomy]
+disk = "."
+max_used = "100%"
+
+[checks.strict]
+disk = "."
+max_used = "0%"
+
+[checks.inodes]
+disk = "."
+max_inodes = 0
+
+[checks.gone]
+disk = "no/such/dir"
+"#,
+    );
+    let (code, v) = check_json(&s, &[]);
+    assert_eq!(code, 1, "{v}");
+    let here = s.dir.path().display().to_string();
+    let (passed, roomy) = detail(&v, "roomy");
+    assert_eq!(passed, true, "{roomy}");
+    assert!(
+        roomy.starts_with(&format!("{here}: ")) && roomy.contains("% of inodes"),
+        "{roomy}"
+    );
+    let (passed, strict) = detail(&v, "strict");
+    assert_eq!(passed, false);
+    assert!(strict.ends_with("(limit 0% of space)"), "{strict}");
+    assert!(detail(&v, "inodes").1.ends_with("(limit 0% of inodes)"));
+    assert_eq!(
+        detail(&v, "gone").1,
+        format!("cannot stat {here}/no/such/dir: No such file or directory")
+    );
+}
