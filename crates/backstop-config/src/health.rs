@@ -58,6 +58,8 @@ pub enum Probe {
         /// `postgres://user:password@host:port/db` (or key=value form).
         dsn: SecretUrl,
     },
+    /// Memory and CPU of the service's whole process tree.
+    Process(ProcessLimits),
     /// Used space and inodes of the filesystem holding a path.
     Disk {
         /// The path (absolute).
@@ -72,6 +74,42 @@ pub enum Probe {
         /// `redis://[user][:password]@host:port[/db]`.
         url: SecretUrl,
     },
+}
+
+/// `process = { … }`: limits on the service's whole process tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessLimits {
+    /// Resident memory (bytes) above which the service is degraded.
+    pub memory_warn: Option<u64>,
+    /// Resident memory (bytes) above which the service is restarted.
+    pub memory_max: Option<u64>,
+    /// CPU (percent of one core) above which, sustained for `cpu_for`, the service is degraded.
+    pub cpu_warn: Option<f64>,
+    /// How long `cpu_warn` must hold (default 1 min).
+    pub cpu_for: Duration,
+    /// Memory that grows steadily over this window is reported as a leak
+    /// (default 30 min; `"0s"` turns leak detection off).
+    pub leak_window: Duration,
+}
+
+/// Parses `"400MB"` (10^6), `"400MiB"` (2^20), `"1.5GB"`, `"512KiB"`, `"800kB"`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match unit.trim() {
+        "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * factor;
+    (bytes.is_finite() && bytes >= 0.0).then_some(bytes as u64)
 }
 
 /// A URL or DSN that may hold a password: shown and debugged redacted.
@@ -123,6 +161,7 @@ impl Probe {
             Self::Postgres { .. } => "postgres",
             Self::Redis { .. } => "redis",
             Self::Disk { .. } => "disk",
+            Self::Process(_) => "process",
         }
     }
 
@@ -135,6 +174,7 @@ impl Probe {
             Self::Postgres { dsn } => dsn.redacted(),
             Self::Redis { url } => url.redacted(),
             Self::Disk { path, .. } => path.display().to_string(),
+            Self::Process(_) => "process tree".to_string(),
         }
     }
 }
@@ -260,6 +300,17 @@ pub type Headers = BTreeMap<String, String>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_powers_of_ten_and_two() {
+        assert_eq!(parse_size("400MB"), Some(400_000_000));
+        assert_eq!(parse_size("400MiB"), Some(400 * 1024 * 1024));
+        assert_eq!(parse_size("1.5GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("512 KiB"), Some(512 * 1024));
+        assert_eq!(parse_size("800kB"), Some(800_000));
+        assert_eq!(parse_size("400"), None, "a bare number is ambiguous");
+        assert_eq!(parse_size("400mb"), None);
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -14,7 +14,9 @@ use crate::health::{
 use crate::model::EnvVars;
 use crate::reader::{Reader, Value};
 
-const PROBE_KINDS: &[&str] = &["http", "tcp", "exec", "postgres", "redis", "disk"];
+const PROBE_KINDS: &[&str] = &[
+    "http", "tcp", "exec", "postgres", "redis", "disk", "process",
+];
 const COMMON_KEYS: &[&str] = &[
     "name",
     "http",
@@ -23,6 +25,7 @@ const COMMON_KEYS: &[&str] = &[
     "postgres",
     "redis",
     "disk",
+    "process",
     "max_used",
     "max_inodes",
     "method",
@@ -95,6 +98,16 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
         let Some(t) = r.table(value, &format!("`[checks.{name}]`")) else {
             continue;
         };
+        if let Some((k, _)) = t.get_key_value("process") {
+            r.error(
+                Diagnostic::error(
+                    format!("`process` is not allowed in check `{name}`"),
+                    k.span(),
+                    "a process check measures a service's own processes",
+                )
+                .with_help("put it under [[services.NAME.health]]"),
+            );
+        }
         if let Some((k, _)) = t.get_key_value("on_failure") {
             r.error(
                 Diagnostic::error(
@@ -227,6 +240,7 @@ fn read_check(
                 None
             }
         }),
+        "process" => read_process(r, target, context),
         "disk" => {
             let path = r
                 .non_empty_string(target, &what("disk"))
@@ -292,8 +306,91 @@ fn read_check(
     })
 }
 
-/// `"90%"` or `90`.
+const PROCESS_KEYS: &[&str] = &[
+    "memory_warn",
+    "memory_max",
+    "cpu_warn",
+    "cpu_for",
+    "leak_window",
+];
+
+fn read_process(r: &mut Reader, v: &Value<'_>, context: &str) -> Option<Probe> {
+    let what = |k: &str| format!("`process.{k}` in {context}");
+    let table = r.table(v, &format!("`process` in {context}"))?;
+    r.unknown_keys(table, PROCESS_KEYS, &format!("`process` of {context}"));
+    let mut limits = process_defaults();
+    let mut ok = true;
+    for (key, value) in table {
+        let key: &str = key.get_ref();
+        let read = match key {
+            "memory_warn" | "memory_max" => read_size(r, value, &what(key)).map(|b| {
+                if key == "memory_warn" {
+                    limits.memory_warn = Some(b);
+                } else {
+                    limits.memory_max = Some(b);
+                }
+            }),
+            "cpu_warn" => read_percent_of(r, value, &what(key), 0.0..=10_000.0)
+                .map(|p| limits.cpu_warn = Some(p)),
+            "cpu_for" => r.duration(value, &what(key)).map(|d| limits.cpu_for = d),
+            "leak_window" => r
+                .duration(value, &what(key))
+                .map(|d| limits.leak_window = d),
+            _ => Some(()),
+        };
+        ok &= read.is_some();
+    }
+    if let (Some(warn), Some(max)) = (limits.memory_warn, limits.memory_max)
+        && warn > max
+        && let Some((_, v)) = table.get_key_value("memory_warn")
+    {
+        r.error(Diagnostic::error(
+            format!("invalid {}", what("memory_warn")),
+            v.span(),
+            "must not be above `memory_max`",
+        ));
+        ok = false;
+    }
+    ok.then_some(Probe::Process(limits))
+}
+
+fn process_defaults() -> crate::health::ProcessLimits {
+    crate::health::ProcessLimits {
+        memory_warn: None,
+        memory_max: None,
+        cpu_warn: None,
+        cpu_for: Duration::from_secs(60),
+        leak_window: Duration::from_secs(30 * 60),
+    }
+}
+
+fn read_size(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<u64> {
+    let parsed = match v.get_ref() {
+        DeValue::String(s) => crate::health::parse_size(s),
+        _ => None,
+    };
+    if parsed.is_none() {
+        r.error(Diagnostic::error(
+            format!("invalid {what}"),
+            v.span(),
+            "expected a size such as \"400MB\" (10^6 bytes) or \"400MiB\" (2^20 bytes)",
+        ));
+    }
+    parsed
+}
+
+/// `"90%"` or `90`, from 0 to 100.
 fn read_percent(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<f64> {
+    read_percent_of(r, v, what, 0.0..=100.0)
+}
+
+/// `"80%"` or `80` within `range` (CPU may exceed 100% on several cores).
+fn read_percent_of(
+    r: &mut Reader,
+    v: &Value<'_>,
+    what: &str,
+    range: std::ops::RangeInclusive<f64>,
+) -> Option<f64> {
     let n = match v.get_ref() {
         DeValue::String(s) => s
             .trim()
@@ -306,7 +403,7 @@ fn read_percent(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<f64> {
         _ => None,
     };
     match n {
-        Some(n) if (0.0..=100.0).contains(&n) => Some(n),
+        Some(n) if range.contains(&n) => Some(n),
         _ => {
             r.error(Diagnostic::error(
                 format!("invalid {what}"),

@@ -36,6 +36,8 @@ pub use tracker::{CheckState, Tracker};
 pub struct Outcome {
     /// Did it pass?
     pub passed: bool,
+    /// It passed, but something is near its limit (the service is degraded).
+    pub warning: bool,
     /// How long it took.
     pub latency: Duration,
     /// One line for the operator.
@@ -65,6 +67,11 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
             Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
             Probe::Postgres { dsn } => databases::postgres(&dsn.0).await,
             Probe::Redis { url } => databases::redis(&url.0).await,
+            // It needs the service's process tree: the supervisor (and
+            // `backstop check`) measure it themselves.
+            Probe::Process(_) => {
+                Err("a process check is measured by the supervisor, not run as a probe".to_string())
+            }
             Probe::Disk {
                 path,
                 max_used,
@@ -85,6 +92,7 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
     };
     Outcome {
         passed,
+        warning: false,
         latency: started.elapsed(),
         detail,
     }

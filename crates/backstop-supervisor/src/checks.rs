@@ -22,6 +22,8 @@ pub(crate) struct CheckRun {
     last: Option<(Outcome, SystemTime)>,
     next_at: Option<Instant>,
     in_flight: bool,
+    /// For a `process` check: the state kept between samples.
+    pub(crate) sampler: Option<crate::process_check::ProcessSampler>,
 }
 
 impl CheckRun {
@@ -32,7 +34,13 @@ impl CheckRun {
             last: None,
             next_at: None,
             in_flight: false,
+            sampler: None,
         }
+    }
+
+    /// A `process` check, measured by the supervisor itself.
+    pub(crate) fn is_process(&self) -> bool {
+        matches!(self.config.probe, backstop_config::Probe::Process(_))
     }
 
     /// A new process: forget the old results, run now.
@@ -41,6 +49,15 @@ impl CheckRun {
         self.last = None;
         self.next_at = Some(now);
         self.in_flight = false;
+        self.sampler = match &self.config.probe {
+            backstop_config::Probe::Process(limits) => {
+                Some(crate::process_check::ProcessSampler::new(
+                    limits.clone(),
+                    crate::procs::ticks_per_second(),
+                ))
+            }
+            _ => None,
+        };
     }
 
     /// The service is not running: no more runs, no stale verdict.
@@ -68,7 +85,7 @@ impl CheckRun {
         let passed = outcome.passed;
         self.last = Some((outcome, SystemTime::now()));
         if self.next_at.is_some() {
-            let interval = if starting {
+            let interval = if starting && !self.is_process() {
                 self.config.interval.min(STARTING_INTERVAL)
             } else {
                 self.config.interval
@@ -80,6 +97,13 @@ impl CheckRun {
 
     pub(crate) fn state(&self) -> CheckState {
         self.tracker.state()
+    }
+
+    /// The last run passed with a warning (a threshold near).
+    pub(crate) fn warning(&self) -> bool {
+        self.last
+            .as_ref()
+            .is_some_and(|(o, _)| o.passed && o.warning)
     }
 
     pub(crate) fn last_detail(&self) -> Option<&str> {
@@ -106,6 +130,7 @@ impl CheckRun {
             kind: self.config.probe.kind().to_string(),
             state: match self.state() {
                 CheckState::Unknown => "unknown",
+                CheckState::Passing if self.warning() => "warning",
                 CheckState::Passing => "passing",
                 CheckState::Failing => "failing",
             }
@@ -120,14 +145,19 @@ impl CheckRun {
 }
 
 /// The health of a service from its own checks: unhealthy when one fails,
-/// healthy when all pass, unknown otherwise (or without checks).
+/// degraded when one passes with a warning, healthy when all pass, unknown
+/// otherwise (or without checks).
 pub(crate) fn own_health(checks: &[CheckRun]) -> Health {
     if checks.is_empty() {
         Health::Unknown
     } else if checks.iter().any(|c| c.state() == CheckState::Failing) {
         Health::Unhealthy
     } else if checks.iter().all(|c| c.state() == CheckState::Passing) {
-        Health::Healthy
+        if checks.iter().any(CheckRun::warning) {
+            Health::Degraded
+        } else {
+            Health::Healthy
+        }
     } else {
         Health::Unknown
     }

@@ -20,6 +20,7 @@ pub mod leftovers;
 pub mod machine;
 pub mod output;
 pub mod ports;
+pub mod process_check;
 pub mod procs;
 pub mod spawn;
 pub mod state_file;

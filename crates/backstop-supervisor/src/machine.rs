@@ -178,7 +178,7 @@ impl Machine {
     pub fn new(service: &ServiceConfig) -> Self {
         Self {
             restart: service.restart.clone(),
-            has_probes: !service.health.is_empty(),
+            has_probes: service.health.iter().any(is_readiness_check),
             has_liveness: service
                 .health
                 .iter()
@@ -576,7 +576,7 @@ impl Machine {
     /// Takes new restart and stop settings (after a reload), keeping the state.
     pub fn reconfigure(&mut self, service: &ServiceConfig) {
         self.restart = service.restart.clone();
-        self.has_probes = !service.health.is_empty();
+        self.has_probes = service.health.iter().any(is_readiness_check);
         self.has_liveness = service
             .health
             .iter()
@@ -596,6 +596,12 @@ impl Machine {
             *has_main = true;
         }
     }
+}
+
+/// Whether a check can tell that the service is ready: a `process` check
+/// only says its processes exist.
+fn is_readiness_check(check: &backstop_config::HealthCheck) -> bool {
+    !matches!(check.probe, backstop_config::Probe::Process(_))
 }
 
 /// `code 1` or `signal 9 (SIGKILL)`.

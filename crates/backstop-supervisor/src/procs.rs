@@ -23,6 +23,8 @@ pub struct ProcInfo {
     pub start_time: u64,
     /// Resident set size in pages.
     pub rss_pages: u64,
+    /// CPU time used so far (user + system), in clock ticks.
+    pub cpu_ticks: u64,
     /// Already dead, waiting to be reaped.
     pub zombie: bool,
 }
@@ -36,6 +38,7 @@ fn info(process: &procfs::process::Process) -> Option<ProcInfo> {
         session: stat.session,
         start_time: stat.starttime,
         rss_pages: stat.rss,
+        cpu_ticks: stat.utime + stat.stime,
         zombie: stat.state == 'Z' || stat.state == 'X',
     })
 }
@@ -92,6 +95,11 @@ pub fn own_children() -> Vec<i32> {
     children
 }
 
+/// Clock ticks per second (`CLK_TCK`), the unit of [`ProcInfo::cpu_ticks`].
+pub fn ticks_per_second() -> u64 {
+    procfs::ticks_per_second()
+}
+
 /// Page size in bytes.
 pub fn page_size() -> u64 {
     procfs::page_size()
@@ -142,6 +150,7 @@ mod tests {
             session: pgrp,
             start_time: 0,
             rss_pages: 1,
+            cpu_ticks: 0,
             zombie: false,
         }
     }

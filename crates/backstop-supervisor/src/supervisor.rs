@@ -700,6 +700,7 @@ impl Supervisor {
 
     fn on_deadlines(&mut self, now: Instant) {
         self.start_due_probes(now);
+        self.sample_process_checks(now);
         for i in 0..self.services.len() {
             if self.services[i]
                 .machine
@@ -1249,7 +1250,7 @@ impl Supervisor {
                 continue;
             };
             for (index, check) in s.checks.iter_mut().enumerate() {
-                if check.next_at().is_none_or(|at| at > now) {
+                if check.is_process() || check.next_at().is_none_or(|at| at > now) {
                     continue;
                 }
                 check.start();
@@ -1267,6 +1268,58 @@ impl Supervisor {
                         outcome,
                     });
                 });
+            }
+        }
+    }
+
+    /// Measures the due `process` checks: one /proc scan for all of them.
+    fn sample_process_checks(&mut self, now: Instant) {
+        let due: Vec<(usize, usize)> = self
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state().is_active() && s.state() != ServiceState::Stopping)
+            .flat_map(|(i, s)| {
+                s.checks
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, c)| c.is_process() && c.next_at().is_some_and(|at| at <= now))
+                    .map(move |(c, _)| (i, c))
+            })
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        self.attribute_orphans();
+        let table = procs::snapshot();
+        let page_size = procs::page_size();
+        for (i, c) in due {
+            let s = &mut self.services[i];
+            let members = procs::members(&table, &s.roots(), s.pgid());
+            let Some(sampler) = s.checks[c].sampler.as_mut() else {
+                continue;
+            };
+            let verdict = sampler.sample(&members, page_size, now);
+            let (name, generation) = (s.config.name.clone(), s.generation);
+            let outcome = Outcome {
+                passed: verdict.passed,
+                warning: verdict.warning,
+                latency: Duration::ZERO,
+                detail: verdict.detail.clone(),
+            };
+            self.on_probe_done(&name, c, generation, outcome);
+            // Like PM2's max_memory_restart: at once, whatever `failures` says.
+            if verdict.over_max.is_some()
+                && self.services[i].state().is_active()
+                && self.services[i].state() != ServiceState::Stopping
+            {
+                self.event(
+                    Some(&name),
+                    "memory-max",
+                    format!("{name}: {}; restarting", verdict.detail),
+                );
+                self.services[i].checks[c].reset_tracker();
+                self.feed(i, Input::LivenessFailed, now);
             }
         }
     }
@@ -1301,7 +1354,8 @@ impl Supervisor {
                 format!("{service}: check {check_name} {verb}: {detail}"),
             );
         }
-        if passed && starting {
+        let readiness = !self.services[i].checks[check].is_process();
+        if passed && starting && readiness {
             self.feed(i, Input::ProbePassed, now);
         } else if failing && liveness && !grace {
             self.services[i].checks[check].reset_tracker();

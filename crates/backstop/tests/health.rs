@@ -208,3 +208,64 @@ depends_on = { db = "healthy" }
         "{table}"
     );
 }
+
+#[test]
+fn memory_warn_degrades_and_memory_max_restarts() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grow.py");
+    let s = Sandbox::new(&format!(
+        r#"
+[services.hog]
+command = ["python3", "{fixture}"]
+restart = {{ backoff_initial = "0s" }}
+
+[[services.hog.health]]
+process = {{ memory_warn = "60MB", memory_max = "150MB" }}
+interval = "100ms"
+"#
+    ));
+    let _daemon = s.up();
+    let hog = wait_until("hog above memory_warn", T, || {
+        let hog = s.service("hog");
+        (hog["health"] == "degraded").then_some(hog)
+    });
+    assert_eq!(
+        hog["state"], "running",
+        "a process check is not a readiness check"
+    );
+    let detail = hog["checks"][0]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(": above memory_warn 60.0 MB"), "{detail}");
+    assert_eq!(hog["checks"][0]["state"], "warning");
+    let rss = hog["rss_bytes"].as_u64().unwrap();
+    assert!(
+        rss > 60_000_000,
+        "status counts the tree's memory too: {rss}"
+    );
+    // The same check without the daemon's help: a warning is "degraded".
+    let out = s.run(&["check", "--json", "hog"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["checks"][0]["warning"], true);
+    let detail = v["checks"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(", CPU ") && detail.ends_with(": above memory_warn 60.0 MB"),
+        "{detail}"
+    );
+
+    std::fs::write(s.path("more"), "").unwrap();
+    let hog = wait_until("a memory_max restart", T, || {
+        let hog = s.service("hog");
+        (hog["restarts"].as_u64()? >= 1).then_some(hog)
+    });
+    assert_eq!(hog["last_exit"]["signal"], "SIGTERM");
+    let out = s.daemon_output();
+    let line = out
+        .lines()
+        .find(|l| l.contains("above memory_max 150.0 MB; restarting"))
+        .expect(&out);
+    assert!(line.starts_with("backstop | hog: RSS "), "{line}");
+}

@@ -30,6 +30,7 @@ struct Row {
     kind: &'static str,
     target: String,
     passed: bool,
+    warning: bool,
     latency_ms: u64,
     detail: String,
 }
@@ -115,16 +116,24 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
         ));
     }
     // All at once: the slowest check bounds the run, not their sum.
+    let state_dir = loaded.config.daemon.state_dir.clone();
     let outcomes: Vec<Outcome> = super::runtime().block_on(async {
         let mut tasks = Vec::new();
         for p in &planned {
             let check = p.check.clone();
             let exec = p.exec.clone();
+            let state_dir = state_dir.clone();
+            let service = p.service.clone();
             tasks.push(tokio::spawn(async move {
+                if let backstop_config::Probe::Process(limits) = &check.probe {
+                    return measure_process(&state_dir, service.as_deref().unwrap_or(""), limits)
+                        .await;
+                }
                 match exec {
                     Ok(exec) => backstop_probe::run(&check, &exec).await,
                     Err(reason) => Outcome {
                         passed: false,
+                        warning: false,
                         latency: Duration::ZERO,
                         detail: reason,
                     },
@@ -135,6 +144,7 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
         for task in tasks {
             outcomes.push(task.await.unwrap_or_else(|e| Outcome {
                 passed: false,
+                warning: false,
                 latency: Duration::ZERO,
                 detail: format!("the probe crashed (a bug in backstop, please report it): {e}"),
             }));
@@ -150,12 +160,13 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
             kind: p.check.probe.kind(),
             target: p.check.probe.target(),
             passed: o.passed,
+            warning: o.warning,
             latency_ms: o.latency.as_millis() as u64,
             detail: o.detail,
         })
         .collect();
     let unhealthy = rows.iter().any(|r| !r.passed && r.service.is_some());
-    let degraded = rows.iter().any(|r| !r.passed);
+    let degraded = rows.iter().any(|r| !r.passed || r.warning);
     let overall = if unhealthy {
         "unhealthy"
     } else if degraded {
@@ -177,6 +188,48 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
     }
 }
 
+/// A `process` check without the daemon: the recorded main process of the
+/// service and its tree, sampled twice so that CPU has a value.
+async fn measure_process(
+    state_dir: &Path,
+    service: &str,
+    limits: &backstop_config::ProcessLimits,
+) -> Outcome {
+    use backstop_supervisor::{process_check::ProcessSampler, procs, state_file::StateFile};
+    let started = tokio::time::Instant::now();
+    let state = StateFile::load(&state_dir.join("state.json"));
+    let alive = state.services.get(service).filter(|r| {
+        procs::lookup(r.pid).is_some_and(|p| p.start_time == r.start_time && !p.zombie)
+    });
+    let Some(record) = alive else {
+        return Outcome {
+            passed: false,
+            warning: false,
+            latency: Duration::ZERO,
+            detail: format!(
+                "service {service} is not running (no live process recorded by backstop)"
+            ),
+        };
+    };
+    let mut limits = limits.clone();
+    limits.leak_window = Duration::ZERO; // one-shot: no history to judge a leak by
+    let mut sampler = ProcessSampler::new(limits, procs::ticks_per_second());
+    let sample = |sampler: &mut ProcessSampler| {
+        let table = procs::snapshot();
+        let members = procs::members(&table, &[record.pid], Some(record.pgid));
+        sampler.sample(&members, procs::page_size(), tokio::time::Instant::now())
+    };
+    sample(&mut sampler);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let verdict = sample(&mut sampler);
+    Outcome {
+        passed: verdict.passed,
+        warning: verdict.warning,
+        latency: started.elapsed(),
+        detail: verdict.detail,
+    }
+}
+
 fn table(rows: &[Row], color: bool) -> String {
     use std::fmt::Write;
     let cells: Vec<[String; 4]> = rows
@@ -185,7 +238,12 @@ fn table(rows: &[Row], color: bool) -> String {
             [
                 r.name.clone(),
                 r.kind.to_string(),
-                if r.passed { "pass" } else { "FAIL" }.to_string(),
+                match (r.passed, r.warning) {
+                    (true, false) => "pass",
+                    (true, true) => "warn",
+                    (false, _) => "FAIL",
+                }
+                .to_string(),
                 format!("{} ms", r.latency_ms),
             ]
         })
