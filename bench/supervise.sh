@@ -19,9 +19,11 @@ mkdir "$work/idle"
 for i in $(seq 0 9); do printf '[services.s%d]\ncommand = "sleep 100000"\n\n' "$i"; done > "$work/idle/backstop.toml"
 "$BIN" -c "$work/idle/backstop.toml" up -d >/dev/null
 pid=$(cat "$work/idle/.backstop/daemon.pid")
-for _ in 1 2 3; do "$BIN" -c "$work/idle/backstop.toml" status >/dev/null; done
 t1=$(ticks "$pid"); sleep 10; t2=$(ticks "$pid")
 echo "idle, 10 children: $(awk '/VmRSS/{print $2" kB"}' "/proc/$pid/status") RSS, $(awk '/Threads/{print $2}' "/proc/$pid/status") thread(s), $((t2 - t1)) CPU ticks in 10 s"
+for _ in 1 2 3; do "$BIN" -c "$work/idle/backstop.toml" status >/dev/null; done
+sleep 1
+echo "idle, 10 children, after 3 status requests: $(awk '/VmRSS/{print $2" kB"}' "/proc/$pid/status") RSS"
 "$BIN" -c "$work/idle/backstop.toml" down >/dev/null
 
 mkdir "$work/flap"

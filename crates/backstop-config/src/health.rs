@@ -182,7 +182,7 @@ impl Probe {
 /// `http = "…"` and its options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpProbe {
-    /// The URL (`http://`; HTTPS is not supported yet).
+    /// The URL (`http://` or `https://`).
     pub url: String,
     /// The method (default `GET`).
     pub method: String,
@@ -194,6 +194,10 @@ pub struct HttpProbe {
     pub body: Option<String>,
     /// Conditions on the JSON body, by dotted path.
     pub json: Vec<JsonCondition>,
+    /// HTTPS: accept any certificate (self-signed, expired, other name).
+    pub insecure: bool,
+    /// HTTPS: trust the certificate authorities in this PEM file instead of the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `"database.connected" = true`, `"queue.depth" = "< 100"`.

@@ -31,6 +31,8 @@ const COMMON_KEYS: &[&str] = &[
     "method",
     "headers",
     "expect",
+    "insecure",
+    "ca_file",
     "interval",
     "timeout",
     "failures",
@@ -189,7 +191,7 @@ fn read_check(
     let (_, target) = table.get_key_value(kind).expect("UNWRAP: found above");
     // A bad probe does not stop the reading: the other keys may hold errors too.
     let probe = match kind {
-        "http" => read_http(r, table, target, context),
+        "http" => read_http(r, table, target, context, base),
         "tcp" => r
             .non_empty_string(target, &what("tcp"))
             .and_then(|address| {
@@ -420,21 +422,15 @@ fn read_http(
     table: &DeTable<'_>,
     target: &Value<'_>,
     context: &str,
+    base: &Path,
 ) -> Option<Probe> {
     let what = |k: &str| format!("`{k}` in {context}");
     let url = r.non_empty_string(target, &what("http"))?;
-    if url.starts_with("https://") {
-        r.error(
-            Diagnostic::error(format!("unsupported {}", what("http")), target.span(), "https probes are not supported yet")
-                .with_help("probe the plain-HTTP port, or use an exec probe such as exec = \"curl -fsS https://…\""),
-        );
-        return None;
-    }
-    if !url.starts_with("http://") {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
         r.error(Diagnostic::error(
             format!("invalid {}", what("http")),
             target.span(),
-            "expected a URL starting with http://",
+            "expected a URL starting with http:// or https://",
         ));
         return None;
     }
@@ -453,6 +449,31 @@ fn read_http(
                 .collect()
         })
         .unwrap_or_default();
+    let insecure = match get("insecure") {
+        Some(v) => {
+            if let DeValue::Boolean(b) = v.get_ref() {
+                *b
+            } else {
+                r.expected(v, &what("insecure"), "true or false");
+                false
+            }
+        }
+        None => false,
+    };
+    let ca_file = get("ca_file")
+        .and_then(|v| r.non_empty_string(v, &what("ca_file")))
+        .map(|f| crate::load::resolve(base, &f));
+    if !url.starts_with("https://")
+        && let Some((k, _)) = table
+            .get_key_value("insecure")
+            .or_else(|| table.get_key_value("ca_file"))
+    {
+        r.error(Diagnostic::error(
+            format!("`{}` in {context}", k.get_ref()),
+            k.span(),
+            "only an https:// check takes this key",
+        ));
+    }
     let mut probe = HttpProbe {
         url,
         method,
@@ -460,6 +481,8 @@ fn read_http(
         status: Vec::new(),
         body: None,
         json: Vec::new(),
+        insecure,
+        ca_file,
     };
     if let Some(v) = get("expect")
         && let Some(expect) = r.table(v, &what("expect"))

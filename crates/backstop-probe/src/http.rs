@@ -7,10 +7,26 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
-use crate::{io_reason, json};
+use crate::{io_reason, json, tls};
 
 /// Bodies larger than this are not read (a health answer is small).
 const MAX_BODY: usize = 1024 * 1024;
+
+/// An HTTP/1.1 connection over `io`; the connection task runs on its own.
+async fn handshake<T>(
+    io: TokioIo<T>,
+    host: &str,
+    port: u16,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("HTTP handshake with {host}:{port} failed: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
 
 pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
     let uri: hyper::Uri = p
@@ -21,15 +37,28 @@ pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
         .host()
         .ok_or_else(|| format!("no host in URL {}", p.url))?
         .to_string();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let stream = tokio::net::TcpStream::connect((bare_host, port))
         .await
         .map_err(|e| format!("cannot connect to {host}:{port}: {}", io_reason(&e)))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake with {host}:{port} failed: {e}"))?;
-    tokio::spawn(connection);
+    let https = uri.scheme_str() == Some("https");
+    let mut sender = if https {
+        let connector = tls::connector(p.insecure, p.ca_file.as_deref())?;
+        let tls = connector
+            .connect(tls::server_name(bare_host)?, stream)
+            .await
+            .map_err(|e| tls::explain(&e, &format!("{host}:{port}")))?;
+        handshake(TokioIo::new(tls), &host, port).await?
+    } else {
+        handshake(TokioIo::new(stream), &host, port).await?
+    };
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut request = Request::builder()
         .method(p.method.as_str())

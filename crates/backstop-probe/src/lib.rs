@@ -20,6 +20,7 @@ mod disk;
 mod exec;
 mod http;
 mod json;
+mod tls;
 mod tracker;
 
 use std::collections::BTreeMap;

@@ -143,6 +143,13 @@ pub(crate) async fn run(
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     ));
+    // Once start-up is over (config parsed, leftovers handled, the first
+    // services spawned), what an idle daemon keeps resident should be what
+    // it runs: a one-off, a second after the start.
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        crate::memory::drop_startup_code();
+    });
     let result = supervisor.run(control_rx).await;
     let _ = stop_tx.send(());
     let _ = server.await;

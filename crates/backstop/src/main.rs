@@ -5,6 +5,7 @@ mod commands;
 mod context;
 mod daemon;
 mod exit;
+mod memory;
 mod render;
 
 use std::process::ExitCode;

@@ -19,6 +19,11 @@ impl Drop for Server {
 }
 
 fn server() -> (Server, u16) {
+    server_with(&[])
+}
+
+/// The fixture server; with a certificate and key, it speaks HTTPS.
+fn server_with(tls: &[&std::path::Path]) -> (Server, u16) {
     let port = free_port();
     let child = Command::new("python3")
         .arg(concat!(
@@ -26,6 +31,7 @@ fn server() -> (Server, u16) {
             "/tests/fixtures/health_server.py"
         ))
         .arg(port.to_string())
+        .args(tls)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -275,4 +281,122 @@ disk = "no/such/dir"
         detail(&v, "gone").1,
         format!("cannot stat {here}/no/such/dir: No such file or directory")
     );
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it.
+fn certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=backstop test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+}
+
+#[test]
+fn https_checks_trust_a_ca_file_or_insecure_and_explain_certificate_errors() {
+    let s = Sandbox::new("");
+    certificates(s.dir.path());
+    let (_server, port) = server_with(&[&s.path("cert.pem"), &s.path("key.pem")]);
+    s.write(
+        "backstop.toml",
+        &format!(
+            r#"
+[checks.trusted]
+http = "https://127.0.0.1:{port}/ok"
+ca_file = "ca.pem"
+expect = {{ json = {{ "status" = "healthy" }} }}
+
+[checks.untrusted]
+http = "https://127.0.0.1:{port}/ok"
+
+[checks.insecure]
+http = "https://127.0.0.1:{port}/ok"
+insecure = true
+
+[checks.plain_to_tls]
+http = "http://127.0.0.1:{port}/ok"
+timeout = "1s"
+"#
+        ),
+    );
+    let (code, v) = check_json(&s, &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(detail(&v, "trusted"), (&Value::Bool(true), "HTTP 200"));
+    assert_eq!(detail(&v, "insecure"), (&Value::Bool(true), "HTTP 200"));
+    let (passed, untrusted) = detail(&v, "untrusted");
+    assert_eq!(passed, false);
+    assert!(
+        untrusted.starts_with(&format!("TLS handshake with 127.0.0.1:{port} failed: ")),
+        "{untrusted}"
+    );
+    assert!(untrusted.ends_with("(not signed by a trusted authority: set ca_file, or insecure = true for a self-signed certificate)"), "{untrusted}");
+    assert_eq!(detail(&v, "plain_to_tls").0, false);
 }
