@@ -116,3 +116,30 @@ fn missing_config_file_says_how_to_make_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_bundled_example_validates() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let config = entry.unwrap().path().join("backstop.toml");
+        if !config.exists() {
+            continue;
+        }
+        seen += 1;
+        let out = Command::new(support::BIN)
+            .arg("-c")
+            .arg(&config)
+            .arg("validate")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            config.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(seen >= 2, "examples/quickstart and examples/full");
+}
