@@ -209,38 +209,31 @@ fn read_check(
                     None
                 }
             }),
-        "postgres" => r
-            .non_empty_string(target, &what("postgres"))
-            .and_then(|dsn| {
-                if dsn.starts_with("postgres://")
-                    || dsn.starts_with("postgresql://")
-                    || dsn.contains('=')
-                {
-                    Some(Probe::Postgres {
-                        dsn: SecretUrl(dsn),
-                    })
-                } else {
-                    r.error(Diagnostic::error(
-                        format!("invalid {}", what("postgres")),
-                        target.span(),
-                        "expected a DSN such as \"postgres://user:password@127.0.0.1:5432/db\"",
-                    ));
-                    None
-                }
-            }),
-        "redis" => r.non_empty_string(target, &what("redis")).and_then(|url| {
-            if url.starts_with("redis://") || url.starts_with("redis+unix://") {
-                Some(Probe::Redis {
-                    url: SecretUrl(url),
-                })
-            } else {
-                r.error(Diagnostic::error(
-                    format!("invalid {}", what("redis")),
-                    target.span(),
-                    "expected a URL such as \"redis://:password@127.0.0.1:6379/0\"",
-                ));
-                None
-            }
+        "postgres" => read_url(
+            r,
+            target,
+            &what("postgres"),
+            &UrlForm {
+                schemes: &["postgres://", "postgresql://"],
+                key_value: true,
+                expected: "a DSN such as \"postgres://user:password@127.0.0.1:5432/db\"",
+            },
+        )
+        .map(|dsn| Probe::Postgres {
+            dsn: SecretUrl(dsn),
+        }),
+        "redis" => read_url(
+            r,
+            target,
+            &what("redis"),
+            &UrlForm {
+                schemes: &["redis://", "redis+unix://"],
+                key_value: false,
+                expected: "a URL such as \"redis://:password@127.0.0.1:6379/0\"",
+            },
+        )
+        .map(|url| Probe::Redis {
+            url: SecretUrl(url),
         }),
         "process" => read_process(r, target, context),
         "disk" => {
@@ -379,6 +372,30 @@ fn read_size(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<u64> {
         ));
     }
     parsed
+}
+
+/// How a connection string may be written.
+struct UrlForm<'a> {
+    schemes: &'a [&'a str],
+    /// PostgreSQL also takes `host=… user=…`.
+    key_value: bool,
+    expected: &'a str,
+}
+
+/// A URL with one of the form's schemes (or a `key=value` DSN where allowed).
+fn read_url(r: &mut Reader, v: &Value<'_>, what: &str, form: &UrlForm<'_>) -> Option<String> {
+    let url = r.non_empty_string(v, what)?;
+    let key_value = form.key_value && url.contains('=') && !url.contains("://");
+    if form.schemes.iter().any(|s| url.starts_with(s)) || key_value {
+        Some(url)
+    } else {
+        r.error(Diagnostic::error(
+            format!("invalid {what}"),
+            v.span(),
+            format!("expected {}", form.expected),
+        ));
+        None
+    }
 }
 
 /// `"90%"` or `90`, from 0 to 100.

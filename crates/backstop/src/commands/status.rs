@@ -38,30 +38,14 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
     } else {
         print!("{}", render::status_table(&report.services, color_stdout()));
         if only.is_empty() && !report.checks.is_empty() {
-            println!("\nchecks:");
-            for c in &report.checks {
-                println!(
-                    "  {:<16} {:<8} {}",
-                    c.name,
-                    c.state,
-                    c.detail.as_deref().unwrap_or("no result yet")
-                );
-            }
+            print_checks("checks", &report.checks);
         }
         for s in report
             .services
             .iter()
             .filter(|s| !only.is_empty() && !s.checks.is_empty())
         {
-            println!("\nchecks of {}:", s.name);
-            for c in &s.checks {
-                println!(
-                    "  {:<16} {:<8} {}",
-                    c.name,
-                    c.state,
-                    c.detail.as_deref().unwrap_or("no result yet")
-                );
-            }
+            print_checks(&format!("checks of {}", s.name), &s.checks);
         }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {
             println!("\nexits of {} (oldest first):", s.name);
@@ -85,4 +69,16 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
         return Err(Exit::new(Code::Failed, String::new()));
     }
     Ok(())
+}
+
+fn print_checks(title: &str, checks: &[backstop_api::CheckResult]) {
+    println!("\n{title}:");
+    for c in checks {
+        println!(
+            "  {:<16} {:<8} {}",
+            c.name,
+            c.state,
+            c.detail.as_deref().unwrap_or("no result yet")
+        );
+    }
 }
