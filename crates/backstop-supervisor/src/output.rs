@@ -31,23 +31,7 @@ pub enum Echo {
     },
 }
 
-/// Which stream a line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
-
-impl Stream {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Stdout => "stdout",
-            Self::Stderr => "stderr",
-        }
-    }
-}
+pub use backstop_logs::Stream;
 
 /// Shared by every output task.
 #[derive(Debug)]
@@ -167,11 +151,8 @@ fn emit(
 ) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if let Some(file) = file {
-        let stamp = humantime::format_rfc3339_millis(SystemTime::now());
         let mut record = Vec::with_capacity(line.len() + 40);
-        let _ = write!(record, "{stamp} {} ", stream.as_str());
-        record.extend_from_slice(line);
-        record.push(b'\n');
+        backstop_logs::record::encode(&mut record, SystemTime::now(), stream, line);
         if let Ok(mut f) = file.lock() {
             let _ = f.write_all(&record);
         }

@@ -69,6 +69,12 @@ pub(crate) enum Command {
     },
     /// Re-read the config; restart only the services whose definition changed.
     Reload,
+    /// Show service logs: the last lines, a time range, a search; -f follows.
+    ///
+    /// Reads .backstop/logs/ directly (no daemon needed). Several services are
+    /// merged in time order. Without -n, --since or --grep, shows the last 50
+    /// lines.
+    Logs(LogsArgs),
     /// Run every health check once, now (no daemon needed).
     ///
     /// Runs the [[services.NAME.health]] checks and [checks.NAME] entries in
@@ -98,6 +104,31 @@ pub(crate) struct UpArgs {
     /// With -d: how long to wait for the services to start.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub(crate) wait: std::time::Duration,
+}
+
+/// `logs` options.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Only these services (default: all).
+    pub(crate) services: Vec<String>,
+    /// Show the last N lines (of all selected services together).
+    #[arg(short = 'n', long = "lines")]
+    pub(crate) lines: Option<usize>,
+    /// Keep printing new lines as they are written.
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// Only lines since a time: "10m" (ago) or "2026-11-22T10:00:00Z".
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only lines before a time (same forms as --since).
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Only lines matching this regular expression ((?i) for any case).
+    #[arg(long)]
+    pub(crate) grep: Option<String>,
+    /// Only stdout or stderr.
+    #[arg(long)]
+    pub(crate) stream: Option<String>,
 }
 
 /// Services to act on.

@@ -3,6 +3,7 @@
 mod check;
 mod control;
 mod init;
+mod logs;
 mod status;
 mod up;
 mod validate;
@@ -39,6 +40,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
         Command::Status { services } => status::run(&cli.config, &services, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
+        Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
     }
 }
 

@@ -1,0 +1,151 @@
+//! `backstop logs`: read service logs from the files, with or without a
+//! daemon: the last lines, a time range, a search, one stream, several
+//! services merged in time order, and following new lines.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use backstop_logs::{Entry, Follower, Query, Stream};
+
+use crate::cli::LogsArgs;
+use crate::context::{color_stdout, load_config};
+use crate::exit::{CmdResult, Code, Exit};
+
+/// How often `-f` looks for new lines (the files are ours to read; no daemon round trip).
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// `10m` ago, or an RFC 3339 time.
+fn parse_time(text: &str, flag: &str) -> Result<SystemTime, Exit> {
+    if let Some(ago) = backstop_config::parse_duration(text) {
+        return Ok(SystemTime::now() - ago);
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|_| {
+        Exit::new(
+            Code::Usage,
+            format!("invalid {flag} \"{text}\": expected a duration such as \"10m\" (ago) or a time such as \"2026-11-22T10:00:00Z\""),
+        )
+    })
+}
+
+pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = loaded.config;
+    let names: Vec<String> = if args.services.is_empty() {
+        config.services.iter().map(|s| s.name.clone()).collect()
+    } else {
+        if let Some(unknown) = args.services.iter().find(|n| config.service(n).is_none()) {
+            let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+            return Err(Exit::new(
+                Code::Usage,
+                format!(
+                    "no service named `{unknown}`; the services are: {}",
+                    all.join(", ")
+                ),
+            ));
+        }
+        args.services.clone()
+    };
+    let log_dir = config.daemon.state_dir.join("logs");
+    let logs: Vec<(String, std::path::PathBuf)> = names
+        .iter()
+        .map(|n| (n.clone(), log_dir.join(format!("{n}.log"))))
+        .collect();
+    let grep = args
+        .grep
+        .as_deref()
+        .map(|re| {
+            regex::bytes::Regex::new(re)
+                .map_err(|e| Exit::new(Code::Usage, format!("invalid --grep: {e}")))
+        })
+        .transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| parse_time(t, "--since"))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|t| parse_time(t, "--until"))
+        .transpose()?;
+    let stream = args.stream.as_deref().map(|s| {
+        Stream::parse(s).ok_or_else(|| {
+            Exit::new(
+                Code::Usage,
+                format!("invalid --stream \"{s}\": expected stdout or stderr"),
+            )
+        })
+    });
+    let stream = stream.transpose()?;
+    // Without a range or a search, show the end of the logs, like tail.
+    let last = args
+        .lines
+        .or((since.is_none() && grep.is_none()).then_some(50));
+    let query = Query {
+        last,
+        since,
+        until,
+        grep,
+        stream,
+    };
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let color = color_stdout();
+    let entries = backstop_logs::read::read(&logs, &query).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot read logs in {}: {e}", log_dir.display()),
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    for e in &entries {
+        if print(&mut out, e, json, width, color).is_err() {
+            return Ok(()); // the reader went away (`| head`)
+        }
+    }
+    if !args.follow {
+        return Ok(());
+    }
+    let follow_query = Query {
+        last: None,
+        since: None,
+        ..query
+    };
+    let mut followers: Vec<Follower> = logs.iter().map(|(s, p)| Follower::at_end(s, p)).collect();
+    loop {
+        let mut batch: Vec<Entry> = Vec::new();
+        for f in &mut followers {
+            batch.extend(f.poll(&follow_query).unwrap_or_default());
+        }
+        batch.sort_by_key(|e| e.at);
+        for e in &batch {
+            if print(&mut out, e, json, width, color).is_err() {
+                return Ok(());
+            }
+        }
+        if out.flush().is_err() {
+            return Ok(());
+        }
+        std::thread::sleep(FOLLOW_POLL);
+    }
+}
+
+fn print(
+    out: &mut impl Write,
+    e: &Entry,
+    json: bool,
+    width: usize,
+    color: bool,
+) -> std::io::Result<()> {
+    let text = String::from_utf8_lossy(&e.text);
+    let at = humantime::format_rfc3339_millis(e.at).to_string();
+    if json {
+        let line = serde_json::json!({"service": e.service, "at": at, "stream": e.stream.as_str(), "line": text});
+        return writeln!(out, "{line}");
+    }
+    let (pre, post) = match (color, e.stream) {
+        (true, Stream::Stderr) => ("\x1b[31m", "\x1b[0m"),
+        _ => ("", ""),
+    };
+    writeln!(out, "{:<width$} | {at} {pre}{text}{post}", e.service)
+}

@@ -1,0 +1,91 @@
+//! `backstop logs` over what the daemon really captured.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Sandbox, wait_until};
+
+const T: Duration = Duration::from_secs(20);
+
+fn stdout(s: &Sandbox, args: &[&str]) -> String {
+    let out = s.run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn tail_grep_stream_json_and_follow() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = ["sh", "-c", "echo 'api up'; echo 'Traceback: boom' >&2; while [ ! -e more ]; do sleep 0.05; done; echo 'api later'; exec sleep 1000"]
+
+[services.worker]
+command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep 1000"]
+"#,
+    );
+    let _daemon = s.up();
+    wait_until("all lines captured", T, || {
+        let text = stdout(&s, &["logs"]);
+        (text.contains("Traceback: boom") && text.contains("worker up") && text.contains("bad"))
+            .then_some(())
+    });
+    let api = stdout(&s, &["logs", "api"]);
+    let lines: Vec<&str> = api.lines().collect();
+    assert_eq!(lines.len(), 2, "{api}");
+    assert!(
+        lines[0].starts_with("api | ") && lines[0].ends_with(" api up"),
+        "{api}"
+    );
+    let errors = stdout(&s, &["logs", "--stream", "stderr"]);
+    assert!(
+        errors.trim().ends_with("Traceback: boom") && errors.lines().count() == 1,
+        "{errors}"
+    );
+    let grep = stdout(&s, &["logs", "--grep", "(?i)traceback"]);
+    assert_eq!(grep.lines().count(), 1, "{grep}");
+    let json: Vec<Value> = stdout(&s, &["logs", "--json", "worker"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(json[0]["service"], "worker");
+    assert_eq!(json[0]["stream"], "stdout");
+    assert_eq!(
+        json[1]["line"], "bad \u{fffd} byte",
+        "invalid UTF-8 is kept in the file and shown replaced"
+    );
+    assert!(
+        std::fs::read(s.path(".backstop/logs/worker.log"))
+            .unwrap()
+            .windows(5)
+            .any(|w| w == b"bad \xff")
+    );
+    let since = stdout(&s, &["logs", "--since", "1h", "-n", "1"]);
+    assert_eq!(since.lines().count(), 1);
+
+    // Follow: new lines appear as they are written.
+    let mut follower = s
+        .command(&["logs", "-f", "-n", "0", "api"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(follower.stdout.take().unwrap());
+    std::fs::write(s.path("more"), "").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.trim_end().ends_with(" api later"), "{line}");
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+
+    let bad = s.run(&["logs", "--since", "yesterday-ish"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --since"));
+}
