@@ -554,6 +554,9 @@ fn up_detached_returns_once_started_and_down_stops_everything() {
 command = ["sh", "-c", "echo $$ > web.pid; exec sleep 1000"]
 "#,
     );
+    let _guard = support::DetachedGuard {
+        state_dir: s.path(".backstop"),
+    };
     let out = s.run(&["up", "-d"]);
     assert!(
         out.status.success(),

@@ -233,6 +233,29 @@ impl Drop for Daemon {
     }
 }
 
+/// Stops a daemon started with `up -d` when the test ends, even if it fails
+/// before its own `down`: the daemon's pid is in `daemon.pid`.
+pub struct DetachedGuard {
+    pub state_dir: PathBuf,
+}
+
+impl Drop for DetachedGuard {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.state_dir.join("daemon.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = pid.filter(|p| alive(*p)) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        kill_recorded(&self.state_dir);
+    }
+}
+
 /// SIGKILLs the process groups recorded in a state dir (test clean-up only).
 pub fn kill_recorded(state_dir: &Path) {
     if let Ok(text) = std::fs::read_to_string(state_dir.join("state.json"))
