@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -71,9 +71,10 @@ pub fn pump(
         let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
             return;
         };
-        let file = open_log(&sink.log_path(&service))
-            .map(Mutex::new)
-            .map(Arc::new);
+        let file = Arc::new(Mutex::new(LogFile::new(
+            sink.log_path(&service),
+            service.clone(),
+        )));
         // The read buffer exists only while data flows: an idle service's
         // streams cost no heap (ten services would otherwise hold 320 KiB).
         let mut buf: Vec<u8> = Vec::new();
@@ -106,7 +107,7 @@ pub fn pump(
                     &service,
                     color_index,
                     stream,
-                    file.as_ref(),
+                    &file,
                     &pending[start..start + pos],
                 );
                 start += pos + 1;
@@ -118,27 +119,83 @@ pub fn pump(
                     &service,
                     color_index,
                     stream,
-                    file.as_ref(),
+                    &file,
                     &pending[..MAX_LINE],
                 );
                 pending.drain(..MAX_LINE);
             }
         }
         if !pending.is_empty() {
-            emit(
-                &sink,
-                &service,
-                color_index,
-                stream,
-                file.as_ref(),
-                &pending,
-            );
+            emit(&sink, &service, color_index, stream, &file, &pending);
         }
     });
 }
 
-fn open_log(path: &Path) -> Option<File> {
-    OpenOptions::new().create(true).append(true).open(path).ok()
+/// A service's log file that loses nothing silently: when it cannot be
+/// opened or written (full disk, removed directory), the lines are counted,
+/// a warning goes to backstop's own log, and once writing works again a
+/// marker line says how much was dropped, and why.
+struct LogFile {
+    path: PathBuf,
+    service: String,
+    file: Option<File>,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    reason: String,
+}
+
+impl LogFile {
+    fn new(path: PathBuf, service: String) -> Self {
+        Self {
+            path,
+            service,
+            file: None,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+            reason: String::new(),
+        }
+    }
+
+    fn write(&mut self, record: &[u8]) {
+        let result = match &mut self.file {
+            Some(f) => f.write_all(record),
+            None => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .and_then(|mut f| {
+                    if self.dropped_lines > 0 {
+                        let mut marker = Vec::new();
+                        let text = format!(
+                            "[backstop] {} lines ({} bytes) of output could not be written here: {}",
+                            self.dropped_lines, self.dropped_bytes, self.reason
+                        );
+                        backstop_logs::record::encode(&mut marker, SystemTime::now(), Stream::Stderr, text.as_bytes());
+                        f.write_all(&marker)?;
+                        tracing::warn!("{}: writing {} again; {text}", self.service, self.path.display());
+                        self.dropped_lines = 0;
+                        self.dropped_bytes = 0;
+                    }
+                    f.write_all(record)?;
+                    self.file = Some(f);
+                    Ok(())
+                }),
+        };
+        if let Err(err) = result {
+            if self.dropped_lines == 0 {
+                tracing::warn!(
+                    "{}: cannot write {}: {err}; its output is counted and dropped until writing works again",
+                    self.service,
+                    self.path.display()
+                );
+            }
+            self.reason = err.to_string();
+            self.dropped_lines += 1;
+            self.dropped_bytes += record.len() as u64;
+            // Open again next time: the disk may have room, the directory may be back.
+            self.file = None;
+        }
+    }
 }
 
 fn emit(
@@ -146,16 +203,14 @@ fn emit(
     service: &str,
     color_index: usize,
     stream: Stream,
-    file: Option<&Arc<Mutex<File>>>,
+    file: &Arc<Mutex<LogFile>>,
     line: &[u8],
 ) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if let Some(file) = file {
-        let mut record = Vec::with_capacity(line.len() + 40);
-        backstop_logs::record::encode(&mut record, SystemTime::now(), stream, line);
-        if let Ok(mut f) = file.lock() {
-            let _ = f.write_all(&record);
-        }
+    let mut record = Vec::with_capacity(line.len() + 40);
+    backstop_logs::record::encode(&mut record, SystemTime::now(), stream, line);
+    if let Ok(mut f) = file.lock() {
+        f.write(&record);
     }
     if let Echo::Terminal { color } = sink.echo {
         let text = String::from_utf8_lossy(line);

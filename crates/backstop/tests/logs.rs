@@ -89,3 +89,44 @@ command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --since"));
 }
+
+#[test]
+fn lines_that_cannot_be_written_are_counted_and_reported_not_lost_silently() {
+    let s = Sandbox::new(
+        r#"
+[services.talker]
+command = ["sh", "-c", "i=0; while [ ! -e stop ]; do i=$((i+1)); echo line $i; sleep 0.02; done; echo done; exec sleep 1000"]
+"#,
+    );
+    // The log file's place is taken by a directory: every write fails, even as root.
+    std::fs::create_dir_all(s.path(".backstop/logs/talker.log")).unwrap();
+    let _daemon = s.up();
+    wait_until("the failure reported", T, || {
+        s.daemon_output().contains("cannot write").then_some(())
+    });
+    assert_eq!(
+        s.service("talker")["state"],
+        "running",
+        "the service keeps running"
+    );
+    std::fs::remove_dir(s.path(".backstop/logs/talker.log")).unwrap();
+    std::fs::write(s.path("stop"), "").unwrap();
+    let text = wait_until("writing to resume", T, || {
+        let text = stdout(&s, &["logs", "talker", "-n", "1000"]);
+        text.contains(" done").then_some(text)
+    });
+    let marker = text
+        .lines()
+        .find(|l| l.contains("[backstop] "))
+        .expect(&text);
+    assert!(
+        marker.contains("lines (")
+            && marker.contains("bytes) of output could not be written here: "),
+        "{marker}"
+    );
+    assert!(
+        s.daemon_output().contains("writing") && s.daemon_output().contains("again;"),
+        "{}",
+        s.daemon_output()
+    );
+}
