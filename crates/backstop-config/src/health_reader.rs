@@ -127,14 +127,13 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
             .map_or_else(|| base.to_path_buf(), |d| crate::load::resolve(base, &d));
         let env = t
             .get_key_value("env")
-            .and_then(|(_, v)| r.table(v, &format!("`env` in check `{name}`")))
-            .map(|env| {
-                env.iter()
-                    .filter_map(|(k, v)| {
-                        r.string(v, &format!("`env.{}` in check `{name}`", k.get_ref()))
-                            .map(|s| (k.get_ref().to_string(), s))
-                    })
-                    .collect()
+            .and_then(|(_, v)| {
+                crate::load::read_string_map(
+                    r,
+                    v,
+                    &format!("`env` in {context}"),
+                    "environment variable",
+                )
             })
             .unwrap_or_default();
         if let Some(mut check) = read_check(r, t, key.span(), &context, base) {
@@ -456,15 +455,7 @@ fn read_http(
         .and_then(|v| r.non_empty_string(v, &what("method")))
         .map_or_else(|| "GET".to_string(), |m| m.to_ascii_uppercase());
     let headers = get("headers")
-        .and_then(|v| r.table(v, &what("headers")))
-        .map(|t| {
-            t.iter()
-                .filter_map(|(k, v)| {
-                    r.string(v, &format!("header `{}` in {context}", k.get_ref()))
-                        .map(|s| (k.get_ref().to_string(), s))
-                })
-                .collect()
-        })
+        .and_then(|v| crate::load::read_string_map(r, v, &what("headers"), "header"))
         .unwrap_or_default();
     let insecure = match get("insecure") {
         Some(v) => {
@@ -554,5 +545,35 @@ fn read_expect(r: &mut Reader, expect: &DeTable<'_>, context: &str, probe: &mut 
                 probe.json.push(JsonCondition { path, expect });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_env_and_headers_read_like_service_env() {
+        let source = r#"
+[checks.job]
+exec = "true"
+env = { RETRIES = 3, VERBOSE = true, NAME = "x" }
+
+[checks.web]
+http = "http://127.0.0.1:1/"
+headers = { X-Version = 2 }
+"#;
+        let loaded = crate::parse(
+            std::path::Path::new("/tmp/backstop.toml"),
+            source.to_string(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let env = &loaded.config.checks[0].env.0;
+        assert_eq!(
+            (env["RETRIES"].as_str(), env["VERBOSE"].as_str()),
+            ("3", "true")
+        );
+        let crate::Probe::Http(h) = &loaded.config.checks[1].check.probe else {
+            panic!("http")
+        };
+        assert_eq!(h.headers.0["X-Version"], "2");
     }
 }

@@ -290,7 +290,8 @@ fn read_service(
     let dir = field("dir")
         .and_then(|v| r.non_empty_string(v, &what("dir")))
         .map_or_else(|| base.to_path_buf(), |d| resolve(base, &d));
-    let env = field("env").and_then(|v| read_env(r, v, &what("env")));
+    let env =
+        field("env").and_then(|v| read_string_map(r, v, &what("env"), "environment variable"));
     let env_file = field("env_file")
         .and_then(|v| r.non_empty_string(v, &what("env_file")))
         .map(|f| resolve(base, &f));
@@ -378,9 +379,16 @@ pub(crate) fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<
     }
 }
 
-fn read_env(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<BTreeMap<String, String>> {
+/// A table of names to strings (`env`, `headers`): numbers and booleans
+/// are taken as their text; `item` names one entry in messages.
+pub(crate) fn read_string_map(
+    r: &mut Reader,
+    v: &Value<'_>,
+    what: &str,
+    item: &str,
+) -> Option<BTreeMap<String, String>> {
     let table = r.table(v, what)?;
-    let mut env = BTreeMap::new();
+    let mut map = BTreeMap::new();
     for (key, value) in table {
         let text = match value.get_ref() {
             DeValue::String(s) => s.to_string(),
@@ -390,15 +398,15 @@ fn read_env(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<BTreeMap<String
             _ => {
                 r.expected(
                     value,
-                    &format!("environment variable `{}`", key.get_ref()),
+                    &format!("{item} `{}` ({what})", key.get_ref()),
                     "a string, number or boolean",
                 );
                 continue;
             }
         };
-        env.insert(key.get_ref().to_string(), text);
+        map.insert(key.get_ref().to_string(), text);
     }
-    Some(env)
+    Some(map)
 }
 
 fn read_stop(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<StopConfig> {

@@ -58,20 +58,28 @@ pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exi
         .truncate(false)
         .open(&path)
         .map_err(|e| Exit::new(Code::Failed, format!("cannot open {}: {e}", path.display())))?;
-    if let Ok(mut locked) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        locked.set_len(0).ok();
-        let _ = writeln!(&mut *locked, "{}", std::process::id());
-        Ok(locked)
-    } else {
-        let pid = std::fs::read_to_string(&path).unwrap_or_default();
-        Err(Exit::new(
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            locked.set_len(0).ok();
+            let _ = writeln!(&mut *locked, "{}", std::process::id());
+            Ok(locked)
+        }
+        // Only "would block" means another daemon holds it.
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "backstop is already running for {} (pid {}).\nUse `backstop status`, or `backstop down` to stop it.",
+                    config.display(),
+                    pid.trim()
+                ),
+            ))
+        }
+        Err((_, errno)) => Err(Exit::new(
             Code::Failed,
-            format!(
-                "backstop is already running for {} (pid {}).\nUse `backstop status`, or `backstop down` to stop it.",
-                config.display(),
-                pid.trim()
-            ),
-        ))
+            format!("cannot lock {}: {}", path.display(), errno.desc()),
+        )),
     }
 }
 
