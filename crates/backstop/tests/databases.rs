@@ -141,10 +141,7 @@ redis = "redis://:wrong@127.0.0.1:{rd}/0"
     // PostgreSQL goes away: the API keeps running, degraded, naming it.
     let api_pid = s.service("api")["pid"].clone();
     assert!(s.run(&["stop", "postgres"]).status.success());
-    let api = wait_until("api degraded", T, || {
-        let api = s.service("api");
-        (api["health"] == "degraded").then_some(api)
-    });
+    let api = s.wait_service("api", "api degraded", T, |api| api["health"] == "degraded");
     assert_eq!(api["detail"], "dependency postgres is stopped");
     assert_eq!(api["pid"], api_pid);
     let out = s.run(&["check", "--json", "postgres"]);

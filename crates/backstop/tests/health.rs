@@ -60,10 +60,7 @@ on_failure = "restart"
     let _daemon = s.up();
     let first = s.wait_state("app", "running", T)["pid"].clone();
     std::fs::write(s.path("broken"), "").unwrap();
-    let restarted = wait_until("a liveness restart", T, || {
-        let app = s.service("app");
-        (app["restarts"] == 1).then_some(app)
-    });
+    let restarted = s.wait_service("app", "a liveness restart", T, |app| app["restarts"] == 1);
     assert_eq!(restarted["last_exit"]["signal"], "SIGTERM");
     let out = s.daemon_output();
     assert!(
@@ -75,9 +72,8 @@ on_failure = "restart"
         "{out}"
     );
     std::fs::remove_file(s.path("broken")).unwrap();
-    let app = wait_until("the new process to pass", T, || {
-        let app = s.service("app");
-        (app["state"] == "running" && app["health"] == "healthy").then_some(app)
+    let app = s.wait_service("app", "the new process to pass", T, |app| {
+        app["state"] == "running" && app["health"] == "healthy"
     });
     assert_ne!(app["pid"], first);
 }
@@ -100,9 +96,8 @@ on_failure = "restart"
     );
     let _daemon = s.up();
     // Failing from the first run, but only the startup period ends it.
-    let svc = wait_until("a restart after the startup period", T, || {
-        let svc = s.service("slow");
-        (svc["restarts"].as_u64()? >= 1).then_some(svc)
+    let svc = s.wait_service("slow", "a restart after the startup period", T, |svc| {
+        svc["restarts"].as_u64().is_some_and(|n| n >= 1)
     });
     assert_eq!(svc["last_exit"]["signal"], "SIGTERM");
     let out = s.daemon_output();
@@ -159,10 +154,7 @@ failures = 100
     s.wait_state("api", "starting", T);
     let pid = s.service("api")["pid"].clone();
     assert!(s.run(&["stop", "db"]).status.success());
-    let api = wait_until("api degraded", T, || {
-        let api = s.service("api");
-        (api["health"] == "degraded").then_some(api)
-    });
+    let api = s.wait_service("api", "api degraded", T, |api| api["health"] == "degraded");
     assert_eq!(api["detail"], "dependency db is stopped");
     assert_eq!(api["pid"], pid, "dependents keep running");
     assert!(s.run(&["start", "db"]).status.success());
@@ -186,18 +178,14 @@ depends_on = { db = "healthy" }
 "#,
     );
     let _daemon = s.up();
-    let api = wait_until("api waiting for the check", T, || {
-        let api = s.service("api");
-        (api["detail"] == "waiting for check db to pass (exit 1: db is down)").then_some(api)
+    let api = s.wait_service("api", "api waiting for the check", T, |api| {
+        api["detail"] == "waiting for check db to pass (exit 1: db is down)"
     });
     assert_eq!(api["state"], "pending");
     std::fs::write(s.path("db-up"), "").unwrap();
     s.wait_state("api", "running", T);
     std::fs::remove_file(s.path("db-up")).unwrap();
-    let api = wait_until("api degraded", T, || {
-        let api = s.service("api");
-        (api["health"] == "degraded").then_some(api)
-    });
+    let api = s.wait_service("api", "api degraded", T, |api| api["health"] == "degraded");
     assert_eq!(api["detail"], "check db fails: exit 1: db is down");
     let status = s.status();
     assert_eq!(status["checks"][0]["name"], "db");
@@ -224,9 +212,8 @@ interval = "100ms"
 "#
     ));
     let _daemon = s.up();
-    let hog = wait_until("hog above memory_warn", T, || {
-        let hog = s.service("hog");
-        (hog["health"] == "degraded").then_some(hog)
+    let hog = s.wait_service("hog", "hog above memory_warn", T, |hog| {
+        hog["health"] == "degraded"
     });
     assert_eq!(
         hog["state"], "running",
@@ -257,9 +244,8 @@ interval = "100ms"
     );
 
     std::fs::write(s.path("more"), "").unwrap();
-    let hog = wait_until("a memory_max restart", T, || {
-        let hog = s.service("hog");
-        (hog["restarts"].as_u64()? >= 1).then_some(hog)
+    let hog = s.wait_service("hog", "a memory_max restart", T, |hog| {
+        hog["restarts"].as_u64().is_some_and(|n| n >= 1)
     });
     assert_eq!(hog["last_exit"]["signal"], "SIGTERM");
     let out = s.daemon_output();

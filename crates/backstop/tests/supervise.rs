@@ -534,9 +534,8 @@ command = "sleep 1000"
     );
     daemon.signal(Signal::SIGHUP);
     s.wait_state("added", "running", T);
-    let after = wait_until("changing to restart", T, || {
-        let svc = s.service("changing");
-        (svc["state"] == "running" && svc["pid"] != before).then_some(svc)
+    let after = s.wait_service("changing", "changing to restart", T, |svc| {
+        svc["state"] == "running" && svc["pid"] != before
     });
     assert_ne!(after["pid"], before);
     assert_eq!(

@@ -165,6 +165,20 @@ impl Sandbox {
         })
     }
 
+    /// Waits until `name`'s status satisfies `ready`; returns that status.
+    pub fn wait_service(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_until(what, timeout, || {
+            let svc = self.service(name);
+            ready(&svc).then_some(svc)
+        })
+    }
+
     pub fn daemon_output(&self) -> String {
         std::fs::read_to_string(self.path("up.stderr")).unwrap_or_default()
     }
