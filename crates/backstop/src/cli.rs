@@ -15,6 +15,7 @@ Define services in backstop.toml, then `backstop up` starts them in dependency o
 restarts them with exponential backoff, stops whole process trees cleanly and reports \
 their state with `backstop status`.",
     after_help = "Exit codes: 0 ok; 1 a service asked about failed; 2 usage or config error; 3 no daemon running\n(`check`: 0 healthy, 1 degraded, 2 unhealthy).\n\
+Environment: BACKSTOP_CONFIG (default config path), NO_COLOR, BACKSTOP_LOG=error|warn|info|debug|trace\n(backstop's own diagnostics, default warn).\n\
 Docs: docs/configuration.md (every key), docs/architecture.md (how it works)."
 )]
 pub(crate) struct Cli {

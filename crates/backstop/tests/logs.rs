@@ -32,6 +32,12 @@ command = ["sh", "-c", "echo 'api up'; echo 'Traceback: boom' >&2; while [ ! -e 
 command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep 1000"]
 "#,
     );
+    let before = s.run(&["logs"]);
+    assert!(before.status.success());
+    assert!(
+        String::from_utf8_lossy(&before.stderr).starts_with("no logs yet in "),
+        "{before:?}"
+    );
     let _daemon = s.up();
     wait_until("all lines captured", T, || {
         let text = stdout(&s, &["logs"]);

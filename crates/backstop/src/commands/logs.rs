@@ -89,6 +89,13 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
         grep,
         stream,
     };
+    if !args.follow && logs.iter().all(|(_, path)| !path.exists()) {
+        eprintln!(
+            "no logs yet in {}: they appear once `backstop up` has run the services",
+            log_dir.display()
+        );
+        return Ok(());
+    }
     let width = names.iter().map(String::len).max().unwrap_or(0);
     let color = color_stdout();
     let entries = backstop_logs::read::read(&logs, &query).map_err(|e| {
