@@ -580,3 +580,28 @@ command = ["sh", "-c", "echo $$ > web.pid; exec sleep 1000"]
     assert!(!alive(pid));
     assert_eq!(s.run(&["status"]).status.code(), Some(3));
 }
+
+#[test]
+fn reloading_a_broken_config_reports_every_error_and_changes_nothing() {
+    let s = Sandbox::new("[services.app]\ncommand = \"sleep 1000\"\n");
+    let _daemon = s.up();
+    let pid = s.wait_state("app", "running", T)["pid"].clone();
+    s.write("backstop.toml", "[services.app]\ncomand = \"sleep 1001\"\n");
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown key `comand` in service `app`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `command`?"), "{stderr}");
+    assert_eq!(
+        s.service("app")["pid"],
+        pid,
+        "the old config stays in force"
+    );
+    assert!(
+        s.daemon_output()
+            .contains("config not reloaded; the old one stays in force")
+    );
+}
