@@ -40,7 +40,7 @@ impl Loaded {
     }
 }
 
-const TOP_KEYS: &[&str] = &["daemon", "services", "checks"];
+const TOP_KEYS: &[&str] = &["daemon", "logs", "services", "checks"];
 const DAEMON_KEYS: &[&str] = &["state_dir"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
@@ -55,6 +55,7 @@ const SERVICE_KEYS: &[&str] = &[
     "port",
     "startup",
     "health",
+    "logs",
 ];
 const STOP_KEYS: &[&str] = &["signal", "timeout", "mode"];
 const RESTART_KEYS: &[&str] = &[
@@ -171,6 +172,13 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         }
     }
 
+    let log_defaults = root
+        .get_key_value("logs")
+        .and_then(|(_, v)| {
+            crate::logs_reader::read_logs(r, v, "`[logs]`", &crate::logs::LogSettings::default())
+        })
+        .unwrap_or_default();
+
     let mut services = Vec::new();
     let mut dep_spans = BTreeMap::new();
     let mut declared = std::collections::BTreeSet::new();
@@ -200,7 +208,9 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
                         ));
                         continue;
                     }
-                    if let Some((service, deps)) = read_service(r, name, key.span(), value, base) {
+                    if let Some((service, deps)) =
+                        read_service(r, name, key.span(), value, base, &log_defaults)
+                    {
                         dep_spans.insert(name.to_string(), deps);
                         services.push(service);
                     }
@@ -260,6 +270,7 @@ fn read_service(
     name_span: std::ops::Range<usize>,
     value: &Value<'_>,
     base: &Path,
+    log_defaults: &crate::logs::LogSettings,
 ) -> Option<(ServiceConfig, DependencySpans)> {
     let ctx = format!("service `{name}`");
     let table = r.table(value, &format!("`[services.{name}]`"))?;
@@ -309,6 +320,17 @@ fn read_service(
     let health = field("health")
         .map(|v| crate::health_reader::read_service_health(r, v, name, base))
         .unwrap_or_default();
+    let logs = field("logs").map_or_else(
+        || Some(log_defaults.clone()),
+        |v| {
+            crate::logs_reader::read_logs(
+                r,
+                v,
+                &format!("`logs` of service `{name}`"),
+                log_defaults,
+            )
+        },
+    );
     let (depends_on, dep_spans) = field("depends_on")
         .map(|v| read_depends_on(r, v, name))
         .unwrap_or_default();
@@ -328,6 +350,7 @@ fn read_service(
             port,
             startup,
             health,
+            logs: logs?,
         },
         dep_spans,
     ))

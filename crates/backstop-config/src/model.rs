@@ -67,6 +67,18 @@ pub struct ServiceConfig {
     pub startup: Option<Duration>,
     /// Health checks (`[[services.NAME.health]]`).
     pub health: Vec<crate::health::HealthCheck>,
+    /// How its output is kept (`[logs]` with the service's `logs` on top).
+    pub logs: crate::logs::LogSettings,
+}
+
+impl ServiceConfig {
+    /// Equal in everything that needs a restart to take effect: log
+    /// settings apply to a running service, so they are left out.
+    pub fn same_process(&self, other: &Self) -> bool {
+        let mut a = self.clone();
+        a.logs.clone_from(&other.logs);
+        a == *other
+    }
 }
 
 /// Environment variables whose values never appear in `Debug` output.

@@ -107,6 +107,16 @@ impl Reader {
         Some(s)
     }
 
+    /// A boolean.
+    pub(crate) fn boolean(&mut self, value: &Value<'_>, what: &str) -> Option<bool> {
+        if let DeValue::Boolean(b) = value.get_ref() {
+            Some(*b)
+        } else {
+            self.expected(value, what, "true or false");
+            None
+        }
+    }
+
     /// A table.
     pub(crate) fn table<'t, 'i>(
         &mut self,
