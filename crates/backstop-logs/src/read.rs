@@ -1,16 +1,22 @@
 //! Reading service logs: the last lines, a time range, a search, several
-//! services merged in time order, and following new lines.
+//! services merged in time order, and following new lines across rotation.
 //!
-//! Files are read **from the end** in chunks, so `-n 50` or `--since 10m`
-//! on a 1 GB log reads a few kilobytes, not the file.
+//! The current file and uncompressed segments are read **from the end** in
+//! chunks, so `-n 50` on a 1 GB log reads a few kilobytes. Compressed
+//! segments are streamed through the decoder (they cannot be read
+//! backwards), and only when the query reaches back into them: a segment
+//! rotated before `--since` holds nothing newer and is never opened.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use backstop_config::{Compression, LogFormat};
 use regex::bytes::Regex;
 
+use crate::files::{self, Family};
 use crate::record::{self, Stream};
 
 const CHUNK: usize = 64 * 1024;
@@ -31,12 +37,14 @@ pub struct Query {
 }
 
 impl Query {
-    /// Does this line pass every filter but `since`/`last`?
-    pub fn keeps(&self, r: &record::Record<'_>) -> bool {
-        self.until.is_none_or(|u| r.at < u)
-            && self.since.is_none_or(|s| r.at >= s)
-            && self.stream.is_none_or(|s| s == r.stream)
-            && self.grep.as_ref().is_none_or(|g| g.is_match(r.text))
+    /// Does this entry pass every filter but `last`? Raw lines carry no
+    /// time, so time filters apply to them through their file only.
+    pub fn keeps(&self, e: &Entry) -> bool {
+        let timed = |f: &dyn Fn(SystemTime) -> bool| e.at.is_none_or(f);
+        timed(&|at| self.until.is_none_or(|u| at < u))
+            && timed(&|at| self.since.is_none_or(|s| at >= s))
+            && self.stream.is_none_or(|s| s == e.stream)
+            && self.grep.as_ref().is_none_or(|g| g.is_match(&e.text))
     }
 }
 
@@ -45,12 +53,62 @@ impl Query {
 pub struct Entry {
     /// The service.
     pub service: String,
-    /// When it was written.
-    pub at: SystemTime,
+    /// When it was written; `None` for a line of a raw-format log.
+    pub at: Option<SystemTime>,
+    /// Where it sorts among other services' lines: `at`, or for a raw
+    /// line the time of its file.
+    pub order: SystemTime,
     /// The stream.
     pub stream: Stream,
     /// The text, as written.
     pub text: Vec<u8>,
+}
+
+/// One log file family of one service, as the reader needs to know it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The service.
+    pub service: String,
+    /// The log directory.
+    pub dir: PathBuf,
+    /// Which file family.
+    pub family: Family,
+    /// How lines are written.
+    pub format: LogFormat,
+}
+
+impl Source {
+    /// The file written now.
+    pub fn current(&self) -> PathBuf {
+        files::current_path(&self.dir, &self.service, self.family)
+    }
+
+    /// Turns one line of this source into an entry (`None`: not a record,
+    /// such as a torn line after a failed write).
+    fn entry(&self, line: &[u8], file_time: SystemTime) -> Option<Entry> {
+        if let Some(r) = record::decode(line) {
+            return Some(Entry {
+                service: self.service.clone(),
+                at: Some(r.at),
+                order: r.at,
+                stream: r.stream,
+                text: r.text.to_vec(),
+            });
+        }
+        if self.format == LogFormat::Timestamped {
+            return None;
+        }
+        Some(Entry {
+            service: self.service.clone(),
+            at: None,
+            order: file_time,
+            stream: match self.family {
+                Family::Main => Stream::Stdout,
+                Family::Stderr => Stream::Stderr,
+            },
+            text: line.to_vec(),
+        })
+    }
 }
 
 /// Yields a file's lines from the last to the first.
@@ -61,12 +119,13 @@ struct Backward {
 }
 
 impl Backward {
-    fn open(path: &Path) -> std::io::Result<Self> {
+    /// Starts at `end`, or at the end of the file.
+    fn open(path: &Path, end: Option<u64>) -> std::io::Result<Self> {
         let mut file = File::open(path)?;
-        let pos = file.seek(SeekFrom::End(0))?;
+        let len = file.seek(SeekFrom::End(0))?;
         Ok(Self {
             file,
-            pos,
+            pos: end.map_or(len, |e| e.min(len)),
             buf: Vec::new(),
         })
     }
@@ -105,44 +164,159 @@ impl Backward {
     }
 }
 
-/// The lines of one service's log that the query selects, oldest first.
-pub fn read_service(service: &str, path: &Path, query: &Query) -> std::io::Result<Vec<Entry>> {
-    let mut lines = match Backward::open(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    while let Some(line) = lines.prev()? {
-        let Some(r) = record::decode(&line) else {
-            continue;
+/// Where a follower started: the initial read stops there, so that no line
+/// is shown twice or missed between reading and following.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    ino: u64,
+    offset: u64,
+}
+
+/// Collects the newest matching entries of one source.
+struct Collector<'q> {
+    query: &'q Query,
+    /// Newest first.
+    out: Vec<Entry>,
+}
+
+impl Collector<'_> {
+    fn full(&self) -> bool {
+        self.query.last.is_some_and(|n| self.out.len() >= n)
+    }
+
+    /// Reads one file, newest line first. Returns false once the query
+    /// needs nothing older.
+    fn backward(
+        &mut self,
+        source: &Source,
+        path: &Path,
+        end: Option<u64>,
+        file_time: SystemTime,
+    ) -> std::io::Result<bool> {
+        let mut lines = match Backward::open(path, end) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e),
         };
-        if query.since.is_some_and(|s| r.at < s) {
-            break; // lines are in time order: everything before is older
+        while let Some(line) = lines.prev()? {
+            let Some(e) = source.entry(&line, file_time) else {
+                continue;
+            };
+            if let (Some(s), Some(at)) = (self.query.since, e.at)
+                && at < s
+            {
+                return Ok(false); // lines are in time order: everything before is older
+            }
+            if self.query.keeps(&e) {
+                self.out.push(e);
+                if self.full() {
+                    return Ok(false);
+                }
+            }
         }
-        if query.keeps(&r) {
-            out.push(Entry {
-                service: service.to_string(),
-                at: r.at,
-                stream: r.stream,
-                text: r.text.to_vec(),
-            });
-            if query.last.is_some_and(|n| out.len() >= n) {
+        Ok(true)
+    }
+
+    /// Streams a compressed segment, keeping its newest matching lines.
+    fn forward(
+        &mut self,
+        source: &Source,
+        path: &Path,
+        compression: Compression,
+        file_time: SystemTime,
+    ) -> std::io::Result<bool> {
+        let reader = match crate::compress::open(path, compression) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        let mut reader = BufReader::with_capacity(CHUNK, reader);
+        let room = self.query.last.map(|n| n - self.out.len());
+        let mut found: std::collections::VecDeque<Entry> = std::collections::VecDeque::new();
+        let mut older_than_since = false;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            let Some(e) = source.entry(&line, file_time) else {
+                continue;
+            };
+            if let (Some(s), Some(at)) = (self.query.since, e.at)
+                && at < s
+            {
+                older_than_since = true;
+                continue;
+            }
+            if self.query.keeps(&e) {
+                found.push_back(e);
+                if room.is_some_and(|r| found.len() > r) {
+                    found.pop_front();
+                }
+            }
+        }
+        self.out.extend(found.into_iter().rev());
+        Ok(!older_than_since && !self.full())
+    }
+}
+
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| SystemTime::now())
+}
+
+/// The entries of one source that the query selects, oldest first: the
+/// current file (up to `until_position` when following), then rotated
+/// segments, newest first, as far back as the query needs.
+pub fn read_source(
+    source: &Source,
+    query: &Query,
+    until_position: Option<Position>,
+) -> std::io::Result<Vec<Entry>> {
+    let mut c = Collector {
+        query,
+        out: Vec::new(),
+    };
+    let current = source.current();
+    let end = until_position.and_then(|p| {
+        let ino = std::fs::metadata(&current).ok()?.ino();
+        (ino == p.ino).then_some(p.offset)
+    });
+    let mut more = c.backward(source, &current, end, modified(&current))?;
+    if more {
+        for seg in files::segments(&source.dir, &source.service, source.family)?
+            .iter()
+            .rev()
+        {
+            if query.since.is_some_and(|s| seg.rotated_at < s) {
+                break; // every line in it, and in older ones, is older
+            }
+            more = if seg.compression == Compression::None {
+                c.backward(source, &seg.path, None, seg.rotated_at)?
+            } else {
+                c.forward(source, &seg.path, seg.compression, seg.rotated_at)?
+            };
+            if !more {
                 break;
             }
         }
     }
-    out.reverse();
-    Ok(out)
+    c.out.reverse();
+    Ok(c.out)
 }
 
-/// Several services' logs, merged in time order; `last` applies to the merge.
-pub fn read(logs: &[(String, PathBuf)], query: &Query) -> std::io::Result<Vec<Entry>> {
+/// Several sources merged in time order; `last` applies to the merge.
+pub fn read(sources: &[(Source, Option<Position>)], query: &Query) -> std::io::Result<Vec<Entry>> {
     let mut all = Vec::new();
-    for (service, path) in logs {
-        all.extend(read_service(service, path, query)?);
+    for (source, position) in sources {
+        all.extend(read_source(source, query, *position)?);
     }
-    all.sort_by_key(|e| e.at); // stable: one service's order is kept
+    all.sort_by_key(|e| e.order); // stable: one source's order is kept
     if let Some(n) = query.last {
         let skip = all.len().saturating_sub(n);
         all.drain(..skip);
@@ -150,69 +324,108 @@ pub fn read(logs: &[(String, PathBuf)], query: &Query) -> std::io::Result<Vec<En
     Ok(all)
 }
 
-/// Where following a log file has got to.
+/// Follows one source's current file, across rotation and truncation.
 #[derive(Debug)]
 pub struct Follower {
-    service: String,
-    path: PathBuf,
+    source: Source,
+    file: Option<File>,
+    ino: u64,
     offset: u64,
     partial: Vec<u8>,
 }
 
 impl Follower {
-    /// Starts at the current end of `path`.
-    pub fn at_end(service: &str, path: &Path) -> Self {
-        let offset = std::fs::metadata(path).map_or(0, |m| m.len());
+    /// Starts at the current end of the source's file.
+    pub fn at_end(source: Source) -> Self {
+        let file = File::open(source.current()).ok();
+        let (ino, offset) = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or((0, 0), |m| (m.ino(), m.len()));
         Self {
-            service: service.to_string(),
-            path: path.to_path_buf(),
+            source,
+            file,
+            ino,
             offset,
             partial: Vec::new(),
         }
     }
 
-    /// The complete new lines since the last call that the query keeps. A
-    /// file that shrank (rotated or truncated) is read again from its start.
+    /// Where it started (for [`read`]); `None` when there was no file yet.
+    pub fn position(&self) -> Option<Position> {
+        self.file.as_ref().map(|_| Position {
+            ino: self.ino,
+            offset: self.offset,
+        })
+    }
+
+    /// The complete new lines since the last call that the query keeps.
+    /// When the file was rotated, the rest of the old file is read first,
+    /// then the new file from its start; a truncated file is read again
+    /// from its start.
     pub fn poll(&mut self, query: &Query) -> std::io::Result<Vec<Entry>> {
-        let Ok(mut file) = File::open(&self.path) else {
-            return Ok(Vec::new());
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            if self.file.is_none() {
+                let Ok(file) = File::open(self.source.current()) else {
+                    break;
+                };
+                self.ino = file.metadata()?.ino();
+                self.offset = 0;
+                self.partial.clear();
+                self.file = Some(file);
+            }
+            self.drain(query, &mut out)?;
+            let now = std::fs::metadata(self.source.current()).map(|m| m.ino());
+            if now.as_ref().is_ok_and(|ino| *ino == self.ino) {
+                break;
+            }
+            // Rotated (or removed): what the writer wrote before the rename
+            // is in the old file; read it to its end, then switch.
+            self.drain(query, &mut out)?;
+            self.file = None;
+            if now.is_err() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn drain(&mut self, query: &Query, out: &mut Vec<Entry>) -> std::io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
         };
         let len = file.metadata()?.len();
         if len < self.offset {
-            self.offset = 0;
+            self.offset = 0; // truncated in place
             self.partial.clear();
         }
         if len == self.offset {
-            return Ok(Vec::new());
+            return Ok(());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut new = Vec::new();
         file.take(len - self.offset).read_to_end(&mut new)?;
-        self.offset = len;
+        self.offset += new.len() as u64;
         self.partial.extend_from_slice(&new);
-        let mut out = Vec::new();
         let complete = self
             .partial
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |p| p + 1);
+        let now = SystemTime::now();
         for line in self.partial[..complete]
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
         {
-            if let Some(r) = record::decode(line)
-                && query.keeps(&r)
+            if let Some(e) = self.source.entry(line, now)
+                && query.keeps(&e)
             {
-                out.push(Entry {
-                    service: self.service.clone(),
-                    at: r.at,
-                    stream: r.stream,
-                    text: r.text.to_vec(),
-                });
+                out.push(e);
             }
         }
         self.partial.drain(..complete);
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -221,7 +434,16 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn write_log(path: &Path, start: SystemTime, lines: &[(u64, Stream, &str)]) {
+    fn source(dir: &Path, service: &str) -> Source {
+        Source {
+            service: service.to_string(),
+            dir: dir.to_path_buf(),
+            family: Family::Main,
+            format: LogFormat::Timestamped,
+        }
+    }
+
+    fn encode_lines(start: SystemTime, lines: &[(u64, Stream, &str)]) -> Vec<u8> {
         let mut out = Vec::new();
         for (secs, stream, text) in lines {
             record::encode(
@@ -231,7 +453,11 @@ mod tests {
                 text.as_bytes(),
             );
         }
-        std::fs::write(path, out).unwrap();
+        out
+    }
+
+    fn write_log(path: &Path, start: SystemTime, lines: &[(u64, Stream, &str)]) {
+        std::fs::write(path, encode_lines(start, lines)).unwrap();
     }
 
     fn texts(entries: &[Entry]) -> Vec<String> {
@@ -245,9 +471,8 @@ mod tests {
     fn last_since_grep_stream_and_merge() {
         let dir = tempfile::tempdir().unwrap();
         let t = humantime::parse_rfc3339("2026-11-22T10:00:00Z").unwrap();
-        let (api, worker) = (dir.path().join("api.log"), dir.path().join("worker.log"));
         write_log(
-            &api,
+            &dir.path().join("api.log"),
             t,
             &[
                 (0, Stream::Stdout, "a0"),
@@ -256,15 +481,18 @@ mod tests {
             ],
         );
         write_log(
-            &worker,
+            &dir.path().join("worker.log"),
             t,
             &[(1, Stream::Stdout, "w1"), (3, Stream::Stderr, "ERROR w3")],
         );
-        let logs = vec![("api".to_string(), api), ("worker".to_string(), worker)];
+        let sources = vec![
+            (source(dir.path(), "api"), None),
+            (source(dir.path(), "worker"), None),
+        ];
         let q = |f: fn(&mut Query)| {
             let mut q = Query::default();
             f(&mut q);
-            texts(&read(&logs, &q).unwrap())
+            texts(&read(&sources, &q).unwrap())
         };
         assert_eq!(
             q(|_| {}),
@@ -294,48 +522,163 @@ mod tests {
     #[test]
     fn reads_backwards_across_chunks() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.log");
         let t = SystemTime::now();
         let lines: Vec<(u64, Stream, String)> = (0..20_000)
             .map(|i| (i, Stream::Stdout, format!("line {i}")))
             .collect();
         let borrowed: Vec<(u64, Stream, &str)> =
             lines.iter().map(|(a, b, c)| (*a, *b, c.as_str())).collect();
-        write_log(&path, t, &borrowed);
+        write_log(&dir.path().join("x.log"), t, &borrowed);
+        let src = source(dir.path(), "x");
         let q = Query {
             last: Some(3),
             ..Query::default()
         };
-        let got = read_service("x", &path, &q).unwrap();
+        let got = read_source(&src, &q, None).unwrap();
         assert_eq!(
             texts(&got),
             ["x:line 19997", "x:line 19998", "x:line 19999"]
         );
-        let all = read_service("x", &path, &Query::default()).unwrap();
+        let all = read_source(&src, &Query::default(), None).unwrap();
         assert_eq!(all.len(), 20_000);
         assert_eq!(all[0].text, b"line 0");
     }
 
     #[test]
-    fn follow_sees_new_complete_lines_and_survives_truncation() {
+    fn reads_across_rotated_and_compressed_segments() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("api.log");
+        let d = dir.path();
+        let t = humantime::parse_rfc3339("2026-11-22T10:00:00Z").unwrap();
+        let seg =
+            |secs: u64| files::rotated_path(d, "api", Family::Main, t + Duration::from_secs(secs));
+        let oldest = encode_lines(
+            t,
+            &[
+                (0, Stream::Stdout, "one"),
+                (1, Stream::Stderr, "Traceback 1"),
+            ],
+        );
+        crate::compress::write_compressed(
+            &files::compressed_path(&seg(2), Compression::Gzip),
+            &oldest,
+            Compression::Gzip,
+        )
+        .unwrap();
+        let middle = encode_lines(
+            t,
+            &[(3, Stream::Stdout, "three"), (4, Stream::Stdout, "four")],
+        );
+        crate::compress::write_compressed(
+            &files::compressed_path(&seg(5), Compression::Zstd),
+            &middle,
+            Compression::Zstd,
+        )
+        .unwrap();
+        std::fs::write(
+            seg(7),
+            encode_lines(t, &[(6, Stream::Stderr, "Traceback 6")]),
+        )
+        .unwrap();
+        write_log(&d.join("api.log"), t, &[(8, Stream::Stdout, "eight")]);
+        let src = source(d, "api");
+        let all = |q: Query| texts(&read_source(&src, &q, None).unwrap());
+        assert_eq!(
+            all(Query::default()),
+            [
+                "api:one",
+                "api:Traceback 1",
+                "api:three",
+                "api:four",
+                "api:Traceback 6",
+                "api:eight"
+            ]
+        );
+        assert_eq!(
+            all(Query {
+                last: Some(4),
+                ..Query::default()
+            }),
+            ["api:three", "api:four", "api:Traceback 6", "api:eight"]
+        );
+        assert_eq!(
+            all(Query {
+                grep: Some(Regex::new("Traceback").unwrap()),
+                ..Query::default()
+            }),
+            ["api:Traceback 1", "api:Traceback 6"]
+        );
+        assert_eq!(
+            all(Query {
+                since: Some(t + Duration::from_secs(4)),
+                ..Query::default()
+            }),
+            ["api:four", "api:Traceback 6", "api:eight"]
+        );
+    }
+
+    #[test]
+    fn raw_lines_are_read_without_times() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("api.log"), "plain one\nplain two\n").unwrap();
+        let src = Source {
+            format: LogFormat::Raw,
+            ..source(dir.path(), "api")
+        };
+        let got = read_source(&src, &Query::default(), None).unwrap();
+        assert_eq!(texts(&got), ["api:plain one", "api:plain two"]);
+        assert_eq!(got[0].at, None);
+        let timed = source(dir.path(), "api");
+        assert!(
+            read_source(&timed, &Query::default(), None)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn follow_survives_rotation_and_truncation_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(dir.path(), "api");
+        let path = src.current();
         let t = SystemTime::now();
         write_log(&path, t, &[(0, Stream::Stdout, "old")]);
-        let mut f = Follower::at_end("api", &path);
+        let mut f = Follower::at_end(src.clone());
+        let start = f.position().unwrap();
         assert!(f.poll(&Query::default()).unwrap().is_empty());
+        // A line written after the follower started is not in the initial read.
+        let append = |text: &str| {
+            let mut more = std::fs::read(&path).unwrap_or_default();
+            record::encode(&mut more, t, Stream::Stdout, text.as_bytes());
+            std::fs::write(&path, &more).unwrap();
+        };
+        append("new");
+        assert_eq!(
+            texts(&read_source(&src, &Query::default(), Some(start)).unwrap()),
+            ["api:old"]
+        );
         let mut more = std::fs::read(&path).unwrap();
-        record::encode(&mut more, t, Stream::Stdout, b"new");
         more.extend_from_slice(b"2026-11-22T10:00:00.000Z stdout half");
         std::fs::write(&path, &more).unwrap();
         assert_eq!(texts(&f.poll(&Query::default()).unwrap()), ["api:new"]);
-        std::fs::write(&path, b"").unwrap();
-        let mut fresh = Vec::new();
-        record::encode(&mut fresh, t, Stream::Stderr, b"after rotation");
-        std::fs::write(&path, &fresh).unwrap();
+        // Rotation: a last line lands in the old file just before the rename.
+        let mut tail = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut tail, b" done\n").unwrap();
+        std::fs::rename(
+            &path,
+            files::rotated_path(dir.path(), "api", Family::Main, t),
+        )
+        .unwrap();
+        append("after rotation");
         assert_eq!(
             texts(&f.poll(&Query::default()).unwrap()),
-            ["api:after rotation"]
+            ["api:half done", "api:after rotation"]
         );
+        // Truncation in place (copytruncate), seen as a file shorter than before.
+        std::fs::write(&path, b"").unwrap();
+        append("cut");
+        assert_eq!(texts(&f.poll(&Query::default()).unwrap()), ["api:cut"]);
     }
 }
