@@ -147,6 +147,32 @@ pub struct ServiceStatus {
     /// The service's health checks and their last results.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub checks: Vec<CheckResult>,
+    /// What its output says: lines captured and error signals.
+    #[serde(default)]
+    pub output: OutputStats,
+}
+
+/// A service's captured output, counted since the daemon started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputStats {
+    /// Lines captured.
+    pub lines: u64,
+    /// Error incidents (a multi-line traceback counts once).
+    pub errors: u64,
+    /// Error incidents in the last 60 seconds.
+    pub errors_last_minute: u32,
+    /// The first line of the latest error incident.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_error: Option<ErrorLine>,
+}
+
+/// One error line and when it was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorLine {
+    /// RFC 3339 time.
+    pub at: String,
+    /// The line (at most 300 bytes).
+    pub line: String,
 }
 
 /// One health check as the daemon last saw it.

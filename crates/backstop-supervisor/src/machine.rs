@@ -642,6 +642,7 @@ mod tests {
             port: None,
             startup: None,
             health: vec![],
+            logs: backstop_config::LogSettings::default(),
         }
     }
 

@@ -1,23 +1,29 @@
-//! Where a service's stdout and stderr go.
+//! Capturing a service's stdout and stderr.
 //!
-//! Each stream is read by its own task, never blocking the child for long:
-//! lines go to `.backstop/logs/<service>.log` with a timestamp and the
-//! stream name and, in the foreground, to the terminal prefixed by the
-//! service name. Lines longer than [`MAX_LINE`] are split, never dropped;
-//! invalid UTF-8 is kept byte for byte in the file.
+//! Each stream is read by its own task on the runtime, straight into one
+//! buffer, as fast as the child writes. Whole lines are framed as records
+//! (one timestamp per read, not per line), scanned for error signals, and
+//! handed as one batch to the log writer thread, which owns the files: the
+//! disk never stalls this task, so it never stalls the child. Lines longer
+//! than [`MAX_LINE`] are split, never dropped; invalid UTF-8 is kept byte
+//! for byte; a last line without a newline is kept at end of file.
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
+
+use backstop_config::LogFormat;
+use backstop_logs::{ErrorDetector, ErrorPatterns, FileSender, LogStats};
+
+pub use backstop_logs::Stream;
 
 /// Longest line kept in one piece; longer lines are split at this bound.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Bytes read from a pipe at once while output flows.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from a pipe at once: the default pipe capacity, so one read
+/// usually empties the pipe.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Where output is shown besides the log files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,199 +37,159 @@ pub enum Echo {
     },
 }
 
-pub use backstop_logs::Stream;
-
-/// Shared by every output task.
+/// The terminal side of output: shared by every capture task.
 #[derive(Debug)]
-pub struct OutputSink {
-    log_dir: PathBuf,
+pub struct Terminal {
     echo: Echo,
     name_width: usize,
 }
 
 const COLORS: &[&str] = &["36", "33", "32", "35", "34", "31", "96", "93", "92", "95"];
 
-impl OutputSink {
-    /// A sink writing under `log_dir`; `names` sizes the terminal prefix.
-    pub fn new(log_dir: PathBuf, echo: Echo, names: &[&str]) -> Self {
+impl Terminal {
+    /// `names` sizes the `name |` prefix.
+    pub fn new(echo: Echo, names: &[&str]) -> Self {
         let name_width = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        Self {
-            log_dir,
-            echo,
-            name_width,
-        }
-    }
-
-    fn log_path(&self, service: &str) -> PathBuf {
-        self.log_dir.join(format!("{service}.log"))
+        Self { echo, name_width }
     }
 }
 
-/// Reads `fd` until end of file, writing each line where it belongs.
-pub fn pump(
-    sink: Arc<OutputSink>,
-    service: String,
-    color_index: usize,
-    stream: Stream,
-    fd: OwnedFd,
-) {
-    tokio::spawn(async move {
-        let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
-            return;
-        };
-        let file = Arc::new(Mutex::new(LogFile::new(
-            sink.log_path(&service),
-            service.clone(),
-        )));
-        // The read buffer exists only while data flows: an idle service's
-        // streams cost no heap (ten services would otherwise hold 320 KiB).
-        let mut buf: Vec<u8> = Vec::new();
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            if pipe.readable().await.is_err() {
-                break;
-            }
-            if buf.capacity() == 0 {
-                buf.reserve_exact(READ_CHUNK);
-            }
-            buf.clear();
-            let n = match pipe.try_read_buf(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    buf = Vec::new();
-                    if pending.is_empty() {
-                        pending = Vec::new();
-                    }
-                    continue;
+/// Everything one capture task needs.
+pub struct Capture {
+    /// The service.
+    pub service: String,
+    /// Its colour on the terminal.
+    pub color: usize,
+    /// Which stream this is.
+    pub stream: Stream,
+    /// The log file it goes to.
+    pub to: FileSender,
+    /// Timestamped records or raw bytes.
+    pub format: LogFormat,
+    /// What an error line looks like.
+    pub patterns: Arc<ErrorPatterns>,
+    /// Where lines and errors are counted.
+    pub stats: Arc<LogStats>,
+}
+
+/// Reads `fd` until end of file, delivering each line where it belongs.
+pub async fn pump(terminal: Arc<Terminal>, capture: Capture, fd: OwnedFd) {
+    let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
+    let mut state = Delivery {
+        capture,
+        terminal,
+        detector: ErrorDetector::default(),
+    };
+    // The buffer exists only while data flows: an idle service's streams
+    // cost no heap (ten services would otherwise hold over a megabyte).
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        if pipe.readable().await.is_err() {
+            break;
+        }
+        pending.reserve(READ_CHUNK);
+        match pipe.try_read_buf(&mut pending) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if pending.is_empty() {
+                    pending = Vec::new();
                 }
-                Err(_) => break,
-            };
-            pending.extend_from_slice(&buf[..n]);
-            let mut start = 0;
-            while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
-                emit(
-                    &sink,
-                    &service,
-                    color_index,
-                    stream,
-                    &file,
-                    &pending[start..start + pos],
-                );
-                start += pos + 1;
+                continue;
             }
-            pending.drain(..start);
-            while pending.len() >= MAX_LINE {
-                emit(
-                    &sink,
-                    &service,
-                    color_index,
-                    stream,
-                    &file,
-                    &pending[..MAX_LINE],
-                );
-                pending.drain(..MAX_LINE);
-            }
+            Err(_) => break,
         }
-        if !pending.is_empty() {
-            emit(&sink, &service, color_index, stream, &file, &pending);
+        let complete = memchr::memrchr(b'\n', &pending).map_or(0, |p| p + 1);
+        if complete > 0 {
+            state.deliver(&pending[..complete]);
+            pending.drain(..complete);
         }
-    });
-}
-
-/// A service's log file that loses nothing silently: when it cannot be
-/// opened or written (full disk, removed directory), the lines are counted,
-/// a warning goes to backstop's own log, and once writing works again a
-/// marker line says how much was dropped, and why.
-struct LogFile {
-    path: PathBuf,
-    service: String,
-    file: Option<File>,
-    dropped_lines: u64,
-    dropped_bytes: u64,
-    reason: String,
-}
-
-impl LogFile {
-    fn new(path: PathBuf, service: String) -> Self {
-        Self {
-            path,
-            service,
-            file: None,
-            dropped_lines: 0,
-            dropped_bytes: 0,
-            reason: String::new(),
+        // A line still without its end is cut at the bound; the rest follows.
+        while pending.len() >= MAX_LINE {
+            let mut piece = pending[..MAX_LINE].to_vec();
+            piece.push(b'\n');
+            state.deliver(&piece);
+            pending.drain(..MAX_LINE);
         }
     }
-
-    fn write(&mut self, record: &[u8]) {
-        let result = match &mut self.file {
-            Some(f) => f.write_all(record),
-            None => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .and_then(|mut f| {
-                    if self.dropped_lines > 0 {
-                        let mut marker = Vec::new();
-                        let text = format!(
-                            "[backstop] {} lines ({} bytes) of output could not be written here: {}",
-                            self.dropped_lines, self.dropped_bytes, self.reason
-                        );
-                        backstop_logs::record::encode(&mut marker, SystemTime::now(), Stream::Stderr, text.as_bytes());
-                        f.write_all(&marker)?;
-                        tracing::warn!("{}: writing {} again; {text}", self.service, self.path.display());
-                        self.dropped_lines = 0;
-                        self.dropped_bytes = 0;
-                    }
-                    f.write_all(record)?;
-                    self.file = Some(f);
-                    Ok(())
-                }),
-        };
-        if let Err(err) = result {
-            if self.dropped_lines == 0 {
-                tracing::warn!(
-                    "{}: cannot write {}: {err}; its output is counted and dropped until writing works again",
-                    self.service,
-                    self.path.display()
-                );
-            }
-            self.reason = err.to_string();
-            self.dropped_lines += 1;
-            self.dropped_bytes += record.len() as u64;
-            // Open again next time: the disk may have room, the directory may be back.
-            self.file = None;
-        }
+    if !pending.is_empty() {
+        pending.push(b'\n');
+        state.deliver(&pending);
     }
 }
 
-fn emit(
-    sink: &OutputSink,
-    service: &str,
-    color_index: usize,
-    stream: Stream,
-    file: &Arc<Mutex<LogFile>>,
-    line: &[u8],
-) {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut record = Vec::with_capacity(line.len() + 40);
-    backstop_logs::record::encode(&mut record, SystemTime::now(), stream, line);
-    if let Ok(mut f) = file.lock() {
-        f.write(&record);
+struct Delivery {
+    capture: Capture,
+    terminal: Arc<Terminal>,
+    detector: ErrorDetector,
+}
+
+impl Delivery {
+    /// Frames, scans, counts and sends `region`: whole lines, each ending in `\n`.
+    fn deliver(&mut self, region: &[u8]) {
+        let c = &self.capture;
+        let now = SystemTime::now();
+        let lines = memchr::memchr_iter(b'\n', region).count();
+        let mut prefix = Vec::with_capacity(40);
+        if c.format == LogFormat::Timestamped {
+            let _ = write!(
+                prefix,
+                "{} {} ",
+                humantime::format_rfc3339_millis(now),
+                c.stream.as_str()
+            );
+        }
+        let mut batch = Vec::with_capacity(region.len() + lines * prefix.len());
+        let mut records = 0u64;
+        for line in region.split_inclusive(|&b| b == b'\n') {
+            let line = &line[..line.len() - 1];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let mut pieces = line.chunks(MAX_LINE).peekable();
+            if pieces.peek().is_none() {
+                batch.extend_from_slice(&prefix);
+                batch.push(b'\n');
+                records += 1;
+            }
+            for piece in pieces {
+                batch.extend_from_slice(&prefix);
+                batch.extend_from_slice(piece);
+                batch.push(b'\n');
+                records += 1;
+            }
+        }
+        c.stats.add_output(lines as u64, region.len() as u64);
+        let stats = &c.stats;
+        self.detector.scan(
+            &c.patterns,
+            region,
+            tokio::time::Instant::now().into_std(),
+            |line| {
+                stats.add_error(now, line);
+            },
+        );
+        if let Echo::Terminal { color } = self.terminal.echo {
+            self.echo(region, color);
+        }
+        // A full queue means the disk is behind: the sender counts what it
+        // drops, and the writer marks it in the file once it catches up.
+        let _ = c.to.send(batch, records);
     }
-    if let Echo::Terminal { color } = sink.echo {
-        let text = String::from_utf8_lossy(line);
+
+    fn echo(&self, region: &[u8], color: bool) {
+        let c = &self.capture;
+        let w = self.terminal.name_width;
         let mut out = std::io::stdout().lock();
-        let _ = if color {
-            let code = COLORS[color_index % COLORS.len()];
-            writeln!(
-                out,
-                "\x1b[{code}m{service:<w$} |\x1b[0m {text}",
-                w = sink.name_width
-            )
-        } else {
-            writeln!(out, "{service:<w$} | {text}", w = sink.name_width)
-        };
+        for line in region.split_inclusive(|&b| b == b'\n') {
+            let line = &line[..line.len() - 1];
+            let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
+            let _ = if color {
+                let code = COLORS[c.color % COLORS.len()];
+                writeln!(out, "\x1b[{code}m{:<w$} |\x1b[0m {text}", c.service)
+            } else {
+                writeln!(out, "{:<w$} | {text}", c.service)
+            };
+        }
     }
 }

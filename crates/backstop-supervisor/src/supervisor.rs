@@ -32,10 +32,11 @@ use tokio::time::Instant;
 
 use crate::checks::{CheckRun, own_health};
 use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
-use crate::output::{Echo, OutputSink, Stream, pump};
+use crate::output::{Capture, Echo, Stream, Terminal, pump};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
 use crate::state_file::{RecordedProcess, StateFile};
 use crate::{ports, procs, tree};
+use backstop_logs::{ErrorPatterns, LogStats, LogWriter};
 
 /// How many exits of each service are remembered.
 const EXIT_HISTORY: usize = 32;
@@ -76,6 +77,8 @@ struct Service {
     /// Counts spawns, so that a probe result of an earlier process is ignored.
     generation: u64,
     probe_context: Option<ExecContext>,
+    /// Lines and error signals of its output; kept across restarts.
+    log_stats: Arc<LogStats>,
 }
 
 impl Service {
@@ -85,6 +88,7 @@ impl Service {
             checks: config.health.iter().cloned().map(CheckRun::new).collect(),
             generation: 0,
             probe_context: None,
+            log_stats: Arc::default(),
             config,
             main: None,
             orphans: HashSet::new(),
@@ -136,7 +140,12 @@ enum Internal {
 pub struct Supervisor {
     config: Config,
     services: Vec<Service>,
-    sink: Arc<OutputSink>,
+    terminal: Arc<Terminal>,
+    logs: LogWriter,
+    /// Capture tasks, awaited at exit so that the last lines are written.
+    pumps: tokio::task::JoinSet<()>,
+    /// Compiled error patterns, shared by services with equal settings.
+    error_patterns: Vec<(backstop_config::LogSettings, Arc<ErrorPatterns>)>,
     events: broadcast::Sender<Event>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
@@ -154,13 +163,9 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor for `config`; nothing runs until [`Supervisor::run`].
-    pub fn new(config: Config, options: &Options) -> Self {
+    pub fn new(config: Config, options: &Options) -> std::io::Result<Self> {
         let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-        let sink = Arc::new(OutputSink::new(
-            config.daemon.state_dir.join("logs"),
-            options.echo,
-            &names,
-        ));
+        let terminal = Arc::new(Terminal::new(options.echo, &names));
         let services = config
             .services
             .iter()
@@ -176,11 +181,21 @@ impl Supervisor {
         };
         // Subscribers that fall this far behind are told how many events they missed.
         let (events, _) = broadcast::channel(256);
+        let logs = LogWriter::start(
+            config.daemon.state_dir.join("logs"),
+            log_notices(events.clone()),
+        )?;
+        for s in &config.services {
+            logs.configure(&s.name, &s.logs);
+        }
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
-        Self {
+        Ok(Self {
             config,
             services,
-            sink,
+            terminal,
+            logs,
+            pumps: tokio::task::JoinSet::new(),
+            error_patterns: Vec::new(),
             events,
             internal_tx,
             internal_rx,
@@ -192,7 +207,7 @@ impl Supervisor {
             probe_reaper: ProbeReaper::default(),
             checks: Vec::new(),
             reloads: 0,
-        }
+        })
     }
 
     /// The event bus: every start, exit, restart decision and state change.
@@ -246,7 +261,73 @@ impl Supervisor {
             }
         }
         self.final_sweep().await;
+        // The children are gone, so their pipes end: let the capture tasks
+        // deliver the last lines, then let the writer put them on disk.
+        let pumps = std::mem::take(&mut self.pumps);
+        let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
+        if !self.logs.close(Duration::from_secs(5)) {
+            tracing::warn!(
+                "the log writer did not finish within 5 s; the last lines may be missing"
+            );
+        }
         Ok(())
+    }
+
+    /// Starts the capture of a freshly spawned service's output.
+    fn capture(&mut self, i: usize, stdout: std::os::fd::OwnedFd, stderr: std::os::fd::OwnedFd) {
+        while self.pumps.try_join_next().is_some() {} // forget finished ones
+        let settings = self.services[i].config.logs.clone();
+        let patterns = self.error_patterns_for(&settings);
+        let s = &self.services[i];
+        let name = &s.config.name;
+        let out = self.logs.sender(name, Stream::Stdout, &settings);
+        let err = match settings.stderr {
+            backstop_config::StderrFile::Merged => out.clone(),
+            backstop_config::StderrFile::Separate => {
+                self.logs.sender(name, Stream::Stderr, &settings)
+            }
+        };
+        for (stream, to, fd) in [(Stream::Stdout, out, stdout), (Stream::Stderr, err, stderr)] {
+            let capture = Capture {
+                service: name.clone(),
+                color: s.color,
+                stream,
+                to,
+                format: settings.format,
+                patterns: patterns.clone(),
+                stats: s.log_stats.clone(),
+            };
+            self.pumps.spawn(pump(self.terminal.clone(), capture, fd));
+        }
+    }
+
+    fn error_patterns_for(
+        &mut self,
+        settings: &backstop_config::LogSettings,
+    ) -> Arc<ErrorPatterns> {
+        let same = |a: &backstop_config::LogSettings| {
+            a.error_patterns == settings.error_patterns
+                && a.ignore_patterns == settings.ignore_patterns
+                && a.builtin_error_patterns == settings.builtin_error_patterns
+        };
+        if let Some((_, p)) = self.error_patterns.iter().find(|(s, _)| same(s)) {
+            return p.clone();
+        }
+        // The loader compiled every pattern already; failing here is a bug,
+        // and the service runs on without error counting rather than not at all.
+        let patterns = Arc::new(ErrorPatterns::new(settings).unwrap_or_else(|e| {
+            tracing::error!("error patterns do not compile ({e}); error counting is off");
+            ErrorPatterns::new(&backstop_config::LogSettings {
+                builtin_error_patterns: false,
+                error_patterns: Vec::new(),
+                ignore_patterns: Vec::new(),
+                ..settings.clone()
+            })
+            .expect("no patterns always compile")
+        }));
+        self.error_patterns
+            .push((settings.clone(), patterns.clone()));
+        patterns
     }
 
     fn index(&self, name: &str) -> Option<usize> {
@@ -423,21 +504,7 @@ impl Supervisor {
                 });
                 s.detail = None;
                 let name = s.config.name.clone();
-                let color = s.color;
-                pump(
-                    self.sink.clone(),
-                    name.clone(),
-                    color,
-                    Stream::Stdout,
-                    child.stdout,
-                );
-                pump(
-                    self.sink.clone(),
-                    name.clone(),
-                    color,
-                    Stream::Stderr,
-                    child.stderr,
-                );
+                self.capture(i, child.stdout, child.stderr);
                 self.services[i].machine.note_main_exists();
                 self.save_state();
                 self.event(
@@ -982,7 +1049,7 @@ impl Supervisor {
                         self.feed(i, Input::Start, now);
                     }
                 }
-                Some(i) if self.services[i].config != *service => {
+                Some(i) if !self.services[i].config.same_process(service) => {
                     outcome.changed.push(service.name.clone());
                     let s = &mut self.services[i];
                     s.config = service.clone();
@@ -994,7 +1061,11 @@ impl Supervisor {
                         self.feed(i, Input::Restart, now);
                     }
                 }
-                Some(i) => self.services[i].removed = false,
+                Some(i) => {
+                    let s = &mut self.services[i];
+                    s.removed = false;
+                    s.config = service.clone(); // log settings apply without a restart
+                }
             }
         }
         for i in 0..self.services.len() {
@@ -1019,6 +1090,10 @@ impl Supervisor {
                 "`daemon.state_dir` changed: it takes effect when the daemon restarts".to_string(),
             );
         }
+        for s in &new.services {
+            self.logs.configure(&s.name, &s.logs);
+        }
+        self.error_patterns.clear();
         self.config = new;
         self.reloads += 1;
         self.arm_checks(Instant::now());
@@ -1088,6 +1163,18 @@ impl Supervisor {
                 Vec::new()
             },
             checks: s.checks.iter().map(CheckRun::result).collect(),
+            output: {
+                let o = s.log_stats.snapshot(SystemTime::now());
+                backstop_api::OutputStats {
+                    lines: o.lines,
+                    errors: o.errors,
+                    errors_last_minute: o.errors_last_minute,
+                    last_error: o.last_error.map(|(at, line)| backstop_api::ErrorLine {
+                        at: humantime::format_rfc3339_millis(at).to_string(),
+                        line,
+                    }),
+                }
+            },
         }
     }
 
@@ -1373,4 +1460,38 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
+}
+
+/// Turns the log writer's notices into events (and lines in backstop's own log).
+fn log_notices(events: broadcast::Sender<Event>) -> backstop_logs::Notify {
+    Arc::new(move |notice: backstop_logs::Notice| {
+        let (service, kind, message) = match notice {
+            backstop_logs::Notice::Dropping { service, reason } => {
+                let m = format!("{service}: output is being dropped: {reason}");
+                (service, "log-dropping", m)
+            }
+            backstop_logs::Notice::Dropped {
+                service,
+                lines,
+                bytes,
+                reason,
+            } => {
+                let m = format!(
+                    "{service}: {lines} lines ({bytes} bytes) of output were lost: {reason}"
+                );
+                (service, "log-dropped", m)
+            }
+            backstop_logs::Notice::Maintenance { service, message } => {
+                let m = format!("{service}: {message}");
+                (service, "log-maintenance", m)
+            }
+        };
+        tracing::warn!("{message}");
+        let _ = events.send(Event {
+            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            service: Some(service),
+            kind: kind.to_string(),
+            message,
+        });
+    })
 }

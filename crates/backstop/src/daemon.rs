@@ -132,7 +132,12 @@ pub(crate) async fn run(
         Mode::Foreground { color } => Echo::Terminal { color },
         Mode::Detached => Echo::None,
     };
-    let supervisor = Supervisor::new(config, &Options { echo, services });
+    let supervisor = Supervisor::new(config, &Options { echo, services }).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot start the log writer thread: {e}"),
+        )
+    })?;
     let events = supervisor.subscribe();
     tokio::spawn(show_events(events, mode));
 

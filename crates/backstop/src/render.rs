@@ -66,8 +66,9 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
         "RESTARTS",
         "LAST EXIT",
         "RSS",
+        "ERR/MIN",
     ];
-    let rows: Vec<[String; 8]> = services
+    let rows: Vec<[String; 9]> = services
         .iter()
         .map(|s| {
             [
@@ -83,6 +84,7 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
                 s.rss_bytes
                     .filter(|b| *b > 0)
                     .map_or_else(|| "-".to_string(), bytes),
+                s.output.errors_last_minute.to_string(),
             ]
         })
         .collect();
@@ -109,6 +111,7 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
                 match i {
                     1 => paint(&padded, state_color(s.state), color),
                     2 => paint(&padded, health_color(s.health), color),
+                    8 if s.output.errors_last_minute > 0 => paint(&padded, "31", color),
                     _ => padded,
                 }
             })
@@ -155,16 +158,20 @@ mod tests {
             restart_in_s: Some(2.0),
             exits: vec![],
             checks: vec![],
+            output: backstop_api::OutputStats {
+                errors_last_minute: 3,
+                ..Default::default()
+            },
         };
         let table = status_table(&[s], false);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "NAME  STATE    HEALTH   PID  UPTIME  RESTARTS  LAST EXIT  RSS"
+            "NAME  STATE    HEALTH   PID  UPTIME  RESTARTS  LAST EXIT  RSS  ERR/MIN"
         );
         assert_eq!(
             lines[1],
-            "api   backoff  unknown  -    -       2         code 1     -"
+            "api   backoff  unknown  -    -       2         code 1     -    3"
         );
         assert_eq!(lines[2], "  ↳ restarting in 2.0s");
     }

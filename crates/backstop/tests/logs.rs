@@ -2,12 +2,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Sandbox, wait_until};
+use support::{LineStream, Sandbox, wait_until};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -78,18 +76,15 @@ command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep
     assert_eq!(since.lines().count(), 1);
 
     // Follow: new lines appear as they are written.
-    let mut follower = s
-        .command(&["logs", "-f", "-n", "0", "api"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(follower.stdout.take().unwrap());
+    // The last existing line comes first; once it is shown, the follower
+    // has fixed its starting point and nothing written later is missed.
+    let follower = LineStream::spawn(s.command(&["logs", "-f", "-n", "1", "api"]));
+    let first = follower.next("the last existing line", T);
+    assert!(first.ends_with("Traceback: boom"), "{first}");
     std::fs::write(s.path("more"), "").unwrap();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.trim_end().ends_with(" api later"), "{line}");
-    follower.kill().unwrap();
-    follower.wait().unwrap();
+    let line = follower.next("the new line", T);
+    assert!(line.ends_with(" api later"), "{line}");
+    drop(follower);
 
     let bad = s.run(&["logs", "--since", "yesterday-ish"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -127,11 +122,14 @@ command = ["sh", "-c", "i=0; while [ ! -e stop ]; do i=$((i+1)); echo line $i; s
         .expect(&text);
     assert!(
         marker.contains("lines (")
-            && marker.contains("bytes) of output could not be written here: "),
+            && marker.contains("bytes) of output were lost here: cannot write "),
         "{marker}"
     );
     assert!(
-        s.daemon_output().contains("writing") && s.daemon_output().contains("again;"),
+        s.daemon_output()
+            .contains("talker: output is being dropped: cannot write")
+            && s.daemon_output()
+                .contains("of output were lost: cannot write"),
         "{}",
         s.daemon_output()
     );

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use backstop_logs::{Entry, Follower, Query, Stream};
+use backstop_config::StderrFile;
+use backstop_logs::{Entry, Family, Follower, Query, Source, Stream};
 
 use crate::cli::LogsArgs;
 use crate::context::{color_stdout, load_config};
@@ -47,9 +48,22 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
         args.services.clone()
     };
     let log_dir = config.daemon.state_dir.join("logs");
-    let logs: Vec<(String, std::path::PathBuf)> = names
+    // Each service has one file family, two when stderr is kept apart.
+    let sources: Vec<Source> = names
         .iter()
-        .map(|n| (n.clone(), log_dir.join(format!("{n}.log"))))
+        .filter_map(|n| config.service(n))
+        .flat_map(|s| {
+            let families: &[Family] = match s.logs.stderr {
+                StderrFile::Merged => &[Family::Main],
+                StderrFile::Separate => &[Family::Main, Family::Stderr],
+            };
+            families.iter().map(|&family| Source {
+                service: s.name.clone(),
+                dir: log_dir.clone(),
+                family,
+                format: s.logs.format,
+            })
+        })
         .collect();
     let grep = args
         .grep
@@ -89,7 +103,12 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
         grep,
         stream,
     };
-    if !args.follow && logs.iter().all(|(_, path)| !path.exists()) {
+    let any_file = sources.iter().any(|s| {
+        s.current().exists()
+            || backstop_logs::files::segments(&s.dir, &s.service, s.family)
+                .is_ok_and(|v| !v.is_empty())
+    });
+    if !args.follow && !any_file {
         eprintln!(
             "no logs yet in {}: they appear once `backstop up` has run the services",
             log_dir.display()
@@ -98,7 +117,19 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
     }
     let width = names.iter().map(String::len).max().unwrap_or(0);
     let color = color_stdout();
-    let entries = backstop_logs::read::read(&logs, &query).map_err(|e| {
+    // Followers fix their starting point first; the initial read stops
+    // there, so no line is shown twice or falls between the two.
+    let mut followers: Vec<Follower> = if args.follow {
+        sources.iter().cloned().map(Follower::at_end).collect()
+    } else {
+        Vec::new()
+    };
+    let initial: Vec<(Source, Option<backstop_logs::Position>)> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), followers.get(i).and_then(Follower::position)))
+        .collect();
+    let entries = backstop_logs::read::read(&initial, &query).map_err(|e| {
         Exit::new(
             Code::Failed,
             format!("cannot read logs in {}: {e}", log_dir.display()),
@@ -118,13 +149,12 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
         since: None,
         ..query
     };
-    let mut followers: Vec<Follower> = logs.iter().map(|(s, p)| Follower::at_end(s, p)).collect();
     loop {
         let mut batch: Vec<Entry> = Vec::new();
         for f in &mut followers {
             batch.extend(f.poll(&follow_query).unwrap_or_default());
         }
-        batch.sort_by_key(|e| e.at);
+        batch.sort_by_key(|e| e.order);
         for e in &batch {
             if print(&mut out, e, json, width, color).is_err() {
                 return Ok(());
@@ -145,14 +175,16 @@ fn print(
     color: bool,
 ) -> std::io::Result<()> {
     let text = String::from_utf8_lossy(&e.text);
-    let at = humantime::format_rfc3339_millis(e.at).to_string();
+    let at =
+        e.at.map(|at| humantime::format_rfc3339_millis(at).to_string());
     if json {
         let line = serde_json::json!({"service": e.service, "at": at, "stream": e.stream.as_str(), "line": text});
         return writeln!(out, "{line}");
     }
+    let at = at.map_or(String::new(), |at| at + " ");
     let (pre, post) = match (color, e.stream) {
         (true, Stream::Stderr) => ("\x1b[31m", "\x1b[0m"),
         _ => ("", ""),
     };
-    writeln!(out, "{:<width$} | {at} {pre}{text}{post}", e.service)
+    writeln!(out, "{:<width$} | {at}{pre}{text}{post}", e.service)
 }

@@ -47,6 +47,20 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
         {
             print_checks(&format!("checks of {}", s.name), &s.checks);
         }
+        for s in report
+            .services
+            .iter()
+            .take(if only.is_empty() { 0 } else { usize::MAX })
+        {
+            let o = &s.output;
+            println!(
+                "\noutput of {}: {} lines, {} errors ({} in the last minute)",
+                s.name, o.lines, o.errors, o.errors_last_minute
+            );
+            if let Some(e) = &o.last_error {
+                println!("  last error at {}: {}", e.at, e.line);
+            }
+        }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {
             println!("\nexits of {} (oldest first):", s.name);
             for e in &s.exits {

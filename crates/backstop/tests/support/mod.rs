@@ -299,3 +299,47 @@ pub fn leak_fd_and_ignore_usr2(cmd: &mut Command) {
         });
     }
 }
+
+/// A running `backstop logs -f` (or any command) whose stdout lines are
+/// read on a thread, so that a test waits for a line with a deadline
+/// instead of blocking forever. The process is killed when dropped.
+pub struct LineStream {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LineStream {
+    /// Spawns `cmd` with its stdout piped.
+    pub fn spawn(mut cmd: Command) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The next line, or a panic naming `what` after `timeout`.
+    pub fn next(&self, what: &str, timeout: Duration) -> String {
+        self.lines
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {what}"))
+    }
+}
+
+impl Drop for LineStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
