@@ -230,6 +230,15 @@ impl Collector<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
             Err(e) => return Err(e),
         };
+        self.forward_from(source, reader, file_time)
+    }
+
+    fn forward_from(
+        &mut self,
+        source: &Source,
+        reader: Box<dyn Read>,
+        file_time: SystemTime,
+    ) -> std::io::Result<bool> {
         let mut reader = BufReader::with_capacity(CHUNK, reader);
         let room = self.query.last.map(|n| n - self.out.len());
         let mut found: std::collections::VecDeque<Entry> = std::collections::VecDeque::new();
@@ -324,7 +333,14 @@ pub fn read(sources: &[(Source, Option<Position>)], query: &Query) -> std::io::R
     Ok(all)
 }
 
-/// Follows one source's current file, across rotation and truncation.
+/// Follows one source across rotation (however many rotations happen
+/// between two polls) and truncation.
+///
+/// The follower remembers which rotated segments existed while its file
+/// was still the current one (`known`). When the file has been rotated,
+/// every segment not in that list was rotated since: the oldest of them is
+/// the follower's own file (already read to its end through the open
+/// descriptor), the others are read in order, then the new current file.
 #[derive(Debug)]
 pub struct Follower {
     source: Source,
@@ -332,23 +348,54 @@ pub struct Follower {
     ino: u64,
     offset: u64,
     partial: Vec<u8>,
+    known: Vec<SystemTime>,
+}
+
+/// The current file, opened, and the segments that existed while it was
+/// current: listed after opening and confirmed by its inode afterwards.
+fn open_confirmed(source: &Source) -> std::io::Result<Option<(File, u64, Vec<files::Segment>)>> {
+    for _ in 0..10 {
+        let file = match File::open(source.current()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        let listing = files::segments(&source.dir, &source.service, source.family)?;
+        if std::fs::metadata(source.current()).is_ok_and(|m| m.ino() == meta.ino()) {
+            return Ok(Some((file, meta.ino(), listing)));
+        }
+    }
+    Ok(None) // rotating faster than we can look: try again next poll
 }
 
 impl Follower {
     /// Starts at the current end of the source's file.
     pub fn at_end(source: Source) -> Self {
-        let file = File::open(source.current()).ok();
-        let (ino, offset) = file
-            .as_ref()
-            .and_then(|f| f.metadata().ok())
-            .map_or((0, 0), |m| (m.ino(), m.len()));
-        Self {
+        let mut f = Self {
             source,
-            file,
-            ino,
-            offset,
+            file: None,
+            ino: 0,
+            offset: 0,
             partial: Vec::new(),
+            known: Vec::new(),
+        };
+        match open_confirmed(&f.source) {
+            Ok(Some((file, ino, listing))) => {
+                f.offset = file.metadata().map_or(0, |m| m.len());
+                f.file = Some(file);
+                f.ino = ino;
+                f.known = listing.iter().map(|s| s.rotated_at).collect();
+            }
+            _ => {
+                f.known = files::segments(&f.source.dir, &f.source.service, f.source.family)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.rotated_at)
+                    .collect();
+            }
         }
+        f
     }
 
     /// Where it started (for [`read`]); `None` when there was no file yet.
@@ -360,35 +407,88 @@ impl Follower {
     }
 
     /// The complete new lines since the last call that the query keeps.
-    /// When the file was rotated, the rest of the old file is read first,
-    /// then the new file from its start; a truncated file is read again
-    /// from its start.
     pub fn poll(&mut self, query: &Query) -> std::io::Result<Vec<Entry>> {
         let mut out = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..100 {
             if self.file.is_none() {
-                let Ok(file) = File::open(self.source.current()) else {
+                // No file when following began: whatever appears is new.
+                let Some((file, ino, listing)) = open_confirmed(&self.source)? else {
                     break;
                 };
-                self.ino = file.metadata()?.ino();
-                self.offset = 0;
-                self.partial.clear();
-                self.file = Some(file);
+                self.switch_to(file, ino, &listing);
             }
             self.drain(query, &mut out)?;
-            let now = std::fs::metadata(self.source.current()).map(|m| m.ino());
-            if now.as_ref().is_ok_and(|ino| *ino == self.ino) {
-                break;
+            let listing =
+                files::segments(&self.source.dir, &self.source.service, self.source.family)?;
+            match std::fs::metadata(self.source.current()) {
+                Ok(m) if m.ino() == self.ino => {
+                    self.known = listing.iter().map(|s| s.rotated_at).collect();
+                    break;
+                }
+                Err(_) => break, // removed: wait for it to come back
+                Ok(_) => {}
             }
-            // Rotated (or removed): what the writer wrote before the rename
-            // is in the old file; read it to its end, then switch.
+            // Rotated: the writer finished with the old file before the
+            // rename, so reading it to its end now gets its last lines.
             self.drain(query, &mut out)?;
-            self.file = None;
-            if now.is_err() {
+            let Some((file, ino, listing)) = open_confirmed(&self.source)? else {
                 break;
+            };
+            let mut since_ours: Vec<&files::Segment> = listing
+                .iter()
+                .filter(|s| !self.known.contains(&s.rotated_at))
+                .collect();
+            since_ours.sort_by_key(|s| s.rotated_at);
+            for seg in since_ours.iter().skip(1) {
+                self.read_whole(seg, query, &mut out)?;
             }
+            self.switch_to(file, ino, &listing);
         }
         Ok(out)
+    }
+
+    fn switch_to(&mut self, file: File, ino: u64, listing: &[files::Segment]) {
+        self.file = Some(file);
+        self.ino = ino;
+        self.offset = 0;
+        self.partial.clear();
+        self.known = listing.iter().map(|s| s.rotated_at).collect();
+    }
+
+    /// A segment rotated between two polls, all of it.
+    fn read_whole(
+        &self,
+        seg: &files::Segment,
+        query: &Query,
+        out: &mut Vec<Entry>,
+    ) -> std::io::Result<()> {
+        let unlimited = Query {
+            last: None,
+            ..query.clone()
+        };
+        let mut c = Collector {
+            query: &unlimited,
+            out: Vec::new(),
+        };
+        // Compression may replace an uncompressed segment while we look.
+        let mut candidates = vec![(seg.path.clone(), seg.compression)];
+        if seg.compression == Compression::None {
+            for z in [Compression::Gzip, Compression::Zstd] {
+                candidates.push((files::compressed_path(&seg.path, z), z));
+            }
+        }
+        for (path, compression) in candidates {
+            match crate::compress::open(&path, compression) {
+                Ok(reader) => {
+                    c.forward_from(&self.source, reader, seg.rotated_at)?;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.extend(c.out.into_iter().rev());
+        Ok(())
     }
 
     fn drain(&mut self, query: &Query, out: &mut Vec<Entry>) -> std::io::Result<()> {
@@ -676,8 +776,32 @@ mod tests {
             texts(&f.poll(&Query::default()).unwrap()),
             ["api:half done", "api:after rotation"]
         );
+        // Several rotations between two polls, one segment compressed already.
+        append("r1");
+        std::fs::rename(
+            &path,
+            files::rotated_path(dir.path(), "api", Family::Main, t + Duration::from_secs(1)),
+        )
+        .unwrap();
+        append("r2");
+        let second =
+            files::rotated_path(dir.path(), "api", Family::Main, t + Duration::from_secs(2));
+        std::fs::rename(&path, &second).unwrap();
+        crate::compress::compress(&second, Compression::Gzip).unwrap();
+        append("r3");
+        std::fs::rename(
+            &path,
+            files::rotated_path(dir.path(), "api", Family::Main, t + Duration::from_secs(3)),
+        )
+        .unwrap();
+        append("r4");
+        assert_eq!(
+            texts(&f.poll(&Query::default()).unwrap()),
+            ["api:r1", "api:r2", "api:r3", "api:r4"]
+        );
         // Truncation in place (copytruncate), seen as a file shorter than before.
         std::fs::write(&path, b"").unwrap();
+        assert!(f.poll(&Query::default()).unwrap().is_empty());
         append("cut");
         assert_eq!(texts(&f.poll(&Query::default()).unwrap()), ["api:cut"]);
     }
