@@ -48,7 +48,15 @@ pub fn compress(segment: &Path, compression: Compression) -> std::io::Result<std
         };
         out.sync_all()?;
         std::fs::rename(&tmp, &dest)?;
-        std::fs::remove_file(segment)
+        match std::fs::remove_file(segment) {
+            // Retention deleted the segment while it was being compressed:
+            // its compressed copy must not bring it back.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let _ = std::fs::remove_file(&dest);
+                Err(e)
+            }
+            other => other,
+        }
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -22,7 +22,7 @@ pub const BUILTIN_ERROR_PATTERNS: &[&str] = &[
     r"^Traceback \(most recent call last\):",
     // Log levels, plain and structured (`level=error`, `"level":"error"`)
     r"\b(ERROR|CRITICAL|FATAL|PANIC)\b",
-    r#"(?i)\b(level|severity)"?\s*[=:]\s*"?(error|fatal|critical|panic|emerg|alert)\b"#,
+    r#"\b(level|Level|LEVEL|severity|Severity|SEVERITY)"?\s*[=:]\s*"?(error|fatal|critical|panic|emerg|alert|Error|Fatal|Critical|Panic|ERROR|FATAL|CRITICAL|PANIC|EMERG|ALERT)\b"#,
     // Rust
     r"panicked at",
     r"^(error|fatal)(\[\w+\])?: ",
@@ -38,6 +38,12 @@ pub const BUILTIN_ERROR_PATTERNS: &[&str] = &[
     // The kernel or a shell about a crashed process
     r"\bSegmentation fault\b",
 ];
+
+/// Every match of a built-in pattern contains one of these words, exactly
+/// so written. A batch without any of them is skipped by a SIMD literal
+/// search, many times faster than running the patterns' automaton over
+/// every byte (the usual batch holds no error at all).
+const BUILTIN_WORDS: &str = "error|Error|ERROR|fatal|Fatal|FATAL|critical|Critical|CRITICAL|panic|Panic|PANIC|Exception|Traceback|level|Level|LEVEL|severity|Severity|SEVERITY|Segmentation|Unhandled";
 
 /// Lines that continue an open incident rather than start one.
 const CONTINUATION: &str = concat!(
@@ -59,7 +65,9 @@ const INCIDENT_GAP: Duration = Duration::from_secs(1);
 /// The compiled patterns of one set of settings.
 #[derive(Debug)]
 pub struct ErrorPatterns {
-    errors: Option<Regex>,
+    /// The literal prefilter and the built-in patterns.
+    builtin: Option<(Regex, Regex)>,
+    custom: Option<Regex>,
     ignore: Option<Regex>,
     continuation: Regex,
 }
@@ -81,26 +89,36 @@ impl ErrorPatterns {
     /// Compiles the patterns `settings` asks for. The config loader has
     /// already compiled each pattern, so an error here is a bug.
     pub fn new(settings: &LogSettings) -> Result<Self, regex::Error> {
-        let mut errors: Vec<&str> = Vec::new();
-        if settings.builtin_error_patterns {
-            errors.extend_from_slice(BUILTIN_ERROR_PATTERNS);
-        }
-        errors.extend(settings.error_patterns.iter().map(String::as_str));
+        let builtin = if settings.builtin_error_patterns {
+            let words = build(&[BUILTIN_WORDS])?.expect("not empty");
+            build(BUILTIN_ERROR_PATTERNS)?.map(|all| (words, all))
+        } else {
+            None
+        };
+        let custom: Vec<&str> = settings.error_patterns.iter().map(String::as_str).collect();
         let ignore: Vec<&str> = settings
             .ignore_patterns
             .iter()
             .map(String::as_str)
             .collect();
         Ok(Self {
-            errors: build(&errors)?,
+            builtin,
+            custom: build(&custom)?,
             ignore: build(&ignore)?,
             continuation: build(&[CONTINUATION])?.expect("not empty"),
         })
     }
 
+    /// Could `text` hold an error line at all?
+    fn any_error(&self, text: &[u8]) -> bool {
+        self.builtin
+            .as_ref()
+            .is_some_and(|(words, all)| words.is_match(text) && all.is_match(text))
+            || self.custom.as_ref().is_some_and(|r| r.is_match(text))
+    }
+
     fn is_error(&self, line: &[u8]) -> bool {
-        self.errors.as_ref().is_some_and(|r| r.is_match(line))
-            && !self.ignore.as_ref().is_some_and(|r| r.is_match(line))
+        self.any_error(line) && !self.ignore.as_ref().is_some_and(|r| r.is_match(line))
     }
 }
 
@@ -126,7 +144,7 @@ impl ErrorDetector {
             .is_some_and(|at| now.saturating_duration_since(at) < INCIDENT_GAP);
         if !open {
             self.open_until = None;
-            if !patterns.errors.as_ref().is_some_and(|r| r.is_match(lines)) {
+            if !patterns.any_error(lines) {
                 return;
             }
         }

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
 use backstop_config::{Compression, LogSettings, StderrFile};
@@ -28,6 +28,10 @@ use crate::record::{self, Stream};
 /// Bytes of records that may wait for the disk, per file, before output is
 /// dropped (and counted) instead of growing memory without bound.
 pub const QUEUE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How long a capture task waits for room in a full queue before it drops
+/// output rather than hold up the child any longer.
+pub const STALL_LIMIT: Duration = Duration::from_millis(250);
 
 /// How often retention by age runs when nothing rotates.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -80,7 +84,7 @@ enum Msg {
         key: Arc<Key>,
         bytes: Vec<u8>,
         lines: u64,
-        queued: Arc<AtomicUsize>,
+        shared: Arc<Shared>,
     },
     /// The sender dropped output because the queue was full; the first
     /// message of an incident has `lines == 0` and only announces it.
@@ -153,9 +157,7 @@ impl LogWriter {
                 service: service.to_string(),
                 family,
             }),
-            queued: Arc::new(AtomicUsize::new(0)),
-            dropped_lines: Arc::new(AtomicU64::new(0)),
-            dropped_bytes: Arc::new(AtomicU64::new(0)),
+            shared: Arc::default(),
         }
     }
 
@@ -179,44 +181,89 @@ impl LogWriter {
 pub struct FileSender {
     tx: mpsc::Sender<Msg>,
     key: Arc<Key>,
-    queued: Arc<AtomicUsize>,
-    dropped_lines: Arc<AtomicU64>,
-    dropped_bytes: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What a sender and the writer share about one file's queue.
+#[derive(Default)]
+struct Shared {
+    queued: AtomicUsize,
+    dropped_lines: AtomicU64,
+    dropped_bytes: AtomicU64,
+    /// Signalled by the writer each time it has written a batch.
+    room: Condvar,
+    room_lock: Mutex<()>,
 }
 
 impl FileSender {
-    /// Queues a batch of whole records holding `lines` lines. Returns
-    /// `false` when it was dropped (counted) because too much is queued.
+    fn full(&self, len: usize) -> bool {
+        self.shared.queued.load(Ordering::Acquire) + len > QUEUE_LIMIT
+    }
+
+    /// Queues a batch of whole records holding `lines` lines.
+    ///
+    /// When the queue is full, this waits up to [`STALL_LIMIT`] for the
+    /// writer to make room: a writer that is merely short of CPU during a
+    /// burst catches up and nothing is lost. A writer that cannot (a stuck
+    /// or full disk) gets the batch dropped and counted, and until the
+    /// queue has room again later batches are dropped without waiting, so
+    /// the child is never held up for long. Returns `false` when dropped.
     pub fn send(&self, bytes: Vec<u8>, lines: u64) -> bool {
         let len = bytes.len();
-        if self.queued.load(Ordering::Acquire) + len > QUEUE_LIMIT {
-            let before = self.dropped_lines.fetch_add(lines, Ordering::AcqRel);
-            self.dropped_bytes.fetch_add(len as u64, Ordering::AcqRel);
-            if before == 0 {
-                let _ = self.tx.send(Msg::QueueDropped {
-                    key: self.key.clone(),
-                    lines: 0,
-                    bytes: 0,
-                });
+        let shared = &self.shared;
+        if self.full(len) {
+            let dropping = shared.dropped_lines.load(Ordering::Acquire) > 0
+                || shared.dropped_bytes.load(Ordering::Acquire) > 0;
+            let room = !dropping && {
+                let deadline = std::time::Instant::now() + STALL_LIMIT;
+                let mut guard = shared
+                    .room_lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                loop {
+                    if !self.full(len) {
+                        break true;
+                    }
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break false;
+                    }
+                    guard = shared
+                        .room
+                        .wait_timeout(guard, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            };
+            if !room {
+                let before = shared.dropped_lines.fetch_add(lines, Ordering::AcqRel);
+                shared.dropped_bytes.fetch_add(len as u64, Ordering::AcqRel);
+                if before == 0 {
+                    let _ = self.tx.send(Msg::QueueDropped {
+                        key: self.key.clone(),
+                        lines: 0,
+                        bytes: 0,
+                    });
+                }
+                return false;
             }
-            return false;
         }
-        let lost = self.dropped_lines.swap(0, Ordering::AcqRel);
+        let lost = shared.dropped_lines.swap(0, Ordering::AcqRel);
         if lost > 0 {
-            let bytes = self.dropped_bytes.swap(0, Ordering::AcqRel);
+            let bytes = shared.dropped_bytes.swap(0, Ordering::AcqRel);
             let _ = self.tx.send(Msg::QueueDropped {
                 key: self.key.clone(),
                 lines: lost,
                 bytes,
             });
         }
-        self.queued.fetch_add(len, Ordering::AcqRel);
+        shared.queued.fetch_add(len, Ordering::AcqRel);
         self.tx
             .send(Msg::Write {
                 key: self.key.clone(),
                 bytes,
                 lines,
-                queued: self.queued.clone(),
+                shared: self.shared.clone(),
             })
             .is_ok()
     }
@@ -240,7 +287,7 @@ struct OpenLog {
 
 struct WriterState {
     dir: PathBuf,
-    settings: HashMap<String, LogSettings>,
+    settings: HashMap<String, Arc<LogSettings>>,
     open: HashMap<Arc<Key>, OpenLog>,
     notify: Notify,
     compressor: Arc<Compressor>,
@@ -272,10 +319,14 @@ impl WriterState {
                     key,
                     bytes,
                     lines,
-                    queued,
+                    shared,
                 } => {
                     self.write(&key, &bytes, lines);
-                    queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                    shared.queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                    // Under the lock, so that a sender between its check and
+                    // its wait cannot miss this.
+                    let _guard = shared.room_lock.lock();
+                    shared.room.notify_all();
                 }
                 Msg::QueueDropped { key, lines, bytes } => {
                     if lines == 0 {
@@ -295,7 +346,8 @@ impl WriterState {
         }
     }
 
-    fn settings(&self, service: &str) -> LogSettings {
+    /// Shared, not copied: this runs for every batch.
+    fn settings(&self, service: &str) -> Arc<LogSettings> {
         self.settings.get(service).cloned().unwrap_or_default()
     }
 
@@ -326,7 +378,8 @@ impl WriterState {
                 }
             }
         }
-        self.settings.insert(service.to_string(), settings);
+        self.settings
+            .insert(service.to_string(), Arc::new(settings));
         self.retain(service, Family::Main);
         self.retain(service, Family::Stderr);
     }

@@ -8,13 +8,16 @@
 //! processes with [`spawn`], reaps them on SIGCHLD as a child subreaper,
 //! signals whole process trees through [`tree`] and [`procs`], launches
 //! pending services once their dependencies hold, and publishes every
-//! change as an [`backstop_api::Event`].
+//! change as an [`backstop_api::Event`]. Service output is read on its own
+//! [`capture`] thread and written by `backstop_logs`' writer thread, so
+//! neither a log flood nor a slow disk delays supervision.
 //!
 //! Nothing here busy-polls: the loop sleeps until a signal, a request or
 //! the next timer a machine asked for. The one exception is stopping
 //! processes that are not backstop's children ([`leftovers`] of a killed
 //! daemon, a stale instance on a port), whose end no SIGCHLD announces.
 
+pub mod capture;
 mod checks;
 pub mod leftovers;
 pub mod machine;

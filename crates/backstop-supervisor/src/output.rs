@@ -1,15 +1,13 @@
-//! Capturing a service's stdout and stderr.
+//! What happens to a service's output once read: framing into records,
+//! error signals, counting, and the echo to the terminal.
 //!
-//! Each stream is read by its own task on the runtime, straight into one
-//! buffer, as fast as the child writes. Whole lines are framed as records
-//! (one timestamp per read, not per line), scanned for error signals, and
-//! handed as one batch to the log writer thread, which owns the files: the
-//! disk never stalls this task, so it never stalls the child. Lines longer
-//! than [`MAX_LINE`] are split, never dropped; invalid UTF-8 is kept byte
-//! for byte; a last line without a newline is kept at end of file.
+//! Whole lines are framed as records (one timestamp per read, not per
+//! line), scanned for error signals, and handed as one batch to the log
+//! writer thread, which owns the files. Lines longer than [`MAX_LINE`] are
+//! split, never dropped; invalid UTF-8 is kept byte for byte. The reading
+//! itself is [`crate::capture`]'s.
 
 use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -20,10 +18,6 @@ pub use backstop_logs::Stream;
 
 /// Longest line kept in one piece; longer lines are split at this bound.
 pub const MAX_LINE: usize = 64 * 1024;
-
-/// Bytes read from a pipe at once: the default pipe capacity, so one read
-/// usually empties the pipe.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Where output is shown besides the log files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,63 +66,25 @@ pub struct Capture {
     pub stats: Arc<LogStats>,
 }
 
-/// Reads `fd` until end of file, delivering each line where it belongs.
-pub async fn pump(terminal: Arc<Terminal>, capture: Capture, fd: OwnedFd) {
-    let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
-        return;
-    };
-    let mut state = Delivery {
-        capture,
-        terminal,
-        detector: ErrorDetector::default(),
-    };
-    // The buffer exists only while data flows: an idle service's streams
-    // cost no heap (ten services would otherwise hold over a megabyte).
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        if pipe.readable().await.is_err() {
-            break;
-        }
-        pending.reserve(READ_CHUNK);
-        match pipe.try_read_buf(&mut pending) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if pending.is_empty() {
-                    pending = Vec::new();
-                }
-                continue;
-            }
-            Err(_) => break,
-        }
-        let complete = memchr::memrchr(b'\n', &pending).map_or(0, |p| p + 1);
-        if complete > 0 {
-            state.deliver(&pending[..complete]);
-            pending.drain(..complete);
-        }
-        // A line still without its end is cut at the bound; the rest follows.
-        while pending.len() >= MAX_LINE {
-            let mut piece = pending[..MAX_LINE].to_vec();
-            piece.push(b'\n');
-            state.deliver(&piece);
-            pending.drain(..MAX_LINE);
-        }
-    }
-    if !pending.is_empty() {
-        pending.push(b'\n');
-        state.deliver(&pending);
-    }
-}
-
-struct Delivery {
-    capture: Capture,
+/// Turns one stream's bytes into records, counting and echoing them.
+pub(crate) struct Delivery {
+    pub(crate) capture: Capture,
     terminal: Arc<Terminal>,
     detector: ErrorDetector,
 }
 
 impl Delivery {
-    /// Frames, scans, counts and sends `region`: whole lines, each ending in `\n`.
-    fn deliver(&mut self, region: &[u8]) {
+    pub(crate) fn new(capture: Capture, terminal: Arc<Terminal>) -> Self {
+        Self {
+            capture,
+            terminal,
+            detector: ErrorDetector::default(),
+        }
+    }
+
+    /// Frames, scans and counts `region` (whole lines, each ending in
+    /// `\n`); returns the batch of records for the writer and their number.
+    pub(crate) fn deliver(&mut self, region: &[u8]) -> (Vec<u8>, u64) {
         let c = &self.capture;
         let now = SystemTime::now();
         let lines = memchr::memchr_iter(b'\n', region).count();
@@ -172,9 +128,9 @@ impl Delivery {
         if let Echo::Terminal { color } = self.terminal.echo {
             self.echo(region, color);
         }
-        // A full queue means the disk is behind: the sender counts what it
-        // drops, and the writer marks it in the file once it catches up.
-        let _ = c.to.send(batch, records);
+        // Sent by the caller: a full queue means the disk is behind, and the
+        // sender waits a little, or counts what it drops for the marker.
+        (batch, records)
     }
 
     fn echo(&self, region: &[u8], color: bool) {

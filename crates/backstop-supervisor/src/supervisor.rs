@@ -30,9 +30,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use crate::capture::CaptureThread;
 use crate::checks::{CheckRun, own_health};
 use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
-use crate::output::{Capture, Echo, Stream, Terminal, pump};
+use crate::output::{Capture, Echo, Stream, Terminal};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
 use crate::state_file::{RecordedProcess, StateFile};
 use crate::{ports, procs, tree};
@@ -140,10 +141,9 @@ enum Internal {
 pub struct Supervisor {
     config: Config,
     services: Vec<Service>,
-    terminal: Arc<Terminal>,
     logs: LogWriter,
-    /// Capture tasks, awaited at exit so that the last lines are written.
-    pumps: tokio::task::JoinSet<()>,
+    /// Reads every service's output.
+    capture: CaptureThread,
     /// Compiled error patterns, shared by services with equal settings.
     error_patterns: Vec<(backstop_config::LogSettings, Arc<ErrorPatterns>)>,
     events: broadcast::Sender<Event>,
@@ -192,9 +192,8 @@ impl Supervisor {
         Ok(Self {
             config,
             services,
-            terminal,
+            capture: CaptureThread::start(terminal)?,
             logs,
-            pumps: tokio::task::JoinSet::new(),
             error_patterns: Vec::new(),
             events,
             internal_tx,
@@ -261,10 +260,9 @@ impl Supervisor {
             }
         }
         self.final_sweep().await;
-        // The children are gone, so their pipes end: let the capture tasks
+        // The children are gone, so their pipes end: let the capture thread
         // deliver the last lines, then let the writer put them on disk.
-        let pumps = std::mem::take(&mut self.pumps);
-        let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
+        self.capture.drained(Duration::from_secs(2)).await;
         if !self.logs.close(Duration::from_secs(5)) {
             tracing::warn!(
                 "the log writer did not finish within 5 s; the last lines may be missing"
@@ -275,7 +273,6 @@ impl Supervisor {
 
     /// Starts the capture of a freshly spawned service's output.
     fn capture(&mut self, i: usize, stdout: std::os::fd::OwnedFd, stderr: std::os::fd::OwnedFd) {
-        while self.pumps.try_join_next().is_some() {} // forget finished ones
         let settings = self.services[i].config.logs.clone();
         let patterns = self.error_patterns_for(&settings);
         let s = &self.services[i];
@@ -297,7 +294,7 @@ impl Supervisor {
                 patterns: patterns.clone(),
                 stats: s.log_stats.clone(),
             };
-            self.pumps.spawn(pump(self.terminal.clone(), capture, fd));
+            self.capture.add(capture, fd);
         }
     }
 
