@@ -24,6 +24,8 @@ echo "idle, 10 children: $(awk '/VmRSS/{print $2" kB"}' "/proc/$pid/status") RSS
 for _ in 1 2 3; do "$BIN" -c "$work/idle/backstop.toml" status >/dev/null; done
 sleep 1
 echo "idle, 10 children, after 3 status requests: $(awk '/VmRSS/{print $2" kB"}' "/proc/$pid/status") RSS"
+sleep 61
+echo "idle, 10 children, a minute after the requests: $(awk '/VmRSS/{print $2" kB"}' "/proc/$pid/status") RSS"
 "$BIN" -c "$work/idle/backstop.toml" down >/dev/null
 
 mkdir "$work/flap"
@@ -37,5 +39,5 @@ r1=$(restarts "$work/flap/backstop.toml"); sleep 5; r2=$(restarts "$work/flap/ba
 echo "respawn cycle under backstop: $(python3 -c "print(round(5000/($r2-$r1), 3))") ms ($((r2 - r1)) restarts in 5 s)"
 "$BIN" -c "$work/flap/backstop.toml" down >/dev/null
 
-n=$(timeout 5 bash -c 'n=0; while :; do /bin/true; n=$((n+1)); echo $n > '"$work"'/n; done' || true; cat "$work/n")
+n=$(timeout 5 bash -c 'n=0; trap "echo \$n > '"$work"'/n; exit 0" TERM; while :; do /bin/true; n=$((n+1)); done' || true; cat "$work/n")
 echo "respawn cycle, bare bash loop: $(python3 -c "print(round(5000/$n, 3))") ms ($n runs in 5 s)"

@@ -123,6 +123,7 @@ pub(crate) async fn run(
     paths: StatePaths,
 ) -> Result<(), Exit> {
     let _lock = lock(&paths, &config.path)?;
+    crate::memory::share_one_arena();
     let say = move |line: &str| print_line(mode, line);
     for line in leftovers::stop_previous_instance(&config).await {
         say(&line);
@@ -162,6 +163,16 @@ pub(crate) async fn run(
     tokio::spawn(async {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         crate::memory::drop_startup_code();
+        // An API request or a restart faults code in again; a minute later,
+        // if the resident size grew noticeably, drop it again.
+        let mut after_drop = crate::memory::resident_bytes();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            if crate::memory::resident_bytes() > after_drop + 256 * 1024 {
+                crate::memory::drop_startup_code();
+                after_drop = crate::memory::resident_bytes();
+            }
+        }
     });
     let result = supervisor.run(control_rx).await;
     let _ = stop_tx.send(());
