@@ -119,12 +119,8 @@ fn read_patterns(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String
             Ok(_) => out.push(p),
             Err(e) => {
                 let detail = e.to_string();
-                let last = detail
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid")
-                    .trim()
-                    .to_string();
+                let last = detail.lines().last().unwrap_or("invalid").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 r.error(
                     Diagnostic::error(format!("invalid {what}"), item.span(), last)
                         .with_help("the syntax is Rust's `regex` crate; escape `(`, `[`, `.` and `\\` with `\\\\` in a basic string, or use a 'literal string'"),

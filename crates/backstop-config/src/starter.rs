@@ -8,6 +8,11 @@ pub const STARTER_CONFIG: &str = r#"# backstop.toml: the services backstop keeps
 # [daemon]
 # state_dir = ".backstop"          # sockets, state, logs (relative to this file)
 
+# [logs]                           # output in .backstop/logs/<service>.log
+# max_size = "100MB"               # rotate at this size (and/or rotate = "daily")
+# keep = 10                        # rotated files kept, gzip-compressed
+# max_age = "10d"
+
 [services.api]
 # A string is split like a shell would; use an array to avoid quoting.
 command = "python3 -m http.server 8000 --bind 127.0.0.1"

@@ -72,9 +72,11 @@ pub(crate) enum Command {
     Reload,
     /// Show service logs: the last lines, a time range, a search; -f follows.
     ///
-    /// Reads .backstop/logs/ directly (no daemon needed). Several services are
-    /// merged in time order. Without -n, --since or --grep, shows the last 50
-    /// lines.
+    /// Reads .backstop/logs/ directly (no daemon needed), rotated and
+    /// compressed files included. Several services are merged in time order.
+    /// Without -n, --since or --grep, shows the last 50 lines. -f follows
+    /// through rotations. With --json, one object per line: service, at,
+    /// stream, line.
     Logs(LogsArgs),
     /// Run every health check once, now (no daemon needed).
     ///
