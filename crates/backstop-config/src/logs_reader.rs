@@ -37,7 +37,7 @@ const STDERR: &[(&str, StderrFile)] = &[
     ("separate", StderrFile::Separate),
 ];
 /// Smaller files would rotate on every burst; nobody means that.
-const MIN_SIZE: u64 = 4_096;
+const MIN_SIZE: u64 = 4_000;
 
 /// `inherited` with the fields of the table `v` (called `what`) applied.
 pub(crate) fn read_logs(

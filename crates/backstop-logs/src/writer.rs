@@ -716,6 +716,41 @@ mod tests {
     }
 
     #[test]
+    fn a_new_hour_rotates_a_file_written_in_an_earlier_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = files::current_path(dir.path(), "api", Family::Main);
+        let mut old = Vec::new();
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        record::encode(&mut old, two_hours_ago, Stream::Stdout, b"old");
+        std::fs::write(&path, &old).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        let (notify, _) = quiet();
+        let writer = LogWriter::start(dir.path().to_path_buf(), notify).unwrap();
+        let settings = LogSettings {
+            rotate: Some(backstop_config::RotateEvery::Hourly),
+            compress: Compression::None,
+            ..LogSettings::default()
+        };
+        writer.configure("api", &settings);
+        let out = writer.sender("api", Stream::Stdout, &settings);
+        let mut new = Vec::new();
+        record::encode(&mut new, SystemTime::now(), Stream::Stdout, b"new");
+        assert!(out.send(new.clone(), 1));
+        let more = new.clone();
+        assert!(out.send(more, 1));
+        assert!(writer.close(Duration::from_secs(10)));
+        let segments = files::segments(dir.path(), "api", Family::Main).unwrap();
+        assert_eq!(segments.len(), 1, "{segments:?}");
+        assert_eq!(std::fs::read(&segments[0].path).unwrap(), old);
+        assert_eq!(std::fs::read(&path).unwrap(), [new.clone(), new].concat());
+    }
+
+    #[test]
     fn a_failed_write_is_counted_and_marked_once_writing_works() {
         let dir = tempfile::tempdir().unwrap();
         let (notify, seen) = quiet();

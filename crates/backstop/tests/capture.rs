@@ -292,3 +292,45 @@ command = ["python3", "{FIXTURE}", "trickle"]
     drop(daemon);
     drop(disk);
 }
+
+#[test]
+fn new_log_settings_apply_on_reload_without_a_restart() {
+    let config = format!(
+        r#"
+[services.ticker]
+command = ["python3", "{FIXTURE}", "trickle"]
+"#
+    );
+    let s = Sandbox::new(&config);
+    let _daemon = s.up();
+    let pid = s.wait_service("ticker", "a pid", T, |v| v["pid"].is_number())["pid"].clone();
+    s.write(
+        "backstop.toml",
+        &format!("{config}logs = {{ max_size = \"4KB\", keep = 2, compress = \"none\" }}\n"),
+    );
+    let out = s.run(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ticker"),
+        "not listed as changed: {out:?}"
+    );
+    let rotated = wait_until("two rotated files", T, || {
+        let files = log_files(&s, "ticker.log.");
+        (files.len() == 2).then_some(files)
+    });
+    let compressed = |f: &String| {
+        std::path::Path::new(f)
+            .extension()
+            .is_some_and(|e| e == "gz")
+    };
+    assert!(!rotated.iter().any(compressed), "{rotated:?}");
+    let status = s.service("ticker");
+    assert_eq!(status["pid"], pid, "the service was not restarted");
+    assert_eq!(status["restarts"], 0);
+    // keep = 2 holds while it goes on rotating.
+    let first = rotated[0].clone();
+    wait_until("older files deleted", T, || {
+        (!log_files(&s, "ticker.log.").contains(&first)).then_some(())
+    });
+    assert!(log_files(&s, "ticker.log.").len() <= 2);
+}
