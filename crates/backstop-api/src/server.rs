@@ -7,19 +7,34 @@
 //! | `POST /api/v1/services/{name}/{start,stop,restart}` | [`ActionOutcome`] |
 //! | `POST /api/v1/daemon/reload` | [`ReloadOutcome`] |
 //! | `POST /api/v1/daemon/shutdown` | 202 |
+//! | `GET /api/v1/events?service=&since=&kind=&limit=` | `[Event]`, oldest first |
+//! | `GET /health` | [`HealthReport`]: 200 when everything is healthy, 503 otherwise |
 //!
 //! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use crate::control::{Control, ControlSender};
-use crate::types::{ErrorBody, ServiceAction};
+use crate::types::{ErrorBody, Event, EventFilter, HealthReport, ServiceAction};
+
+/// Reads the event history (the daemon opens the store; this crate does not).
+pub type EventSource =
+    std::sync::Arc<dyn Fn(EventFilter) -> Result<Vec<Event>, String> + Send + Sync>;
+
+/// What every route may use: no service state lives here.
+#[derive(Clone)]
+pub struct AppState {
+    /// Requests to the supervision loop.
+    pub control: ControlSender,
+    /// The event history.
+    pub events: EventSource,
+}
 
 /// An error answer.
 struct ApiError(StatusCode, String);
@@ -49,23 +64,59 @@ async fn ask<T>(
 }
 
 /// The router for the control API.
-pub fn router(control: ControlSender) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/events", get(events))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{name}", get(get_service))
         .route("/api/v1/services/{name}/{action}", post(act))
         .route("/api/v1/daemon/reload", post(reload))
         .route("/api/v1/daemon/shutdown", post(shutdown))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_string()) })
-        .with_state(control)
+        .with_state(state)
 }
 
-async fn list_services(State(tx): State<ControlSender>) -> ApiResult<crate::StatusReport> {
+async fn health(State(s): State<AppState>) -> Response {
+    match ask(&s.control, |reply| Control::Status { reply }).await {
+        Ok(report) => {
+            let health = HealthReport::from_status(&report);
+            let code = if health.status == crate::Health::Healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (code, Json(health)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Query(filter): Query<EventFilter>,
+) -> ApiResult<Vec<Event>> {
+    let source = s.events.clone();
+    tokio::task::spawn_blocking(move || source(filter))
+        .await
+        .map_err(|_| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the event query failed".into(),
+            )
+        })?
+        .map(Json)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))
+}
+
+async fn list_services(
+    State(AppState { control: tx, .. }): State<AppState>,
+) -> ApiResult<crate::StatusReport> {
     ask(&tx, |reply| Control::Status { reply }).await.map(Json)
 }
 
 async fn get_service(
-    State(tx): State<ControlSender>,
+    State(AppState { control: tx, .. }): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<crate::ServiceStatus> {
     let found = ask(&tx, |reply| Control::Service {
@@ -79,7 +130,7 @@ async fn get_service(
 }
 
 async fn act(
-    State(tx): State<ControlSender>,
+    State(AppState { control: tx, .. }): State<AppState>,
     Path((name, action)): Path<(String, String)>,
 ) -> ApiResult<crate::ActionOutcome> {
     let action = match action.as_str() {
@@ -103,14 +154,18 @@ async fn act(
     .map_err(|e| ApiError(StatusCode::NOT_FOUND, e))
 }
 
-async fn reload(State(tx): State<ControlSender>) -> ApiResult<crate::ReloadOutcome> {
+async fn reload(
+    State(AppState { control: tx, .. }): State<AppState>,
+) -> ApiResult<crate::ReloadOutcome> {
     ask(&tx, |reply| Control::Reload { reply })
         .await?
         .map(Json)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))
 }
 
-async fn shutdown(State(tx): State<ControlSender>) -> Result<StatusCode, ApiError> {
+async fn shutdown(
+    State(AppState { control: tx, .. }): State<AppState>,
+) -> Result<StatusCode, ApiError> {
     ask(&tx, |reply| Control::Shutdown { reply }).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -118,10 +173,10 @@ async fn shutdown(State(tx): State<ControlSender>) -> Result<StatusCode, ApiErro
 /// Serves the control API on `listener` until `shutdown` completes.
 pub async fn serve_unix(
     listener: tokio::net::UnixListener,
-    control: ControlSender,
+    state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(control))
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -283,3 +283,105 @@ pub struct Event {
     /// One line for a human.
     pub message: String,
 }
+
+/// `GET /api/v1/events` query parameters (all optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    /// Only this service's events.
+    pub service: Option<String>,
+    /// Only since: a duration ago (`1h`) or an RFC 3339 time.
+    pub since: Option<String>,
+    /// Only these kinds, comma-separated (`exited,crash-loop`).
+    pub kind: Option<String>,
+    /// At most this many, the newest.
+    pub limit: Option<usize>,
+}
+
+/// `GET /health`: the whole system at a glance, for `curl -f` and load balancers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// `healthy`, `degraded` or `unhealthy` (the worst of the services and checks).
+    pub status: Health,
+    /// One entry per service.
+    pub services: Vec<ServiceHealth>,
+    /// `[checks]` entries and their last results.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One service in [`HealthReport`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHealth {
+    /// Service name.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: ServiceState,
+    /// Health.
+    pub health: Health,
+    /// Main process id.
+    pub pid: Option<u32>,
+    /// Seconds up.
+    pub uptime_s: Option<u64>,
+    /// Restarts.
+    pub restarts: u32,
+    /// Resident memory of the process tree, in MB (10^6 bytes).
+    pub memory_mb: Option<f64>,
+    /// Its checks' last results.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checks: Vec<CheckResult>,
+}
+
+impl HealthReport {
+    /// Summarises a status report. A service that is not running (and did
+    /// not finish on purpose) is unhealthy; a failing `[checks]` entry
+    /// makes the whole degraded.
+    pub fn from_status(report: &StatusReport) -> Self {
+        let services: Vec<ServiceHealth> = report
+            .services
+            .iter()
+            .map(|s| ServiceHealth {
+                name: s.name.clone(),
+                state: s.state,
+                health: effective_health(s),
+                pid: s.pid,
+                uptime_s: s.uptime_s,
+                restarts: s.restarts,
+                memory_mb: s.rss_bytes.map(|b| (b as f64 / 1e5).round() / 10.0),
+                checks: s.checks.clone(),
+            })
+            .collect();
+        let mut status = Health::Healthy;
+        for s in &services {
+            status = worse(status, s.health);
+        }
+        if report.checks.iter().any(|c| c.state == "failing") {
+            status = worse(status, Health::Degraded);
+        }
+        Self {
+            status,
+            services,
+            checks: report.checks.clone(),
+        }
+    }
+}
+
+fn effective_health(s: &ServiceStatus) -> Health {
+    match s.state {
+        ServiceState::Running | ServiceState::Starting => match s.health {
+            Health::Unknown if s.state == ServiceState::Running => Health::Healthy,
+            Health::Unknown => Health::Degraded,
+            h => h,
+        },
+        ServiceState::Exited => Health::Healthy,
+        _ => Health::Unhealthy,
+    }
+}
+
+fn worse(a: Health, b: Health) -> Health {
+    let rank = |h: Health| match h {
+        Health::Healthy | Health::Unknown => 0,
+        Health::Degraded => 1,
+        Health::Unhealthy => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}

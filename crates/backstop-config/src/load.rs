@@ -40,7 +40,8 @@ impl Loaded {
     }
 }
 
-const TOP_KEYS: &[&str] = &["daemon", "logs", "services", "checks"];
+const TOP_KEYS: &[&str] = &["daemon", "logs", "events", "services", "checks"];
+const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
 const DAEMON_KEYS: &[&str] = &["state_dir"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
@@ -172,6 +173,22 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         }
     }
 
+    let mut events = crate::model::EventsConfig::default();
+    if let Some((_, v)) = root.get_key_value("events")
+        && let Some(t) = r.table(v, "`[events]`")
+    {
+        r.unknown_keys(t, EVENTS_KEYS, "`[events]`");
+        if let Some((_, v)) = t.get_key_value("max_age")
+            && let Some(d) = r.duration(v, "`events.max_age`")
+        {
+            events.max_age = d;
+        }
+        if let Some((_, v)) = t.get_key_value("max_events")
+            && let Some(n) = r.integer(v, "`events.max_events`", 1..1_000_000_000)
+        {
+            events.max_events = n as u64;
+        }
+    }
     let log_defaults = root
         .get_key_value("logs")
         .and_then(|(_, v)| {
@@ -249,6 +266,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         daemon,
         services,
         checks,
+        events,
     }
 }
 

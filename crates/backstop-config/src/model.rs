@@ -22,6 +22,26 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     /// Checks of things backstop does not run (`[checks.NAME]`).
     pub checks: Vec<crate::health::CheckConfig>,
+    /// How much event history is kept (`[events]`).
+    pub events: EventsConfig,
+}
+
+/// `[events]`: retention of the event history in `events.db`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// Events older than this are deleted (default 30 days).
+    pub max_age: Duration,
+    /// At most this many events are kept (default 100 000).
+    pub max_events: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(30 * 86_400),
+            max_events: 100_000,
+        }
+    }
 }
 
 impl Config {

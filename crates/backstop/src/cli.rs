@@ -78,6 +78,12 @@ pub(crate) enum Command {
     /// through rotations. With --json, one object per line: service, at,
     /// stream, line.
     Logs(LogsArgs),
+    /// Show the event history: starts, exits, restarts, health changes, lost output.
+    ///
+    /// Reads .backstop/events.db directly (no daemon needed). Without --since
+    /// or -n, shows the newest 50. With --json, one object per line: at,
+    /// service, kind, message.
+    Events(EventsArgs),
     /// Run every health check once, now (no daemon needed).
     ///
     /// Runs the [[services.NAME.health]] checks and [checks.NAME] entries in
@@ -132,6 +138,23 @@ pub(crate) struct LogsArgs {
     /// Only stdout or stderr.
     #[arg(long)]
     pub(crate) stream: Option<String>,
+}
+
+/// `events` options.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Only this service's events.
+    #[arg(long)]
+    pub(crate) service: Option<String>,
+    /// Only events since a time: "1h" (ago) or "2026-11-22T10:00:00Z".
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only these kinds (repeat, or separate with commas): exited, crash-loop, …
+    #[arg(long = "kind", value_delimiter = ',')]
+    pub(crate) kinds: Vec<String>,
+    /// At most N events, the newest.
+    #[arg(short = 'n', long = "lines")]
+    pub(crate) lines: Option<usize>,
 }
 
 /// Services to act on.

@@ -133,6 +133,7 @@ pub(crate) async fn run(
         Mode::Foreground { color } => Echo::Terminal { color },
         Mode::Detached => Echo::None,
     };
+    let config_events = config.events;
     let supervisor = Supervisor::new(config, &Options { echo, services }).map_err(|e| {
         Exit::new(
             Code::Failed,
@@ -141,6 +142,24 @@ pub(crate) async fn run(
     })?;
     let events = supervisor.subscribe();
     tokio::spawn(show_events(events, mode));
+    let events_db = paths.dir.join("events.db");
+    match backstop_store::Store::open(&events_db) {
+        Ok(store) => {
+            let retention = backstop_store::Retention {
+                max_age: config_events.max_age,
+                max_events: config_events.max_events,
+            };
+            if let Err(e) =
+                backstop_store::Recorder::start(store, supervisor.subscribe(), retention)
+            {
+                say(&format!("event history off: cannot start its thread: {e}"));
+            }
+        }
+        // Supervision matters more than history: go on without it.
+        Err(e) => say(&format!("event history off: {e}")),
+    }
+    let source: backstop_api::EventSource =
+        std::sync::Arc::new(move |filter| crate::commands::events::query(&events_db, &filter));
 
     let (control_tx, control_rx) = mpsc::channel(64);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -148,7 +167,11 @@ pub(crate) async fn run(
         let shutdown = async {
             let _ = stop_rx.await;
         };
-        if let Err(e) = backstop_api::serve_unix(listener, control_tx, shutdown).await {
+        let state = backstop_api::AppState {
+            control: control_tx,
+            events: source,
+        };
+        if let Err(e) = backstop_api::serve_unix(listener, state, shutdown).await {
             tracing::error!("the control API stopped: {e}");
         }
     });

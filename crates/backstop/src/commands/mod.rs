@@ -2,6 +2,7 @@
 
 mod check;
 mod control;
+pub(crate) mod events;
 mod init;
 mod logs;
 mod status;
@@ -41,6 +42,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
         Command::Reload => control::reload(&cli.config, cli.json),
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
+        Command::Events(args) => events::run(&cli.config, &args, cli.json),
     }
 }
 

@@ -1,0 +1,117 @@
+//! `backstop events`: the event history, read from `.backstop/events.db`
+//! with or without a daemon.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use backstop_api::{Event, EventFilter};
+use backstop_store::{EventQuery, Store};
+
+use crate::cli::EventsArgs;
+use crate::context::load_config;
+use crate::exit::{CmdResult, Code, Exit};
+
+/// `1h` ago, or an RFC 3339 time.
+fn parse_since(text: &str) -> Option<SystemTime> {
+    if let Some(ago) = backstop_config::parse_duration(text) {
+        return SystemTime::now().checked_sub(ago);
+    }
+    humantime::parse_rfc3339_weak(text).ok()
+}
+
+/// Runs `filter` against the history in `db` (the API's `/api/v1/events`).
+pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, String> {
+    let since = match filter.since.as_deref() {
+        None => None,
+        Some(text) => Some(parse_since(text).ok_or_else(|| {
+            format!("invalid since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\"")
+        })?),
+    };
+    let query = EventQuery {
+        service: filter.service.clone(),
+        since,
+        kinds: filter
+            .kind
+            .as_deref()
+            .map(|k| {
+                k.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        // Without a range, the newest 50 (a whole month is rarely wanted at once).
+        limit: filter.limit.or(since.is_none().then_some(50)),
+    };
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    Store::open_read_only(db)
+        .and_then(|s| s.query(&query))
+        .map_err(|e| e.to_string())
+}
+
+pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResult {
+    let config = load_config(config_path)?.config;
+    if let Some(s) = &args.service
+        && config.service(s).is_none()
+    {
+        let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "no service named `{s}`; the services are: {}",
+                all.join(", ")
+            ),
+        ));
+    }
+    let db = config.daemon.state_dir.join("events.db");
+    let filter = EventFilter {
+        service: args.service.clone(),
+        since: args.since.clone(),
+        kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
+        limit: args.lines,
+    };
+    if let Some(text) = &args.since
+        && parse_since(text).is_none()
+    {
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "invalid --since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\""
+            ),
+        ));
+    }
+    if !db.exists() {
+        eprintln!(
+            "no events yet in {}: they are recorded once `backstop up` runs",
+            db.display()
+        );
+        return Ok(());
+    }
+    let events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e))?;
+    let mut out = std::io::stdout().lock();
+    for e in &events {
+        use std::io::Write;
+        let written = if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(e).expect("UNWRAP: plain data serialises")
+            )
+        } else {
+            writeln!(
+                out,
+                "{}  {:<12} {:<16} {}",
+                e.at,
+                e.service.as_deref().unwrap_or("-"),
+                e.kind,
+                e.message
+            )
+        };
+        if written.is_err() {
+            break; // the reader went away (`| head`)
+        }
+    }
+    Ok(())
+}
