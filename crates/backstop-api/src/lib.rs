@@ -12,5 +12,5 @@ mod types;
 
 pub use client::{Client, ClientError};
 pub use control::{Control, ControlSender};
-pub use server::{AppState, EventSource, router, serve_unix};
+pub use server::{AppState, EventSource, router, serve_tcp, serve_unix};
 pub use types::*;

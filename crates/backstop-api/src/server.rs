@@ -10,7 +10,9 @@
 //! | `GET /api/v1/events?service=&since=&kind=&limit=` | `[Event]`, oldest first |
 //! | `GET /health` | [`HealthReport`]: 200 when everything is healthy, 503 otherwise |
 //!
-//! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic.
+//! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic. The
+//! same routes are served on the 0600 unix socket ([`serve_unix`]) and,
+//! when configured, on TCP behind a token check ([`serve_tcp`]).
 
 use axum::Json;
 use axum::Router;
@@ -179,4 +181,73 @@ pub async fn serve_unix(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves the API on a TCP listener, behind [`guard`], until `shutdown` completes.
+pub async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    token: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).layer(axum::middleware::from_fn_with_state(
+        std::sync::Arc::new(token),
+        guard,
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The TCP listener's rules. `/health` and `/metrics` are open, as load
+/// balancers and Prometheus expect. With a token, every `/api/` request
+/// needs `Authorization: Bearer <token>`; a missing or wrong one gets 401
+/// and nothing else. Without a token (loopback only: the config refuses
+/// anything else), `/api/` may be read but not acted on: any local user can
+/// reach a loopback port, unlike the 0600 unix socket.
+async fn guard(
+    State(token): State<std::sync::Arc<Option<String>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    match token.as_deref() {
+        Some(expected) => {
+            let given = request
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if given.is_some_and(|g| same_secret(g.as_bytes(), expected.as_bytes())) {
+                next.run(request).await
+            } else {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(ErrorBody {
+                        error: "unauthorized".to_string(),
+                    }),
+                )
+                    .into_response()
+            }
+        }
+        None if request.method() == axum::http::Method::GET => next.run(request).await,
+        None => ApiError(
+            StatusCode::FORBIDDEN,
+            "acting on services over TCP needs a token: set `token_file` or `token_env` in `[daemon]` (the backstop CLI uses the unix socket and needs none)".to_string(),
+        )
+        .into_response(),
+    }
 }

@@ -42,7 +42,7 @@ impl Loaded {
 
 const TOP_KEYS: &[&str] = &["daemon", "logs", "events", "services", "checks"];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
-const DAEMON_KEYS: &[&str] = &["state_dir"];
+const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
     "dir",
@@ -161,6 +161,8 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     r.unknown_keys(root, TOP_KEYS, "the top level");
     let mut daemon = DaemonConfig {
         state_dir: base.join(".backstop"),
+        listen: None,
+        token: None,
     };
     if let Some((_, v)) = root.get_key_value("daemon")
         && let Some(t) = r.table(v, "`[daemon]`")
@@ -171,6 +173,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         {
             daemon.state_dir = resolve(base, &s);
         }
+        read_listen(r, t, base, &mut daemon);
     }
 
     let mut events = crate::model::EventsConfig::default();
@@ -268,6 +271,53 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         checks,
         events,
     }
+}
+
+/// `listen`, `token_file`, `token_env`: a TCP API, never open to the
+/// network without a token.
+fn read_listen(r: &mut Reader, t: &toml::de::DeTable<'_>, base: &Path, daemon: &mut DaemonConfig) {
+    let token_file = t
+        .get_key_value("token_file")
+        .and_then(|(_, v)| r.non_empty_string(v, "`daemon.token_file`"))
+        .map(|f| crate::model::TokenSource::File(resolve(base, &f)));
+    let token_env = t
+        .get_key_value("token_env")
+        .and_then(|(_, v)| r.non_empty_string(v, "`daemon.token_env`"))
+        .map(crate::model::TokenSource::Env);
+    if let (Some(_), Some((_, v))) = (&token_file, t.get_key_value("token_env")) {
+        r.error(Diagnostic::error(
+            "`token_file` and `token_env` are both set in `[daemon]`".to_string(),
+            v.span(),
+            "keep one of them",
+        ));
+    }
+    daemon.token = token_file.or(token_env);
+    let Some((_, v)) = t.get_key_value("listen") else {
+        return;
+    };
+    let Some(text) = r.non_empty_string(v, "`daemon.listen`") else {
+        return;
+    };
+    let Ok(addr) = text.parse::<std::net::SocketAddr>() else {
+        r.error(Diagnostic::error(
+            "invalid `daemon.listen`".to_string(),
+            v.span(),
+            "expected an address and port such as \"127.0.0.1:9107\" or \"[::1]:9107\"",
+        ));
+        return;
+    };
+    if !addr.ip().is_loopback() && daemon.token.is_none() {
+        r.error(
+            Diagnostic::error(
+                "`daemon.listen` is not a loopback address, and no token is configured".to_string(),
+                v.span(),
+                "anyone who can reach this address could stop your services",
+            )
+            .with_help("set `token_file = \"…\"` or `token_env = \"…\"` in `[daemon]`, or listen on 127.0.0.1"),
+        );
+        return;
+    }
+    daemon.listen = Some(addr);
 }
 
 fn valid_name(name: &str) -> bool {

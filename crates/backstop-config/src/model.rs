@@ -51,11 +51,24 @@ impl Config {
     }
 }
 
-/// `[daemon]`: where backstop keeps its state.
+/// `[daemon]`: where backstop keeps its state, and where it listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DaemonConfig {
     /// The state directory (default `.backstop/` next to the config file).
     pub state_dir: PathBuf,
+    /// Also serve the HTTP API on this TCP address.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where the API's bearer token comes from.
+    pub token: Option<TokenSource>,
+}
+
+/// Where the bearer token of the TCP API is read from (at daemon start).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A file holding the token (surrounding whitespace is ignored).
+    File(PathBuf),
+    /// An environment variable of the daemon.
+    Env(String),
 }
 
 /// `[services.NAME]`: one supervised program.

@@ -83,6 +83,55 @@ pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exi
     }
 }
 
+/// Binds the TCP API, with its token read now: a configured token that
+/// cannot be read stops the start, rather than serve without it.
+async fn bind_tcp(
+    addr: std::net::SocketAddr,
+    source: Option<&backstop_config::TokenSource>,
+) -> Result<(tokio::net::TcpListener, Option<String>), Exit> {
+    let token = match source {
+        None => None,
+        Some(backstop_config::TokenSource::File(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Exit::new(
+                    Code::Failed,
+                    format!("cannot read the API token from {}: {e}", path.display()),
+                )
+            })?;
+            if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                tracing::warn!(
+                    "{} is readable by other users; `chmod 600` it",
+                    path.display()
+                );
+            }
+            Some(text.trim().to_string())
+        }
+        Some(backstop_config::TokenSource::Env(var)) => Some(
+            std::env::var(var)
+                .map_err(|_| {
+                    Exit::new(
+                        Code::Failed,
+                        format!(
+                            "the API token variable {var} is not set in backstop's environment"
+                        ),
+                    )
+                })?
+                .trim()
+                .to_string(),
+        ),
+    };
+    if token.as_ref().is_some_and(String::is_empty) {
+        return Err(Exit::new(
+            Code::Failed,
+            "the API token is empty: write a long random string (for example `openssl rand -hex 32`)",
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Exit::new(Code::Failed, format!("cannot listen on {addr}: {e}")))?;
+    Ok((listener, token))
+}
+
 fn bind_socket(paths: &StatePaths) -> Result<UnixListener, Exit> {
     let socket = paths.socket();
     if socket.as_os_str().len() >= 108 {
@@ -129,6 +178,10 @@ pub(crate) async fn run(
         say(&line);
     }
     let listener = bind_socket(&paths)?;
+    let tcp = match config.daemon.listen {
+        Some(addr) => Some(bind_tcp(addr, config.daemon.token.as_ref()).await?),
+        None => None,
+    };
     let echo = match mode {
         Mode::Foreground { color } => Echo::Terminal { color },
         Mode::Detached => Echo::None,
@@ -162,18 +215,29 @@ pub(crate) async fn run(
         std::sync::Arc::new(move |filter| crate::commands::events::query(&events_db, &filter));
 
     let (control_tx, control_rx) = mpsc::channel(64);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stop_rx.await;
-        };
-        let state = backstop_api::AppState {
-            control: control_tx,
-            events: source,
-        };
-        if let Err(e) = backstop_api::serve_unix(listener, state, shutdown).await {
-            tracing::error!("the control API stopped: {e}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = backstop_api::AppState {
+        control: control_tx,
+        events: source,
+    };
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.changed().await;
+    };
+    let server = tokio::spawn({
+        let (state, shutdown) = (state.clone(), stopped(stop_rx.clone()));
+        async move {
+            if let Err(e) = backstop_api::serve_unix(listener, state, shutdown).await {
+                tracing::error!("the control API stopped: {e}");
+            }
         }
+    });
+    let tcp_server = tcp.map(|(listener, token)| {
+        let shutdown = stopped(stop_rx);
+        tokio::spawn(async move {
+            if let Err(e) = backstop_api::serve_tcp(listener, state, token, shutdown).await {
+                tracing::error!("the TCP API stopped: {e}");
+            }
+        })
     });
     say(&format!(
         "backstop {} started (pid {})",
@@ -198,8 +262,11 @@ pub(crate) async fn run(
         }
     });
     let result = supervisor.run(control_rx).await;
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(t) = tcp_server {
+        let _ = t.await;
+    }
     let _ = std::fs::remove_file(paths.socket());
     let _ = std::fs::remove_file(paths.pid_file());
     say("every service is stopped; backstop exits");

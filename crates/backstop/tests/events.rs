@@ -135,3 +135,104 @@ command = "sleep 1000"
         (get(&s, "/health").0 == 200).then_some(())
     });
 }
+
+/// A request to the TCP API with curl: (status code, body).
+fn tcp(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}", "-X", method]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = cmd
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn the_tcp_api_needs_its_token_for_api_routes_but_not_for_health() {
+    let port = support::free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+token_file = "api-token"
+
+[services.api]
+command = "sleep 1000"
+env = {{ DATABASE_PASSWORD = "hunter2-secret" }}
+"#
+    ));
+    s.write("api-token", "s3cret-token-value\n");
+    let _daemon = s.up();
+    s.wait_state("api", "running", T);
+    let (code, body) = tcp(port, "GET", "/health", None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        tcp(port, "GET", "/api/v1/services", None),
+        (401, r#"{"error":"unauthorized"}"#.to_string())
+    );
+    assert_eq!(tcp(port, "GET", "/api/v1/services", Some("wrong")).0, 401);
+    assert_eq!(tcp(port, "POST", "/api/v1/services/api/stop", None).0, 401);
+    let (code, body) = tcp(
+        port,
+        "GET",
+        "/api/v1/services/api",
+        Some("s3cret-token-value"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("hunter2"), "no secret in API output: {body}");
+    let (code, _) = tcp(
+        port,
+        "POST",
+        "/api/v1/services/api/restart",
+        Some("s3cret-token-value"),
+    );
+    assert_eq!(code, 200);
+    let (code, body) = tcp(
+        port,
+        "GET",
+        "/api/v1/nothing-here",
+        Some("s3cret-token-value"),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(body.starts_with(r#"{"error":"#), "{body}");
+}
+
+#[test]
+fn without_a_token_tcp_is_loopback_only_and_read_only() {
+    let s = Sandbox::new(
+        r#"
+[daemon]
+listen = "0.0.0.0:9107"
+
+[services.api]
+command = "sleep 1000"
+"#,
+    );
+    let out = s.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`daemon.listen` is not a loopback address, and no token is configured")
+            && err.contains("backstop.toml:3:10"),
+        "{err}"
+    );
+    let port = support::free_port();
+    s.write(
+        "backstop.toml",
+        &format!(
+            "[daemon]\nlisten = \"127.0.0.1:{port}\"\n\n[services.api]\ncommand = \"sleep 1000\"\n"
+        ),
+    );
+    let _daemon = s.up();
+    s.wait_state("api", "running", T);
+    assert_eq!(tcp(port, "GET", "/api/v1/services", None).0, 200);
+    let (code, body) = tcp(port, "POST", "/api/v1/services/api/stop", None);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("needs a token"), "{body}");
+    assert_eq!(s.service("api")["state"], "running");
+}
