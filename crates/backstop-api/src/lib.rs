@@ -12,5 +12,6 @@ mod types;
 
 pub use client::{Client, ClientError};
 pub use control::{Control, ControlSender};
+pub mod metrics;
 pub use server::{AppState, EventSource, router, serve_tcp, serve_unix};
 pub use types::*;

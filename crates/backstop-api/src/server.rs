@@ -8,6 +8,7 @@
 //! | `POST /api/v1/daemon/reload` | [`ReloadOutcome`] |
 //! | `POST /api/v1/daemon/shutdown` | 202 |
 //! | `GET /api/v1/events?service=&since=&kind=&limit=` | `[Event]`, oldest first |
+//! | `GET /metrics` | Prometheus text format 0.0.4 |
 //! | `GET /health` | [`HealthReport`]: 200 when everything is healthy, 503 otherwise |
 //!
 //! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic. The
@@ -69,6 +70,7 @@ async fn ask<T>(
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/v1/events", get(events))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{name}", get(get_service))
@@ -90,6 +92,20 @@ async fn health(State(s): State<AppState>) -> Response {
             };
             (code, Json(health)).into_response()
         }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    match ask(&s.control, |reply| Control::Status { reply }).await {
+        Ok(report) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
+            )],
+            crate::metrics::render(&report, crate::metrics::own_rss()),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }

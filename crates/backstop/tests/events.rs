@@ -236,3 +236,65 @@ command = "sleep 1000"
     assert!(body.contains("needs a token"), "{body}");
     assert_eq!(s.service("api")["state"], "running");
 }
+
+#[test]
+fn metrics_pass_promtool_and_carry_the_figures() {
+    let port = support::free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+
+[services.api]
+command = ["sh", "-c", "echo 'ERROR boom' >&2; exec sleep 1000"]
+
+[[services.api.health]]
+exec = "true"
+interval = "100ms"
+
+[services.flaky]
+command = ["sh", "-c", "exit 1"]
+restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("flaky", "crash-loop", T);
+    s.wait_service("api", "errors counted and the check passing", T, |v| {
+        v["output"]["errors"] == 1 && v["checks"][0]["state"] == "passing"
+    });
+    let (code, text) = tcp(port, "GET", "/metrics", None);
+    assert_eq!(code, 200);
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("promtool (Debian package prometheus)");
+    assert!(
+        check.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for expected in [
+        r#"backstop_service_up{service="api"} 1"#,
+        r#"backstop_service_up{service="flaky"} 0"#,
+        r#"backstop_service_state{service="flaky",state="crash-loop"} 1"#,
+        r#"backstop_service_restarts_total{service="flaky"} 2"#,
+        r#"backstop_service_error_lines_total{service="api"} 1"#,
+        r#"backstop_check_passing{service="api",check="exec"} 1"#,
+        "backstop_healthy 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "{expected} in:\n{text}"
+        );
+    }
+    assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+}
