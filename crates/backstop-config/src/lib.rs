@@ -11,6 +11,8 @@
 //! This crate does no I/O beyond reading the config and env files, and has no
 //! async runtime: the CLI's `validate` and the daemon share it.
 
+mod alerts;
+mod alerts_reader;
 mod diagnostic;
 mod environment;
 mod graph;
@@ -24,6 +26,7 @@ mod reader;
 mod signals;
 mod starter;
 
+pub use alerts::*;
 pub use diagnostic::{ConfigError, Diagnostic, Severity, line_col, render_all};
 pub use environment::{EnvFileError, read_env_file, service_environment};
 pub use health::*;

@@ -40,7 +40,7 @@ impl Loaded {
     }
 }
 
-const TOP_KEYS: &[&str] = &["daemon", "logs", "events", "services", "checks"];
+const TOP_KEYS: &[&str] = &["daemon", "logs", "events", "alerts", "services", "checks"];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
 const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env"];
 const SERVICE_KEYS: &[&str] = &[
@@ -270,6 +270,10 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         services,
         checks,
         events,
+        alerts: root
+            .get_key_value("alerts")
+            .map(|(_, v)| crate::alerts_reader::read_alerts(r, v))
+            .unwrap_or_default(),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub checks: Vec<crate::health::CheckConfig>,
     /// How much event history is kept (`[events]`).
     pub events: EventsConfig,
+    /// Who is told about incidents (`[alerts]`).
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 /// `[events]`: retention of the event history in `events.db`.

@@ -28,14 +28,23 @@ where
     Ok(sender)
 }
 
-pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
-    let uri: hyper::Uri = p
-        .url
-        .parse()
-        .map_err(|e| format!("invalid URL {}: {e}", p.url))?;
+/// A connection to the server of `url`, over TLS for https.
+async fn open(
+    url: &str,
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<
+    (
+        hyper::Uri,
+        String,
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    ),
+    String,
+> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
     let host = uri
         .host()
-        .ok_or_else(|| format!("no host in URL {}", p.url))?
+        .ok_or_else(|| format!("no host in URL {url}"))?
         .to_string();
     let port = uri
         .port_u16()
@@ -48,9 +57,8 @@ pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
     let stream = tokio::net::TcpStream::connect((bare_host, port))
         .await
         .map_err(|e| format!("cannot connect to {host}:{port}: {}", io_reason(&e)))?;
-    let https = uri.scheme_str() == Some("https");
-    let mut sender = if https {
-        let connector = tls::connector(p.insecure, p.ca_file.as_deref())?;
+    let sender = if uri.scheme_str() == Some("https") {
+        let connector = tls::connector(insecure, ca_file)?;
         let tls = connector
             .connect(tls::server_name(bare_host)?, stream)
             .await
@@ -59,6 +67,38 @@ pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
     } else {
         handshake(TokioIo::new(stream), &host, port).await?
     };
+    Ok((uri, host, sender))
+}
+
+/// POSTs `body` to `url` (http or https, the system's authorities) and
+/// returns the status code. Used to deliver alerts; the caller bounds it
+/// with a timeout.
+pub async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Result<u16, String> {
+    let (uri, host, mut sender) = open(url, false, None).await?;
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let request = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(
+            "host",
+            uri.authority().map_or(host.as_str(), |a| a.as_str()),
+        )
+        .header(
+            "user-agent",
+            concat!("backstop/", env!("CARGO_PKG_VERSION")),
+        )
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("invalid request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("no answer from {host}: {e}"))?;
+    Ok(response.status().as_u16())
+}
+
+pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
+    let (uri, host, mut sender) = open(&p.url, p.insecure, p.ca_file.as_deref()).await?;
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut request = Request::builder()
         .method(p.method.as_str())

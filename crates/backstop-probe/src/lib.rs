@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use backstop_config::{HealthCheck, Probe};
 
 pub use exec::{ChildExit, ProbeReaper};
+pub use http::post;
 pub use tracker::{CheckState, Tracker};
 
 /// The result of one probe run.

@@ -209,6 +209,11 @@ impl Supervisor {
         })
     }
 
+    /// A handle to publish on the event bus (alerts report their deliveries there).
+    pub fn publisher(&self) -> broadcast::Sender<Event> {
+        self.events.clone()
+    }
+
     /// The event bus: every start, exit, restart decision and state change.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()

@@ -187,6 +187,7 @@ pub(crate) async fn run(
         Mode::Detached => Echo::None,
     };
     let config_events = config.events;
+    let config_alerts = config.alerts.clone();
     let supervisor = Supervisor::new(config, &Options { echo, services }).map_err(|e| {
         Exit::new(
             Code::Failed,
@@ -215,6 +216,12 @@ pub(crate) async fn run(
         std::sync::Arc::new(move |filter| crate::commands::events::query(&events_db, &filter));
 
     let (control_tx, control_rx) = mpsc::channel(64);
+    tokio::spawn(crate::alerts::run(
+        config_alerts,
+        control_tx.clone(),
+        supervisor.subscribe(),
+        supervisor.publisher(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let state = backstop_api::AppState {
         control: control_tx,

@@ -1,5 +1,6 @@
 //! The `backstop` binary: CLI and daemon.
 
+mod alerts;
 mod cli;
 mod commands;
 mod context;

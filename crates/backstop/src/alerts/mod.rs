@@ -1,0 +1,146 @@
+//! Alerts: built-in rules over the daemon's status and events, each
+//! incident fired once, repeated after `repeat`, resolved when it ends,
+//! and delivered to webhooks and Alertmanager without ever blocking the
+//! daemon.
+//!
+//! The engine is a task of its own. It evaluates the rules ([`rules`]) a
+//! moment after any event and every 15 s (error rates change with time
+//! alone), compares the firing set with the previous one, and hands
+//! notifications to delivery tasks ([`sinks`]) that retry with backoff and
+//! report `alert-sent` / `alert-failed` on the event bus.
+
+mod rules;
+mod sinks;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use backstop_api::{Control, ControlSender, Event};
+use backstop_config::AlertsConfig;
+use tokio::sync::{broadcast, oneshot};
+
+pub(crate) use rules::Alert;
+
+/// How often rules are evaluated when nothing happens.
+const EVALUATE_EVERY: Duration = Duration::from_secs(15);
+/// Events come in bursts (a restart is several); wait for the burst to end.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// One incident as the engine tracks it.
+struct Incident {
+    alert: Alert,
+    started: SystemTime,
+    last_sent: Instant,
+}
+
+/// Runs until the event bus closes.
+pub(crate) async fn run(
+    config: AlertsConfig,
+    control: ControlSender,
+    mut events: broadcast::Receiver<Event>,
+    bus: broadcast::Sender<Event>,
+) {
+    let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
+    let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
+    let mut tick = tokio::time::interval(EVALUATE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(e) => {
+                    if e.kind.starts_with("alert-") {
+                        continue; // our own reports
+                    }
+                    note(&e, &mut restarts);
+                    // Let the rest of the burst arrive, then look once.
+                    tokio::time::sleep(SETTLE).await;
+                    while let Ok(e) = events.try_recv() {
+                        note(&e, &mut restarts);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {}
+        }
+        let (reply, rx) = oneshot::channel();
+        if control.send(Control::Status { reply }).await.is_err() {
+            return;
+        }
+        let Ok(report) = rx.await else { return };
+        let now = Instant::now();
+        for times in restarts.values_mut() {
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(3600))
+            {
+                times.pop_front();
+            }
+        }
+        let counts: HashMap<&str, usize> = restarts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .collect();
+        let active = rules::evaluate(&config, &report, &counts);
+        update(&config, &mut firing, active, now, &bus);
+    }
+}
+
+fn note(e: &Event, restarts: &mut HashMap<String, VecDeque<Instant>>) {
+    if e.kind == "restart-scheduled"
+        && let Some(s) = &e.service
+    {
+        restarts
+            .entry(s.clone())
+            .or_default()
+            .push_back(Instant::now());
+    }
+}
+
+/// Fires what is new, repeats what is due, resolves what ended.
+fn update(
+    config: &AlertsConfig,
+    firing: &mut BTreeMap<String, Incident>,
+    active: Vec<Alert>,
+    now: Instant,
+    bus: &broadcast::Sender<Event>,
+) {
+    let mut still = std::collections::BTreeSet::new();
+    for alert in active {
+        still.insert(alert.key.clone());
+        match firing.get_mut(&alert.key) {
+            None => {
+                let incident = Incident {
+                    alert,
+                    started: SystemTime::now(),
+                    last_sent: now,
+                };
+                sinks::notify(config, &incident.alert, incident.started, None, bus);
+                firing.insert(incident.alert.key.clone(), incident);
+            }
+            Some(incident) => {
+                incident.alert = alert; // the summary may have new figures
+                if now.duration_since(incident.last_sent) >= config.repeat {
+                    incident.last_sent = now;
+                    sinks::notify(config, &incident.alert, incident.started, None, bus);
+                }
+            }
+        }
+    }
+    let ended: Vec<String> = firing
+        .keys()
+        .filter(|k| !still.contains(*k))
+        .cloned()
+        .collect();
+    for key in ended {
+        if let Some(incident) = firing.remove(&key) {
+            sinks::notify(
+                config,
+                &incident.alert,
+                incident.started,
+                Some(SystemTime::now()),
+                bus,
+            );
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The built-in alert rules, as a pure function of the status report and
+//! the restarts of the last hour.
+
+use std::collections::HashMap;
+
+use backstop_api::{Health, ServiceState, StatusReport};
+use backstop_config::{AlertSeverity, AlertsConfig};
+
+/// One condition that holds now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Alert {
+    /// Identifies the incident: `rule:subject`.
+    pub(crate) key: String,
+    /// The rule's stable name: `service-down`, `service-unhealthy`, …
+    pub(crate) rule: &'static str,
+    /// How urgent.
+    pub(crate) severity: AlertSeverity,
+    /// The service concerned, if any.
+    pub(crate) service: Option<String>,
+    /// One line for a human, with the specifics.
+    pub(crate) summary: String,
+}
+
+fn alert(
+    rule: &'static str,
+    severity: AlertSeverity,
+    subject: &str,
+    service: Option<&str>,
+    summary: String,
+) -> Alert {
+    Alert {
+        key: format!("{rule}:{subject}"),
+        rule,
+        severity,
+        service: service.map(str::to_string),
+        summary,
+    }
+}
+
+/// Every alert that holds for `report`; `restarts` counts each service's
+/// restarts in the last hour.
+pub(crate) fn evaluate(
+    config: &AlertsConfig,
+    report: &StatusReport,
+    restarts: &HashMap<&str, usize>,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for s in &report.services {
+        let name = s.name.as_str();
+        let detail = s
+            .detail
+            .as_deref()
+            .map_or(String::new(), |d| format!(": {d}"));
+        match s.state {
+            ServiceState::CrashLoop | ServiceState::Failed | ServiceState::StartupTimeout => {
+                out.push(alert(
+                    "service-down",
+                    AlertSeverity::Critical,
+                    name,
+                    Some(name),
+                    format!("{name} is {}{detail}", s.state.as_str()),
+                ));
+            }
+            ServiceState::Running if s.health == Health::Unhealthy => out.push(alert(
+                "service-unhealthy",
+                AlertSeverity::Critical,
+                name,
+                Some(name),
+                format!("{name} is unhealthy{detail}"),
+            )),
+            ServiceState::Running if s.health == Health::Degraded => out.push(alert(
+                "service-degraded",
+                AlertSeverity::Warning,
+                name,
+                Some(name),
+                format!("{name} is degraded{detail}"),
+            )),
+            _ => {}
+        }
+        let n = restarts.get(name).copied().unwrap_or(0);
+        if n > config.restarts_per_hour as usize {
+            out.push(alert(
+                "restarts",
+                AlertSeverity::Warning,
+                name,
+                Some(name),
+                format!(
+                    "{name} restarted {n} times in the last hour (more than {})",
+                    config.restarts_per_hour
+                ),
+            ));
+        }
+        let errors = s.output.errors_last_minute;
+        if errors > config.error_lines_per_minute {
+            let last = s
+                .output
+                .last_error
+                .as_ref()
+                .map_or(String::new(), |e| format!("; last: {}", e.line));
+            out.push(alert(
+                "error-rate",
+                AlertSeverity::Warning,
+                name,
+                Some(name),
+                format!(
+                    "{name} wrote {errors} error lines in the last minute (more than {}){last}",
+                    config.error_lines_per_minute
+                ),
+            ));
+        }
+    }
+    for c in report.checks.iter().filter(|c| c.state == "failing") {
+        out.push(alert(
+            "check-failing",
+            AlertSeverity::Warning,
+            &c.name,
+            None,
+            format!(
+                "check {} is failing: {}",
+                c.name,
+                c.detail.as_deref().unwrap_or("no detail")
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backstop_api::{OutputStats, ServiceStatus};
+
+    fn service(name: &str, state: ServiceState, health: Health, errors: u32) -> ServiceStatus {
+        ServiceStatus {
+            name: name.into(),
+            state,
+            health,
+            pid: None,
+            uptime_s: None,
+            restarts: 0,
+            last_exit: None,
+            rss_bytes: None,
+            detail: None,
+            restart_in_s: None,
+            exits: vec![],
+            checks: vec![],
+            output: OutputStats {
+                errors_last_minute: errors,
+                ..OutputStats::default()
+            },
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_subject_and_severity() {
+        let report = StatusReport {
+            daemon: backstop_api::DaemonInfo {
+                pid: 1,
+                config: "/c".into(),
+                version: "x".into(),
+                uptime_s: 1,
+            },
+            services: vec![
+                service("api", ServiceState::CrashLoop, Health::Unhealthy, 0),
+                service("web", ServiceState::Running, Health::Unhealthy, 0),
+                service("worker", ServiceState::Running, Health::Degraded, 11),
+                service("quiet", ServiceState::Running, Health::Healthy, 10),
+            ],
+            checks: vec![],
+        };
+        let restarts = HashMap::from([("quiet", 6), ("worker", 5)]);
+        let got: Vec<(String, AlertSeverity)> =
+            evaluate(&AlertsConfig::default(), &report, &restarts)
+                .into_iter()
+                .map(|a| (a.key, a.severity))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                ("service-down:api".to_string(), AlertSeverity::Critical),
+                ("service-unhealthy:web".to_string(), AlertSeverity::Critical),
+                (
+                    "service-degraded:worker".to_string(),
+                    AlertSeverity::Warning
+                ),
+                ("error-rate:worker".to_string(), AlertSeverity::Warning),
+                ("restarts:quiet".to_string(), AlertSeverity::Warning),
+            ]
+        );
+    }
+}
