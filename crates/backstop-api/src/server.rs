@@ -78,6 +78,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/daemon/reload", post(reload))
         .route("/api/v1/daemon/shutdown", post(shutdown))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".to_string()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not take that method (reads are GET, actions are POST)"
+                    .to_string(),
+            )
+        })
         .with_state(state)
 }
 
@@ -112,8 +119,14 @@ async fn metrics(State(s): State<AppState>) -> Response {
 
 async fn events(
     State(s): State<AppState>,
-    Query(filter): Query<EventFilter>,
+    filter: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Vec<Event>> {
+    let Query(filter) = filter.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid query: {}", e.body_text()),
+        )
+    })?;
     let source = s.events.clone();
     tokio::task::spawn_blocking(move || source(filter))
         .await

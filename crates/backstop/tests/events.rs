@@ -298,3 +298,48 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
     }
     assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
 }
+
+#[test]
+fn bad_requests_get_a_json_error_never_a_panic() {
+    let s = Sandbox::new("[services.api]\ncommand = \"sleep 1000\"\n");
+    let _daemon = s.up();
+    for (path, code) in [
+        ("/api/v1/events?limit=many", 400),
+        ("/api/v1/events?since=someday", 400),
+        ("/api/v1/services/nope", 404),
+        ("/api/v2/anything", 404),
+    ] {
+        let (got, body) = get(&s, path);
+        assert_eq!(got, code, "{path}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "DELETE",
+            "--unix-socket",
+        ])
+        .arg(s.path(".backstop/backstop.sock"))
+        .arg("http://localhost/api/v1/services")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.ends_with("\n405") && text.starts_with(r#"{"error":"#),
+        "{text}"
+    );
+    let long = format!("/api/v1/services/{}", "x".repeat(100_000));
+    assert!(get(&s, &long).0 >= 400, "an absurd path is refused");
+    assert_eq!(
+        s.service("api")["state"],
+        "running",
+        "the daemon is unharmed"
+    );
+}
