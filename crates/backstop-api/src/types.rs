@@ -194,6 +194,9 @@ pub struct CheckResult {
     pub detail: Option<String>,
     /// When the last run ended (RFC 3339).
     pub at: Option<String>,
+    /// For a `[checks]` entry: the severity of its alert when it fails.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub severity: Option<String>,
 }
 
 /// The daemon itself.

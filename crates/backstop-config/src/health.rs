@@ -296,6 +296,8 @@ pub struct CheckConfig {
     pub dir: PathBuf,
     /// Extra environment of an exec probe.
     pub env: EnvVars,
+    /// How urgent its failure is, for alerts (default warning).
+    pub severity: crate::alerts::AlertSeverity,
 }
 
 /// Header names and values, for [`HttpProbe::headers`].

@@ -92,7 +92,7 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
     };
     let mut keys: Vec<&str> = COMMON_KEYS.to_vec();
     // `on_failure` gets its own, clearer error below.
-    keys.extend(["dir", "env", "on_failure"]);
+    keys.extend(["dir", "env", "on_failure", "severity"]);
     let mut out = Vec::new();
     for (key, value) in table {
         let name: &str = key.get_ref();
@@ -136,7 +136,23 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
                 )
             })
             .unwrap_or_default();
-        if let Some(mut check) = read_check(r, t, key.span(), &context, base) {
+        let severity = t.get_key_value("severity").map_or(
+            Some(crate::alerts::AlertSeverity::Warning),
+            |(_, v)| {
+                r.choice(
+                    v,
+                    &format!("`severity` in {context}"),
+                    &[
+                        ("info", crate::alerts::AlertSeverity::Info),
+                        ("warning", crate::alerts::AlertSeverity::Warning),
+                        ("critical", crate::alerts::AlertSeverity::Critical),
+                    ],
+                )
+            },
+        );
+        if let Some(mut check) = read_check(r, t, key.span(), &context, base)
+            && let Some(severity) = severity
+        {
             if !t.contains_key("name") {
                 name.clone_into(&mut check.name);
             }
@@ -145,6 +161,7 @@ pub(crate) fn read_checks(r: &mut Reader, v: &Value<'_>, base: &Path) -> Vec<Che
                 check,
                 dir,
                 env: EnvVars(env),
+                severity,
             });
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct CheckRun {
     in_flight: bool,
     /// For a `process` check: the state kept between samples.
     pub(crate) sampler: Option<crate::process_check::ProcessSampler>,
+    /// For a `[checks]` entry: how urgent its failure is.
+    pub(crate) severity: Option<backstop_config::AlertSeverity>,
 }
 
 impl CheckRun {
@@ -35,6 +37,7 @@ impl CheckRun {
             next_at: None,
             in_flight: false,
             sampler: None,
+            severity: None,
         }
     }
 
@@ -140,6 +143,7 @@ impl CheckRun {
             latency_ms,
             detail,
             at,
+            severity: self.severity.map(|s| s.as_str().to_string()),
         }
     }
 }

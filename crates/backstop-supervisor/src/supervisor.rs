@@ -1259,6 +1259,7 @@ impl Supervisor {
             .iter()
             .map(|c| {
                 let mut run = CheckRun::new(c.check.clone());
+                run.severity = Some(c.severity);
                 run.arm(now);
                 let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
                     .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

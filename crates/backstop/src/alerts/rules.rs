@@ -110,9 +110,14 @@ pub(crate) fn evaluate(
         }
     }
     for c in report.checks.iter().filter(|c| c.state == "failing") {
+        let severity = match c.severity.as_deref() {
+            Some("critical") => AlertSeverity::Critical,
+            Some("info") => AlertSeverity::Info,
+            _ => AlertSeverity::Warning,
+        };
         out.push(alert(
             "check-failing",
-            AlertSeverity::Warning,
+            severity,
             &c.name,
             None,
             format!(
@@ -166,7 +171,17 @@ mod tests {
                 service("worker", ServiceState::Running, Health::Degraded, 11),
                 service("quiet", ServiceState::Running, Health::Healthy, 10),
             ],
-            checks: vec![],
+            checks: vec![backstop_api::CheckResult {
+                name: "freshness".into(),
+                kind: "http".into(),
+                state: "failing".into(),
+                passed: Some(false),
+                fails_in_a_row: 3,
+                latency_ms: Some(3),
+                detail: Some("data_freshness_minutes is 75, expected < 60".into()),
+                at: None,
+                severity: Some("critical".into()),
+            }],
         };
         let restarts = HashMap::from([("quiet", 6), ("worker", 5)]);
         let got: Vec<(String, AlertSeverity)> =
@@ -185,6 +200,10 @@ mod tests {
                 ),
                 ("error-rate:worker".to_string(), AlertSeverity::Warning),
                 ("restarts:quiet".to_string(), AlertSeverity::Warning),
+                (
+                    "check-failing:freshness".to_string(),
+                    AlertSeverity::Critical
+                ),
             ]
         );
     }
