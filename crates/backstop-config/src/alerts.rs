@@ -69,6 +69,14 @@ pub enum SinkKind {
         /// Slack-compatible `{"text": …}` instead of backstop's JSON.
         slack: bool,
     },
+    /// Run a program: the alert in `BACKSTOP_ALERT_*` variables and as
+    /// JSON on its standard input (to send mail, page, …).
+    Command {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// Its working directory (the config file's).
+        dir: std::path::PathBuf,
+    },
     /// POST to an Alertmanager's `/api/v2/alerts`.
     Alertmanager {
         /// The Alertmanager's base URL, e.g. `http://127.0.0.1:9093`.

@@ -10,7 +10,7 @@ const ALERTS_KEYS: &[&str] = &[
     "error_lines_per_minute",
     "sinks",
 ];
-const SINK_KEYS: &[&str] = &["webhook", "alertmanager", "format", "severity"];
+const SINK_KEYS: &[&str] = &["webhook", "alertmanager", "command", "format", "severity"];
 const SEVERITIES: &[(&str, AlertSeverity)] = &[
     ("info", AlertSeverity::Info),
     ("warning", AlertSeverity::Warning),
@@ -18,7 +18,7 @@ const SEVERITIES: &[(&str, AlertSeverity)] = &[
 ];
 const FORMATS: &[(&str, bool)] = &[("json", false), ("slack", true)];
 
-pub(crate) fn read_alerts(r: &mut Reader, v: &Value<'_>) -> AlertsConfig {
+pub(crate) fn read_alerts(r: &mut Reader, v: &Value<'_>, base: &std::path::Path) -> AlertsConfig {
     let mut alerts = AlertsConfig::default();
     let Some(table) = r.table(v, "`[alerts]`") else {
         return alerts;
@@ -45,7 +45,7 @@ pub(crate) fn read_alerts(r: &mut Reader, v: &Value<'_>) -> AlertsConfig {
             "sinks" => {
                 if let Some(sinks) = r.table(value, "`[alerts.sinks]`") {
                     for (name, sink) in sinks {
-                        if let Some(s) = read_sink(r, name.get_ref(), name.span(), sink) {
+                        if let Some(s) = read_sink(r, name.get_ref(), name.span(), sink, base) {
                             alerts.sinks.push(s);
                         }
                     }
@@ -62,6 +62,7 @@ fn read_sink(
     name: &str,
     name_span: std::ops::Range<usize>,
     v: &Value<'_>,
+    base: &std::path::Path,
 ) -> Option<SinkConfig> {
     let what = format!("`[alerts.sinks.{name}]`");
     let table = r.table(v, &what)?;
@@ -87,6 +88,34 @@ fn read_sink(
     let min_severity = field("severity").map_or(Some(AlertSeverity::Info), |s| {
         r.choice(s, &format!("`severity` in {what}"), SEVERITIES)
     });
+    let destinations: Vec<&str> = ["webhook", "alertmanager", "command"]
+        .into_iter()
+        .filter(|k| table.contains_key(*k))
+        .collect();
+    if destinations.len() > 1
+        && let Some(v) = field(destinations[1])
+    {
+        r.error(Diagnostic::error(
+            format!(
+                "{what} has both `{}` and `{}`",
+                destinations[0], destinations[1]
+            ),
+            v.span(),
+            "one destination per sink: make two sinks",
+        ));
+        return None;
+    }
+    if let Some(c) = field("command") {
+        let command = crate::load::read_command(r, c, &format!("`command` in {what}"))?;
+        return Some(SinkConfig {
+            name: name.to_string(),
+            kind: SinkKind::Command {
+                command,
+                dir: base.to_path_buf(),
+            },
+            min_severity: min_severity?,
+        });
+    }
     let kind = match (field("webhook"), field("alertmanager")) {
         (Some(w), None) => SinkKind::Webhook {
             url: url(r, w, "webhook")?,
@@ -108,7 +137,7 @@ fn read_sink(
                 Diagnostic::error(
                     format!("{what} has no destination"),
                     name_span,
-                    "expected `webhook = \"http…\"` or `alertmanager = \"http…\"`",
+                    "expected `webhook = \"http…\"`, `alertmanager = \"http…\"` or `command = \"…\"`",
                 )
                 .with_help("for example: webhook = \"https://hooks.slack.com/services/…\" with format = \"slack\""),
             );

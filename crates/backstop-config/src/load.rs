@@ -272,7 +272,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         events,
         alerts: root
             .get_key_value("alerts")
-            .map(|(_, v)| crate::alerts_reader::read_alerts(r, v))
+            .map(|(_, v)| crate::alerts_reader::read_alerts(r, v, base))
             .unwrap_or_default(),
     }
 }

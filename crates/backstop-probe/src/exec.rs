@@ -25,12 +25,38 @@ pub(crate) async fn probe(
     ctx: &ExecContext,
     timeout: Duration,
 ) -> Result<String, String> {
+    run(command, ctx, None, timeout).await
+}
+
+/// Runs `command` with `input` on its standard input (small: it is written
+/// at once), bounded by `timeout`; `Ok` on exit 0, with the last line it
+/// printed. Inside the daemon, `ctx.reaper` must be set (see the module
+/// doc): alert `command` sinks use this.
+pub async fn run_with_input(
+    command: &[String],
+    ctx: &ExecContext,
+    input: Vec<u8>,
+    timeout: Duration,
+) -> Result<String, String> {
+    run(command, ctx, Some(input), timeout).await
+}
+
+async fn run(
+    command: &[String],
+    ctx: &ExecContext,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<String, String> {
     let (program, args) = command.split_first().ok_or("empty command")?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args)
         .env_clear()
         .envs(&ctx.env)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so a timeout kills what it started too.
@@ -53,6 +79,10 @@ pub(crate) async fn probe(
                 .spawn()
                 .map_err(not_started)?;
             let guard = KillGroupOnDrop(child.id());
+            if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+                use tokio::io::AsyncWriteExt;
+                let _ = stdin.write_all(&bytes).await;
+            }
             let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
             let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
             let work = async {
@@ -73,6 +103,11 @@ pub(crate) async fn probe(
             // this same thread and cannot see the exit before this.
             let exited = reaper.register(pid as i32);
             let guard = KillGroupOnDrop(Some(pid));
+            if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+                use std::io::Write;
+                // Small (an alert): fits the pipe, so this never blocks.
+                let _ = stdin.write_all(&bytes);
+            }
             let stdout = child.stdout.take().map(OwnedFd::from);
             let stderr = child.stderr.take().map(OwnedFd::from);
             let work = async { tokio::join!(read(stdout), read(stderr), exited) };

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use backstop_config::{HealthCheck, Probe};
 
-pub use exec::{ChildExit, ProbeReaper};
+pub use exec::{ChildExit, ProbeReaper, run_with_input};
 pub use http::post;
 pub use tracker::{CheckState, Tracker};
 

@@ -209,6 +209,13 @@ impl Supervisor {
         })
     }
 
+    /// The registry through which programs the daemon runs besides services
+    /// (alert commands) get their exit status: tokio's own reaping would
+    /// race the supervisor's `waitpid(-1)`.
+    pub fn probe_reaper(&self) -> backstop_probe::ProbeReaper {
+        self.probe_reaper.clone()
+    }
+
     /// A handle to publish on the event bus (alerts report their deliveries there).
     pub fn publisher(&self) -> broadcast::Sender<Event> {
         self.events.clone()

@@ -221,6 +221,7 @@ pub(crate) async fn run(
         control_tx.clone(),
         supervisor.subscribe(),
         supervisor.publisher(),
+        supervisor.probe_reaper(),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let state = backstop_api::AppState {

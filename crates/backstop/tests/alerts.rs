@@ -169,3 +169,34 @@ command = "sleep 1000"
         "{text}"
     );
 }
+
+#[test]
+fn a_command_sink_gets_the_alert_in_its_environment_and_on_stdin() {
+    let s = Sandbox::new(
+        r#"
+[alerts.sinks.mail]
+command = ["sh", "-c", "cat > \"alert-$BACKSTOP_ALERT_STATUS.json\"; echo \"$BACKSTOP_ALERT_SEVERITY $BACKSTOP_ALERT_RULE $BACKSTOP_ALERT_SERVICE\" > \"alert-$BACKSTOP_ALERT_STATUS.env\""]
+
+[services.broken]
+command = ["sh", "-c", "exit 2"]
+restart = { backoff_initial = "50ms", max_restarts = 1, window = "1h" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("broken", "crash-loop", T);
+    let env = wait_until("the command to run", T, || {
+        std::fs::read_to_string(s.path("alert-firing.env")).ok()
+    });
+    assert_eq!(env.trim(), "critical service-down broken");
+    let json: Value = wait_until("its stdin written", T, || {
+        serde_json::from_str(&std::fs::read_to_string(s.path("alert-firing.json")).ok()?).ok()
+    });
+    assert_eq!(json["rule"], "service-down");
+    assert_eq!(json["status"], "firing");
+    let sent = wait_until("the delivery recorded", T, || {
+        let out = s.run(&["events", "--kind", "alert-sent"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("mail: delivered").then_some(text)
+    });
+    assert!(sent.contains("broken is crash-loop"), "{sent}");
+}

@@ -39,6 +39,7 @@ pub(crate) async fn run(
     control: ControlSender,
     mut events: broadcast::Receiver<Event>,
     bus: broadcast::Sender<Event>,
+    reaper: backstop_probe::ProbeReaper,
 ) {
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
     let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
@@ -82,7 +83,7 @@ pub(crate) async fn run(
             .map(|(k, v)| (k.as_str(), v.len()))
             .collect();
         let active = rules::evaluate(&config, &report, &counts);
-        update(&config, &mut firing, active, now, &bus);
+        update(&config, &mut firing, active, now, &bus, &reaper);
     }
 }
 
@@ -104,6 +105,7 @@ fn update(
     active: Vec<Alert>,
     now: Instant,
     bus: &broadcast::Sender<Event>,
+    reaper: &backstop_probe::ProbeReaper,
 ) {
     let mut still = std::collections::BTreeSet::new();
     for alert in active {
@@ -115,14 +117,14 @@ fn update(
                     started: SystemTime::now(),
                     last_sent: now,
                 };
-                sinks::notify(config, &incident.alert, incident.started, None, bus);
+                sinks::notify(config, &incident.alert, incident.started, None, bus, reaper);
                 firing.insert(incident.alert.key.clone(), incident);
             }
             Some(incident) => {
                 incident.alert = alert; // the summary may have new figures
                 if now.duration_since(incident.last_sent) >= config.repeat {
                     incident.last_sent = now;
-                    sinks::notify(config, &incident.alert, incident.started, None, bus);
+                    sinks::notify(config, &incident.alert, incident.started, None, bus, reaper);
                 }
             }
         }
@@ -140,6 +142,7 @@ fn update(
                 incident.started,
                 Some(SystemTime::now()),
                 bus,
+                reaper,
             );
         }
     }

@@ -1,12 +1,13 @@
-//! Delivering alerts: webhook (backstop's JSON or Slack's `{"text"}`) and
-//! Alertmanager's `/api/v2/alerts`. Each delivery is a task of its own,
-//! bounded by a timeout and retried with backoff, so a dead sink never
-//! blocks anything; every outcome is an event.
+//! Delivering alerts: webhook (backstop's JSON or Slack's `{"text"}`),
+//! Alertmanager's `/api/v2/alerts`, and a command. Each delivery is a task
+//! of its own, bounded by a timeout and retried with backoff, so a dead
+//! sink never blocks anything; every outcome is an event.
 
 use std::time::{Duration, SystemTime};
 
 use backstop_api::Event;
 use backstop_config::{AlertsConfig, SinkConfig, SinkKind};
+use backstop_probe::{ExecContext, ProbeReaper};
 use serde_json::json;
 use tokio::sync::broadcast;
 
@@ -39,37 +40,58 @@ fn hostname() -> String {
         .map_or_else(|_| "localhost".to_string(), |h| h.trim().to_string())
 }
 
-/// The request body for `sink`.
-fn payload(
+/// What one delivery does.
+enum Delivery {
+    /// POST this JSON.
+    Post { url: String, body: Vec<u8> },
+    /// Run a program with the alert in its environment and on stdin.
+    Run {
+        command: Vec<String>,
+        context: ExecContext,
+        input: Vec<u8>,
+    },
+}
+
+/// backstop's own JSON form of a notification (webhook body, command stdin).
+fn document(alert: &Alert, started: SystemTime, ended: Option<SystemTime>) -> serde_json::Value {
+    json!({
+        "status": if ended.is_some() { "resolved" } else { "firing" },
+        "rule": alert.rule,
+        "severity": alert.severity.as_str(),
+        "service": alert.service,
+        "summary": alert.summary,
+        "host": hostname(),
+        "started_at": stamp(started),
+        "ended_at": ended.map(stamp),
+    })
+}
+
+/// The delivery of one notification to `sink`.
+fn delivery(
     sink: &SinkConfig,
     alert: &Alert,
     started: SystemTime,
     ended: Option<SystemTime>,
-) -> (String, Vec<u8>) {
-    let status = if ended.is_some() {
-        "resolved"
-    } else {
-        "firing"
-    };
-    let body = match &sink.kind {
-        SinkKind::Webhook { slack: true, .. } => {
+    reaper: &ProbeReaper,
+) -> Delivery {
+    let doc = document(alert, started, ended);
+    match &sink.kind {
+        SinkKind::Webhook { url, slack: false } => Delivery::Post {
+            url: url.clone(),
+            body: doc.to_string().into_bytes(),
+        },
+        SinkKind::Webhook { url, slack: true } => {
             let head = match ended {
                 Some(_) => "RESOLVED".to_string(),
                 None => format!("FIRING {}", alert.severity.as_str()),
             };
-            json!({ "text": format!("[{head}] {} (backstop on {})", alert.summary, hostname()) })
+            let text = format!("[{head}] {} (backstop on {})", alert.summary, hostname());
+            Delivery::Post {
+                url: url.clone(),
+                body: json!({ "text": text }).to_string().into_bytes(),
+            }
         }
-        SinkKind::Webhook { slack: false, .. } => json!({
-            "status": status,
-            "rule": alert.rule,
-            "severity": alert.severity.as_str(),
-            "service": alert.service,
-            "summary": alert.summary,
-            "host": hostname(),
-            "started_at": stamp(started),
-            "ended_at": ended.map(stamp),
-        }),
-        SinkKind::Alertmanager { .. } => {
+        SinkKind::Alertmanager { url } => {
             let mut labels = json!({
                 "alertname": alert.rule,
                 "severity": alert.severity.as_str(),
@@ -87,14 +109,61 @@ fn payload(
             if let Some(end) = ended {
                 one["endsAt"] = json!(stamp(end));
             }
-            json!([one])
+            Delivery::Post {
+                url: format!("{url}/api/v2/alerts"),
+                body: json!([one]).to_string().into_bytes(),
+            }
         }
-    };
-    let url = match &sink.kind {
-        SinkKind::Webhook { url, .. } => url.clone(),
-        SinkKind::Alertmanager { url } => format!("{url}/api/v2/alerts"),
-    };
-    (url, body.to_string().into_bytes())
+        SinkKind::Command { command, dir } => {
+            let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            for (key, value) in doc.as_object().into_iter().flatten() {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                env.insert(format!("BACKSTOP_ALERT_{}", key.to_ascii_uppercase()), text);
+            }
+            Delivery::Run {
+                command: command.clone(),
+                context: ExecContext {
+                    dir: dir.clone(),
+                    env,
+                    ids: None,
+                    reaper: Some(reaper.clone()),
+                },
+                input: doc.to_string().into_bytes(),
+            }
+        }
+    }
+}
+
+/// One attempt.
+async fn attempt(delivery: &Delivery) -> Result<(), String> {
+    match delivery {
+        Delivery::Post { url, body } => {
+            let sent = tokio::time::timeout(
+                ATTEMPT_TIMEOUT,
+                backstop_probe::post(url, "application/json", body.clone()),
+            )
+            .await;
+            match sent {
+                Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
+                Ok(Ok(code)) => Err(format!("HTTP {code}")),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs())),
+            }
+        }
+        Delivery::Run {
+            command,
+            context,
+            input,
+        } => backstop_probe::run_with_input(command, context, input.clone(), ATTEMPT_TIMEOUT)
+            .await
+            .map(drop),
+    }
 }
 
 /// Announces the notification on the bus and starts one delivery per sink.
@@ -104,6 +173,7 @@ pub(super) fn notify(
     started: SystemTime,
     ended: Option<SystemTime>,
     bus: &broadcast::Sender<Event>,
+    reaper: &ProbeReaper,
 ) {
     let (kind, verb) = match ended {
         None => ("alert-fired", format!("FIRING {}", alert.severity.as_str())),
@@ -120,22 +190,17 @@ pub(super) fn notify(
         .iter()
         .filter(|s| alert.severity >= s.min_severity)
     {
-        let (url, body) = payload(sink, alert, started, ended);
+        let delivery = delivery(sink, alert, started, ended, reaper);
         let (name, service, bus) = (sink.name.clone(), alert.service.clone(), bus.clone());
         let summary = alert.summary.clone();
         tokio::spawn(async move {
             let mut last = String::new();
-            for attempt in 0..=RETRY_AFTER.len() {
-                if attempt > 0 {
-                    tokio::time::sleep(RETRY_AFTER[attempt - 1]).await;
+            for wait in std::iter::once(None).chain(RETRY_AFTER.iter().map(Some)) {
+                if let Some(wait) = wait {
+                    tokio::time::sleep(*wait).await;
                 }
-                let sent = tokio::time::timeout(
-                    ATTEMPT_TIMEOUT,
-                    backstop_probe::post(&url, "application/json", body.clone()),
-                )
-                .await;
-                match sent {
-                    Ok(Ok(code)) if (200..300).contains(&code) => {
+                match attempt(&delivery).await {
+                    Ok(()) => {
                         publish(
                             &bus,
                             service.as_deref(),
@@ -144,9 +209,7 @@ pub(super) fn notify(
                         );
                         return;
                     }
-                    Ok(Ok(code)) => last = format!("HTTP {code}"),
-                    Ok(Err(e)) => last = e,
-                    Err(_) => last = format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+                    Err(e) => last = e,
                 }
             }
             publish(
