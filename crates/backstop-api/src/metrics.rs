@@ -95,6 +95,11 @@ pub fn render(report: &StatusReport, own_rss: u64) -> String {
         "service_memory_bytes",
         "Resident memory of the service's whole process tree",
     );
+    let exits: Family<Labels, Counter> = family(
+        &mut r,
+        "service_exits",
+        "Exits since the daemon started, by reason (code N or the signal)",
+    );
     let lines: Family<Labels, Counter> = family(
         &mut r,
         "service_log_lines",
@@ -146,6 +151,12 @@ pub fn render(report: &StatusReport, own_rss: u64) -> String {
         }
         if let Some(b) = s.rss_bytes {
             memory.get_or_create(&l).set(b as i64);
+        }
+        for (reason, n) in &s.exit_counts {
+            let reason = reason.replace(' ', "_");
+            exits
+                .get_or_create(&with(l.clone(), "reason", &reason))
+                .inc_by(*n);
         }
         lines.get_or_create(&l).inc_by(s.output.lines);
         errors.get_or_create(&l).inc_by(s.output.errors);

@@ -147,6 +147,9 @@ pub struct ServiceStatus {
     /// The service's health checks and their last results.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub checks: Vec<CheckResult>,
+    /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub exit_counts: std::collections::BTreeMap<String, u64>,
     /// What its output says: lines captured and error signals.
     #[serde(default)]
     pub output: OutputStats,

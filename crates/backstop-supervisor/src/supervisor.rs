@@ -67,6 +67,8 @@ struct Service {
     main: Option<MainProcess>,
     orphans: HashSet<i32>,
     exits: VecDeque<ExitInfo>,
+    /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
+    exit_counts: std::collections::BTreeMap<String, u64>,
     detail: Option<String>,
     clearing_port: bool,
     removed: bool,
@@ -94,6 +96,7 @@ impl Service {
             main: None,
             orphans: HashSet::new(),
             exits: VecDeque::new(),
+            exit_counts: std::collections::BTreeMap::new(),
             detail: None,
             clearing_port: false,
             removed: false,
@@ -676,12 +679,14 @@ impl Supervisor {
         if s.exits.len() == EXIT_HISTORY {
             s.exits.pop_front();
         }
-        s.exits.push_back(ExitInfo {
+        let exit = ExitInfo {
             code,
             signal,
             at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             uptime_s: uptime.as_secs_f64(),
-        });
+        };
+        *s.exit_counts.entry(exit.describe()).or_default() += 1;
+        s.exits.push_back(exit);
         let name = s.config.name.clone();
         self.last_exited = Some(name.clone());
         self.event(
@@ -1172,6 +1177,7 @@ impl Supervisor {
                 Vec::new()
             },
             checks: s.checks.iter().map(CheckRun::result).collect(),
+            exit_counts: s.exit_counts.clone(),
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
                 backstop_api::OutputStats {

@@ -158,6 +158,7 @@ mod tests {
             restart_in_s: Some(2.0),
             exits: vec![],
             checks: vec![],
+            exit_counts: std::collections::BTreeMap::new(),
             output: backstop_api::OutputStats {
                 errors_last_minute: 3,
                 ..Default::default()

@@ -287,6 +287,7 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
         r#"backstop_service_up{service="flaky"} 0"#,
         r#"backstop_service_state{service="flaky",state="crash-loop"} 1"#,
         r#"backstop_service_restarts_total{service="flaky"} 2"#,
+        r#"backstop_service_exits_total{service="flaky",reason="code_1"} 3"#,
         r#"backstop_service_error_lines_total{service="api"} 1"#,
         r#"backstop_check_passing{service="api",check="exec"} 1"#,
         "backstop_healthy 0",

@@ -23,6 +23,8 @@ pub(crate) use rules::Alert;
 
 /// How often rules are evaluated when nothing happens.
 const EVALUATE_EVERY: Duration = Duration::from_secs(15);
+/// A `memory_max` restart is an incident for this long after the last one.
+const MEMORY_MAX_LASTS: Duration = Duration::from_secs(600);
 /// Events come in bursts (a restart is several); wait for the burst to end.
 const SETTLE: Duration = Duration::from_millis(200);
 
@@ -43,6 +45,7 @@ pub(crate) async fn run(
 ) {
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
     let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
+    let mut memory_max: HashMap<String, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -52,11 +55,11 @@ pub(crate) async fn run(
                     if e.kind.starts_with("alert-") {
                         continue; // our own reports
                     }
-                    note(&e, &mut restarts);
+                    note(&e, &mut restarts, &mut memory_max);
                     // Let the rest of the burst arrive, then look once.
                     tokio::time::sleep(SETTLE).await;
                     while let Ok(e) = events.try_recv() {
-                        note(&e, &mut restarts);
+                        note(&e, &mut restarts, &mut memory_max);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -78,23 +81,34 @@ pub(crate) async fn run(
                 times.pop_front();
             }
         }
-        let counts: HashMap<&str, usize> = restarts
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.len()))
-            .collect();
-        let active = rules::evaluate(&config, &report, &counts);
+        memory_max.retain(|_, at| now.duration_since(*at) < MEMORY_MAX_LASTS);
+        let recent = rules::Recent {
+            restarts: restarts
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.len()))
+                .collect(),
+            memory_max: memory_max.keys().map(String::as_str).collect(),
+        };
+        let active = rules::evaluate(&config, &report, &recent);
         update(&config, &mut firing, active, now, &bus, &reaper);
     }
 }
 
-fn note(e: &Event, restarts: &mut HashMap<String, VecDeque<Instant>>) {
-    if e.kind == "restart-scheduled"
-        && let Some(s) = &e.service
-    {
-        restarts
+fn note(
+    e: &Event,
+    restarts: &mut HashMap<String, VecDeque<Instant>>,
+    memory_max: &mut HashMap<String, Instant>,
+) {
+    let Some(s) = &e.service else { return };
+    match e.kind.as_str() {
+        "restart-scheduled" => restarts
             .entry(s.clone())
             .or_default()
-            .push_back(Instant::now());
+            .push_back(Instant::now()),
+        "memory-max" => {
+            memory_max.insert(s.clone(), Instant::now());
+        }
+        _ => {}
     }
 }
 

@@ -37,13 +37,22 @@ fn alert(
     }
 }
 
-/// Every alert that holds for `report`; `restarts` counts each service's
-/// restarts in the last hour.
+/// What the events of the recent past say, besides the status.
+#[derive(Debug, Default)]
+pub(crate) struct Recent<'a> {
+    /// Restarts of each service in the last hour.
+    pub(crate) restarts: HashMap<&'a str, usize>,
+    /// Services restarted for going over `memory_max` in the last 10 minutes.
+    pub(crate) memory_max: Vec<&'a str>,
+}
+
+/// Every alert that holds for `report` and the `recent` events.
 pub(crate) fn evaluate(
     config: &AlertsConfig,
     report: &StatusReport,
-    restarts: &HashMap<&str, usize>,
+    recent: &Recent<'_>,
 ) -> Vec<Alert> {
+    let restarts = &recent.restarts;
     let mut out = Vec::new();
     for s in &report.services {
         let name = s.name.as_str();
@@ -76,6 +85,15 @@ pub(crate) fn evaluate(
                 format!("{name} is degraded{detail}"),
             )),
             _ => {}
+        }
+        if recent.memory_max.contains(&name) {
+            out.push(alert(
+                "memory-max",
+                AlertSeverity::Critical,
+                name,
+                Some(name),
+                format!("{name} went over its memory_max and was restarted"),
+            ));
         }
         let n = restarts.get(name).copied().unwrap_or(0);
         if n > config.restarts_per_hour as usize {
@@ -149,6 +167,7 @@ mod tests {
             restart_in_s: None,
             exits: vec![],
             checks: vec![],
+            exit_counts: std::collections::BTreeMap::new(),
             output: OutputStats {
                 errors_last_minute: errors,
                 ..OutputStats::default()
@@ -183,9 +202,12 @@ mod tests {
                 severity: Some("critical".into()),
             }],
         };
-        let restarts = HashMap::from([("quiet", 6), ("worker", 5)]);
+        let recent = Recent {
+            restarts: HashMap::from([("quiet", 6), ("worker", 5)]),
+            memory_max: vec!["web"],
+        };
         let got: Vec<(String, AlertSeverity)> =
-            evaluate(&AlertsConfig::default(), &report, &restarts)
+            evaluate(&AlertsConfig::default(), &report, &recent)
                 .into_iter()
                 .map(|a| (a.key, a.severity))
                 .collect();
@@ -194,6 +216,7 @@ mod tests {
             [
                 ("service-down:api".to_string(), AlertSeverity::Critical),
                 ("service-unhealthy:web".to_string(), AlertSeverity::Critical),
+                ("memory-max:web".to_string(), AlertSeverity::Critical),
                 (
                     "service-degraded:worker".to_string(),
                     AlertSeverity::Warning
