@@ -16,6 +16,12 @@ pub enum Control {
         /// Where the report goes.
         reply: oneshot::Sender<StatusReport>,
     },
+    /// Report every service without measuring memory (no /proc scan): for
+    /// the daemon's own periodic use, such as alert rules.
+    Brief {
+        /// Where the report goes.
+        reply: oneshot::Sender<StatusReport>,
+    },
     /// Report one service in detail (with its exit history).
     Service {
         /// Its name.

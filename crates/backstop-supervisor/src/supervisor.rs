@@ -964,6 +964,9 @@ impl Supervisor {
             Control::Status { reply } => {
                 let _ = reply.send(self.report());
             }
+            Control::Brief { reply } => {
+                let _ = reply.send(self.report_with(&[]));
+            }
             Control::Service { name, reply } => {
                 let table = procs::snapshot();
                 let found = self.index(&name).map(|i| self.status_of(i, &table, true));
@@ -1125,7 +1128,11 @@ impl Supervisor {
     // ── reporting ──────────────────────────────────────────────────────
 
     fn report(&self) -> StatusReport {
-        let table = procs::snapshot();
+        self.report_with(&procs::snapshot())
+    }
+
+    /// The report; memory figures come from `table` (empty: none).
+    fn report_with(&self, table: &[procs::ProcInfo]) -> StatusReport {
         StatusReport {
             daemon: DaemonInfo {
                 pid: std::process::id(),
@@ -1136,7 +1143,7 @@ impl Supervisor {
             checks: self.checks.iter().map(|(c, _)| c.result()).collect(),
             services: (0..self.services.len())
                 .filter(|&i| !self.services[i].removed)
-                .map(|i| self.status_of(i, &table, false))
+                .map(|i| self.status_of(i, table, false))
                 .collect(),
         }
     }

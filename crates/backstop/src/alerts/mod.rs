@@ -4,8 +4,10 @@
 //! daemon.
 //!
 //! The engine is a task of its own. It evaluates the rules ([`rules`]) a
-//! moment after any event and every 15 s (error rates change with time
-//! alone), compares the firing set with the previous one, and hands
+//! moment after any event, and every 15 s while there is anything that can
+//! change with time alone (an incident to resolve, a restart or error
+//! count to age, sinks that must hear of a rising error rate): an idle
+//! daemon without alerts configured does no periodic work, compares the firing set with the previous one, and hands
 //! notifications to delivery tasks ([`sinks`]) that retry with backoff and
 //! report `alert-sent` / `alert-failed` on the event bus.
 
@@ -47,6 +49,7 @@ pub(crate) async fn run(
     let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
     let mut memory_max: HashMap<String, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
+    let mut watching = true;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -65,10 +68,11 @@ pub(crate) async fn run(
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = tick.tick() => {}
+            _ = tick.tick(), if watching => {}
         }
         let (reply, rx) = oneshot::channel();
-        if control.send(Control::Status { reply }).await.is_err() {
+        // The rules need no memory figures: skip the /proc scan.
+        if control.send(Control::Brief { reply }).await.is_err() {
             return;
         }
         let Ok(report) = rx.await else { return };
@@ -91,6 +95,10 @@ pub(crate) async fn run(
         };
         let active = rules::evaluate(&config, &report, &recent);
         update(&config, &mut firing, active, now, &bus, &reaper);
+        watching = !config.sinks.is_empty()
+            || !firing.is_empty()
+            || !memory_max.is_empty()
+            || restarts.values().any(|v| !v.is_empty());
     }
 }
 
