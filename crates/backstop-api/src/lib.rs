@@ -13,5 +13,6 @@ mod types;
 pub use client::{Client, ClientError};
 pub use control::{Control, ControlSender};
 pub mod metrics;
+pub mod openapi;
 pub use server::{AppState, EventSource, router, serve_tcp, serve_unix};
 pub use types::*;

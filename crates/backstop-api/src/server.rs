@@ -9,6 +9,7 @@
 //! | `POST /api/v1/daemon/shutdown` | 202 |
 //! | `GET /api/v1/events?service=&since=&kind=&limit=` | `[Event]`, oldest first |
 //! | `GET /metrics` | Prometheus text format 0.0.4 |
+//! | `GET /api/v1/openapi.json` | this API described as OpenAPI 3.1 ([`crate::openapi`]) |
 //! | `GET /health` | [`HealthReport`]: 200 when everything is healthy, 503 otherwise |
 //!
 //! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic. The
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{name}", get(get_service))
         .route("/api/v1/services/{name}/{action}", post(act))
@@ -88,6 +90,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document(),
+    )
+        .into_response()
+}
+
+/// The system at a glance: 200 when every service is healthy, 503 otherwise.
+#[utoipa::path(get, path = "/health", tag = "monitoring",
+    responses((status = 200, description = "Every service is healthy", body = HealthReport),
+              (status = 503, description = "Something is degraded or unhealthy", body = HealthReport)))]
 async fn health(State(s): State<AppState>) -> Response {
     match ask(&s.control, |reply| Control::Status { reply }).await {
         Ok(report) => {
@@ -103,6 +117,9 @@ async fn health(State(s): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus text format 0.0.4.
+#[utoipa::path(get, path = "/metrics", tag = "monitoring",
+    responses((status = 200, description = "The metrics", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Response {
     match ask(&s.control, |reply| Control::Status { reply }).await {
         Ok(report) => (
@@ -117,6 +134,10 @@ async fn metrics(State(s): State<AppState>) -> Response {
     }
 }
 
+/// The event history, oldest first (the newest 50 without `since` or `limit`).
+#[utoipa::path(get, path = "/api/v1/events", tag = "history", params(EventFilter),
+    responses((status = 200, body = Vec<Event>), (status = 400, body = ErrorBody)),
+    security((), ("bearer" = [])))]
 async fn events(
     State(s): State<AppState>,
     filter: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>,
@@ -140,12 +161,20 @@ async fn events(
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))
 }
 
+/// Every service, and the `[checks]` entries.
+#[utoipa::path(get, path = "/api/v1/services", tag = "services",
+    responses((status = 200, body = crate::StatusReport)), security((), ("bearer" = [])))]
 async fn list_services(
     State(AppState { control: tx, .. }): State<AppState>,
 ) -> ApiResult<crate::StatusReport> {
     ask(&tx, |reply| Control::Status { reply }).await.map(Json)
 }
 
+/// One service in detail, with its exit history.
+#[utoipa::path(get, path = "/api/v1/services/{name}", tag = "services",
+    params(("name" = String, Path, description = "The service")),
+    responses((status = 200, body = crate::ServiceStatus), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = [])))]
 async fn get_service(
     State(AppState { control: tx, .. }): State<AppState>,
     Path(name): Path<String>,
@@ -160,6 +189,13 @@ async fn get_service(
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no service named `{name}`")))
 }
 
+/// Start, stop or restart a service; answers once the request is taken.
+#[utoipa::path(post, path = "/api/v1/services/{name}/{action}", tag = "services",
+    params(("name" = String, Path, description = "The service"),
+           ("action" = String, Path, description = "`start`, `stop` or `restart`")),
+    responses((status = 200, body = crate::ActionOutcome), (status = 404, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security((), ("bearer" = [])))]
 async fn act(
     State(AppState { control: tx, .. }): State<AppState>,
     Path((name, action)): Path<(String, String)>,
@@ -185,6 +221,10 @@ async fn act(
     .map_err(|e| ApiError(StatusCode::NOT_FOUND, e))
 }
 
+/// Re-read the config; restart only the services whose definition changed.
+#[utoipa::path(post, path = "/api/v1/daemon/reload", tag = "daemon",
+    responses((status = 200, body = crate::ReloadOutcome), (status = 422, description = "The config has errors; the old one stays in force", body = ErrorBody)),
+    security((), ("bearer" = [])))]
 async fn reload(
     State(AppState { control: tx, .. }): State<AppState>,
 ) -> ApiResult<crate::ReloadOutcome> {
@@ -194,6 +234,9 @@ async fn reload(
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))
 }
 
+/// Stop every service, then the daemon.
+#[utoipa::path(post, path = "/api/v1/daemon/shutdown", tag = "daemon",
+    responses((status = 202, description = "Shutting down")), security((), ("bearer" = [])))]
 async fn shutdown(
     State(AppState { control: tx, .. }): State<AppState>,
 ) -> Result<StatusCode, ApiError> {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The lifecycle state of a service. Names are stable (see docs/architecture.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceState {
     /// Waiting for its dependencies.
@@ -64,7 +64,7 @@ impl std::fmt::Display for ServiceState {
 }
 
 /// The health of a service, separate from its state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Health {
     /// Every probe passes.
@@ -90,7 +90,7 @@ impl Health {
 }
 
 /// How a process ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExitInfo {
     /// Exit code, when it exited.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -116,7 +116,7 @@ impl ExitInfo {
 }
 
 /// One service as `status` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceStatus {
     /// Service name.
     pub name: String,
@@ -156,7 +156,7 @@ pub struct ServiceStatus {
 }
 
 /// A service's captured output, counted since the daemon started.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutputStats {
     /// Lines captured.
     pub lines: u64,
@@ -170,7 +170,7 @@ pub struct OutputStats {
 }
 
 /// One error line and when it was written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorLine {
     /// RFC 3339 time.
     pub at: String,
@@ -179,7 +179,7 @@ pub struct ErrorLine {
 }
 
 /// One health check as the daemon last saw it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckResult {
     /// The check's name.
     pub name: String,
@@ -203,7 +203,7 @@ pub struct CheckResult {
 }
 
 /// The daemon itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DaemonInfo {
     /// Its process id.
     pub pid: u32,
@@ -216,7 +216,7 @@ pub struct DaemonInfo {
 }
 
 /// `GET /api/v1/services`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusReport {
     /// The daemon.
     pub daemon: DaemonInfo,
@@ -228,7 +228,7 @@ pub struct StatusReport {
 }
 
 /// What can be asked of one service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceAction {
     /// Start it (and, first, what it depends on).
@@ -251,7 +251,7 @@ impl ServiceAction {
 }
 
 /// The answer to an action.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionOutcome {
     /// The service.
     pub service: String,
@@ -260,7 +260,7 @@ pub struct ActionOutcome {
 }
 
 /// The answer to a reload.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReloadOutcome {
     /// Services added.
     pub added: Vec<String>,
@@ -271,14 +271,14 @@ pub struct ReloadOutcome {
 }
 
 /// Any error answer: `{"error": "…"}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// For the operator.
     pub error: String,
 }
 
 /// Something that happened, as the supervisor reports it on its event bus.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// When (RFC 3339, UTC, milliseconds).
     pub at: String,
@@ -291,7 +291,18 @@ pub struct Event {
 }
 
 /// `GET /api/v1/events` query parameters (all optional).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 pub struct EventFilter {
     /// Only this service's events.
     pub service: Option<String>,
@@ -304,7 +315,7 @@ pub struct EventFilter {
 }
 
 /// `GET /health`: the whole system at a glance, for `curl -f` and load balancers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// `healthy`, `degraded` or `unhealthy` (the worst of the services and checks).
     pub status: Health,
@@ -316,7 +327,7 @@ pub struct HealthReport {
 }
 
 /// One service in [`HealthReport`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceHealth {
     /// Service name.
     pub name: String,

@@ -130,6 +130,11 @@ command = "sleep 1000"
     );
     assert_eq!(v["services"][1]["health"], "unhealthy");
 
+    let (code, body) = get(&s, "/api/v1/openapi.json");
+    let spec: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((code, spec["openapi"].as_str()), (200, Some("3.1.0")));
+    assert!(spec["paths"]["/health"].is_object());
+
     assert!(s.run(&["start", "worker"]).status.success());
     wait_until("healthy again", T, || {
         (get(&s, "/health").0 == 200).then_some(())
