@@ -62,8 +62,35 @@ fn family<
     f
 }
 
+/// Counts kept from the event bus, for what the status does not hold.
+#[derive(Debug, Default)]
+pub struct EventCounters {
+    /// Alert notifications delivered.
+    pub alerts_sent: std::sync::atomic::AtomicU64,
+    /// Alert notifications given up on.
+    pub alerts_failed: std::sync::atomic::AtomicU64,
+    /// Incidents that started.
+    pub alerts_fired: std::sync::atomic::AtomicU64,
+    /// Times service output was lost (full disk, writer behind).
+    pub log_losses: std::sync::atomic::AtomicU64,
+}
+
+impl EventCounters {
+    /// Counts `kind` if it is one of ours.
+    pub fn count(&self, kind: &str) {
+        let counter = match kind {
+            "alert-sent" => &self.alerts_sent,
+            "alert-failed" => &self.alerts_failed,
+            "alert-fired" => &self.alerts_fired,
+            "log-dropped" => &self.log_losses,
+            _ => return,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The exposition for `report`; `own_rss` is backstop's own resident size.
-pub fn render(report: &StatusReport, own_rss: u64) -> String {
+pub fn render(report: &StatusReport, own_rss: u64, counted: &EventCounters) -> String {
     let mut r = Registry::with_prefix("backstop");
     let up: Family<Labels, Gauge> = family(
         &mut r,
@@ -125,6 +152,32 @@ pub fn render(report: &StatusReport, own_rss: u64) -> String {
         "check_latency_seconds",
         "Latency of the check's last run",
     );
+    for (name, help, value) in [
+        (
+            "alerts_fired",
+            "Alert incidents that started",
+            &counted.alerts_fired,
+        ),
+        (
+            "alerts_sent",
+            "Alert notifications delivered",
+            &counted.alerts_sent,
+        ),
+        (
+            "alerts_failed",
+            "Alert notifications given up on after every retry",
+            &counted.alerts_failed,
+        ),
+        (
+            "log_losses",
+            "Times service output could not be written and was counted as lost",
+            &counted.log_losses,
+        ),
+    ] {
+        let c: Counter = Counter::default();
+        c.inc_by(value.load(std::sync::atomic::Ordering::Relaxed));
+        r.register(name, help, c);
+    }
     let healthy: Gauge = Gauge::default();
     r.register(
         "healthy",

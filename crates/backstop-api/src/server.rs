@@ -38,6 +38,8 @@ pub struct AppState {
     pub control: ControlSender,
     /// The event history.
     pub events: EventSource,
+    /// Counts of events for `/metrics`.
+    pub counters: std::sync::Arc<crate::metrics::EventCounters>,
 }
 
 /// An error answer.
@@ -127,7 +129,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
                 axum::http::header::CONTENT_TYPE,
                 crate::metrics::CONTENT_TYPE,
             )],
-            crate::metrics::render(&report, crate::metrics::own_rss()),
+            crate::metrics::render(&report, crate::metrics::own_rss(), &s.counters),
         )
             .into_response(),
         Err(e) => e.into_response(),

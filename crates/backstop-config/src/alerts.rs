@@ -33,6 +33,9 @@ pub struct AlertsConfig {
     pub restarts_per_hour: u32,
     /// A warning when a service writes more error lines than this in a minute (default 10).
     pub error_lines_per_minute: u32,
+    /// A warning when the state directory's filesystem (logs, events) is
+    /// fuller than this, in percent (default 90).
+    pub disk_used_percent: u32,
     /// Where alerts go.
     pub sinks: Vec<SinkConfig>,
 }
@@ -43,6 +46,7 @@ impl Default for AlertsConfig {
             repeat: Duration::from_secs(4 * 3600),
             restarts_per_hour: 5,
             error_lines_per_minute: 10,
+            disk_used_percent: 90,
             sinks: Vec::new(),
         }
     }

@@ -8,6 +8,7 @@ const ALERTS_KEYS: &[&str] = &[
     "repeat",
     "restarts_per_hour",
     "error_lines_per_minute",
+    "disk_used_percent",
     "sinks",
 ];
 const SINK_KEYS: &[&str] = &["webhook", "alertmanager", "command", "format", "severity"];
@@ -40,6 +41,11 @@ pub(crate) fn read_alerts(r: &mut Reader, v: &Value<'_>, base: &std::path::Path)
                 if let Some(n) = r.integer(value, "`alerts.error_lines_per_minute`", 1..10_000_000)
                 {
                     alerts.error_lines_per_minute = n as u32;
+                }
+            }
+            "disk_used_percent" => {
+                if let Some(n) = r.integer(value, "`alerts.disk_used_percent`", 1..101) {
+                    alerts.disk_used_percent = n as u32;
                 }
             }
             "sinks" => {

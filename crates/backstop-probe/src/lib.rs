@@ -31,6 +31,17 @@ use backstop_config::{HealthCheck, Probe};
 
 pub use exec::{ChildExit, ProbeReaper, run_with_input};
 pub use http::post;
+
+/// Checks the filesystem holding `path` like the `disk` probe: `Err` with
+/// the figures when more than `max_used` % of its space or `max_inodes` %
+/// of its inodes are used.
+pub async fn check_disk(
+    path: &std::path::Path,
+    max_used: f64,
+    max_inodes: f64,
+) -> Result<String, String> {
+    disk::probe(path, max_used, max_inodes).await
+}
 pub use tracker::{CheckState, Tracker};
 
 /// The result of one probe run.

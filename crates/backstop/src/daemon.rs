@@ -218,15 +218,30 @@ pub(crate) async fn run(
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(crate::alerts::run(
         config_alerts,
+        paths.dir.clone(),
         control_tx.clone(),
         supervisor.subscribe(),
         supervisor.publisher(),
         supervisor.probe_reaper(),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let counters = std::sync::Arc::new(backstop_api::metrics::EventCounters::default());
+    tokio::spawn({
+        let (counters, mut events) = (counters.clone(), supervisor.subscribe());
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(e) => counters.count(&e.kind),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    });
     let state = backstop_api::AppState {
         control: control_tx,
         events: source,
+        counters,
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;

@@ -40,6 +40,7 @@ struct Incident {
 /// Runs until the event bus closes.
 pub(crate) async fn run(
     config: AlertsConfig,
+    state_dir: std::path::PathBuf,
     control: ControlSender,
     mut events: broadcast::Receiver<Event>,
     bus: broadcast::Sender<Event>,
@@ -92,6 +93,13 @@ pub(crate) async fn run(
                 .map(|(k, v)| (k.as_str(), v.len()))
                 .collect(),
             memory_max: memory_max.keys().map(String::as_str).collect(),
+            disk_full: tokio::time::timeout(
+                Duration::from_secs(2),
+                backstop_probe::check_disk(&state_dir, f64::from(config.disk_used_percent), 95.0),
+            )
+            .await
+            .ok()
+            .and_then(Result::err),
         };
         let active = rules::evaluate(&config, &report, &recent);
         update(&config, &mut firing, active, now, &bus, &reaper);

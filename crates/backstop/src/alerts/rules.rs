@@ -44,6 +44,8 @@ pub(crate) struct Recent<'a> {
     pub(crate) restarts: HashMap<&'a str, usize>,
     /// Services restarted for going over `memory_max` in the last 10 minutes.
     pub(crate) memory_max: Vec<&'a str>,
+    /// The state directory's filesystem is too full: what `df` would say.
+    pub(crate) disk_full: Option<String>,
 }
 
 /// Every alert that holds for `report` and the `recent` events.
@@ -127,6 +129,15 @@ pub(crate) fn evaluate(
             ));
         }
     }
+    if let Some(detail) = &recent.disk_full {
+        out.push(alert(
+            "disk-space",
+            AlertSeverity::Warning,
+            "state-dir",
+            None,
+            format!("the disk holding backstop's logs and history is filling up: {detail}"),
+        ));
+    }
     for c in report.checks.iter().filter(|c| c.state == "failing") {
         let severity = match c.severity.as_deref() {
             Some("critical") => AlertSeverity::Critical,
@@ -205,6 +216,7 @@ mod tests {
         let recent = Recent {
             restarts: HashMap::from([("quiet", 6), ("worker", 5)]),
             memory_max: vec!["web"],
+            disk_full: Some("/var: 95.0% of 100.0 GB used".into()),
         };
         let got: Vec<(String, AlertSeverity)> =
             evaluate(&AlertsConfig::default(), &report, &recent)
@@ -223,6 +235,7 @@ mod tests {
                 ),
                 ("error-rate:worker".to_string(), AlertSeverity::Warning),
                 ("restarts:quiet".to_string(), AlertSeverity::Warning),
+                ("disk-space:state-dir".to_string(), AlertSeverity::Warning),
                 (
                     "check-failing:freshness".to_string(),
                     AlertSeverity::Critical
