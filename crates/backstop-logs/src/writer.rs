@@ -537,6 +537,9 @@ impl OpenLog {
                 Stream::Stderr,
                 text.as_bytes(),
             );
+            // One write with the batch that follows: a reader never sees the
+            // marker alone, and a failure leaves neither.
+            marker.extend_from_slice(bytes);
             file.write_all(&marker)?;
             self.size += marker.len() as u64;
             notify(Notice::Dropped {
@@ -548,6 +551,7 @@ impl OpenLog {
             self.failed_lines = 0;
             self.failed_bytes = 0;
             self.torn = false;
+            return Ok(());
         }
         file.write_all(bytes)?;
         self.size += bytes.len() as u64;

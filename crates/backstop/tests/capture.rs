@@ -268,9 +268,11 @@ command = ["python3", "{FIXTURE}", "trickle"]
     std::fs::remove_file(logs.join("filler")).unwrap();
     let text = wait_until("writing to resume with a marker", T, || {
         let text = stdout(&s, &["logs", "ticker", "-n", "100000"]);
-        text.lines()
-            .any(|l| l.contains("[backstop] ") && l.contains("No space left on device"))
-            .then_some(text)
+        // The marker, and output written after it.
+        let mut after = text
+            .lines()
+            .skip_while(|l| !(l.contains("[backstop] ") && l.contains("No space left on device")));
+        (after.next().is_some() && after.any(|l| l.contains("tick "))).then_some(text)
     });
     let status = s.service("ticker");
     assert_eq!(status["state"], "running");
