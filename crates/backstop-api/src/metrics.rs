@@ -62,6 +62,40 @@ fn family<
     f
 }
 
+type HistogramFamily = Family<
+    Labels,
+    prometheus_client::metrics::histogram::Histogram,
+    fn() -> prometheus_client::metrics::histogram::Histogram,
+>;
+
+/// Probe latencies, observed by the supervisor at each run (the status
+/// only holds the last one). Clones share the same histograms.
+#[derive(Clone, Debug)]
+pub struct ProbeLatency(HistogramFamily);
+
+impl Default for ProbeLatency {
+    fn default() -> Self {
+        // 1 ms to about 15 s.
+        Self(Family::new_with_constructor(|| {
+            prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.5, 11),
+            )
+        }))
+    }
+}
+
+impl ProbeLatency {
+    /// Records one run of `check` (of `service`, or a `[checks]` entry).
+    pub fn observe(&self, service: Option<&str>, check: &str, seconds: f64) {
+        let mut labels = Vec::with_capacity(2);
+        if let Some(s) = service {
+            labels.push(("service".to_string(), s.to_string()));
+        }
+        labels.push(("check".to_string(), check.to_string()));
+        self.0.get_or_create(&labels).observe(seconds);
+    }
+}
+
 /// Counts kept from the event bus, for what the status does not hold.
 #[derive(Debug, Default)]
 pub struct EventCounters {
@@ -90,8 +124,18 @@ impl EventCounters {
 }
 
 /// The exposition for `report`; `own_rss` is backstop's own resident size.
-pub fn render(report: &StatusReport, own_rss: u64, counted: &EventCounters) -> String {
+pub fn render(
+    report: &StatusReport,
+    own_rss: u64,
+    counted: &EventCounters,
+    latency: &ProbeLatency,
+) -> String {
     let mut r = Registry::with_prefix("backstop");
+    r.register(
+        "check_duration_seconds",
+        "How long each check run took",
+        latency.0.clone(),
+    );
     let up: Family<Labels, Gauge> = family(
         &mut r,
         "service_up",

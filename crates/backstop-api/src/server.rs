@@ -40,6 +40,8 @@ pub struct AppState {
     pub events: EventSource,
     /// Counts of events for `/metrics`.
     pub counters: std::sync::Arc<crate::metrics::EventCounters>,
+    /// Probe latency histograms for `/metrics`.
+    pub latency: crate::metrics::ProbeLatency,
 }
 
 /// An error answer.
@@ -129,7 +131,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
                 axum::http::header::CONTENT_TYPE,
                 crate::metrics::CONTENT_TYPE,
             )],
-            crate::metrics::render(&report, crate::metrics::own_rss(), &s.counters),
+            crate::metrics::render(&report, crate::metrics::own_rss(), &s.counters, &s.latency),
         )
             .into_response(),
         Err(e) => e.into_response(),

@@ -49,6 +49,8 @@ pub struct Options {
     pub echo: Echo,
     /// The services to start (with their dependencies); empty means all.
     pub services: Vec<String>,
+    /// Where each probe run's latency is recorded (for `/metrics`).
+    pub probe_latency: backstop_api::metrics::ProbeLatency,
 }
 
 #[derive(Debug)]
@@ -158,6 +160,7 @@ pub struct Supervisor {
     unowned: HashSet<i32>,
     wanted: Vec<String>,
     probe_reaper: ProbeReaper,
+    probe_latency: backstop_api::metrics::ProbeLatency,
     /// `[checks]` entries: probed all the time, owned by no service.
     checks: Vec<(CheckRun, ExecContext)>,
     /// Config reloads so far; tags `[checks]` results.
@@ -207,6 +210,7 @@ impl Supervisor {
             unowned: HashSet::new(),
             wanted,
             probe_reaper: ProbeReaper::default(),
+            probe_latency: options.probe_latency.clone(),
             checks: Vec::new(),
             reloads: 0,
         })
@@ -1311,10 +1315,14 @@ impl Supervisor {
             return;
         }
         let now = Instant::now();
+        let detail = outcome.detail.clone();
+        if let Some(c) = self.config.checks.get(index) {
+            self.probe_latency
+                .observe(None, &c.name, outcome.latency.as_secs_f64());
+        }
         let Some((run, _)) = self.checks.get_mut(index) else {
             return;
         };
-        let detail = outcome.detail.clone();
         if let Some(new) = run.record(outcome, now, false) {
             let name = self.config.checks[index].name.clone();
             let verb = match new {
@@ -1447,8 +1455,12 @@ impl Supervisor {
         );
         let passed = outcome.passed;
         let detail = outcome.detail.clone();
+        let latency = outcome.latency.as_secs_f64();
         let changed = s.checks[check].record(outcome, now, starting);
         let check_name = s.checks[check].config.name.clone();
+        self.probe_latency
+            .observe(Some(service), &check_name, latency);
+        let s = &mut self.services[i];
         let liveness = s.checks[check].config.on_failure == OnFailure::Restart;
         let failing = s.checks[check].state() == CheckState::Failing;
         let grace = s.machine.in_startup_grace(now.into_std());

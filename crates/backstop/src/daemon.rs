@@ -187,8 +187,17 @@ pub(crate) async fn run(
         Mode::Detached => Echo::None,
     };
     let config_events = config.events;
+    let latency = backstop_api::metrics::ProbeLatency::default();
     let config_alerts = config.alerts.clone();
-    let supervisor = Supervisor::new(config, &Options { echo, services }).map_err(|e| {
+    let supervisor = Supervisor::new(
+        config,
+        &Options {
+            echo,
+            services,
+            probe_latency: latency.clone(),
+        },
+    )
+    .map_err(|e| {
         Exit::new(
             Code::Failed,
             format!("cannot start the log writer thread: {e}"),
@@ -242,6 +251,7 @@ pub(crate) async fn run(
         control: control_tx,
         events: source,
         counters,
+        latency,
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;

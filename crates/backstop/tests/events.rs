@@ -302,6 +302,16 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
             "{expected} in:\n{text}"
         );
     }
+    // Every probe run is in the latency histogram.
+    let runs = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                r#"backstop_check_duration_seconds_bucket{le="+Inf",service="api",check="exec"} "#,
+            )
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(runs.is_some_and(|n| n >= 1), "{text}");
     assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
 }
 
