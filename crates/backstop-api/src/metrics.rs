@@ -171,6 +171,11 @@ pub fn render(
         "service_exits",
         "Exits since the daemon started, by reason (code N or the signal)",
     );
+    let cpu: Family<Labels, FloatGauge> = family(
+        &mut r,
+        "service_cpu_seconds",
+        "CPU time used so far by the live processes of the service's tree",
+    );
     let lines: Family<Labels, Counter> = family(
         &mut r,
         "service_log_lines",
@@ -248,6 +253,9 @@ pub fn render(
         }
         if let Some(b) = s.rss_bytes {
             memory.get_or_create(&l).set(b as i64);
+        }
+        if let Some(c) = s.cpu_seconds {
+            cpu.get_or_create(&l).set(c);
         }
         for (reason, n) in &s.exit_counts {
             let reason = reason.replace(' ', "_");

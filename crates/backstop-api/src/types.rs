@@ -147,6 +147,9 @@ pub struct ServiceStatus {
     /// The service's health checks and their last results.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub checks: Vec<CheckResult>,
+    /// CPU time used so far by the live processes of its tree, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_seconds: Option<f64>,
     /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub exit_counts: std::collections::BTreeMap<String, u64>,

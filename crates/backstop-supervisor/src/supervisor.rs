@@ -1155,12 +1155,16 @@ impl Supervisor {
     fn status_of(&self, i: usize, table: &[procs::ProcInfo], with_exits: bool) -> ServiceStatus {
         let s = &self.services[i];
         let live = s.main.as_ref().filter(|m| m.alive);
-        let rss_bytes = s.main.as_ref().map(|m| {
-            procs::members(table, &s.roots(), Some(m.pid))
-                .iter()
-                .map(|p| p.rss_pages)
-                .sum::<u64>()
-                * procs::page_size()
+        let members = s
+            .main
+            .as_ref()
+            .filter(|_| !table.is_empty())
+            .map(|m| procs::members(table, &s.roots(), Some(m.pid)));
+        let rss_bytes = members
+            .as_ref()
+            .map(|ms| ms.iter().map(|p| p.rss_pages).sum::<u64>() * procs::page_size());
+        let cpu_seconds = members.as_ref().map(|ms| {
+            ms.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / procs::ticks_per_second() as f64
         });
         let now = std::time::Instant::now();
         ServiceStatus {
@@ -1189,6 +1193,7 @@ impl Supervisor {
             },
             checks: s.checks.iter().map(CheckRun::result).collect(),
             exit_counts: s.exit_counts.clone(),
+            cpu_seconds,
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
                 backstop_api::OutputStats {

@@ -159,6 +159,7 @@ mod tests {
             exits: vec![],
             checks: vec![],
             exit_counts: std::collections::BTreeMap::new(),
+            cpu_seconds: None,
             output: backstop_api::OutputStats {
                 errors_last_minute: 3,
                 ..Default::default()

@@ -313,6 +313,10 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
         .and_then(|n| n.parse::<u64>().ok());
     assert!(runs.is_some_and(|n| n >= 1), "{text}");
     assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+    assert!(
+        text.contains("\nbackstop_service_cpu_seconds{service=\"api\"} "),
+        "{text}"
+    );
 }
 
 #[test]

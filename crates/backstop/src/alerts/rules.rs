@@ -179,6 +179,7 @@ mod tests {
             exits: vec![],
             checks: vec![],
             exit_counts: std::collections::BTreeMap::new(),
+            cpu_seconds: None,
             output: OutputStats {
                 errors_last_minute: errors,
                 ..OutputStats::default()
