@@ -1,0 +1,149 @@
+//! Root causes from evidence.
+//!
+//! # Theory of operation
+//! A diagnosis collects evidence lines (log lines, exit descriptions,
+//! probe results, spawn errors), each with where it came from. The
+//! [`rules`] table, data not code, maps the usual phrasings of Python,
+//! Node.js, Go, Java and Rust servers and of PostgreSQL and Redis clients
+//! to the stable cause ids of docs/architecture.md (`missing-module`,
+//! `port-in-use`, …), with a confidence and a summary template filled from
+//! the pattern's named groups (the missing module, the port, the address).
+//! [`diagnose`] runs every rule over the evidence and ranks the causes:
+//! higher confidence first, then the later evidence (the last error before
+//! a crash is usually the cause, the first ones often its symptoms).
+//!
+//! This crate only reasons; collecting the evidence and writing bundles is
+//! the binary's job, so the rules are unit-tested on real error texts.
+
+pub mod rules;
+
+use regex::Regex;
+
+/// One line of evidence and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Where: `logs/api.log`, `exit`, `check http`, `spawn`.
+    pub source: String,
+    /// Line number in the source, when it has lines.
+    pub line: Option<usize>,
+    /// The text.
+    pub text: String,
+}
+
+/// A named cause, with what shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cause {
+    /// The stable id (`missing-module`, `port-in-use`, …).
+    pub id: &'static str,
+    /// 0 to 1.
+    pub confidence: f64,
+    /// One line naming the specifics.
+    pub summary: String,
+    /// The lines that show it.
+    pub evidence: Vec<Evidence>,
+    /// What fixes it.
+    pub remedy: &'static str,
+}
+
+/// Compiled rules, built once.
+pub struct Diagnoser {
+    rules: Vec<(rules::Rule, Vec<Regex>)>,
+}
+
+impl Default for Diagnoser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Diagnoser {
+    /// Compiles [`rules::RULES`]. The patterns are tested; a failure here is a bug.
+    pub fn new() -> Self {
+        let rules = rules::RULES
+            .iter()
+            .map(|r| {
+                let patterns = r
+                    .patterns
+                    .iter()
+                    .map(|p| Regex::new(p).unwrap_or_else(|e| panic!("rule {}: {e}", r.id)))
+                    .collect();
+                (r.clone(), patterns)
+            })
+            .collect();
+        Self { rules }
+    }
+
+    /// Every cause the evidence shows, most likely first. Nothing matched
+    /// and a non-empty evidence list: `crashed`, quoting the last lines.
+    pub fn diagnose(&self, evidence: &[Evidence]) -> Vec<Cause> {
+        let mut found: Vec<(Cause, usize)> = Vec::new();
+        for (rule, patterns) in &self.rules {
+            let mut hits: Vec<(usize, &Evidence, String)> = Vec::new();
+            for (position, e) in evidence.iter().enumerate() {
+                // Some messages name the subject on the line before (pydantic
+                // prints the field, then "Field required"): try the pair too.
+                let pair = position
+                    .checked_sub(1)
+                    .map(|p| format!("{}\n{}", evidence[p].text, e.text));
+                let found = patterns.iter().find_map(|p| {
+                    p.captures(&e.text)
+                        .or_else(|| pair.as_deref().and_then(|t| p.captures(t)))
+                });
+                if let Some(caps) = found {
+                    hits.push((position, e, fill(rule.summary, &caps)));
+                }
+            }
+            if let Some((last, _, summary)) = hits.last().cloned() {
+                found.push((
+                    Cause {
+                        id: rule.id,
+                        confidence: rule.confidence,
+                        summary,
+                        evidence: hits
+                            .iter()
+                            .rev()
+                            .take(5)
+                            .rev()
+                            .map(|(_, e, _)| (*e).clone())
+                            .collect(),
+                        remedy: rule.remedy,
+                    },
+                    last,
+                ));
+            }
+        }
+        found.sort_by(|(a, pa), (b, pb)| b.confidence.total_cmp(&a.confidence).then(pb.cmp(pa)));
+        let mut causes: Vec<Cause> = found.into_iter().map(|(c, _)| c).collect();
+        if causes.is_empty() && !evidence.is_empty() {
+            let last: Vec<Evidence> = evidence.iter().rev().take(3).rev().cloned().collect();
+            causes.push(Cause {
+                id: "crashed",
+                confidence: 0.3,
+                summary: format!(
+                    "it exits, and nothing known matched; the last line: {}",
+                    last.last().map_or("", |e| e.text.as_str())
+                ),
+                evidence: last,
+                remedy: "read the last lines of the log (`backstop logs SERVICE -n 100`)",
+            });
+        }
+        causes
+    }
+}
+
+/// `{name}` in `template` replaced by the named group `name`.
+fn fill(template: &str, caps: &regex::Captures<'_>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + end];
+        out.push_str(caps.name(name).map_or("?", |m| m.as_str()));
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
