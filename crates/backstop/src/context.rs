@@ -87,3 +87,40 @@ pub(crate) fn client_error(config: &Path, err: ClientError) -> Exit {
         transport @ ClientError::Transport { .. } => Exit::new(Code::Failed, transport.to_string()),
     }
 }
+
+/// `10m` (that long ago) or an RFC 3339 time; `None` for anything else,
+/// including a duration reaching back before the epoch.
+pub(crate) fn time_ago_or_at(text: &str) -> Option<std::time::SystemTime> {
+    if let Some(ago) = backstop_config::parse_duration(text) {
+        return std::time::SystemTime::now().checked_sub(ago);
+    }
+    humantime::parse_rfc3339_weak(text).ok()
+}
+
+/// [`time_ago_or_at`] for the option `flag`, with a usage error that shows the forms.
+pub(crate) fn parse_time(text: &str, flag: &str) -> Result<std::time::SystemTime, Exit> {
+    time_ago_or_at(text).ok_or_else(|| {
+        Exit::new(
+            Code::Usage,
+            format!("invalid {flag} \"{text}\": expected a duration such as \"10m\" (ago) or a time such as \"2026-11-22T10:00:00Z\""),
+        )
+    })
+}
+
+/// A usage error naming the first of `names` that is not a service of `config`.
+pub(crate) fn known_services<'a>(
+    config: &backstop_config::Config,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<(), Exit> {
+    if let Some(unknown) = names.into_iter().find(|n| config.service(n).is_none()) {
+        let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "no service named `{unknown}`; the services are: {}",
+                all.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}

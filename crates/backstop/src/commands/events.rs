@@ -2,28 +2,19 @@
 //! with or without a daemon.
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use backstop_api::{Event, EventFilter};
 use backstop_store::{EventQuery, Store};
 
 use crate::cli::EventsArgs;
-use crate::context::load_config;
+use crate::context::{known_services, load_config, parse_time, time_ago_or_at};
 use crate::exit::{CmdResult, Code, Exit};
-
-/// `1h` ago, or an RFC 3339 time.
-fn parse_since(text: &str) -> Option<SystemTime> {
-    if let Some(ago) = backstop_config::parse_duration(text) {
-        return SystemTime::now().checked_sub(ago);
-    }
-    humantime::parse_rfc3339_weak(text).ok()
-}
 
 /// Runs `filter` against the history in `db` (the API's `/api/v1/events`).
 pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, String> {
     let since = match filter.since.as_deref() {
         None => None,
-        Some(text) => Some(parse_since(text).ok_or_else(|| {
+        Some(text) => Some(time_ago_or_at(text).ok_or_else(|| {
             format!("invalid since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\"")
         })?),
     };
@@ -53,17 +44,9 @@ pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, Strin
 
 pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResult {
     let config = load_config(config_path)?.config;
-    if let Some(s) = &args.service
-        && config.service(s).is_none()
-    {
-        let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-        return Err(Exit::new(
-            Code::Usage,
-            format!(
-                "no service named `{s}`; the services are: {}",
-                all.join(", ")
-            ),
-        ));
+    known_services(&config, &args.service)?;
+    if let Some(text) = &args.since {
+        parse_time(text, "--since")?;
     }
     let db = config.daemon.state_dir.join("events.db");
     let filter = EventFilter {
@@ -72,16 +55,6 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
         kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
         limit: args.lines,
     };
-    if let Some(text) = &args.since
-        && parse_since(text).is_none()
-    {
-        return Err(Exit::new(
-            Code::Usage,
-            format!(
-                "invalid --since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\""
-            ),
-        ));
-    }
     if !db.exists() {
         eprintln!(
             "no events yet in {}: they are recorded once `backstop up` runs",

@@ -4,30 +4,17 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use backstop_config::StderrFile;
 use backstop_logs::{Entry, Family, Follower, Query, Source, Stream};
 
 use crate::cli::LogsArgs;
-use crate::context::{color_stdout, load_config};
+use crate::context::{color_stdout, known_services, load_config, parse_time};
 use crate::exit::{CmdResult, Code, Exit};
 
 /// How often `-f` looks for new lines (the files are ours to read; no daemon round trip).
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
-
-/// `10m` ago, or an RFC 3339 time.
-fn parse_time(text: &str, flag: &str) -> Result<SystemTime, Exit> {
-    if let Some(ago) = backstop_config::parse_duration(text) {
-        return Ok(SystemTime::now() - ago);
-    }
-    humantime::parse_rfc3339_weak(text).map_err(|_| {
-        Exit::new(
-            Code::Usage,
-            format!("invalid {flag} \"{text}\": expected a duration such as \"10m\" (ago) or a time such as \"2026-11-22T10:00:00Z\""),
-        )
-    })
-}
 
 pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult {
     let loaded = load_config(config_path)?;
@@ -35,16 +22,7 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
     let names: Vec<String> = if args.services.is_empty() {
         config.services.iter().map(|s| s.name.clone()).collect()
     } else {
-        if let Some(unknown) = args.services.iter().find(|n| config.service(n).is_none()) {
-            let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-            return Err(Exit::new(
-                Code::Usage,
-                format!(
-                    "no service named `{unknown}`; the services are: {}",
-                    all.join(", ")
-                ),
-            ));
-        }
+        known_services(&config, &args.services)?;
         args.services.clone()
     };
     let log_dir = config.daemon.state_dir.join("logs");
