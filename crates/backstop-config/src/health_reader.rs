@@ -375,7 +375,7 @@ fn process_defaults() -> crate::health::ProcessLimits {
     }
 }
 
-fn read_size(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<u64> {
+pub(crate) fn read_size(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<u64> {
     let parsed = match v.get_ref() {
         DeValue::String(s) => crate::health::parse_size(s),
         _ => None,

@@ -3,7 +3,6 @@
 use toml::de::DeValue;
 
 use crate::diagnostic::Diagnostic;
-use crate::health::parse_size;
 use crate::logs::{Compression, LogFormat, LogSettings, RotateEvery, StderrFile};
 use crate::reader::{Reader, Value};
 
@@ -76,29 +75,16 @@ pub(crate) fn read_logs(
 }
 
 fn read_size(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<u64> {
-    let parsed = match v.get_ref() {
-        DeValue::String(s) => parse_size(s),
-        _ => None,
-    };
-    match parsed {
-        Some(n) if n >= MIN_SIZE => Some(n),
-        Some(_) => {
-            r.error(Diagnostic::error(
-                format!("invalid {what}"),
-                v.span(),
-                "expected at least \"4KB\": smaller files would rotate on every burst",
-            ));
-            None
-        }
-        None => {
-            r.error(Diagnostic::error(
-                format!("invalid {what}"),
-                v.span(),
-                "expected a size such as \"100MB\" (10^6 bytes) or \"64MiB\" (2^20 bytes)",
-            ));
-            None
-        }
+    let n = crate::health_reader::read_size(r, v, what)?;
+    if n < MIN_SIZE {
+        r.error(Diagnostic::error(
+            format!("invalid {what}"),
+            v.span(),
+            "expected at least \"4KB\": smaller files would rotate on every burst",
+        ));
+        return None;
     }
+    Some(n)
 }
 
 /// An array of regular expressions, each checked here so that a typo is a

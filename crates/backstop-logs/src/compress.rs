@@ -6,7 +6,7 @@
 //! the uncompressed one while both exist.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use backstop_config::Compression;
@@ -74,12 +74,14 @@ pub fn open(path: &Path, compression: Compression) -> std::io::Result<Box<dyn Re
     })
 }
 
-/// Writes `bytes` to `path` compressed (for tests and tools).
-pub fn write_compressed(
+/// Writes `bytes` to `path` compressed (tests build segments with it).
+#[cfg(test)]
+pub(crate) fn write_compressed(
     path: &Path,
     bytes: &[u8],
     compression: Compression,
 ) -> std::io::Result<()> {
+    use std::io::Write;
     let out = File::create(path)?;
     match compression {
         Compression::None => {

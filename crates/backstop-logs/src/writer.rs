@@ -103,7 +103,6 @@ const QUEUE_REASON: &str = "backstop's log writer fell behind (the disk is too s
 pub struct LogWriter {
     tx: mpsc::Sender<Msg>,
     done: mpsc::Receiver<()>,
-    dir: PathBuf,
 }
 
 impl LogWriter {
@@ -112,7 +111,7 @@ impl LogWriter {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
         let state = WriterState {
-            dir: dir.clone(),
+            dir,
             settings: HashMap::new(),
             open: HashMap::new(),
             notify: notify.clone(),
@@ -128,12 +127,7 @@ impl LogWriter {
                 state.run(&rx);
                 let _ = done_tx.send(());
             })?;
-        Ok(Self { tx, done, dir })
-    }
-
-    /// The directory the files are in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(Self { tx, done })
     }
 
     /// Sets (or changes) how `service`'s output is kept. Rotation settings

@@ -70,23 +70,24 @@ async fn open(
     Ok((uri, host, sender))
 }
 
+/// A request for `uri` with the headers every request of ours carries.
+fn request(method: &str, uri: &hyper::Uri, host: &str) -> hyper::http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map_or("/", |pq| pq.as_str()))
+        .header("host", uri.authority().map_or(host, |a| a.as_str()))
+        .header(
+            "user-agent",
+            concat!("backstop/", env!("CARGO_PKG_VERSION")),
+        )
+}
+
 /// POSTs `body` to `url` (http or https, the system's authorities) and
 /// returns the status code. Used to deliver alerts; the caller bounds it
 /// with a timeout.
 pub async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Result<u16, String> {
     let (uri, host, mut sender) = open(url, false, None).await?;
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(
-            "host",
-            uri.authority().map_or(host.as_str(), |a| a.as_str()),
-        )
-        .header(
-            "user-agent",
-            concat!("backstop/", env!("CARGO_PKG_VERSION")),
-        )
+    let request = request("POST", &uri, &host)
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("invalid request: {e}"))?;
@@ -99,18 +100,7 @@ pub async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Result<u16, S
 
 pub(crate) async fn probe(p: &HttpProbe) -> Result<String, String> {
     let (uri, host, mut sender) = open(&p.url, p.insecure, p.ca_file.as_deref()).await?;
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut request = Request::builder()
-        .method(p.method.as_str())
-        .uri(path)
-        .header(
-            "host",
-            uri.authority().map_or(host.as_str(), |a| a.as_str()),
-        )
-        .header(
-            "user-agent",
-            concat!("backstop/", env!("CARGO_PKG_VERSION")),
-        );
+    let mut request = request(p.method.as_str(), &uri, &host);
     for (k, v) in &p.headers.0 {
         request = request.header(k, v);
     }

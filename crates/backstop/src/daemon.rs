@@ -285,12 +285,13 @@ pub(crate) async fn run(
         crate::memory::drop_startup_code();
         // An API request or a restart faults code in again; a minute later,
         // if the resident size grew noticeably, drop it again.
-        let mut after_drop = crate::memory::resident_bytes();
+        let resident = backstop_api::metrics::own_rss;
+        let mut after_drop = resident();
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            if crate::memory::resident_bytes() > after_drop + 256 * 1024 {
+            if resident() > after_drop + 256 * 1024 {
                 crate::memory::drop_startup_code();
-                after_drop = crate::memory::resident_bytes();
+                after_drop = resident();
             }
         }
     });

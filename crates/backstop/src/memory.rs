@@ -84,11 +84,3 @@ pub(crate) fn drop_startup_code() {
         }
     }
 }
-
-/// Resident set size of this process, in bytes.
-pub(crate) fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
