@@ -131,13 +131,7 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
     let resolved = &all.iter().rfind(|(p, _)| p == "/api/v2/alerts").unwrap().1[0];
     assert!(humantime::parse_rfc3339(resolved["endsAt"].as_str().unwrap()).is_ok());
     // The incident is in the history too.
-    let metrics = std::process::Command::new("curl")
-        .args(["-s", "--unix-socket"])
-        .arg(s.path(".backstop/backstop.sock"))
-        .arg("http://localhost/metrics")
-        .output()
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let (_, metrics) = s.api("GET", "/metrics");
     assert!(
         metrics
             .lines()

@@ -33,19 +33,6 @@ fn kinds(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// `GET path` on the daemon's unix socket with curl: (status code, body).
-fn get(s: &Sandbox, path: &str) -> (u16, String) {
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
-        .arg(s.path(".backstop/backstop.sock"))
-        .arg(format!("http://localhost{path}"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap(), body.to_string())
-}
-
 #[test]
 fn a_crash_loop_is_recorded_and_survives_a_sigkill_of_the_daemon() {
     let s = Sandbox::new(
@@ -77,7 +64,7 @@ command = "sleep 1000"
     );
     let loops = events(&s, &["--kind", "crash-loop,spawn-failed"]);
     assert_eq!(kinds(&loops), ["crash-loop"]);
-    let (code, body) = get(&s, "/api/v1/events?service=flaky&kind=crash-loop");
+    let (code, body) = s.api("GET", "/api/v1/events?service=flaky&kind=crash-loop");
     assert_eq!(code, 200, "{body}");
     let api: Vec<Value> = serde_json::from_str(&body).unwrap();
     assert_eq!(api, loops);
@@ -112,7 +99,7 @@ command = "sleep 1000"
     let _daemon = s.up();
     s.wait_state("worker", "running", T);
     let (code, body) = wait_until("healthy", T, || {
-        let (code, body) = get(&s, "/health");
+        let (code, body) = s.api("GET", "/health");
         (code == 200).then_some((code, body))
     });
     let v: Value = serde_json::from_str(&body).unwrap();
@@ -121,7 +108,7 @@ command = "sleep 1000"
     assert!(v["services"][0]["memory_mb"].is_number(), "{v}");
 
     assert!(s.run(&["stop", "worker"]).status.success());
-    let (code, body) = get(&s, "/health");
+    let (code, body) = s.api("GET", "/health");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (code, v["status"].as_str()),
@@ -130,31 +117,27 @@ command = "sleep 1000"
     );
     assert_eq!(v["services"][1]["health"], "unhealthy");
 
-    let (code, body) = get(&s, "/api/v1/openapi.json");
+    let (code, body) = s.api("GET", "/api/v1/openapi.json");
     let spec: Value = serde_json::from_str(&body).unwrap();
     assert_eq!((code, spec["openapi"].as_str()), (200, Some("3.1.0")));
     assert!(spec["paths"]["/health"].is_object());
 
     assert!(s.run(&["start", "worker"]).status.success());
     wait_until("healthy again", T, || {
-        (get(&s, "/health").0 == 200).then_some(())
+        (s.api("GET", "/health").0 == 200).then_some(())
     });
 }
 
-/// A request to the TCP API with curl: (status code, body).
+/// A request to the TCP API: (status code, body).
 fn tcp(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "-w", "\n%{http_code}", "-X", method]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut args = vec!["-X", method];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
     }
-    let out = cmd
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap(), body.to_string())
+    args.push(&url);
+    support::curl(&args)
 }
 
 #[test]
@@ -329,7 +312,7 @@ fn bad_requests_get_a_json_error_never_a_panic() {
         ("/api/v1/services/nope", 404),
         ("/api/v2/anything", 404),
     ] {
-        let (got, body) = get(&s, path);
+        let (got, body) = s.api("GET", path);
         assert_eq!(got, code, "{path}: {body}");
         let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
         assert!(
@@ -337,26 +320,10 @@ fn bad_requests_get_a_json_error_never_a_panic() {
             "{path}: {body}"
         );
     }
-    let out = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-w",
-            "\n%{http_code}",
-            "-X",
-            "DELETE",
-            "--unix-socket",
-        ])
-        .arg(s.path(".backstop/backstop.sock"))
-        .arg("http://localhost/api/v1/services")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.ends_with("\n405") && text.starts_with(r#"{"error":"#),
-        "{text}"
-    );
+    let (code, body) = s.api("DELETE", "/api/v1/services");
+    assert!(code == 405 && body.starts_with(r#"{"error":"#), "{body}");
     let long = format!("/api/v1/services/{}", "x".repeat(100_000));
-    assert!(get(&s, &long).0 >= 400, "an absurd path is refused");
+    assert!(s.api("GET", &long).0 >= 400, "an absurd path is refused");
     assert_eq!(
         s.service("api")["state"],
         "running",

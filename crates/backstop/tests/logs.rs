@@ -9,16 +9,6 @@ use support::{LineStream, Sandbox, wait_until};
 
 const T: Duration = Duration::from_secs(20);
 
-fn stdout(s: &Sandbox, args: &[&str]) -> String {
-    let out = s.run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn tail_grep_stream_json_and_follow() {
     let s = Sandbox::new(
@@ -38,25 +28,26 @@ command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep
     );
     let _daemon = s.up();
     wait_until("all lines captured", T, || {
-        let text = stdout(&s, &["logs"]);
+        let text = s.stdout(&["logs"]);
         (text.contains("Traceback: boom") && text.contains("worker up") && text.contains("bad"))
             .then_some(())
     });
-    let api = stdout(&s, &["logs", "api"]);
+    let api = s.stdout(&["logs", "api"]);
     let lines: Vec<&str> = api.lines().collect();
     assert_eq!(lines.len(), 2, "{api}");
     assert!(
         lines[0].starts_with("api | ") && lines[0].ends_with(" api up"),
         "{api}"
     );
-    let errors = stdout(&s, &["logs", "--stream", "stderr"]);
+    let errors = s.stdout(&["logs", "--stream", "stderr"]);
     assert!(
         errors.trim().ends_with("Traceback: boom") && errors.lines().count() == 1,
         "{errors}"
     );
-    let grep = stdout(&s, &["logs", "--grep", "(?i)traceback"]);
+    let grep = s.stdout(&["logs", "--grep", "(?i)traceback"]);
     assert_eq!(grep.lines().count(), 1, "{grep}");
-    let json: Vec<Value> = stdout(&s, &["logs", "--json", "worker"])
+    let json: Vec<Value> = s
+        .stdout(&["logs", "--json", "worker"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -72,7 +63,7 @@ command = ["sh", "-c", "echo 'worker up'; printf 'bad \\377 byte\\n'; exec sleep
             .windows(5)
             .any(|w| w == b"bad \xff")
     );
-    let since = stdout(&s, &["logs", "--since", "1h", "-n", "1"]);
+    let since = s.stdout(&["logs", "--since", "1h", "-n", "1"]);
     assert_eq!(since.lines().count(), 1);
 
     // Follow: new lines appear as they are written.
@@ -113,7 +104,7 @@ command = ["sh", "-c", "i=0; while [ ! -e stop ]; do i=$((i+1)); echo line $i; s
     std::fs::remove_dir(s.path(".backstop/logs/talker.log")).unwrap();
     std::fs::write(s.path("stop"), "").unwrap();
     let text = wait_until("writing to resume", T, || {
-        let text = stdout(&s, &["logs", "talker", "-n", "1000"]);
+        let text = s.stdout(&["logs", "talker", "-n", "1000"]);
         text.contains(" done").then_some(text)
     });
     let marker = text

@@ -94,6 +94,29 @@ impl Sandbox {
         self.command(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    /// The standard output of a command that must succeed.
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `method path` on the daemon's unix socket: (status code, body).
+    pub fn api(&self, method: &str, path: &str) -> (u16, String) {
+        let socket = self.path(".backstop/backstop.sock");
+        curl(&[
+            "-X",
+            method,
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            &format!("http://localhost{path}"),
+        ])
+    }
+
     /// `backstop up` in the foreground, ready once the socket answers.
     pub fn up(&self) -> Daemon {
         self.up_with(&[], |_| {})
@@ -342,4 +365,16 @@ impl Drop for LineStream {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `curl -s` with `args`: (status code, body).
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_string())
 }
