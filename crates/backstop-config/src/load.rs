@@ -57,6 +57,7 @@ const SERVICE_KEYS: &[&str] = &[
     "startup",
     "health",
     "logs",
+    "preflight",
 ];
 const STOP_KEYS: &[&str] = &["signal", "timeout", "mode"];
 const RESTART_KEYS: &[&str] = &[
@@ -406,6 +407,9 @@ fn read_service(
     let (depends_on, dep_spans) = field("depends_on")
         .map(|v| read_depends_on(r, v, name))
         .unwrap_or_default();
+    let preflight = field("preflight")
+        .map(|v| read_preflight(r, v, &what("preflight")))
+        .unwrap_or_default();
 
     Some((
         ServiceConfig {
@@ -423,9 +427,32 @@ fn read_service(
             startup,
             health,
             logs: logs?,
+            preflight,
         },
         dep_spans,
     ))
+}
+
+/// `preflight = ["python -c 'import main'", …]`: shell command lines that
+/// `diagnose` runs (with `sh -c`) to test what a start needs.
+fn read_preflight(r: &mut Reader, v: &Value<'_>, what: &str) -> Vec<String> {
+    let DeValue::Array(items) = v.get_ref() else {
+        r.expected(v, what, "an array of shell command lines");
+        return Vec::new();
+    };
+    let mut commands = Vec::new();
+    for item in items {
+        match r.string(item, what) {
+            Some(c) if c.trim().is_empty() => r.error(Diagnostic::error(
+                format!("invalid {what}"),
+                item.span(),
+                "expected a command line, found an empty string",
+            )),
+            Some(c) => commands.push(c),
+            None => {}
+        }
+    }
+    commands
 }
 
 pub(crate) fn read_command(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<Vec<String>> {

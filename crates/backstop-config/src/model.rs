@@ -104,14 +104,19 @@ pub struct ServiceConfig {
     pub health: Vec<crate::health::HealthCheck>,
     /// How its output is kept (`[logs]` with the service's `logs` on top).
     pub logs: crate::logs::LogSettings,
+    /// Shell command lines `diagnose` runs to test what a start needs
+    /// (`python -c 'import main'`), with the service's env, dir and user.
+    pub preflight: Vec<String>,
 }
 
 impl ServiceConfig {
     /// Equal in everything that needs a restart to take effect: log
-    /// settings apply to a running service, so they are left out.
+    /// settings apply to a running service and preflight commands only to
+    /// `diagnose`, so they are left out.
     pub fn same_process(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.logs.clone_from(&other.logs);
+        a.preflight.clone_from(&other.preflight);
         a == *other
     }
 }

@@ -12,15 +12,54 @@
 //! higher confidence first, then the later evidence (the last error before
 //! a crash is usually the cause, the first ones often its symptoms).
 //!
-//! This crate only reasons; collecting the evidence and writing bundles is
-//! the binary's job, so the rules are unit-tested on real error texts.
+//! This crate reasons and redacts ([`redact`]); collecting the evidence
+//! and writing bundles is the binary's job, so the rules are unit-tested on
+//! real error texts. [`Report`] is the `diagnose --json` contract.
 
+pub mod redact;
 pub mod rules;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// `backstop diagnose --json`: one service's verdict (docs/diagnose.md).
+///
+/// Field names are a public contract: add fields freely, never rename one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The service.
+    pub service: String,
+    /// Its lifecycle state when diagnosed (`crash-loop`, `running`, …).
+    pub state: String,
+    /// Its health (`healthy`, `unhealthy`, …).
+    pub health: String,
+    /// True when nothing is wrong (then `causes` is empty).
+    pub healthy: bool,
+    /// The bundle directory written.
+    pub bundle: Option<String>,
+    /// The `.tar.gz` written with `--archive`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub archive: Option<String>,
+    /// Every cause found, most likely first.
+    pub causes: Vec<Cause>,
+}
+
+impl Report {
+    /// The verdict in one line: `api: missing-module: the runtime cannot import `x``.
+    pub fn verdict(&self) -> String {
+        match self.causes.first() {
+            Some(c) => format!("{}: {}: {}", self.service, c.id, c.summary),
+            None if self.healthy => format!("{}: healthy, nothing to diagnose", self.service),
+            None => format!(
+                "{}: {} and {}; no cause found in its logs, exits or checks",
+                self.service, self.state, self.health
+            ),
+        }
+    }
+}
 
 /// One line of evidence and where it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// Where: `logs/api.log`, `exit`, `check http`, `spawn`.
     pub source: String,
@@ -31,10 +70,10 @@ pub struct Evidence {
 }
 
 /// A named cause, with what shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cause {
     /// The stable id (`missing-module`, `port-in-use`, …).
-    pub id: &'static str,
+    pub id: String,
     /// 0 to 1.
     pub confidence: f64,
     /// One line naming the specifics.
@@ -42,7 +81,27 @@ pub struct Cause {
     /// The lines that show it.
     pub evidence: Vec<Evidence>,
     /// What fixes it.
-    pub remedy: &'static str,
+    pub remedy: Remedy,
+}
+
+/// What fixes a cause: a playbook of `backstop fix`, a manual step, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remedy {
+    /// The playbook that fixes it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub playbook: Option<String>,
+    /// What to do by hand.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub manual: Option<String>,
+}
+
+impl Remedy {
+    fn of(rule: &rules::Rule) -> Self {
+        Self {
+            playbook: rule.playbook.map(str::to_string),
+            manual: Some(rule.remedy.to_string()),
+        }
+    }
 }
 
 /// Compiled rules, built once.
@@ -96,7 +155,7 @@ impl Diagnoser {
             if let Some((last, _, summary)) = hits.last().cloned() {
                 found.push((
                     Cause {
-                        id: rule.id,
+                        id: rule.id.to_string(),
                         confidence: rule.confidence,
                         summary,
                         evidence: hits
@@ -106,7 +165,7 @@ impl Diagnoser {
                             .rev()
                             .map(|(_, e, _)| (*e).clone())
                             .collect(),
-                        remedy: rule.remedy,
+                        remedy: Remedy::of(rule),
                     },
                     last,
                 ));
@@ -117,14 +176,20 @@ impl Diagnoser {
         if causes.is_empty() && !evidence.is_empty() {
             let last: Vec<Evidence> = evidence.iter().rev().take(3).rev().cloned().collect();
             causes.push(Cause {
-                id: "crashed",
+                id: "crashed".to_string(),
                 confidence: 0.3,
                 summary: format!(
                     "it exits, and nothing known matched; the last line: {}",
                     last.last().map_or("", |e| e.text.as_str())
                 ),
                 evidence: last,
-                remedy: "read the last lines of the log (`backstop logs SERVICE -n 100`)",
+                remedy: Remedy {
+                    playbook: None,
+                    manual: Some(
+                        "read the last lines of the log (`backstop logs SERVICE -n 100`)"
+                            .to_string(),
+                    ),
+                },
             });
         }
         causes

@@ -13,8 +13,10 @@ pub struct Rule {
     pub patterns: &'static [&'static str],
     /// The one-line summary; `{group}` is replaced by a named group.
     pub summary: &'static str,
-    /// What fixes it.
+    /// What fixes it, by hand.
     pub remedy: &'static str,
+    /// The `backstop fix` playbook that fixes it, when there is one.
+    pub playbook: Option<&'static str>,
 }
 
 /// Every rule, most specific first where phrasings overlap.
@@ -29,6 +31,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a circular import: `{module}` is imported while it is still initialising",
         remedy: "move the import inside the function that needs it, or the shared code to a third module",
+        playbook: None,
     },
     Rule {
         id: "missing-module",
@@ -45,6 +48,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the runtime cannot import `{module}`",
         remedy: "install it in the environment the service runs in (the venv, node_modules), or fix the module path / PYTHONPATH / `dir`",
+        playbook: None,
     },
     Rule {
         id: "syntax-error",
@@ -57,6 +61,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the code does not parse: {what}",
         remedy: "fix the syntax error at the file and line quoted in the evidence; `python -m py_compile` or `node --check` confirm it",
+        playbook: None,
     },
     Rule {
         id: "command-not-found",
@@ -70,6 +75,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the program `{program}` does not exist or is not executable",
         remedy: "check `command`: the path, the venv (`venv/bin/…`), or the service's PATH",
+        playbook: None,
     },
     Rule {
         id: "env-file-missing",
@@ -80,6 +86,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the env file {path} is missing",
         remedy: "create it (from `.env.example` if there is one), or fix `env_file`",
+        playbook: None,
     },
     Rule {
         id: "dependency-auth-failed",
@@ -93,6 +100,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a dependency rejects the credentials ({target})",
         remedy: "compare the password in the env file with the server's; rotate both together",
+        playbook: None,
     },
     Rule {
         id: "port-in-use",
@@ -108,14 +116,22 @@ pub const RULES: &[Rule] = &[
             r"(?i)address already in use",
         ],
         summary: "the port {port} is already in use",
-        remedy: "playbook `free-port` stops a stale instance of this service; any other holder must be stopped or the port changed",
+        remedy: "stop the process that holds the port (04-ports.txt names it) or change the port; a stale instance of this service is stopped by backstop itself before each start when the service declares `port`",
+        playbook: None,
     },
     Rule {
         id: "disk-full",
         confidence: 0.9,
-        patterns: &[r"No space left on device", r"ENOSPC", r"\[Errno 28\]"],
+        patterns: &[
+            r"No space left on device",
+            r"ENOSPC",
+            r"\[Errno 28\]",
+            r"could not extend file .*: No space left",
+            r"^filesystem of (?P<path>\S+) is full",
+        ],
         summary: "no space left where the service writes",
         remedy: "free space (old logs, temp files, docker images); `df -h` names the full filesystem",
+        playbook: None,
     },
     Rule {
         id: "out-of-memory",
@@ -133,6 +149,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "it ran out of memory",
         remedy: "find the growth (`backstop status` shows the tree's memory over time in the events), raise `memory_max` or the machine's memory, or reduce workers",
+        playbook: None,
     },
     Rule {
         id: "dependency-unavailable",
@@ -148,6 +165,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a dependency refuses or times out ({target})",
         remedy: "start the dependency (`backstop start NAME` if backstop runs it) and add it to `depends_on` with \"healthy\"",
+        playbook: None,
     },
     Rule {
         id: "permission-denied",
@@ -163,6 +181,7 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "access denied: {path}",
         remedy: "check the owner and mode of the path against the service's `user`; ports below 1024 need root or CAP_NET_BIND_SERVICE",
+        playbook: None,
     },
     Rule {
         id: "missing-config",
@@ -177,20 +196,30 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a required setting is missing: {name}",
         remedy: "set it in the env file or `env` (the names of what is set are in `08-environment.txt`)",
+        playbook: None,
     },
     Rule {
         id: "startup-timeout",
         confidence: 0.6,
-        patterns: &[r"startup-timeout", r"never became healthy within"],
+        patterns: &[
+            r"startup-timeout",
+            r"never became healthy within",
+            r"no health check passed within its startup period",
+        ],
         summary: "alive, but never healthy within its startup period",
         remedy: "look at the failing check's detail; raise `startup` if it is only slow",
+        playbook: None,
     },
     Rule {
         id: "unhealthy",
         confidence: 0.5,
-        patterns: &[r"^check (?P<check>\S+) (is )?failing: (?P<detail>.+)"],
+        patterns: &[
+            r"^(?:[\w.-]+: )?check (?P<check>\S+) (?:is failing|fails|failing): (?P<detail>.+)",
+            r"^check (?P<check>\S+) (?:FAIL|failed) now: (?P<detail>.+)",
+        ],
         summary: "its check {check} fails: {detail}",
         remedy: "the check's detail says what it saw; `backstop check` runs it again now",
+        playbook: None,
     },
 ];
 
@@ -200,7 +229,7 @@ mod tests {
 
     static DIAGNOSER: std::sync::OnceLock<Diagnoser> = std::sync::OnceLock::new();
 
-    fn first(lines: &[&str]) -> (&'static str, String) {
+    fn first(lines: &[&str]) -> (String, String) {
         let evidence: Vec<Evidence> = lines
             .iter()
             .enumerate()

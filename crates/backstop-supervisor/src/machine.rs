@@ -643,6 +643,7 @@ mod tests {
             startup: None,
             health: vec![],
             logs: backstop_config::LogSettings::default(),
+            preflight: vec![],
         }
     }
 

@@ -1,0 +1,257 @@
+//! Redaction: what a diagnostic bundle must never contain.
+//!
+//! Three layers, applied to every line of every bundle file:
+//! 1. **Known values**: the values of secret-named variables and of every
+//!    variable from the service's env file, wherever they appear (a log
+//!    line that prints the password, a command line, a probe detail).
+//! 2. **Passwords inside URLs and DSNs**: `postgres://app:s3cret@db/x`
+//!    becomes `postgres://app:***@db/x`.
+//! 3. **Secret-named assignments** in free text: `password=…`,
+//!    `"api_key": "…"`, `Authorization: Bearer …`, `--token=…`.
+//!
+//! A name suggests a secret when it contains `SECRET`, `PASSWORD`,
+//! `PASSWD`, `TOKEN`, `CREDENTIAL`, `APIKEY`/`API_KEY`, `AUTHORIZATION`,
+//! or has `KEY`, `AUTH`, `PASS`, `PWD`, `PRIVATE`, `COOKIE` or `SALT` as
+//! one of its `_`/`-`/`.`-separated words (so `KeyError` and `monkey` are
+//! not secrets, `SECRET_KEY` and `db.pass` are).
+
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
+
+/// What replaces a secret.
+pub const MASK: &str = "***";
+
+/// Substrings that make any name a secret's.
+const SECRET_PARTS: &[&str] = &[
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "credential",
+    "apikey",
+    "api_key",
+    "authorization",
+];
+
+/// Whole words (between `_`, `-`, `.`) that make a name a secret's.
+const SECRET_WORDS: &[&str] = &["key", "auth", "pass", "pwd", "private", "cookie", "salt"];
+
+/// Known secret values shorter than this are not searched for in free
+/// text (a 2-character value would mask every other word); they are still
+/// masked where they are shown as a variable's value.
+const MIN_KNOWN_VALUE: usize = 4;
+
+/// Values from the env file whose names do not suggest a secret are only
+/// searched for in free text when at least this long: `DEBUG=true` and
+/// `WORKERS=4` must not mask every "true" and "4" in the logs.
+const MIN_PLAIN_VALUE: usize = 8;
+
+/// True when `name` (a variable, a config key, a header) suggests a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let lower = lower.trim_start_matches('-');
+    SECRET_PARTS.iter().any(|p| lower.contains(p))
+        || lower
+            .split(['_', '-', '.'])
+            .any(|word| SECRET_WORDS.contains(&word))
+}
+
+/// Masks secrets in text. Build one per bundle with every known value.
+#[derive(Debug)]
+pub struct Redactor {
+    known: Vec<String>,
+    matcher: Option<AhoCorasick>,
+    url_password: Regex,
+    assignment: Regex,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Redactor {
+    /// A redactor that knows no values yet (URL and assignment rules apply).
+    pub fn new() -> Self {
+        Self {
+            known: Vec::new(),
+            matcher: None,
+            // scheme://user:password@ — the password may hold anything but `@` and spaces.
+            url_password: Regex::new(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+                .expect("UNWRAP: a constant pattern"),
+            // name = value, name: value, "name": "value", --name=value.
+            assignment: Regex::new(
+                r#"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s"',;&}]+)"#,
+            )
+            .expect("UNWRAP: a constant pattern"),
+        }
+    }
+
+    /// Remembers the value of variable `name`; `from_env_file` values are
+    /// secrets whatever their name.
+    pub fn learn(&mut self, name: &str, value: &str, from_env_file: bool) {
+        let value = value.trim();
+        let wanted = if is_secret_name(name) {
+            value.len() >= MIN_KNOWN_VALUE
+        } else {
+            from_env_file && value.len() >= MIN_PLAIN_VALUE && !value.contains(['/', ' '])
+        };
+        if wanted {
+            self.remember(value);
+        }
+    }
+
+    /// Remembers a secret value, such as a bearer token read from a file.
+    pub fn learn_value(&mut self, value: &str) {
+        let value = value.trim();
+        if value.len() >= MIN_KNOWN_VALUE {
+            self.remember(value);
+        }
+    }
+
+    /// How many values it searches for.
+    pub fn known_values(&self) -> usize {
+        self.known.len()
+    }
+
+    fn remember(&mut self, value: &str) {
+        if self.known.iter().any(|k| k == value) {
+            return;
+        }
+        self.known.push(value.to_string());
+        self.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&self.known)
+            .ok();
+    }
+
+    /// `text` with every secret masked.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out: Cow<'a, str> = Cow::Borrowed(text);
+        if let Some(m) = &self.matcher
+            && m.is_match(out.as_ref())
+        {
+            out = Cow::Owned(m.replace_all(out.as_ref(), &vec![MASK; self.known.len()]));
+        }
+        if self.url_password.is_match(&out) {
+            out = Cow::Owned(
+                self.url_password
+                    .replace_all(&out, format!("${{head}}{MASK}@"))
+                    .into_owned(),
+            );
+        }
+        let assignment = &self.assignment;
+        if assignment
+            .captures_iter(&out)
+            .any(|c| is_secret_name(&c["key"]) && &c["value"] != MASK)
+        {
+            out = Cow::Owned(
+                assignment
+                    .replace_all(&out, |c: &regex::Captures<'_>| {
+                        if is_secret_name(&c["key"]) {
+                            format!("{}{}{MASK}", &c["key"], &c["sep"])
+                        } else {
+                            c[0].to_string()
+                        }
+                    })
+                    .into_owned(),
+            );
+        }
+        out
+    }
+
+    /// The value of variable `name` as a bundle shows it: masked when the
+    /// name suggests a secret or the value came from the env file.
+    pub fn show_value(&self, name: &str, value: &str, from_env_file: bool) -> String {
+        if from_env_file || is_secret_name(name) {
+            MASK.to_string()
+        } else {
+            self.redact(value).into_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "SECRET_KEY",
+            "DATABASE_PASSWORD",
+            "db.pass",
+            "API_KEY",
+            "apiKey",
+            "GITHUB_TOKEN",
+            "Authorization",
+            "--password",
+            "AWS_SECRET_ACCESS_KEY",
+            "REDIS_AUTH",
+            "PRIVATE_KEY_PATH",
+            "X-Auth-Token",
+            "PGPASSWD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "KeyError",
+            "monkey",
+            "PATH",
+            "DATABASE_URL",
+            "PORT",
+            "HOME",
+            "keys",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn urls_assignments_and_known_values() {
+        let mut r = Redactor::new();
+        r.learn("DB_PASSWORD", "hunter2-db", false);
+        r.learn("STRIPE_WEBHOOK", "whsec_0123456789", true);
+        r.learn("DEBUG", "true", true);
+        r.learn("WORKERS", "4", true);
+        let cases = [
+            (
+                "connecting to postgres://app:s3cr3t@127.0.0.1:5432/app",
+                "connecting to postgres://app:***@127.0.0.1:5432/app",
+            ),
+            (
+                "redis://:p%40ss@localhost:6379/0",
+                "redis://:***@localhost:6379/0",
+            ),
+            ("login failed with hunter2-db", "login failed with ***"),
+            (
+                "signature whsec_0123456789 mismatch",
+                "signature *** mismatch",
+            ),
+            ("password=abc host=db", "password=*** host=db"),
+            (
+                r#"{"api_key": "sk-live-1", "user": "bob"}"#,
+                r#"{"api_key": "***", "user": "bob"}"#,
+            ),
+            ("Authorization: Bearer eyJhbGci.x.y", "Authorization: ***"),
+            ("gunicorn --token=abcd1234 app", "gunicorn --token=*** app"),
+            // Evidence must survive: these name secrets but hold none.
+            ("KeyError: 'SECRET_KEY'", "KeyError: 'SECRET_KEY'"),
+            ("DEBUG is true, 4 workers", "DEBUG is true, 4 workers"),
+            (
+                "environment variable API_TOKEN is not set",
+                "environment variable API_TOKEN is not set",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r.redact(input), want, "{input}");
+        }
+        assert_eq!(r.show_value("DEBUG", "true", true), MASK);
+        assert_eq!(r.show_value("PATH", "/usr/bin", false), "/usr/bin");
+        assert_eq!(r.show_value("API_KEY", "x", false), MASK);
+        assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+    }
+}
