@@ -144,9 +144,18 @@ impl Diagnoser {
                 let pair = position
                     .checked_sub(1)
                     .map(|p| format!("{}\n{}", evidence[p].text, e.text));
+                // A pair counts only when the match spans both lines: the
+                // line before alone is its own evidence, at its own place.
+                let split = position
+                    .checked_sub(1)
+                    .map_or(0, |p| evidence[p].text.len());
                 let found = patterns.iter().find_map(|p| {
-                    p.captures(&e.text)
-                        .or_else(|| pair.as_deref().and_then(|t| p.captures(t)))
+                    p.captures(&e.text).or_else(|| {
+                        pair.as_deref().and_then(|t| p.captures(t)).filter(|c| {
+                            c.get(0)
+                                .is_some_and(|m| m.start() < split && m.end() > split)
+                        })
+                    })
                 });
                 if let Some(caps) = found {
                     hits.push((position, e, fill(rule.summary, &caps)));
@@ -158,13 +167,7 @@ impl Diagnoser {
                         id: rule.id.to_string(),
                         confidence: rule.confidence,
                         summary,
-                        evidence: hits
-                            .iter()
-                            .rev()
-                            .take(5)
-                            .rev()
-                            .map(|(_, e, _)| (*e).clone())
-                            .collect(),
+                        evidence: last_distinct(hits.iter().map(|(_, e, _)| *e), 5),
                         remedy: Remedy::of(rule),
                     },
                     last,
@@ -194,6 +197,23 @@ impl Diagnoser {
         }
         causes
     }
+}
+
+/// The last `n` of `items` that differ in source or text (a crash loop repeats its
+/// error once per start), oldest first.
+fn last_distinct<'a>(
+    items: impl DoubleEndedIterator<Item = &'a Evidence>,
+    n: usize,
+) -> Vec<Evidence> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Evidence> = items
+        .rev()
+        .filter(|e| seen.insert((e.source.as_str(), e.text.as_str())))
+        .take(n)
+        .cloned()
+        .collect();
+    out.reverse();
+    out
 }
 
 /// `{name}` in `template` replaced by the named group `name`.

@@ -50,6 +50,10 @@ const MIN_PLAIN_VALUE: usize = 8;
 
 /// True when `name` (a variable, a config key, a header) suggests a secret.
 pub fn is_secret_name(name: &str) -> bool {
+    // The shell's working directories, not passwords.
+    if matches!(name, "PWD" | "OLDPWD") {
+        return false;
+    }
     let lower = name.to_ascii_lowercase();
     let lower = lower.trim_start_matches('-');
     SECRET_PARTS.iter().any(|p| lower.contains(p))
@@ -205,6 +209,8 @@ mod tests {
             "PORT",
             "HOME",
             "keys",
+            "PWD",
+            "OLDPWD",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }

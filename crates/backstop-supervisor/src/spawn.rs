@@ -173,11 +173,12 @@ fn resolve_group_only(name: &str) -> Result<Credentials, String> {
 }
 
 impl SpawnPlan {
-    /// Where the service's exec health checks run: its directory,
-    /// environment and user.
+    /// Where the service's exec health checks (and `diagnose`'s preflight
+    /// commands) run: its directory, environment and user. Inside the
+    /// daemon `reaper` must be set (see [`backstop_probe::ProbeReaper`]).
     pub fn probe_context(
         &self,
-        reaper: backstop_probe::ProbeReaper,
+        reaper: Option<backstop_probe::ProbeReaper>,
     ) -> backstop_probe::ExecContext {
         backstop_probe::ExecContext {
             dir: self.dir.clone(),
@@ -186,8 +187,13 @@ impl SpawnPlan {
                 .credentials
                 .as_ref()
                 .map(|c| (c.uid.as_raw(), c.gid.as_raw())),
-            reaper: Some(reaper),
+            reaper,
         }
+    }
+
+    /// The complete environment the service starts with.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 

@@ -508,7 +508,7 @@ impl Supervisor {
                 let reaper = self.probe_reaper.clone();
                 let s = &mut self.services[i];
                 s.generation += 1;
-                s.probe_context = Some(plan.probe_context(reaper));
+                s.probe_context = Some(plan.probe_context(Some(reaper)));
                 s.checks.iter_mut().for_each(|c| c.arm(now));
                 let start_time = procs::lookup(child.pid).map_or(0, |p| p.start_time);
                 s.main = Some(MainProcess {

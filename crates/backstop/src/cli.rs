@@ -94,6 +94,17 @@ pub(crate) enum Command {
         /// Only these services or checks.
         names: Vec<String>,
     },
+    /// Name a service's root cause, with the evidence, and write a redacted bundle.
+    ///
+    /// Without SERVICE, diagnoses every service that is not healthy. Works
+    /// with or without a daemon and changes nothing: it reads the status,
+    /// events and logs, runs every check and the service's `preflight`
+    /// commands, and writes .backstop/diagnostics/<service>-<UTC time>/
+    /// with numbered files (01-summary.md first), secrets masked. The first
+    /// line printed is the verdict: `SERVICE: CAUSE-ID: summary`. Exit 0
+    /// when healthy, 1 when a fault was found. Cause ids and the --json
+    /// shape: docs/diagnose.md.
+    Diagnose(DiagnoseArgs),
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {
@@ -138,6 +149,22 @@ pub(crate) struct LogsArgs {
     /// Only stdout or stderr.
     #[arg(long)]
     pub(crate) stream: Option<String>,
+}
+
+/// `diagnose` options.
+#[derive(Debug, Args)]
+pub(crate) struct DiagnoseArgs {
+    /// The service (default: every service that is not healthy).
+    pub(crate) service: Option<String>,
+    /// Write bundles under this directory instead of .backstop/diagnostics/.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Also write each bundle as <bundle>.tar.gz.
+    #[arg(long)]
+    pub(crate) archive: bool,
+    /// No progress display.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 /// `events` options.

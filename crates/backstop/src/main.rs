@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod daemon;
+mod diagnose;
 mod exit;
 mod memory;
 mod render;

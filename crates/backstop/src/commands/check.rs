@@ -15,10 +15,14 @@ use serde::Serialize;
 use crate::context::{color_stdout, load_config};
 use crate::exit::{CmdResult, Code, Exit};
 
-struct Planned {
-    label: String,
-    service: Option<String>,
-    check: HealthCheck,
+/// One check to run, with where it runs.
+pub(crate) struct Planned {
+    /// `service/check` or the `[checks]` name.
+    pub(crate) label: String,
+    /// The service it belongs to; `None` for a `[checks]` entry.
+    pub(crate) service: Option<String>,
+    /// The check.
+    pub(crate) check: HealthCheck,
     exec: Result<ExecContext, String>,
 }
 
@@ -60,7 +64,8 @@ fn service_exec(service: &ServiceConfig) -> Result<ExecContext, String> {
     })
 }
 
-fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Exit> {
+/// The checks of `names` (services or `[checks]` entries; all when empty).
+pub(crate) fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Exit> {
     let known: Vec<&str> = config
         .services
         .iter()
@@ -115,42 +120,8 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
             "nothing to check: add [[services.NAME.health]] or [checks.NAME] to the config (see docs/configuration.md)",
         ));
     }
-    // All at once: the slowest check bounds the run, not their sum.
-    let state_dir = loaded.config.daemon.state_dir.clone();
-    let outcomes: Vec<Outcome> = super::runtime().block_on(async {
-        let mut tasks = Vec::new();
-        for p in &planned {
-            let check = p.check.clone();
-            let exec = p.exec.clone();
-            let state_dir = state_dir.clone();
-            let service = p.service.clone();
-            tasks.push(tokio::spawn(async move {
-                if let backstop_config::Probe::Process(limits) = &check.probe {
-                    return measure_process(&state_dir, service.as_deref().unwrap_or(""), limits)
-                        .await;
-                }
-                match exec {
-                    Ok(exec) => backstop_probe::run(&check, &exec).await,
-                    Err(reason) => Outcome {
-                        passed: false,
-                        warning: false,
-                        latency: Duration::ZERO,
-                        detail: reason,
-                    },
-                }
-            }));
-        }
-        let mut outcomes = Vec::new();
-        for task in tasks {
-            outcomes.push(task.await.unwrap_or_else(|e| Outcome {
-                passed: false,
-                warning: false,
-                latency: Duration::ZERO,
-                detail: format!("the probe crashed (a bug in backstop, please report it): {e}"),
-            }));
-        }
-        outcomes
-    });
+    let outcomes =
+        super::runtime().block_on(run_planned(&planned, &loaded.config.daemon.state_dir));
     let rows: Vec<Row> = planned
         .iter()
         .zip(outcomes)
@@ -186,6 +157,42 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
         "degraded" => Err(Exit::new(Code::Failed, String::new())),
         _ => Err(Exit::new(Code::Usage, String::new())),
     }
+}
+
+/// Runs every planned check once, all at once: the slowest check bounds
+/// the run, not their sum. Outcomes are in the order of `planned`.
+pub(crate) async fn run_planned(planned: &[Planned], state_dir: &Path) -> Vec<Outcome> {
+    let mut tasks = Vec::new();
+    for p in planned {
+        let check = p.check.clone();
+        let exec = p.exec.clone();
+        let state_dir = state_dir.to_path_buf();
+        let service = p.service.clone();
+        tasks.push(tokio::spawn(async move {
+            if let backstop_config::Probe::Process(limits) = &check.probe {
+                return measure_process(&state_dir, service.as_deref().unwrap_or(""), limits).await;
+            }
+            match exec {
+                Ok(exec) => backstop_probe::run(&check, &exec).await,
+                Err(reason) => Outcome {
+                    passed: false,
+                    warning: false,
+                    latency: Duration::ZERO,
+                    detail: reason,
+                },
+            }
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap_or_else(|e| Outcome {
+            passed: false,
+            warning: false,
+            latency: Duration::ZERO,
+            detail: format!("the probe crashed (a bug in backstop, please report it): {e}"),
+        }));
+    }
+    outcomes
 }
 
 /// A `process` check without the daemon: the recorded main process of the

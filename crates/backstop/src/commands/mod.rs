@@ -1,7 +1,8 @@
 //! One module per verb; `run` is the single dispatch.
 
-mod check;
+pub(crate) mod check;
 mod control;
+mod diagnose;
 pub(crate) mod events;
 mod init;
 mod logs;
@@ -43,6 +44,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
         Command::Events(args) => events::run(&cli.config, &args, cli.json),
+        Command::Diagnose(args) => diagnose::run(&cli.config, &args, cli.json),
     }
 }
 

@@ -1,0 +1,136 @@
+//! `backstop diagnose [SERVICE]`: the root cause first, with its evidence
+//! and fix, and a redacted bundle of everything looked at. Works with or
+//! without a daemon; changes nothing.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use backstop_api::{ClientError, ServiceStatus, StatusReport};
+use backstop_diagnose::Report;
+
+use crate::cli::DiagnoseArgs;
+use crate::context::{client, known_services, load_config};
+use crate::diagnose;
+use crate::exit::{CmdResult, Code, Exit};
+
+pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = &loaded.config;
+    if let Some(name) = &args.service {
+        known_services(config, [name])?;
+    }
+    let client = client(config_path);
+    let show_progress = !json && !args.quiet && std::io::stderr().is_terminal();
+    let progress = |service: &str, step: &str| {
+        if show_progress {
+            eprint!("\r\x1b[2Kdiagnosing {service}: {step}…");
+        }
+    };
+    let out_dir = args.out.clone().map_or_else(
+        || config.daemon.state_dir.join("diagnostics"),
+        |d| std::path::absolute(&d).unwrap_or(d),
+    );
+    let reports: Vec<Report> = super::runtime()
+        .block_on(async {
+            let report: Option<StatusReport> = match client.get("/api/v1/services").await {
+                Ok(r) => Some(r),
+                Err(ClientError::NoDaemon { .. }) => None,
+                Err(e) => {
+                    tracing::warn!("the daemon did not answer ({e}); diagnosing from the files");
+                    None
+                }
+            };
+            let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
+            let names = match &args.service {
+                Some(n) => vec![n.clone()],
+                None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
+            };
+            let run = diagnose::Run {
+                config,
+                report: report.clone(),
+                out_dir,
+                archive: args.archive,
+                progress: &progress,
+            };
+            let mut reports = Vec::new();
+            for name in names {
+                let Some(service) = config.service(&name) else {
+                    continue;
+                };
+                let live: Option<ServiceStatus> = if run.report.is_some() {
+                    client.get(&format!("/api/v1/services/{name}")).await.ok()
+                } else {
+                    None
+                };
+                reports.push(diagnose::diagnose(&run, service, live).await);
+            }
+            reports.into_iter().collect::<Result<Vec<_>, String>>()
+        })
+        .map_err(|e| {
+            if show_progress {
+                eprint!("\r\x1b[2K");
+            }
+            Exit::new(Code::Failed, e)
+        })?;
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    if json {
+        let text = match (&args.service, reports.as_slice()) {
+            (Some(_), [one]) => serde_json::to_string_pretty(one),
+            _ => serde_json::to_string_pretty(&reports),
+        };
+        println!("{}", text.expect("UNWRAP: plain data serialises"));
+    } else if reports.is_empty() {
+        println!(
+            "every service is healthy; nothing to diagnose (name one to write a bundle anyway: `backstop diagnose SERVICE`)"
+        );
+    } else {
+        for (n, r) in reports.iter().enumerate() {
+            if n > 0 {
+                println!();
+            }
+            print!("{}", text(r));
+        }
+    }
+    if reports.iter().all(|r| r.healthy) {
+        Ok(())
+    } else {
+        Err(Exit::new(Code::Failed, String::new()))
+    }
+}
+
+/// The verdict first, then its evidence, its fix, other candidates, the bundle.
+fn text(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", r.verdict());
+    if let Some(c) = r.causes.first() {
+        for e in &c.evidence {
+            let at = e
+                .line
+                .map_or_else(|| e.source.clone(), |l| format!("{}:{l}", e.source));
+            let _ = writeln!(out, "  {at:<22} {}", e.text);
+        }
+        if let Some(p) = &c.remedy.playbook {
+            let _ = writeln!(out, "  fix: backstop fix {} {p}", r.service);
+        }
+        if let Some(m) = &c.remedy.manual {
+            let _ = writeln!(out, "  fix: {m}");
+        }
+        for other in &r.causes[1..] {
+            let _ = writeln!(
+                out,
+                "  also possible: {} ({:.2}): {}",
+                other.id, other.confidence, other.summary
+            );
+        }
+    }
+    if let Some(b) = &r.bundle {
+        let _ = writeln!(out, "  bundle: {b}/ (01-summary.md first)");
+    }
+    if let Some(a) = &r.archive {
+        let _ = writeln!(out, "  archive: {a}");
+    }
+    out
+}

@@ -1,0 +1,153 @@
+//! The bundle: numbered text files, every line redacted on the way in, and
+//! the evidence lines that point into them by file and line number.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use backstop_diagnose::Evidence;
+use backstop_diagnose::redact::Redactor;
+
+/// The files of a bundle, in their order.
+pub(crate) const FILES: [&str; 12] = [
+    "01-summary.md",
+    "02-status.txt",
+    "03-processes.txt",
+    "04-ports.txt",
+    "05-logs.txt",
+    "06-errors.txt",
+    "07-exits.txt",
+    "08-environment.txt",
+    "09-preflight.txt",
+    "10-dependencies.txt",
+    "11-system.txt",
+    "12-config.txt",
+];
+
+/// One bundle file being built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Summary = 0,
+    Status,
+    Processes,
+    Ports,
+    Logs,
+    Errors,
+    Exits,
+    Environment,
+    Preflight,
+    Dependencies,
+    System,
+    Config,
+}
+
+/// A piece of evidence with when it happened (`None`: measured now).
+#[derive(Clone, Debug)]
+pub(crate) struct Found {
+    pub(crate) at: Option<SystemTime>,
+    pub(crate) evidence: Evidence,
+}
+
+/// The bundle's contents and its evidence, redacted as they are added.
+pub(crate) struct Bundle {
+    files: Vec<Vec<String>>,
+    pub(crate) redactor: Redactor,
+    pub(crate) found: Vec<Found>,
+}
+
+impl Bundle {
+    pub(crate) fn new(redactor: Redactor) -> Self {
+        Self {
+            files: vec![Vec::new(); FILES.len()],
+            redactor,
+            found: Vec::new(),
+        }
+    }
+
+    /// Adds a line (each line of a multi-line text separately), redacted.
+    pub(crate) fn line(&mut self, part: Part, text: impl AsRef<str>) {
+        for l in text.as_ref().split('\n') {
+            let redacted = self.redactor.redact(l).into_owned();
+            self.files[part as usize].push(redacted);
+        }
+    }
+
+    /// Adds a line that is also evidence; returns the evidence.
+    pub(crate) fn evidence(
+        &mut self,
+        part: Part,
+        at: Option<SystemTime>,
+        shown: &str,
+        text: &str,
+    ) -> Evidence {
+        self.line(part, shown);
+        let evidence = Evidence {
+            source: FILES[part as usize].to_string(),
+            line: Some(self.files[part as usize].len()),
+            text: self.redactor.redact(text).into_owned(),
+        };
+        self.found.push(Found {
+            at,
+            evidence: evidence.clone(),
+        });
+        evidence
+    }
+
+    /// Writes every file into `dir`, created 0700 (a bundle holds logs).
+    pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        for (name, lines) in FILES.iter().zip(&self.files) {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dir.join(name))?;
+            let mut text = lines.join("\n");
+            text.push('\n');
+            file.write_all(text.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// A fresh directory name under `parent`: `<service>-<UTC timestamp>`,
+/// with `-2`, `-3`, … when two bundles are made in the same second.
+pub(crate) fn bundle_dir(parent: &Path, service: &str, now: SystemTime) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .replace(['-', ':'], "");
+    let base = parent.join(format!("{service}-{stamp}"));
+    if !base.exists() {
+        return base;
+    }
+    let mut n = 2;
+    loop {
+        let candidate = parent.join(format!("{service}-{stamp}-{n}"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// Writes `dir` as `dir.tar.gz` beside it.
+pub(crate) fn archive(dir: &Path) -> std::io::Result<PathBuf> {
+    let mut path = dir.as_os_str().to_owned();
+    path.push(".tar.gz");
+    let path = PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    let name = dir.file_name().unwrap_or_default();
+    tar.append_dir_all(name, dir)?;
+    tar.into_inner()?.finish()?.sync_all()?;
+    Ok(path)
+}

@@ -1,0 +1,118 @@
+//! Facts about the machine: memory, load, disk space where the service
+//! works and writes, and the kernel's OOM-killer lines when readable.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Kernel log records read at most (the ring buffer is usually far smaller).
+const KMSG_MAX_RECORDS: usize = 100_000;
+
+/// `MemTotal`, `MemAvailable`, `SwapTotal`, `SwapFree` from /proc/meminfo, as lines.
+pub(crate) fn memory() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            ["MemTotal:", "MemAvailable:", "SwapTotal:", "SwapFree:"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// `/proc/loadavg` and the number of CPUs.
+pub(crate) fn load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!("load average: {} ({cpus} CPUs)", load.trim())
+}
+
+/// Space on the filesystem holding `path`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Space {
+    pub(crate) used_pct: f64,
+    pub(crate) free_bytes: u64,
+    pub(crate) total_bytes: u64,
+    pub(crate) inodes_used_pct: f64,
+}
+
+impl Space {
+    /// Full for a writer: under 1 MB or 0.5% left, or no inode left.
+    pub(crate) fn is_full(&self) -> bool {
+        self.total_bytes > 0
+            && (self.free_bytes < 1_000_000
+                || self.used_pct >= 99.5
+                || self.inodes_used_pct >= 99.9)
+    }
+}
+
+/// Space of the filesystem holding `path` (the nearest existing ancestor).
+pub(crate) fn space(path: &Path) -> Option<Space> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let stat = nix::sys::statvfs::statvfs(existing).ok()?;
+    let frag = stat.fragment_size();
+    let used = stat.blocks().saturating_sub(stat.blocks_free());
+    let usable = used + stat.blocks_available();
+    let files = stat.files();
+    Some(Space {
+        used_pct: if usable > 0 {
+            used as f64 / usable as f64 * 100.0
+        } else {
+            0.0
+        },
+        free_bytes: stat.blocks_available() * frag,
+        total_bytes: stat.blocks() * frag,
+        inodes_used_pct: if files > 0 {
+            files.saturating_sub(stat.files_free()) as f64 / files as f64 * 100.0
+        } else {
+            0.0
+        },
+    })
+}
+
+/// The kernel's OOM-killer lines, from /dev/kmsg without blocking.
+/// `Err` says why they cannot be read (not root, a container).
+pub(crate) fn oom_lines() -> Result<Vec<String>, String> {
+    let mut kmsg = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .map_err(|e| format!("the kernel log is not readable: {e}"))?;
+    let mut found = Vec::new();
+    let mut record = vec![0u8; 8192];
+    for _ in 0..KMSG_MAX_RECORDS {
+        // One record per read; EAGAIN at the end, EPIPE when one was overwritten.
+        match kmsg.read(&mut record) {
+            Ok(0) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&record[..n]);
+                let message = text.split_once(';').map_or(&*text, |(_, m)| m);
+                let message = message.lines().next().unwrap_or("");
+                let lower = message.to_ascii_lowercase();
+                if lower.contains("out of memory")
+                    || lower.contains("oom-kill")
+                    || lower.contains("killed process")
+                {
+                    found.push(message.to_string());
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(format!("reading the kernel log failed: {e}")),
+        }
+    }
+    Ok(found)
+}
+
+/// Human-readable bytes: `512 MB`, `3.2 GB`.
+pub(crate) fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.1} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} MB", n / 1e6)
+    } else {
+        format!("{:.0} KB", n / 1e3)
+    }
+}
