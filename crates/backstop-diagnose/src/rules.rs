@@ -92,8 +92,8 @@ pub const RULES: &[Rule] = &[
         id: "dependency-auth-failed",
         confidence: 0.92,
         patterns: &[
-            r#"password authentication failed for user "?(?P<target>[^"\s]+)"?"#,
-            r"(?P<target>WRONGPASS|NOAUTH) ",
+            r#"password authentication failed for (?P<target>user "?[^"\s]+"?)"#,
+            r"(?:WRONGPASS|NOAUTH) ",
             r"invalid username-password pair",
             r"Access denied for user '(?P<target>[^']+)'",
             r"(?i)authentication failed.*?(?P<target>(postgres|redis|mysql|mongo)\w*)",
@@ -159,6 +159,7 @@ pub const RULES: &[Rule] = &[
             r#"connection to server at "(?P<target>[^"]+)"(, port (?P<port>\d+))? failed"#,
             r"could not connect to server: (Connection refused|No such file or directory)",
             r"Error \d+ connecting to (?P<target>[\w.-]+:\d+)",
+            r"Could not connect to Redis at (?P<target>\S+?):? Connection refused",
             r"connect ECONNREFUSED (?P<target>[\w.:\[\]-]+)",
             r"dial tcp (?P<target>[\w.:\[\]-]+): connect: connection refused",
             r"Connection to (?P<target>[\w.-]+:\d+) refused",
@@ -405,7 +406,7 @@ mod tests {
                 "redis.exceptions.AuthenticationError: WRONGPASS invalid username-password pair or user is disabled.",
             ],
             "dependency-auth-failed",
-            "WRONGPASS",
+            "credentials",
         );
     }
 

@@ -73,7 +73,9 @@ impl Bundle {
         }
     }
 
-    /// Adds a line that is also evidence; returns the evidence.
+    /// Adds a line that is also evidence; returns the evidence. When the
+    /// line as `shown` does not hold the evidence `text`, the text follows
+    /// on a line of its own (`  → text`), which the evidence points at.
     pub(crate) fn evidence(
         &mut self,
         part: Part,
@@ -82,6 +84,9 @@ impl Bundle {
         text: &str,
     ) -> Evidence {
         self.line(part, shown);
+        if !shown.contains(text) {
+            self.line(part, format!("  → {text}"));
+        }
         let evidence = Evidence {
             source: FILES[part as usize].to_string(),
             line: Some(self.files[part as usize].len()),

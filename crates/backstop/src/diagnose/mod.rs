@@ -77,13 +77,14 @@ pub(crate) async fn diagnose(
     step("logs");
     let entries = logs(&mut b, config, service, episode);
     error_signatures(&mut b, service, &entries);
-    exits(&mut b, service, &view, episode);
+    let failing_check_events = exits(&mut b, service, &view, episode);
     environment(&mut b, config, service, plan.as_ref());
     step("preflight");
     let exec = plan.as_ref().ok().map(|p| p.probe_context(None));
     let preflight_failed = preflight_part(&mut b, service, exec.as_ref()).await;
     step("checks");
-    let own_checks = dependencies(&mut b, config, service, &view).await;
+    let mut own_checks = dependencies(&mut b, config, service, &view).await;
+    own_checks.own_lines.extend(failing_check_events);
     step("system");
     system_part(&mut b, config, service, &view);
     render::config(&mut b, service);
@@ -473,12 +474,15 @@ const EVIDENCE_KINDS: &[&str] = &[
     "check-failing",
 ];
 
+/// The exit history and events; returns where the service's own failing
+/// checks were quoted.
 fn exits(
     b: &mut Bundle,
     service: &ServiceConfig,
     view: &history::View,
     episode: Option<SystemTime>,
-) {
+) -> Vec<(String, Option<usize>)> {
+    let mut own_checks = Vec::new();
     let p = Part::Exits;
     if let Some(s) = &view.live
         && !s.exits.is_empty()
@@ -522,7 +526,10 @@ fn exits(
         let text = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
         let recent = episode.is_none_or(|start| at(e).is_some_and(|t| t >= start));
         if recent && EVIDENCE_KINDS.contains(&e.kind.as_str()) {
-            b.evidence(p, at(e), &line, text);
+            let quoted = b.evidence(p, at(e), &line, text);
+            if e.kind == "check-failing" {
+                own_checks.push((quoted.source, quoted.line));
+            }
         } else {
             b.line(p, line);
         }
@@ -530,6 +537,7 @@ fn exits(
     if !any {
         b.line(p, "none recorded");
     }
+    own_checks
 }
 
 /// True when a path's mode lets more than owner read/write and group read.
@@ -872,9 +880,17 @@ fn crashed(evidence: &[Evidence], view: &history::View) -> Cause {
         .collect();
     let errorish = regex::Regex::new(r"(?i)error|exception|fatal|panic|traceback|failed|critical")
         .expect("UNWRAP: a constant pattern");
+    // The last three different lines (a crash loop repeats itself).
     let last3 = |list: Vec<Evidence>| -> Vec<Evidence> {
-        let skip = list.len().saturating_sub(3);
-        list.into_iter().skip(skip).collect()
+        let mut seen = BTreeSet::new();
+        let mut out: Vec<Evidence> = list
+            .into_iter()
+            .rev()
+            .filter(|e| seen.insert(e.text.clone()))
+            .take(3)
+            .collect();
+        out.reverse();
+        out
     };
     let mut quoted = last3(
         logs.iter()
@@ -943,7 +959,7 @@ fn name_dependency(c: &mut Cause, config: &Config) {
     }
     let mut texts = vec![c.summary.clone()];
     texts.extend(c.evidence.iter().map(|e| e.text.clone()));
-    let named = texts.iter().flat_map(|t| ports_in(t)).find_map(|port| {
+    let by_port = texts.iter().flat_map(|t| ports_in(t)).find_map(|port| {
         config
             .services
             .iter()
@@ -962,6 +978,7 @@ fn name_dependency(c: &mut Cause, config: &Config) {
                     .map(|k| format!("check `{}`", k.name))
             })
     });
+    let named = by_port.or_else(|| by_kind(&texts.join("\n"), config));
     let unnamed = c.summary.ends_with(": ?");
     match (unnamed, named) {
         (true, Some(who)) => c.summary = format!("{}{who}", c.summary.trim_end_matches('?')),
@@ -976,14 +993,59 @@ fn name_dependency(c: &mut Cause, config: &Config) {
     }
 }
 
+/// A Redis or PostgreSQL client's message without an address: the one
+/// entry of the config that probes that kind of server.
+fn by_kind(text: &str, config: &Config) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let kind = if ["wrongpass", "noauth", "redis"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "redis"
+    } else if ["postgres", "psql", "password authentication failed"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "postgres"
+    } else {
+        return None;
+    };
+    let mut found: Vec<String> = config
+        .services
+        .iter()
+        .filter(|s| s.health.iter().any(|h| h.probe.kind() == kind))
+        .map(|s| format!("service `{}`", s.name))
+        .chain(
+            config
+                .checks
+                .iter()
+                .filter(|c| c.check.probe.kind() == kind)
+                .map(|c| format!("check `{}`", c.name)),
+        )
+        .collect();
+    (found.len() == 1).then(|| found.remove(0))
+}
+
 /// `the port 8000 is already in use` → `… by pid 42 (python3 -m http.server)`.
 fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
+    // The port the message names, the declared one, or a port on the
+    // command line that something holds now (`http.server 8000`, `--port 8000`).
     let port = ports_in(&c.summary)
         .into_iter()
         .next()
         .or_else(|| c.evidence.iter().flat_map(|e| ports_in(&e.text)).next())
-        .or(service.port);
-    let Some(port) = port else { return };
+        .or(service.port)
+        .or_else(|| {
+            service
+                .command
+                .iter()
+                .filter_map(|w| w.rsplit([':', '=']).next()?.parse::<u16>().ok())
+                .find(|p| *p > 0 && ports::is_listening(*p))
+        });
+    let Some(port) = port else {
+        c.summary = "an address it binds is already in use (the message names no port; declare `port` so that backstop names the holder)".to_string();
+        return;
+    };
     if c.summary.contains('?') {
         c.summary = format!("the port {port} is already in use");
     }
