@@ -165,6 +165,10 @@ pub(crate) struct DiagnoseArgs {
     /// No progress display.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Internal: print only the verdict and the bundle on one line (the
+    /// daemon's automatic diagnosis records it as an event).
+    #[arg(long, hide = true)]
+    pub(crate) event: bool,
 }
 
 /// `events` options.

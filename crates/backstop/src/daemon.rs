@@ -189,6 +189,7 @@ pub(crate) async fn run(
     let config_events = config.events;
     let latency = backstop_api::metrics::ProbeLatency::default();
     let config_alerts = config.alerts.clone();
+    let config_path = config.path.clone();
     let supervisor = Supervisor::new(
         config,
         &Options {
@@ -229,6 +230,12 @@ pub(crate) async fn run(
         config_alerts,
         paths.dir.clone(),
         control_tx.clone(),
+        supervisor.subscribe(),
+        supervisor.publisher(),
+        supervisor.probe_reaper(),
+    ));
+    tokio::spawn(crate::auto_diagnose::run(
+        config_path,
         supervisor.subscribe(),
         supervisor.publisher(),
         supervisor.probe_reaper(),

@@ -1,6 +1,7 @@
 //! The `backstop` binary: CLI and daemon.
 
 mod alerts;
+mod auto_diagnose;
 mod cli;
 mod commands;
 mod context;

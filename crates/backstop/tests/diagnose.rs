@@ -541,3 +541,36 @@ redis = "redis://:url-pass-4242@127.0.0.1:{port}/0"
     let env = std::fs::read_to_string(bundle.join("08-environment.txt")).unwrap();
     assert!(env.contains("WARNING") && env.contains("0644"), "{env}");
 }
+
+#[test]
+fn the_daemon_diagnoses_a_crash_loop_by_itself() {
+    let s = Sandbox::new(&format!(
+        "[services.api]\ncommand = \"python3 -c 'import backend'\"\n{FAST}\n"
+    ));
+    let _d = s.up();
+    s.wait_state("api", "crash-loop", T);
+    let events = |kind: &str| -> Vec<Value> {
+        s.stdout(&["events", "--json", "--kind", kind])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let diagnosed = support::wait_until("a diagnosed event", T, || events("diagnosed").pop());
+    let message = diagnosed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("api: missing-module: the runtime cannot import `backend`"),
+        "{message}"
+    );
+    let bundle = message
+        .rsplit_once("(bundle: ")
+        .map(|(_, b)| b.trim_end_matches(')'))
+        .unwrap();
+    assert!(
+        Path::new(bundle).join("01-summary.md").is_file(),
+        "the bundle {bundle} was written"
+    );
+    // The alert waited for the verdict and carries it.
+    let fired = support::wait_until("the service-down alert", T, || events("alert-fired").pop());
+    let alert = fired["message"].as_str().unwrap();
+    assert!(alert.contains("diagnosis: missing-module"), "{alert}");
+}

@@ -29,6 +29,70 @@ const EVALUATE_EVERY: Duration = Duration::from_secs(15);
 const MEMORY_MAX_LASTS: Duration = Duration::from_secs(600);
 /// Events come in bursts (a restart is several); wait for the burst to end.
 const SETTLE: Duration = Duration::from_millis(200);
+/// A service-down alert waits this long at most for the automatic
+/// diagnosis, so that the first notification carries the verdict.
+const DIAGNOSIS_WAIT: Duration = Duration::from_secs(30);
+
+/// What the automatic diagnosis said, per service.
+#[derive(Default)]
+struct Verdicts {
+    /// Diagnoses under way, since when.
+    pending: HashMap<String, Instant>,
+    /// The last verdict, until the service starts again.
+    said: HashMap<String, String>,
+}
+
+impl Verdicts {
+    fn note(&mut self, e: &Event) {
+        let Some(s) = &e.service else { return };
+        match e.kind.as_str() {
+            "crash-loop" | "startup-timeout" => {
+                self.pending.insert(s.clone(), Instant::now());
+            }
+            "diagnosed" | "diagnose-failed" => {
+                self.pending.remove(s);
+                if e.kind == "diagnosed" {
+                    let prefix = format!("{s}: ");
+                    let verdict = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
+                    self.said.insert(s.clone(), verdict.to_string());
+                }
+            }
+            "spawned" => {
+                self.said.remove(s);
+            }
+            _ => {}
+        }
+    }
+
+    /// Service-down alerts carry the verdict; a new one waits for it.
+    fn apply(
+        &mut self,
+        active: Vec<Alert>,
+        firing: &BTreeMap<String, Incident>,
+        now: Instant,
+    ) -> Vec<Alert> {
+        self.pending
+            .retain(|_, since| now.duration_since(*since) < DIAGNOSIS_WAIT);
+        active
+            .into_iter()
+            .filter(|a| {
+                a.rule != "service-down"
+                    || firing.contains_key(&a.key)
+                    || a.service
+                        .as_ref()
+                        .is_none_or(|s| !self.pending.contains_key(s))
+            })
+            .map(|mut a| {
+                if a.rule == "service-down"
+                    && let Some(verdict) = a.service.as_ref().and_then(|s| self.said.get(s))
+                {
+                    a.summary = format!("{}; diagnosis: {verdict}", a.summary);
+                }
+                a
+            })
+            .collect()
+    }
+}
 
 /// One incident as the engine tracks it.
 struct Incident {
@@ -49,6 +113,7 @@ pub(crate) async fn run(
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
     let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
     let mut memory_max: HashMap<String, Instant> = HashMap::new();
+    let mut verdicts = Verdicts::default();
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
     let mut watching = true;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -60,10 +125,12 @@ pub(crate) async fn run(
                         continue; // our own reports
                     }
                     note(&e, &mut restarts, &mut memory_max);
+                    verdicts.note(&e);
                     // Let the rest of the burst arrive, then look once.
                     tokio::time::sleep(SETTLE).await;
                     while let Ok(e) = events.try_recv() {
                         note(&e, &mut restarts, &mut memory_max);
+                        verdicts.note(&e);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -102,9 +169,11 @@ pub(crate) async fn run(
             .and_then(Result::err),
         };
         let active = rules::evaluate(&config, &report, &recent);
+        let active = verdicts.apply(active, &firing, now);
         update(&config, &mut firing, active, now, &bus, &reaper);
         watching = !config.sinks.is_empty()
             || !firing.is_empty()
+            || !verdicts.pending.is_empty()
             || !memory_max.is_empty()
             || restarts.values().any(|v| !v.is_empty());
     }

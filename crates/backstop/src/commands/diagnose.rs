@@ -14,7 +14,12 @@ use crate::diagnose;
 use crate::exit::{CmdResult, Code, Exit};
 
 pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdResult {
-    let loaded = load_config(config_path)?;
+    // The daemon's automatic diagnosis reads one line: no warnings after it.
+    let loaded = if args.event {
+        backstop_config::load(config_path).map_err(|e| Exit::new(Code::Usage, e.render(false)))?
+    } else {
+        load_config(config_path)?
+    };
     let config = &loaded.config;
     if let Some(name) = &args.service {
         known_services(config, [name])?;
@@ -75,7 +80,12 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
     if show_progress {
         eprint!("\r\x1b[2K");
     }
-    if json {
+    if args.event {
+        for r in &reports {
+            let bundle = r.bundle.as_deref().unwrap_or("");
+            println!("{} (bundle: {bundle})", r.verdict());
+        }
+    } else if json {
         let text = match (&args.service, reports.as_slice()) {
             (Some(_), [one]) => serde_json::to_string_pretty(one),
             _ => serde_json::to_string_pretty(&reports),
