@@ -1,9 +1,15 @@
 //! Facts about the machine: memory, load, disk space where the service
 //! works and writes, and the kernel's OOM-killer lines when readable.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use backstop_config::{Config, ServiceConfig};
+
+use super::bundle::{Bundle, Part};
+use super::history;
 
 /// Kernel log records read at most (the ring buffer is usually far smaller).
 const KMSG_MAX_RECORDS: usize = 100_000;
@@ -114,5 +120,86 @@ pub(crate) fn bytes(n: u64) -> String {
         format!("{:.1} MB", n / 1e6)
     } else {
         format!("{:.0} KB", n / 1e3)
+    }
+}
+
+/// `11-system.txt`; a full filesystem and an OOM kill of the service are evidence.
+pub(super) fn system_part(
+    b: &mut Bundle,
+    config: &Config,
+    service: &ServiceConfig,
+    view: &history::View,
+) {
+    let p = Part::System;
+    b.line(p, load());
+    for l in memory() {
+        b.line(p, l);
+    }
+    b.line(p, "");
+    let mut seen = BTreeSet::new();
+    for (what, path) in [
+        ("working directory", &service.dir),
+        ("state directory", &config.daemon.state_dir),
+    ] {
+        let Some(space) = space(path) else {
+            b.line(p, format!("{what} {}: cannot stat", path.display()));
+            continue;
+        };
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let line = format!(
+            "{what} {}: {:.1}% of {} used, {} free, {:.1}% of inodes used",
+            path.display(),
+            space.used_pct,
+            bytes(space.total_bytes),
+            bytes(space.free_bytes),
+            space.inodes_used_pct
+        );
+        if space.is_full() {
+            let text = format!(
+                "filesystem of {} is full: {:.1}% used, {} free",
+                path.display(),
+                space.used_pct,
+                bytes(space.free_bytes)
+            );
+            b.evidence(p, None, &line, &text);
+        } else {
+            b.line(p, line);
+        }
+    }
+    b.line(p, "");
+    // The pids this service had: an OOM kill of one of them is evidence.
+    let pids: BTreeSet<String> = view
+        .events
+        .iter()
+        .filter(|e| e.kind == "exited")
+        .filter_map(|e| {
+            e.message
+                .split("pid ")
+                .nth(1)?
+                .split(' ')
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    match oom_lines() {
+        Ok(lines) if lines.is_empty() => b.line(p, "kernel log: no OOM-killer lines"),
+        Ok(lines) => {
+            b.line(p, "kernel OOM-killer lines:");
+            for l in lines {
+                let ours = pids.iter().any(|pid| {
+                    l.contains(&format!("process {pid} "))
+                        || l.contains(&format!("pid={pid},"))
+                        || l.contains(&format!("pid={pid} "))
+                });
+                if ours {
+                    b.evidence(p, None, &format!("  {l}"), &l);
+                } else {
+                    b.line(p, format!("  {l}"));
+                }
+            }
+        }
+        Err(why) => b.line(p, format!("kernel log: {why}")),
     }
 }

@@ -1,0 +1,122 @@
+//! The environment a start gets (`08-environment.txt`): the env file, its
+//! mode, every variable with its origin, values masked; loose key files flagged.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use backstop_config::{Config, ServiceConfig};
+use backstop_supervisor::spawn;
+
+use super::bundle::{Bundle, Part};
+
+/// True when a path's mode lets more than owner read/write and group read.
+pub(super) fn wider_than_640(mode: u32) -> bool {
+    mode & 0o777 & !0o640 != 0
+}
+
+pub(super) fn environment(
+    b: &mut Bundle,
+    config: &Config,
+    service: &ServiceConfig,
+    plan: Result<&spawn::SpawnPlan, &String>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let p = Part::Environment;
+    let mut from_file = BTreeSet::new();
+    match &service.env_file {
+        None => b.line(p, "env_file: none configured"),
+        Some(file) => match std::fs::metadata(file) {
+            Ok(meta) => {
+                let mode = meta.mode() & 0o7777;
+                b.line(
+                    p,
+                    format!(
+                        "env_file: {} (present, mode {mode:04o}, owner uid {})",
+                        file.display(),
+                        meta.uid()
+                    ),
+                );
+                if wider_than_640(mode) {
+                    b.line(p, format!("WARNING: {} is readable or writable by others (mode {mode:04o}, wider than 0640): `chmod 600 {}`", file.display(), file.display()));
+                }
+                if let Ok(pairs) = backstop_config::read_env_file(file) {
+                    from_file.extend(pairs.into_iter().map(|(k, _)| k));
+                }
+            }
+            Err(e) => {
+                let text = format!(
+                    "cannot read env file {}: {}",
+                    file.display(),
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        "no such file".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                );
+                b.evidence(p, None, &format!("env_file: {text}"), &text);
+            }
+        },
+    }
+    if let Some(backstop_config::TokenSource::File(path)) = &config.daemon.token {
+        flag_key_file(b, path);
+    }
+    match plan {
+        Ok(plan) => {
+            b.line(p, "");
+            b.line(p, "the environment the service starts with (values from the env file and secret-named values are masked):");
+            for (k, v) in plan.env() {
+                let origin = if service.env.0.contains_key(k) {
+                    "env"
+                } else if from_file.contains(k) {
+                    "env_file"
+                } else {
+                    "inherited"
+                };
+                let shown = b.redactor.show_value(k, v, from_file.contains(k));
+                b.line(p, format!("{k}={shown}    # {origin}"));
+                let path = Path::new(v);
+                if path.is_absolute()
+                    && path.is_file()
+                    && (backstop_diagnose::redact::is_secret_name(k)
+                        || path.extension().is_some_and(|x| {
+                            x.eq_ignore_ascii_case("key") || x.eq_ignore_ascii_case("pem")
+                        }))
+                {
+                    flag_key_file(b, path);
+                }
+            }
+        }
+        Err(reason) => {
+            // The env file error has been shown above.
+            if !reason.starts_with("cannot read env file") {
+                b.evidence(
+                    p,
+                    None,
+                    &format!("the service cannot be prepared for a start: {reason}"),
+                    reason,
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn flag_key_file(b: &mut Bundle, path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.mode() & 0o7777;
+        if wider_than_640(mode) {
+            b.line(Part::Environment, format!("WARNING: key file {} is readable or writable by others (mode {mode:04o}, wider than 0640)", path.display()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn modes_wider_than_640() {
+        assert!(super::wider_than_640(0o644));
+        assert!(super::wider_than_640(0o660));
+        assert!(!super::wider_than_640(0o640));
+        assert!(!super::wider_than_640(0o600));
+    }
+}

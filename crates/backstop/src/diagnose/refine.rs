@@ -1,0 +1,249 @@
+//! What the rules cannot know, filled in after ranking: the config name of
+//! a refused address, the process holding a port now, and `crashed` quoting
+//! the right lines; evidence that does not apply is dropped.
+
+use std::collections::BTreeSet;
+
+use backstop_config::{Config, ServiceConfig};
+use backstop_diagnose::{Cause, Evidence, Remedy};
+use backstop_supervisor::ports;
+
+use super::bundle::{FILES, Part};
+use super::history;
+use super::probes::CheckFacts;
+
+/// Fills in what the rules cannot know, and drops what does not apply.
+pub(super) fn refine(
+    causes: &mut Vec<Cause>,
+    config: &Config,
+    service: &ServiceConfig,
+    checks: &CheckFacts,
+    evidence: &[Evidence],
+    view: &history::View,
+) {
+    // A failing check of the service itself only shows that it is unhealthy.
+    for c in causes.iter_mut() {
+        if c.id != "unhealthy" && c.id != "startup-timeout" {
+            c.evidence
+                .retain(|e| !checks.own_lines.contains(&(e.source.clone(), e.line)));
+        }
+    }
+    causes.retain(|c| !c.evidence.is_empty());
+    for c in causes.iter_mut() {
+        match c.id.as_str() {
+            "dependency-unavailable" | "dependency-auth-failed" => name_dependency(c, config),
+            "port-in-use" => name_port_holder(c, service),
+            _ => {}
+        }
+    }
+    if causes.is_empty() && history::is_fault(&view.state) {
+        causes.push(crashed(evidence, view));
+    } else if causes.len() == 1 && causes[0].id == "crashed" {
+        causes[0] = crashed(evidence, view);
+    }
+}
+
+/// `crashed`: it exits and nothing matched; quote the last error lines.
+pub(super) fn crashed(evidence: &[Evidence], view: &history::View) -> Cause {
+    let logs: Vec<&Evidence> = evidence
+        .iter()
+        .filter(|e| e.source == FILES[Part::Logs as usize])
+        .collect();
+    let errorish = regex::Regex::new(r"(?i)error|exception|fatal|panic|traceback|failed|critical")
+        .expect("UNWRAP: a constant pattern");
+    // The last three different lines (a crash loop repeats itself).
+    let last3 = |list: Vec<Evidence>| -> Vec<Evidence> {
+        let mut seen = BTreeSet::new();
+        let mut out: Vec<Evidence> = list
+            .into_iter()
+            .rev()
+            .filter(|e| seen.insert(e.text.clone()))
+            .take(3)
+            .collect();
+        out.reverse();
+        out
+    };
+    let mut quoted = last3(
+        logs.iter()
+            .filter(|e| errorish.is_match(&e.text))
+            .map(|e| (*e).clone())
+            .collect(),
+    );
+    if quoted.is_empty() {
+        quoted = last3(logs.iter().map(|e| (*e).clone()).collect());
+    }
+    if quoted.is_empty() {
+        quoted = last3(evidence.to_vec());
+    }
+    let exit = view
+        .live
+        .as_ref()
+        .and_then(|s| s.last_exit.as_ref())
+        .map(backstop_api::ExitInfo::describe)
+        .or_else(|| {
+            view.events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "exited")
+                .and_then(|e| {
+                    e.message
+                        .split(" exited with ")
+                        .nth(1)
+                        .map(|s| s.split(" after").next().unwrap_or(s).to_string())
+                })
+        });
+    let last = quoted.last().map_or("(no output)", |e| e.text.as_str());
+    Cause {
+        id: "crashed".to_string(),
+        confidence: 0.3,
+        summary: match exit {
+            Some(exit) => {
+                format!("it exits ({exit}) and no known cause matched; the last error: {last}")
+            }
+            None => format!("it fails and no known cause matched; the last line: {last}"),
+        },
+        evidence: quoted,
+        remedy: Remedy {
+            playbook: None,
+            manual: Some(
+                "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+/// Ports a text names: `:5432`, `port 5432`.
+pub(super) fn ports_in(text: &str) -> Vec<u16> {
+    let re =
+        regex::Regex::new(r"(?:[\w\]\x22]:|port )(\d{2,5})\b").expect("UNWRAP: a constant pattern");
+    re.captures_iter(text)
+        .filter_map(|c| c[1].parse().ok())
+        .collect()
+}
+
+/// `127.0.0.1:5432` → "`postgres` in the config", by the ports of
+/// services and the targets of checks.
+pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
+    if c.summary.contains('`') {
+        return; // already named by its config name
+    }
+    let mut texts = vec![c.summary.clone()];
+    texts.extend(c.evidence.iter().map(|e| e.text.clone()));
+    let by_port = texts.iter().flat_map(|t| ports_in(t)).find_map(|port| {
+        config
+            .services
+            .iter()
+            .find(|s| {
+                s.port == Some(port)
+                    || s.health
+                        .iter()
+                        .any(|h| ports_in(&h.probe.target()).contains(&port))
+            })
+            .map(|s| format!("service `{}`", s.name))
+            .or_else(|| {
+                config
+                    .checks
+                    .iter()
+                    .find(|k| ports_in(&k.check.probe.target()).contains(&port))
+                    .map(|k| format!("check `{}`", k.name))
+            })
+    });
+    let named = by_port.or_else(|| by_kind(&texts.join("\n"), config));
+    let unnamed = c.summary.ends_with(": ?");
+    match (unnamed, named) {
+        (true, Some(who)) => c.summary = format!("{}{who}", c.summary.trim_end_matches('?')),
+        (true, None) => {
+            c.summary = format!(
+                "{}the message names no address",
+                c.summary.trim_end_matches('?')
+            );
+        }
+        (false, Some(who)) => c.summary = format!("{}, which is {who} in the config", c.summary),
+        (false, None) => {}
+    }
+}
+
+/// A Redis or PostgreSQL client's message without an address: the one
+/// entry of the config that probes that kind of server.
+pub(super) fn by_kind(text: &str, config: &Config) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let kind = if ["wrongpass", "noauth", "redis"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "redis"
+    } else if ["postgres", "psql", "password authentication failed"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "postgres"
+    } else {
+        return None;
+    };
+    let mut found: Vec<String> = config
+        .services
+        .iter()
+        .filter(|s| s.health.iter().any(|h| h.probe.kind() == kind))
+        .map(|s| format!("service `{}`", s.name))
+        .chain(
+            config
+                .checks
+                .iter()
+                .filter(|c| c.check.probe.kind() == kind)
+                .map(|c| format!("check `{}`", c.name)),
+        )
+        .collect();
+    (found.len() == 1).then(|| found.remove(0))
+}
+
+/// `the port 8000 is already in use` → `… by pid 42 (python3 -m http.server)`.
+pub(super) fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
+    // The port the message names, the declared one, or a port on the
+    // command line that something holds now (`http.server 8000`, `--port 8000`).
+    let port = ports_in(&c.summary)
+        .into_iter()
+        .next()
+        .or_else(|| c.evidence.iter().flat_map(|e| ports_in(&e.text)).next())
+        .or(service.port)
+        .or_else(|| {
+            service
+                .command
+                .iter()
+                .filter_map(|w| w.rsplit([':', '=']).next()?.parse::<u16>().ok())
+                .find(|p| *p > 0 && ports::is_listening(*p))
+        });
+    let Some(port) = port else {
+        c.summary = "an address it binds is already in use (the message names no port; declare `port` so that backstop names the holder)".to_string();
+        return;
+    };
+    if c.summary.contains('?') {
+        c.summary = format!("the port {port} is already in use");
+    }
+    if !c.summary.contains(" by ") {
+        match ports::holders(port).first() {
+            Some(h) if h.pid > 0 => c.summary = format!("{} by {h}", c.summary),
+            Some(_) => c.summary = format!("{} by a process backstop cannot see", c.summary),
+            None => c.summary = format!("{} (it is free now: the holder has gone)", c.summary),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ports_named_in_text() {
+        assert_eq!(
+            super::ports_in("connect ECONNREFUSED 127.0.0.1:5432"),
+            vec![5432]
+        );
+        assert_eq!(
+            super::ports_in("connection to server at \"127.0.0.1\", port 6390 failed"),
+            vec![6390]
+        );
+        assert_eq!(
+            super::ports_in("[::1]:8000 and localhost:80"),
+            vec![8000, 80]
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! What runs now: the service's state (`02-status.txt`), its process tree
+//! (`03-processes.txt`) and who holds its port (`04-ports.txt`).
+
+use std::collections::BTreeSet;
+
+use backstop_config::{Config, ServiceConfig};
+use backstop_supervisor::{ports, procs, spawn, state_file::StateFile};
+
+use super::bundle::{Bundle, Part};
+use super::history;
+use super::system;
+
+pub(super) fn status(b: &mut Bundle, service: &ServiceConfig, view: &history::View) {
+    let p = Part::Status;
+    b.line(p, format!("service: {}", service.name));
+    if let Some(s) = &view.live {
+        b.line(p, format!("state: {} (from the running daemon)", s.state));
+        b.line(p, format!("health: {}", s.health.as_str()));
+        if let Some(pid) = s.pid {
+            b.line(p, format!("pid: {pid}"));
+        }
+        if let Some(up) = s.uptime_s {
+            b.line(p, format!("uptime: {}", crate::render::duration(up)));
+        }
+        b.line(p, format!("restarts: {}", s.restarts));
+        if let Some(e) = &s.last_exit {
+            b.line(
+                p,
+                format!(
+                    "last exit: {} at {} after {:.1}s",
+                    e.describe(),
+                    e.at,
+                    e.uptime_s
+                ),
+            );
+        }
+        if let Some(rss) = s.rss_bytes {
+            b.line(p, format!("memory (tree): {}", system::bytes(rss)));
+        }
+        let o = &s.output;
+        b.line(
+            p,
+            format!(
+                "output: {} lines, {} errors ({} in the last minute)",
+                o.lines, o.errors, o.errors_last_minute
+            ),
+        );
+        if let Some(e) = &o.last_error {
+            b.line(p, format!("last error at {}: {}", e.at, e.line));
+        }
+    } else {
+        b.line(
+            p,
+            "daemon: not running (this is what events.db last recorded)",
+        );
+        b.line(
+            p,
+            format!(
+                "state: {}{}",
+                view.state,
+                view.recorded_at
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(" (recorded {a})"))
+            ),
+        );
+    }
+    if let Some(d) = &view.detail {
+        let shown = format!("detail: {d}");
+        if history::is_fault(&view.state) {
+            b.evidence(p, None, &shown, d);
+        } else {
+            b.line(p, shown);
+        }
+    }
+}
+
+/// The main process and its tree; returns the pids of the tree.
+pub(super) fn processes(
+    b: &mut Bundle,
+    config: &Config,
+    service: &ServiceConfig,
+    view: &history::View,
+) -> BTreeSet<i32> {
+    let p = Part::Processes;
+    let recorded = StateFile::load(&config.daemon.state_dir.join("state.json"));
+    let main = view
+        .live
+        .as_ref()
+        .and_then(|s| s.pid.map(|pid| (pid as i32, pid as i32)))
+        .or_else(|| {
+            recorded
+                .services
+                .get(&service.name)
+                .filter(|r| {
+                    procs::lookup(r.pid).is_some_and(|i| i.start_time == r.start_time && !i.zombie)
+                })
+                .map(|r| (r.pid, r.pgid))
+        });
+    let Some((pid, pgid)) = main else {
+        b.line(p, "no process of this service is running");
+        return BTreeSet::new();
+    };
+    let table = procs::snapshot();
+    let members = procs::members(&table, &[pid], Some(pgid));
+    let ticks = procs::ticks_per_second().max(1) as f64;
+    let page = procs::page_size();
+    b.line(
+        p,
+        format!(
+            "{:>8} {:>8} {:>10} {:>9}  COMMAND",
+            "PID", "PPID", "RSS", "CPU"
+        ),
+    );
+    for m in &members {
+        b.line(
+            p,
+            format!(
+                "{:>8} {:>8} {:>10} {:>8.1}s  {}",
+                m.pid,
+                m.ppid,
+                system::bytes(m.rss_pages * page),
+                m.cpu_ticks as f64 / ticks,
+                procs::cmdline(m.pid)
+            ),
+        );
+    }
+    let total: u64 = members.iter().map(|m| m.rss_pages * page).sum();
+    b.line(
+        p,
+        format!(
+            "{} processes, {} resident in all",
+            members.len(),
+            system::bytes(total)
+        ),
+    );
+    members.iter().map(|m| m.pid).collect()
+}
+
+pub(super) fn ports_part(
+    b: &mut Bundle,
+    config: &Config,
+    service: &ServiceConfig,
+    view: &history::View,
+    members: &BTreeSet<i32>,
+) {
+    let p = Part::Ports;
+    let Some(port) = service.port else {
+        b.line(
+            p,
+            "the service declares no `port`; ports named in its logs are looked up below",
+        );
+        return;
+    };
+    let holders = ports::holders(port);
+    if holders.is_empty() {
+        b.line(p, format!("port {port}: free (nothing listens on it)"));
+        return;
+    }
+    let state_dir = config.daemon.state_dir.display().to_string();
+    for h in holders {
+        let ours = members.contains(&h.pid)
+            || (procs::environ_var(h.pid, spawn::SERVICE_ENV).as_deref()
+                == Some(service.name.as_str())
+                && procs::environ_var(h.pid, spawn::STATE_DIR_ENV).as_deref()
+                    == Some(state_dir.as_str()));
+        if ours && view.live.as_ref().is_some_and(|s| s.state.is_active()) {
+            b.line(p, format!("port {port}: held by the service itself, {h}"));
+        } else if ours {
+            let text = format!(
+                "port {port} is already in use by {h}, a stale instance of service `{}`",
+                service.name
+            );
+            b.evidence(p, None, &text, &text);
+        } else {
+            let text = if h.pid == 0 {
+                format!(
+                    "port {port} is already in use by a process backstop cannot see (another user or network namespace)"
+                )
+            } else {
+                format!(
+                    "port {port} is already in use by {h}, which is not part of service `{}`",
+                    service.name
+                )
+            };
+            b.evidence(p, None, &text, &text);
+        }
+    }
+}
