@@ -75,6 +75,21 @@ pub fn environ_var(pid: i32, key: &str) -> Option<String> {
         .map(|v| v.to_string_lossy().into_owned())
 }
 
+/// The whole environment of `pid` (`None` when it is gone or not ours to read).
+pub fn environ(pid: i32) -> Option<std::collections::BTreeMap<String, String>> {
+    let env = procfs::process::Process::new(pid).ok()?.environ().ok()?;
+    Some(
+        env.into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect(),
+    )
+}
+
 /// The pids whose parent is this process (any of its threads).
 ///
 /// As a child subreaper, backstop becomes the parent of every orphan of its

@@ -574,3 +574,40 @@ fn the_daemon_diagnoses_a_crash_loop_by_itself() {
     let alert = fired["message"].as_str().unwrap();
     assert!(alert.contains("diagnosis: missing-module"), "{alert}");
 }
+
+#[test]
+fn a_running_service_shows_its_own_environment_masked() {
+    let s = Sandbox::new(
+        "[services.api]\ncommand = \"sleep 100\"\nenv_file = \".env\"\nenv = { MODE = \"blue\" }\n",
+    );
+    s.write(
+        ".env",
+        "DB_PASSWORD=hunter2-running\nREGION_NAME=north-east-9\n",
+    );
+    let _d = s.up();
+    let pid = s.wait_service("api", "a pid", T, |v| v["pid"].is_number())["pid"].clone();
+    let r = diagnose(&s, "api");
+    let env = std::fs::read_to_string(
+        Path::new(r["bundle"].as_str().unwrap()).join("08-environment.txt"),
+    )
+    .unwrap();
+    assert!(
+        env.contains(&format!("running main process, pid {pid}")),
+        "{env}"
+    );
+    assert!(env.contains("DB_PASSWORD=***    # env_file"), "{env}");
+    assert!(env.contains("REGION_NAME=***    # env_file"), "{env}");
+    assert!(env.contains("MODE=blue    # env"), "{env}");
+    assert!(
+        env.contains("BACKSTOP_SERVICE=api    # set by backstop"),
+        "{env}"
+    );
+    assert!(
+        !env.contains("hunter2-running") && !env.contains("north-east-9"),
+        "{env}"
+    );
+    let tree =
+        std::fs::read_to_string(Path::new(r["bundle"].as_str().unwrap()).join("03-processes.txt"))
+            .unwrap();
+    assert!(tree.contains("sleep 100"), "{tree}");
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use backstop_config::{Config, ServiceConfig};
-use backstop_supervisor::spawn;
+use backstop_supervisor::{procs, spawn};
 
 use super::bundle::{Bundle, Part};
 
@@ -19,6 +19,7 @@ pub(super) fn environment(
     config: &Config,
     service: &ServiceConfig,
     plan: Result<&spawn::SpawnPlan, &String>,
+    main_pid: Option<i32>,
 ) {
     use std::os::unix::fs::MetadataExt;
     let p = Part::Environment;
@@ -60,32 +61,52 @@ pub(super) fn environment(
     if let Some(backstop_config::TokenSource::File(path)) = &config.daemon.token {
         flag_key_file(b, path);
     }
-    match plan {
-        Ok(plan) => {
-            b.line(p, "");
-            b.line(p, "the environment the service starts with (values from the env file and secret-named values are masked):");
-            for (k, v) in plan.env() {
-                let origin = if service.env.0.contains_key(k) {
-                    "env"
-                } else if from_file.contains(k) {
-                    "env_file"
-                } else {
-                    "inherited"
-                };
-                let shown = b.redactor.show_value(k, v, from_file.contains(k));
-                b.line(p, format!("{k}={shown}    # {origin}"));
-                let path = Path::new(v);
-                if path.is_absolute()
-                    && path.is_file()
-                    && (backstop_diagnose::redact::is_secret_name(k)
-                        || path.extension().is_some_and(|x| {
-                            x.eq_ignore_ascii_case("key") || x.eq_ignore_ascii_case("pem")
-                        }))
-                {
-                    flag_key_file(b, path);
-                }
+    // The running process's own environment is the truth; without one,
+    // what a start would get (inherited from this shell, not the daemon).
+    let running = main_pid.and_then(procs::environ);
+    let (env, title) = match (&running, &plan) {
+        (Some(env), _) => (
+            Some(env.clone()),
+            format!("the environment of the running main process, pid {}", main_pid.unwrap_or(0)),
+        ),
+        (None, Ok(plan)) => (
+            Some(plan.env().clone()),
+            "the environment a start gets now (the inherited part from this shell, which may differ from the daemon's)".to_string(),
+        ),
+        (None, Err(_)) => (None, String::new()),
+    };
+    if let Some(env) = env {
+        b.line(p, "");
+        b.line(
+            p,
+            format!("{title}; values from the env file and secret-named values are masked:"),
+        );
+        for (k, v) in &env {
+            let origin = if service.env.0.contains_key(k) {
+                "env"
+            } else if from_file.contains(k) {
+                "env_file"
+            } else if k == spawn::SERVICE_ENV || k == spawn::STATE_DIR_ENV {
+                "set by backstop"
+            } else {
+                "inherited"
+            };
+            let shown = b.redactor.show_value(k, v, from_file.contains(k));
+            b.line(p, format!("{k}={shown}    # {origin}"));
+            let path = Path::new(v);
+            if path.is_absolute()
+                && path.is_file()
+                && (backstop_diagnose::redact::is_secret_name(k)
+                    || path.extension().is_some_and(|x| {
+                        x.eq_ignore_ascii_case("key") || x.eq_ignore_ascii_case("pem")
+                    }))
+            {
+                flag_key_file(b, path);
             }
         }
+    }
+    match plan {
+        Ok(_) => {}
         Err(reason) => {
             // The env file error has been shown above.
             if !reason.starts_with("cannot read env file") {

@@ -69,13 +69,13 @@ pub(crate) async fn diagnose(
 
     runtime::status(&mut b, service, &view);
     step("processes");
-    let members = runtime::processes(&mut b, config, service, &view);
+    let (main_pid, members) = runtime::processes(&mut b, config, service, &view);
     runtime::ports_part(&mut b, config, service, &view, &members);
     step("logs");
     let entries = records::logs(&mut b, config, service, episode);
     records::error_signatures(&mut b, service, &entries);
     let failing_check_events = records::exits(&mut b, service, &view, episode);
-    environment::environment(&mut b, config, service, plan.as_ref());
+    environment::environment(&mut b, config, service, plan.as_ref(), main_pid);
     step("preflight");
     let exec = plan.as_ref().ok().map(|p| p.probe_context(None));
     let preflight_failed = probes::preflight_part(&mut b, service, exec.as_ref()).await;

@@ -74,13 +74,13 @@ pub(super) fn status(b: &mut Bundle, service: &ServiceConfig, view: &history::Vi
     }
 }
 
-/// The main process and its tree; returns the pids of the tree.
+/// The main process and its tree; returns the main pid and the tree's pids.
 pub(super) fn processes(
     b: &mut Bundle,
     config: &Config,
     service: &ServiceConfig,
     view: &history::View,
-) -> BTreeSet<i32> {
+) -> (Option<i32>, BTreeSet<i32>) {
     let p = Part::Processes;
     let recorded = StateFile::load(&config.daemon.state_dir.join("state.json"));
     let main = view
@@ -98,7 +98,7 @@ pub(super) fn processes(
         });
     let Some((pid, pgid)) = main else {
         b.line(p, "no process of this service is running");
-        return BTreeSet::new();
+        return (None, BTreeSet::new());
     };
     let table = procs::snapshot();
     let members = procs::members(&table, &[pid], Some(pgid));
@@ -133,7 +133,7 @@ pub(super) fn processes(
             system::bytes(total)
         ),
     );
-    members.iter().map(|m| m.pid).collect()
+    (Some(pid), members.iter().map(|m| m.pid).collect())
 }
 
 pub(super) fn ports_part(
