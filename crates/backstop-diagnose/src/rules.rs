@@ -72,6 +72,7 @@ pub const RULES: &[Rule] = &[
             r"exec: \x22(?P<program>[^\x22]+)\x22: executable file not found",
             r"(?P<program>/\S+): No such file or directory$",
             r"env: '?(?P<program>[^':]+)'?: No such file or directory",
+            r"can't open file '(?P<program>[^']+)': \[Errno 2\]",
         ],
         summary: "the program `{program}` does not exist or is not executable",
         remedy: "check `command`: the path, the venv (`venv/bin/…`), or the service's PATH",
@@ -335,6 +336,11 @@ mod tests {
             "`server`",
         );
         is(
+            &["python3: can't open file '/srv/app/main.py': [Errno 2] No such file or directory"],
+            "command-not-found",
+            "/srv/app/main.py",
+        );
+        is(
             &["cannot read env file /srv/app/.env: no such file"],
             "env-file-missing",
             "/srv/app/.env",
@@ -383,6 +389,26 @@ mod tests {
             ],
             "dependency-unavailable",
             "localhost:6379",
+        );
+        is(
+            &["Could not connect to Redis at 127.0.0.1:6379: Connection refused"],
+            "dependency-unavailable",
+            "127.0.0.1:6379",
+        );
+        is(
+            &[
+                "psql: error: connection to server at \"127.0.0.1\", port 5432 failed: Connection refused",
+                "\tIs the server running on that host and accepting TCP/IP connections?",
+            ],
+            "dependency-unavailable",
+            "127.0.0.1",
+        );
+        is(
+            &[
+                "thread 'main' panicked at src/main.rs:9:47: called `Result::unwrap()` on an `Err` value: Os { code: 98, kind: AddrInUse, message: \"Address already in use\" }",
+            ],
+            "port-in-use",
+            "port",
         );
         is(
             &["Error: connect ECONNREFUSED 127.0.0.1:5432"],

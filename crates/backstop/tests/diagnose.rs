@@ -138,6 +138,11 @@ fn syntax_error() {
         "crash-loop",
     );
     assert_cause(&r, "syntax-error", "does not parse");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with("broken.py, line 2)"),
+        "names the file and line: {summary}"
+    );
 }
 
 #[test]
@@ -349,6 +354,11 @@ interval = "100ms"
         "startup-timeout",
     );
     assert_cause(&r, "startup-timeout", "startup period");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("check exec fails now: exit 1"),
+        "says what the check saw: {summary}"
+    );
 }
 
 #[test]

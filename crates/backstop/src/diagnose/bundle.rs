@@ -99,12 +99,8 @@ impl Bundle {
         evidence
     }
 
-    /// Writes every file into `dir`, created 0700 (a bundle holds logs).
+    /// Writes every file into `dir` (made by [`create_dir`]).
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
         for (name, lines) in FILES.iter().zip(&self.files) {
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
@@ -119,23 +115,34 @@ impl Bundle {
     }
 }
 
-/// A fresh directory name under `parent`: `<service>-<UTC timestamp>`,
-/// with `-2`, `-3`, … when two bundles are made in the same second.
-pub(crate) fn bundle_dir(parent: &Path, service: &str, now: SystemTime) -> PathBuf {
+/// Makes a fresh bundle directory under `parent`, mode 0700 (a bundle holds
+/// logs): `<service>-<UTC timestamp>`, or `-2`, `-3`, … when another bundle
+/// of that second exists. The name is claimed by `mkdir` itself, so two
+/// diagnoses at once (the daemon's and an operator's) never share one.
+pub(crate) fn create_dir(
+    parent: &Path,
+    service: &str,
+    now: SystemTime,
+) -> std::io::Result<PathBuf> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true).mode(0o700).create(parent)?;
+    builder.recursive(false);
     let stamp = humantime::format_rfc3339_seconds(now)
         .to_string()
         .replace(['-', ':'], "");
-    let base = parent.join(format!("{service}-{stamp}"));
-    if !base.exists() {
-        return base;
-    }
-    let mut n = 2;
+    let mut n = 1;
     loop {
-        let candidate = parent.join(format!("{service}-{stamp}-{n}"));
-        if !candidate.exists() {
-            return candidate;
+        let name = if n == 1 {
+            format!("{service}-{stamp}")
+        } else {
+            format!("{service}-{stamp}-{n}")
+        };
+        let dir = parent.join(name);
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(e),
         }
-        n += 1;
     }
 }
 
@@ -155,4 +162,21 @@ pub(crate) fn archive(dir: &Path) -> std::io::Result<PathBuf> {
     tar.append_dir_all(name, dir)?;
     tar.into_inner()?.finish()?.sync_all()?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_bundles_in_one_second_get_two_directories() {
+        let parent = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        let a = super::create_dir(parent.path(), "api", now).unwrap();
+        let b = super::create_dir(parent.path(), "api", now).unwrap();
+        assert_ne!(a, b);
+        assert!(b.display().to_string().ends_with("Z-2"), "{}", b.display());
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&a).unwrap().permissions())
+                & 0o777;
+        assert_eq!(mode, 0o700);
+    }
 }

@@ -103,7 +103,12 @@ pub(crate) async fn diagnose(
     };
 
     let now = SystemTime::now();
-    let dir = bundle::bundle_dir(&run.out_dir, &service.name, now);
+    let dir = bundle::create_dir(&run.out_dir, &service.name, now).map_err(|e| {
+        format!(
+            "cannot create a bundle directory under {}: {e}",
+            run.out_dir.display()
+        )
+    })?;
     let mut report = Report {
         service: service.name.clone(),
         state: view.state.clone(),

@@ -33,6 +33,8 @@ pub(super) fn refine(
         match c.id.as_str() {
             "dependency-unavailable" | "dependency-auth-failed" => name_dependency(c, config),
             "port-in-use" => name_port_holder(c, service),
+            "syntax-error" => locate(c, evidence),
+            "startup-timeout" => add_check_detail(c, checks, evidence),
             _ => {}
         }
     }
@@ -40,6 +42,52 @@ pub(super) fn refine(
         causes.push(crashed(evidence, view));
     } else if causes.len() == 1 && causes[0].id == "crashed" {
         causes[0] = crashed(evidence, view);
+    }
+}
+
+/// `… does not parse: invalid syntax` → `… (/srv/main.py, line 12)`: the
+/// file and line from the lines before the error (Python's `File "…", line
+/// N`, Node's `/app/server.js:3`).
+fn locate(c: &mut Cause, evidence: &[Evidence]) {
+    let Some(last) = c.evidence.last() else {
+        return;
+    };
+    let Some(at) = evidence.iter().position(|e| e == last) else {
+        return;
+    };
+    let python = regex::Regex::new(r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#)
+        .expect("UNWRAP: a constant pattern");
+    let node = regex::Regex::new(r"^(?P<file>/\S+\.[cm]?[jt]s):(?P<line>\d+)$")
+        .expect("UNWRAP: a constant pattern");
+    let found = evidence[at.saturating_sub(6)..at]
+        .iter()
+        .rev()
+        .filter(|e| e.source == last.source)
+        .find_map(|e| {
+            python
+                .captures(&e.text)
+                .or_else(|| node.captures(e.text.trim()))
+                .map(|m| (m["file"].to_string(), m["line"].to_string(), e.clone()))
+        });
+    if let Some((file, line, e)) = found {
+        c.summary = format!("{} ({file}, line {line})", c.summary);
+        if !c.evidence.contains(&e) {
+            let n = c.evidence.len() - 1;
+            c.evidence.insert(n, e);
+        }
+    }
+}
+
+/// A startup timeout says what its check saw.
+fn add_check_detail(c: &mut Cause, checks: &CheckFacts, evidence: &[Evidence]) {
+    let said = evidence
+        .iter()
+        .rfind(|e| checks.own_lines.contains(&(e.source.clone(), e.line)));
+    if let Some(e) = said {
+        c.summary = format!("{}; {}", c.summary, e.text);
+        if !c.evidence.contains(e) {
+            c.evidence.push(e.clone());
+        }
     }
 }
 
