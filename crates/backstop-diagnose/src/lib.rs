@@ -42,6 +42,10 @@ pub struct Report {
     pub archive: Option<String>,
     /// Every cause found, most likely first.
     pub causes: Vec<Cause>,
+    /// Problems worth fixing that are not the cause, such as an env file
+    /// readable by others.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub warnings: Vec<String>,
 }
 
 impl Report {

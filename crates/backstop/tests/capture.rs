@@ -205,18 +205,6 @@ logs = { format = "raw", stderr = "separate" }
     assert_eq!(v["at"], serde_json::Value::Null, "raw lines carry no time");
 }
 
-/// A tmpfs of a fixed size mounted over the log directory, unmounted when dropped.
-struct SmallDisk(std::path::PathBuf);
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn a_full_disk_keeps_the_service_running_and_the_loss_is_marked() {
     if !nix::unistd::Uid::effective().is_root() {
@@ -231,17 +219,7 @@ command = ["python3", "{FIXTURE}", "trickle"]
     ));
     let logs = s.path(".backstop/logs");
     std::fs::create_dir_all(&logs).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
-        .arg(&logs)
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "mount a 256k tmpfs on {}",
-        logs.display()
-    );
-    let disk = SmallDisk(logs.clone());
+    let disk = support::SmallDisk::mount(&logs, "256k");
     // Leave about 32 KB: the ticker fills that within a second or two.
     std::fs::write(logs.join("filler"), vec![0u8; 224 * 1024]).unwrap();
 

@@ -297,18 +297,6 @@ fn permission_denied() {
     );
 }
 
-/// A tmpfs of a fixed size, unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn disk_full() {
     if !nix::unistd::Uid::effective().is_root() {
@@ -318,13 +306,7 @@ fn disk_full() {
     let s = Sandbox::new("");
     let data = s.path("data");
     std::fs::create_dir_all(&data).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&data)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount a 64k tmpfs on {}", data.display());
-    let _disk = SmallDisk(data.clone());
+    let _disk = support::SmallDisk::mount(&data, "64k");
     s.write(
         "backstop.toml",
         &format!(
@@ -550,6 +532,13 @@ redis = "redis://:url-pass-4242@127.0.0.1:{port}/0"
     // The loose env file is flagged.
     let env = std::fs::read_to_string(bundle.join("08-environment.txt")).unwrap();
     assert!(env.contains("WARNING") && env.contains("0644"), "{env}");
+    let warnings = r["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("chmod 600")),
+        "the warning reaches the report: {warnings:?}"
+    );
 }
 
 #[test]

@@ -136,6 +136,9 @@ fn text(r: &Report) -> String {
             );
         }
     }
+    for w in &r.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
     if let Some(b) = &r.bundle {
         let _ = writeln!(out, "  bundle: {b}/ (01-summary.md first)");
     }

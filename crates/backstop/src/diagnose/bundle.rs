@@ -54,6 +54,8 @@ pub(crate) struct Bundle {
     files: Vec<Vec<String>>,
     pub(crate) redactor: Redactor,
     pub(crate) found: Vec<Found>,
+    /// Problems worth fixing that are not the cause (a loose env file).
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Bundle {
@@ -62,7 +64,15 @@ impl Bundle {
             files: vec![Vec::new(); FILES.len()],
             redactor,
             found: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Adds a `WARNING:` line, also listed in the summary and the output.
+    pub(crate) fn warn(&mut self, part: Part, text: impl AsRef<str>) {
+        let text = self.redactor.redact(text.as_ref()).into_owned();
+        self.line(part, format!("WARNING: {text}"));
+        self.warnings.push(text);
     }
 
     /// Adds a line (each line of a multi-line text separately), redacted.

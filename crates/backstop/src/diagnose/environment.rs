@@ -38,7 +38,7 @@ pub(super) fn environment(
                     ),
                 );
                 if wider_than_640(mode) {
-                    b.line(p, format!("WARNING: {} is readable or writable by others (mode {mode:04o}, wider than 0640): `chmod 600 {}`", file.display(), file.display()));
+                    b.warn(p, format!("{} is readable or writable by others (mode {mode:04o}, wider than 0640): `chmod 600 {}`", file.display(), file.display()));
                 }
                 if let Ok(pairs) = backstop_config::read_env_file(file) {
                     from_file.extend(pairs.into_iter().map(|(k, _)| k));
@@ -126,7 +126,7 @@ pub(super) fn flag_key_file(b: &mut Bundle, path: &Path) {
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.mode() & 0o7777;
         if wider_than_640(mode) {
-            b.line(Part::Environment, format!("WARNING: key file {} is readable or writable by others (mode {mode:04o}, wider than 0640)", path.display()));
+            b.warn(Part::Environment, format!("key file {} is readable or writable by others (mode {mode:04o}, wider than 0640): `chmod 600 {}`", path.display(), path.display()));
         }
     }
 }

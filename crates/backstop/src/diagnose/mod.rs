@@ -117,6 +117,7 @@ pub(crate) async fn diagnose(
         bundle: Some(dir.display().to_string()),
         archive: None,
         causes,
+        warnings: b.warnings.clone(),
     };
     render::summary(&mut b, &report, &view, &earlier, now);
     step("writing");

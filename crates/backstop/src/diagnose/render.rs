@@ -69,6 +69,13 @@ pub(crate) fn summary(
             b.line(p, format!("Fix by hand: {manual}"));
         }
     }
+    if !b.warnings.is_empty() {
+        b.line(p, "");
+        b.line(p, "## Warnings");
+        for w in b.warnings.clone() {
+            b.line(p, format!("- {w}"));
+        }
+    }
     if !earlier.is_empty() {
         b.line(p, "");
         b.line(
