@@ -179,7 +179,14 @@ impl Diagnoser {
             }
         }
         found.sort_by(|(a, pa), (b, pb)| b.confidence.total_cmp(&a.confidence).then(pb.cmp(pa)));
-        let mut causes: Vec<Cause> = found.into_iter().map(|(c, _)| c).collect();
+        // Two rules may name one cause (a memory_max restart, a MemoryError):
+        // the better-ranked one speaks for it.
+        let mut seen = std::collections::HashSet::new();
+        let mut causes: Vec<Cause> = found
+            .into_iter()
+            .map(|(c, _)| c)
+            .filter(|c| seen.insert(c.id.clone()))
+            .collect();
         if causes.is_empty() && !evidence.is_empty() {
             let last: Vec<Evidence> = evidence.iter().rev().take(3).rev().cloned().collect();
             causes.push(Cause {

@@ -136,6 +136,14 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "out-of-memory",
+        confidence: 0.9,
+        patterns: &[r"(?P<detail>RSS [\d.]+ \w+ above memory_max [\d.]+ \w+)"],
+        summary: "it went over its memory limit and was restarted: {detail}",
+        remedy: "find the growth (the `memory-max` events show each restart), then raise `memory_max` if the service simply needs more, or fix the leak",
+        playbook: None,
+    },
+    Rule {
+        id: "out-of-memory",
         confidence: 0.85,
         patterns: &[
             r"^MemoryError",
@@ -179,6 +187,7 @@ pub const RULES: &[Rule] = &[
             r"open (?P<path>\S+): permission denied",
             r"java\.nio\.file\.AccessDeniedException: (?P<path>\S+)",
             r"permission denied: cannot execute (?P<path>\S+)",
+            r"can't open file '(?P<path>[^']+)': \[Errno 13\] Permission denied",
             r"(?i)bind: permission denied",
             r"Permission denied \(os error 13\)",
         ],
@@ -439,6 +448,11 @@ mod tests {
     #[test]
     fn resources_and_settings() {
         is(
+            &["RSS 512.3 MB above memory_max 480.0 MB; restarting"],
+            "out-of-memory",
+            "restarted: RSS 512.3 MB above memory_max 480.0 MB",
+        );
+        is(
             &["Traceback (most recent call last):", "MemoryError"],
             "out-of-memory",
             "memory",
@@ -462,6 +476,11 @@ mod tests {
             &["PermissionError: [Errno 13] Permission denied: '/var/log/app/app.log'"],
             "permission-denied",
             "/var/log/app/app.log",
+        );
+        is(
+            &["python3: can't open file '/srv/app/app.py': [Errno 13] Permission denied"],
+            "permission-denied",
+            "/srv/app/app.py",
         );
         is(
             &["Error: EACCES: permission denied, open '/etc/app/secret.json'"],

@@ -272,6 +272,31 @@ fn out_of_memory() {
 }
 
 #[test]
+fn out_of_memory_by_memory_max() {
+    let (_s, _d, r) = diagnosed(
+        &format!(
+            r#"
+[services.api]
+command = ["python3", "-c", "import time; hog = b'x' * 60_000_000; time.sleep(100)"]
+{FAST}
+
+[[services.api.health]]
+process = {{ memory_max = "30MB" }}
+interval = "200ms"
+"#
+        ),
+        "api",
+        "crash-loop",
+    );
+    assert_cause(&r, "out-of-memory", "above memory_max 30.0 MB");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with("MB above memory_max 30.0 MB"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn permission_denied() {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("skipped: running a service as another user needs root");
