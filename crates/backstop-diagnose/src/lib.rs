@@ -54,8 +54,12 @@ impl Report {
         match self.causes.first() {
             Some(c) => format!("{}: {}: {}", self.service, c.id, c.summary),
             None if self.healthy => format!("{}: healthy, nothing to diagnose", self.service),
+            None if matches!(self.state.as_str(), "stopped" | "exited") => format!(
+                "{}: {}, and nothing in its logs, exits or checks points to a fault",
+                self.service, self.state
+            ),
             None => format!(
-                "{}: {} and {}; no cause found in its logs, exits or checks",
+                "{}: {} and {}; no known cause found in its logs, exits or checks (read the bundle)",
                 self.service, self.state, self.health
             ),
         }

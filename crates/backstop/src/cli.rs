@@ -102,8 +102,10 @@ pub(crate) enum Command {
     /// commands, and writes .backstop/diagnostics/<service>-<UTC time>/
     /// with numbered files (01-summary.md first), secrets masked. The first
     /// line printed is the verdict: `SERVICE: CAUSE-ID: summary`. Exit 0
-    /// when healthy, 1 when a fault was found. Cause ids and the --json
-    /// shape: docs/diagnose.md.
+    /// when healthy (or stopped with nothing against it), 1 when a fault
+    /// was found. The daemon also diagnoses by itself when a service
+    /// enters crash-loop or startup-timeout (`backstop events --kind
+    /// diagnosed`). Cause ids and the --json shape: docs/diagnose.md.
     Diagnose(DiagnoseArgs),
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.

@@ -635,3 +635,17 @@ fn a_running_service_shows_its_own_environment_masked() {
             .unwrap();
     assert!(tree.contains("sleep 100"), "{tree}");
 }
+
+#[test]
+fn a_service_that_never_ran_is_not_a_fault() {
+    let s = Sandbox::new("[services.api]\ncommand = \"sleep 100\"\n");
+    let out = s.run(&["diagnose", "api"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit 0: {text}");
+    assert!(
+        text.starts_with(
+            "api: stopped, and nothing in its logs, exits or checks points to a fault"
+        ),
+        "{text}"
+    );
+}

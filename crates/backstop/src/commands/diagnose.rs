@@ -103,7 +103,11 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
             print!("{}", text(r));
         }
     }
-    if reports.iter().all(|r| r.healthy) {
+    // Exit 1 when something is wrong; a service stopped on purpose, with
+    // nothing against it, is not.
+    let at_rest =
+        |r: &Report| r.causes.is_empty() && matches!(r.state.as_str(), "stopped" | "exited");
+    if reports.iter().all(|r| r.healthy || at_rest(r)) {
         Ok(())
     } else {
         Err(Exit::new(Code::Failed, String::new()))
