@@ -116,6 +116,49 @@ impl Redactor {
         }
     }
 
+    /// Remembers the password inside a URL or DSN (`scheme://user:pw@…`),
+    /// as written and percent-decoded, so that it is masked wherever it
+    /// appears on its own.
+    pub fn learn_url(&mut self, url: &str) {
+        let Some((_, rest)) = url.split_once("://") else {
+            return;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let Some((userinfo, _)) = authority.rsplit_once('@') else {
+            return;
+        };
+        if let Some((_, password)) = userinfo.split_once(':') {
+            self.learn_value(password);
+            self.learn_value(&percent_decode(password));
+        }
+    }
+
+    /// Remembers secrets on a command line: the value of a secret-named
+    /// flag (`--password X`, `--token=X`, `--requirepass X`) and URL passwords.
+    pub fn learn_command(&mut self, words: &[String]) {
+        for (i, word) in words.iter().enumerate() {
+            self.learn_url(word);
+            let Some(flag) = word.strip_prefix('-') else {
+                continue;
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (flag, None),
+            };
+            let name = name.trim_start_matches('-');
+            if is_secret_name(name) || name.to_ascii_lowercase().ends_with("pass") {
+                match inline {
+                    Some(v) => self.learn_value(v),
+                    None => {
+                        if let Some(next) = words.get(i + 1).filter(|n| !n.starts_with('-')) {
+                            self.learn_value(next);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// How many values it searches for.
     pub fn known_values(&self) -> usize {
         self.known.len()
@@ -176,6 +219,26 @@ impl Redactor {
             self.redact(value).into_owned()
         }
     }
+}
+
+/// `p%40ss` → `p@ss`; invalid escapes are kept as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -259,5 +322,23 @@ mod tests {
         assert_eq!(r.show_value("PATH", "/usr/bin", false), "/usr/bin");
         assert_eq!(r.show_value("API_KEY", "x", false), MASK);
         assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secrets_learned_from_urls_and_command_lines() {
+        let mut r = Redactor::new();
+        r.learn_url("redis://:p%40ss-word@127.0.0.1:6379/0");
+        r.learn_command(&[
+            "redis-server".into(),
+            "--requirepass".into(),
+            "right-pass-123".into(),
+            "--api-token=tok-98765".into(),
+            "--port".into(),
+            "6379".into(),
+        ]);
+        assert_eq!(
+            r.redact("AUTH p@ss-word and right-pass-123 and tok-98765 on 6379"),
+            "AUTH *** and *** and *** on 6379"
+        );
     }
 }

@@ -236,7 +236,7 @@ tcp = "127.0.0.1:{port}"
 #[test]
 fn dependency_auth_failed_against_a_real_redis() {
     let port = free_port();
-    let (_s, _d, r) = diagnosed(
+    let (s, _d, r) = diagnosed(
         &format!(
             r#"
 [services.cache]
@@ -256,6 +256,22 @@ depends_on = {{ cache = "healthy" }}
         "crash-loop",
     );
     assert_cause(&r, "dependency-auth-failed", "service `cache`");
+    // The server's own bundle shows its command line and check: no password.
+    let cache = diagnose(&s, "cache");
+    assert_eq!(cache["healthy"], true, "{cache:#}");
+    let bundle = Path::new(cache["bundle"].as_str().unwrap());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(bundle).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("right-pass-123"),
+            "{} holds the password:\n{text}",
+            path.display()
+        );
+        seen += usize::from(text.contains("--requirepass"));
+    }
+    assert!(seen > 0, "the command line is in the bundle, masked");
 }
 
 #[test]

@@ -148,14 +148,30 @@ fn redactor(config: &Config, service: &ServiceConfig, plan: Option<&spawn::Spawn
             r.learn(k, v, false);
         }
     }
+    if let Some(plan) = plan {
+        for v in plan.env().values() {
+            r.learn_url(v);
+        }
+    }
+    let checks = config
+        .services
+        .iter()
+        .flat_map(|s| s.health.iter())
+        .chain(config.checks.iter().map(|c| &c.check));
+    for check in checks {
+        learn_probe(&mut r, &check.probe);
+    }
     for s in &config.services {
+        r.learn_command(&s.command);
         for (k, v) in &s.env.0 {
             r.learn(k, v, false);
+            r.learn_url(v);
         }
     }
     for c in &config.checks {
         for (k, v) in &c.env.0 {
             r.learn(k, v, false);
+            r.learn_url(v);
         }
     }
     if let Some(backstop_config::TokenSource::File(path)) = &config.daemon.token
@@ -169,6 +185,24 @@ fn redactor(config: &Config, service: &ServiceConfig, plan: Option<&spawn::Spawn
         r.learn_value(&token);
     }
     r
+}
+
+/// The secrets a probe carries: URL passwords, secret-named headers,
+/// secrets on an exec command line.
+fn learn_probe(r: &mut Redactor, probe: &backstop_config::Probe) {
+    use backstop_config::Probe;
+    match probe {
+        Probe::Http(h) => {
+            r.learn_url(&h.url);
+            for (k, v) in &h.headers.0 {
+                r.learn(k, v, false);
+            }
+        }
+        Probe::Postgres { dsn } => r.learn_url(&dsn.0),
+        Probe::Redis { url } => r.learn_url(&url.0),
+        Probe::Exec { command } => r.learn_command(command),
+        Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}
+    }
 }
 
 /// When the current attempt began: the last start from a resting state
