@@ -93,13 +93,13 @@ pub const RULES: &[Rule] = &[
         id: "dependency-auth-failed",
         confidence: 0.92,
         patterns: &[
-            r#"password authentication failed for (?P<target>user "?[^"\s]+"?)"#,
+            r#"password authentication failed for user "?[^"\s]+"?"#,
             r"(?:WRONGPASS|NOAUTH) ",
             r"invalid username-password pair",
             r"Access denied for user '(?P<target>[^']+)'",
             r"(?i)authentication failed.*?(?P<target>(postgres|redis|mysql|mongo)\w*)",
         ],
-        summary: "a dependency rejects the credentials: {target}",
+        summary: "the credentials are rejected by {target}",
         remedy: "compare the password in the env file with the server's; rotate both together",
         playbook: None,
     },
@@ -434,14 +434,14 @@ mod tests {
                 "psycopg2.OperationalError: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"app\"",
             ],
             "dependency-auth-failed",
-            "app",
+            "credentials are rejected",
         );
         is(
             &[
                 "redis.exceptions.AuthenticationError: WRONGPASS invalid username-password pair or user is disabled.",
             ],
             "dependency-auth-failed",
-            "credentials",
+            "credentials are rejected",
         );
     }
 

@@ -665,3 +665,55 @@ fn a_service_that_never_ran_is_not_a_fault() {
         "{text}"
     );
 }
+
+/// Kills a process the test started when the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_port_holders_secret_flags_are_masked() {
+    use std::io::BufRead;
+    let port = free_port();
+    let mut child = std::process::Command::new("python3")
+        .args([
+            &fails_py(),
+            "bind",
+            &port.to_string(),
+            "--password",
+            "holder-pw-6677",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let holder = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+    let (_s, _d, r) = diagnosed(
+        &format!("[services.api]\ncommand = \"sleep 100\"\nport = {port}\n{FAST}\n"),
+        "api",
+        "failed",
+    );
+    assert_cause(&r, "port-in-use", &format!("pid {}", holder.0.id()));
+    let json = r.to_string();
+    assert!(json.contains("--password ***"), "{json}");
+    assert!(!json.contains("holder-pw-6677"), "{json}");
+    for entry in std::fs::read_dir(r["bundle"].as_str().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("holder-pw-6677"),
+            "{} holds it:\n{text}",
+            path.display()
+        );
+    }
+}

@@ -1,5 +1,7 @@
-//! The bundle: numbered text files, every line redacted on the way in, and
-//! the evidence lines that point into them by file and line number.
+//! The bundle: numbered text files, and the evidence lines that point into
+//! them by file and line number. Lines are kept as collected and redacted
+//! when written: a secret learned late (a port holder's `--password`) is
+//! masked in lines collected before it too.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -70,16 +72,15 @@ impl Bundle {
 
     /// Adds a `WARNING:` line, also listed in the summary and the output.
     pub(crate) fn warn(&mut self, part: Part, text: impl AsRef<str>) {
-        let text = self.redactor.redact(text.as_ref()).into_owned();
+        let text = text.as_ref().to_string();
         self.line(part, format!("WARNING: {text}"));
         self.warnings.push(text);
     }
 
-    /// Adds a line (each line of a multi-line text separately), redacted.
+    /// Adds a line (each line of a multi-line text separately).
     pub(crate) fn line(&mut self, part: Part, text: impl AsRef<str>) {
         for l in text.as_ref().split('\n') {
-            let redacted = self.redactor.redact(l).into_owned();
-            self.files[part as usize].push(redacted);
+            self.files[part as usize].push(l.to_string());
         }
     }
 
@@ -100,7 +101,7 @@ impl Bundle {
         let evidence = Evidence {
             source: FILES[part as usize].to_string(),
             line: Some(self.files[part as usize].len()),
-            text: self.redactor.redact(text).into_owned(),
+            text: text.to_string(),
         };
         self.found.push(Found {
             at,
@@ -109,7 +110,7 @@ impl Bundle {
         evidence
     }
 
-    /// Writes every file into `dir` (made by [`create_dir`]).
+    /// Writes every file into `dir` (made by [`create_dir`]), redacted.
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
         for (name, lines) in FILES.iter().zip(&self.files) {
             let mut file = std::fs::OpenOptions::new()
@@ -117,11 +118,24 @@ impl Bundle {
                 .create_new(true)
                 .mode(0o600)
                 .open(dir.join(name))?;
-            let mut text = lines.join("\n");
-            text.push('\n');
+            let mut text = String::new();
+            for line in lines {
+                text.push_str(&self.redactor.redact(line));
+                text.push('\n');
+            }
             file.write_all(text.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// What leaves the bundle in the report: redacted too.
+    pub(crate) fn redact_causes(&self, causes: &mut [backstop_diagnose::Cause]) {
+        for c in causes {
+            c.summary = self.redactor.redact(&c.summary).into_owned();
+            for e in &mut c.evidence {
+                e.text = self.redactor.redact(&e.text).into_owned();
+            }
+        }
     }
 }
 

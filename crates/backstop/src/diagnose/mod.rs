@@ -93,6 +93,7 @@ pub(crate) async fn diagnose(
     let evidence: Vec<Evidence> = found.into_iter().map(|f| f.evidence).collect();
     let mut causes = Diagnoser::new().diagnose(&evidence);
     refine::refine(&mut causes, config, service, &own_checks, &evidence, &view);
+    b.redact_causes(&mut causes);
     // Running, its checks pass and a start would work: earlier errors in
     // its logs are history, shown in the summary but not a verdict.
     let healthy = view.is_healthy() && own_checks.failing == 0 && !preflight_failed;
@@ -117,7 +118,11 @@ pub(crate) async fn diagnose(
         bundle: Some(dir.display().to_string()),
         archive: None,
         causes,
-        warnings: b.warnings.clone(),
+        warnings: b
+            .warnings
+            .iter()
+            .map(|w| b.redactor.redact(w).into_owned())
+            .collect(),
     };
     render::summary(&mut b, &report, &view, &earlier, now);
     step("writing");

@@ -198,15 +198,14 @@ pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
             })
     });
     let named = by_port.or_else(|| by_kind(&texts.join("\n"), config));
-    let unnamed = c.summary.ends_with(": ?");
+    let unnamed = c.summary.ends_with(" ?");
+    let stem = c.summary.trim_end_matches('?').to_string();
     match (unnamed, named) {
-        (true, Some(who)) => c.summary = format!("{}{who}", c.summary.trim_end_matches('?')),
-        (true, None) => {
-            c.summary = format!(
-                "{}the message names no address",
-                c.summary.trim_end_matches('?')
-            );
+        (true, Some(who)) => c.summary = format!("{stem}{who}"),
+        (true, None) if c.id == "dependency-auth-failed" => {
+            c.summary = format!("{stem}a dependency the message does not name");
         }
+        (true, None) => c.summary = format!("{stem}(the message names no address)"),
         (false, Some(who)) => c.summary = format!("{}, which is {who} in the config", c.summary),
         (false, None) => {}
     }

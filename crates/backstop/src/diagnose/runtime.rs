@@ -112,15 +112,16 @@ pub(super) fn processes(
         ),
     );
     for m in &members {
+        let cmdline = procs::cmdline(m.pid);
+        learn_cmdline(b, &cmdline);
         b.line(
             p,
             format!(
-                "{:>8} {:>8} {:>10} {:>8.1}s  {}",
+                "{:>8} {:>8} {:>10} {:>8.1}s  {cmdline}",
                 m.pid,
                 m.ppid,
                 system::bytes(m.rss_pages * page),
                 m.cpu_ticks as f64 / ticks,
-                procs::cmdline(m.pid)
             ),
         );
     }
@@ -158,6 +159,7 @@ pub(super) fn ports_part(
     }
     let state_dir = config.daemon.state_dir.display().to_string();
     for h in holders {
+        learn_cmdline(b, &h.cmdline);
         let ours = members.contains(&h.pid)
             || (procs::environ_var(h.pid, spawn::SERVICE_ENV).as_deref()
                 == Some(service.name.as_str())
@@ -185,4 +187,10 @@ pub(super) fn ports_part(
             b.evidence(p, None, &text, &text);
         }
     }
+}
+
+/// A process's own secret flags (`--password X`) are masked wherever they appear.
+fn learn_cmdline(b: &mut Bundle, cmdline: &str) {
+    let words: Vec<String> = cmdline.split_whitespace().map(str::to_string).collect();
+    b.redactor.learn_command(&words);
 }
