@@ -717,3 +717,21 @@ fn a_port_holders_secret_flags_are_masked() {
         );
     }
 }
+
+#[test]
+fn a_bundle_that_cannot_be_written_still_gives_the_verdict() {
+    let s = Sandbox::new(&format!(
+        "[services.api]\ncommand = \"python3 -c 'import backend'\"\n{FAST}\n"
+    ));
+    let _d = s.up();
+    s.wait_state("api", "crash-loop", T);
+    // /proc takes no new directories, whoever asks.
+    let out = s.run(&["diagnose", "api", "--out", "/proc/backstop-bundles"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("api: missing-module: the runtime cannot import `backend`"),
+        "{text}"
+    );
+    assert!(text.contains("warning: no bundle written"), "{text}");
+}

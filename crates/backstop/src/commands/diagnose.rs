@@ -35,55 +35,50 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
         || config.daemon.state_dir.join("diagnostics"),
         |d| std::path::absolute(&d).unwrap_or(d),
     );
-    let reports: Vec<Report> = super::runtime()
-        .block_on(async {
-            let report: Option<StatusReport> = match client.get("/api/v1/services").await {
-                Ok(r) => Some(r),
-                Err(ClientError::NoDaemon { .. }) => None,
-                Err(e) => {
-                    tracing::warn!("the daemon did not answer ({e}); diagnosing from the files");
-                    None
-                }
-            };
-            let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
-            let names = match &args.service {
-                Some(n) => vec![n.clone()],
-                None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
-            };
-            let run = diagnose::Run {
-                config,
-                report: report.clone(),
-                out_dir,
-                archive: args.archive,
-                progress: &progress,
-            };
-            let mut reports = Vec::new();
-            for name in names {
-                let Some(service) = config.service(&name) else {
-                    continue;
-                };
-                let live: Option<ServiceStatus> = if run.report.is_some() {
-                    client.get(&format!("/api/v1/services/{name}")).await.ok()
-                } else {
-                    None
-                };
-                reports.push(diagnose::diagnose(&run, service, live).await);
+    let reports: Vec<Report> = super::runtime().block_on(async {
+        let report: Option<StatusReport> = match client.get("/api/v1/services").await {
+            Ok(r) => Some(r),
+            Err(ClientError::NoDaemon { .. }) => None,
+            Err(e) => {
+                tracing::warn!("the daemon did not answer ({e}); diagnosing from the files");
+                None
             }
-            reports.into_iter().collect::<Result<Vec<_>, String>>()
-        })
-        .map_err(|e| {
-            if show_progress {
-                eprint!("\r\x1b[2K");
-            }
-            Exit::new(Code::Failed, e)
-        })?;
+        };
+        let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
+        let names = match &args.service {
+            Some(n) => vec![n.clone()],
+            None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
+        };
+        let run = diagnose::Run {
+            config,
+            report: report.clone(),
+            out_dir,
+            archive: args.archive,
+            progress: &progress,
+        };
+        let mut reports = Vec::new();
+        for name in names {
+            let Some(service) = config.service(&name) else {
+                continue;
+            };
+            let live: Option<ServiceStatus> = if run.report.is_some() {
+                client.get(&format!("/api/v1/services/{name}")).await.ok()
+            } else {
+                None
+            };
+            reports.push(diagnose::diagnose(&run, service, live).await);
+        }
+        reports
+    });
     if show_progress {
         eprint!("\r\x1b[2K");
     }
     if args.event {
         for r in &reports {
-            let bundle = r.bundle.as_deref().unwrap_or("");
-            println!("{} (bundle: {bundle})", r.verdict());
+            match &r.bundle {
+                Some(bundle) => println!("{} (bundle: {bundle})", r.verdict()),
+                None => println!("{} (no bundle: {})", r.verdict(), r.warnings.join("; ")),
+            }
         }
     } else if json {
         let text = match (&args.service, reports.as_slice()) {

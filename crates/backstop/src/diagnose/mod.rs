@@ -53,11 +53,12 @@ pub(crate) struct Run<'a> {
 }
 
 /// Diagnoses `service`, with `live` its detailed status from the daemon.
+/// A bundle that cannot be written is a warning in the report, not an error.
 pub(crate) async fn diagnose(
     run: &Run<'_>,
     service: &ServiceConfig,
     live: Option<ServiceStatus>,
-) -> Result<Report, String> {
+) -> Report {
     let config = run.config;
     let state_dir = &config.daemon.state_dir;
     let step = |what: &str| (run.progress)(&service.name, what);
@@ -104,18 +105,12 @@ pub(crate) async fn diagnose(
     };
 
     let now = SystemTime::now();
-    let dir = bundle::create_dir(&run.out_dir, &service.name, now).map_err(|e| {
-        format!(
-            "cannot create a bundle directory under {}: {e}",
-            run.out_dir.display()
-        )
-    })?;
     let mut report = Report {
         service: service.name.clone(),
         state: view.state.clone(),
         health: view.health.clone(),
         healthy,
-        bundle: Some(dir.display().to_string()),
+        bundle: None,
         archive: None,
         causes,
         warnings: b
@@ -124,16 +119,33 @@ pub(crate) async fn diagnose(
             .map(|w| b.redactor.redact(w).into_owned())
             .collect(),
     };
-    render::summary(&mut b, &report, &view, &earlier, now);
+    // A full disk must not cost the operator the verdict: without a
+    // bundle, the report still names the cause (and says why no bundle).
     step("writing");
-    b.write(&dir)
-        .map_err(|e| format!("cannot write the bundle {}: {e}", dir.display()))?;
-    if run.archive {
-        let path = bundle::archive(&dir)
-            .map_err(|e| format!("cannot write the archive of {}: {e}", dir.display()))?;
-        report.archive = Some(path.display().to_string());
+    match bundle::create_dir(&run.out_dir, &service.name, now) {
+        Ok(dir) => {
+            report.bundle = Some(dir.display().to_string());
+            render::summary(&mut b, &report, &view, &earlier, now);
+            if let Err(e) = b.write(&dir) {
+                report
+                    .warnings
+                    .push(format!("the bundle {} is incomplete: {e}", dir.display()));
+            } else if run.archive {
+                match bundle::archive(&dir) {
+                    Ok(path) => report.archive = Some(path.display().to_string()),
+                    Err(e) => report.warnings.push(format!(
+                        "cannot write the archive of {}: {e}",
+                        dir.display()
+                    )),
+                }
+            }
+        }
+        Err(e) => report.warnings.push(format!(
+            "no bundle written: cannot create a directory under {}: {e}",
+            run.out_dir.display()
+        )),
     }
-    Ok(report)
+    report
 }
 
 /// Every value the bundle must not show: the service's secret-named and
