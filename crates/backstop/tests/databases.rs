@@ -3,44 +3,12 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Sandbox, free_port, wait_until};
+use support::{free_port, postgres_bin, postgres_sandbox as sandbox, wait_until};
 
 const T: Duration = Duration::from_secs(60);
-
-fn postgres_bin() -> String {
-    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect(
-            "PostgreSQL is not installed: scripts/test installs it (apt-get install postgresql)",
-        )
-        .map(|e| e.unwrap().path())
-        .collect();
-    versions.sort();
-    versions
-        .last()
-        .expect("a PostgreSQL version")
-        .join("bin")
-        .display()
-        .to_string()
-}
-
-/// A sandbox whose `pg/` belongs to the `postgres` user.
-fn sandbox(config: &str) -> Sandbox {
-    let s = Sandbox::new(config);
-    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir(s.path("pg")).unwrap();
-    std::fs::write(s.path("pg/pwfile"), "s3cret\n").unwrap();
-    let status = std::process::Command::new("chown")
-        .args(["-R", "postgres:postgres"])
-        .arg(s.path("pg"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "chown to postgres (tests run as root)");
-    s
-}
 
 fn check_row<'v>(v: &'v Value, name: &str) -> &'v Value {
     v["checks"]

@@ -411,3 +411,40 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// The newest installed PostgreSQL's `bin/` directory.
+pub fn postgres_bin() -> String {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect(
+            "PostgreSQL is not installed: scripts/test installs it (apt-get install postgresql)",
+        )
+        .map(|e| e.unwrap().path())
+        .collect();
+    versions.sort();
+    versions
+        .last()
+        .expect("a PostgreSQL version")
+        .join("bin")
+        .display()
+        .to_string()
+}
+
+/// A sandbox whose `pg/` belongs to the `postgres` user, with `pg/pwfile`
+/// holding the superuser's password `s3cret` for `initdb --pwfile`.
+pub fn postgres_sandbox(config: &str) -> Sandbox {
+    let s = Sandbox::new(config);
+    std::fs::set_permissions(
+        s.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir(s.path("pg")).unwrap();
+    std::fs::write(s.path("pg/pwfile"), "s3cret\n").unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(s.path("pg"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "chown to postgres (tests run as root)");
+    s
+}
