@@ -8,6 +8,10 @@
 //! supervision or grow the daemon's resident memory. The child is reaped
 //! through the [`ProbeReaper`], like every process the daemon spawns that
 //! is not a service.
+//!
+//! A service that crash-loops every night must not fill the disk with
+//! bundles: after each automatic diagnosis the daemon keeps the newest
+//! [`KEEP`] bundles of that service and removes older ones.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -19,6 +23,9 @@ use tokio::sync::broadcast;
 
 /// A diagnosis that takes longer is abandoned (and said so).
 const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Bundles kept per service under `diagnostics/`.
+pub(crate) const KEEP: usize = 20;
 
 /// The event kinds that start a diagnosis.
 const TRIGGERS: &[&str] = &["crash-loop", "startup-timeout"];
@@ -43,7 +50,15 @@ pub(crate) async fn run(
                     let (config, bus, reaper, done) = (config.clone(), bus.clone(), reaper.clone(), done_tx.clone());
                     tokio::spawn(async move {
                         let event = diagnose(&config, &service, reaper).await;
+                        let bundle = event
+                            .message
+                            .rsplit_once("(bundle: ")
+                            .map(|(_, b)| PathBuf::from(b.trim_end_matches(')')));
                         let _ = bus.send(event);
+                        if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {
+                            let name = service.clone();
+                            let _ = tokio::task::spawn_blocking(move || prune(&dir, &name, KEEP)).await;
+                        }
                         let _ = done.send(service);
                     });
                 }
@@ -98,5 +113,78 @@ async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) 
         service: Some(service.to_string()),
         kind: kind.to_string(),
         message,
+    }
+}
+
+/// Removes all but the newest `keep` bundles of `service` in `dir` (a
+/// bundle and its `.tar.gz` count once; names sort by time).
+fn prune(dir: &std::path::Path, service: &str, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{service}-");
+    let mut bundles: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.strip_prefix(&prefix).is_some_and(is_stamp))
+        .collect();
+    bundles.sort();
+    let excess = bundles.len().saturating_sub(keep);
+    for name in &bundles[..excess] {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::remove_dir_all(&path) {
+            tracing::warn!("cannot remove the old bundle {}: {e}", path.display());
+        }
+        let _ = std::fs::remove_file(dir.join(format!("{name}.tar.gz")));
+    }
+}
+
+/// `20261201T100000Z` or `20261201T100000Z-2`: a bundle's time (so that
+/// service `api` never claims the bundles of a service `api-2`).
+fn is_stamp(rest: &str) -> bool {
+    let (stamp, n) = rest
+        .split_once("Z-")
+        .map_or((rest.strip_suffix('Z'), ""), |(s, n)| (Some(s), n));
+    let Some(stamp) = stamp else { return false };
+    let b = stamp.as_bytes();
+    b.len() == 15
+        && b[8] == b'T'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
+        && n.bytes().all(|c| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prune_keeps_the_newest_of_one_service() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "api-20261201T100000Z",
+            "api-20261201T110000Z",
+            "api-20261201T110000Z-2",
+            "api-20261201T120000Z",
+            "api-v2-20261201T090000Z",
+            "api-2-20261201T080000Z",
+        ] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        std::fs::write(dir.path().join("api-20261201T100000Z.tar.gz"), "").unwrap();
+        super::prune(dir.path(), "api", 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "api-2-20261201T080000Z",
+                "api-20261201T110000Z-2",
+                "api-20261201T120000Z",
+                "api-v2-20261201T090000Z"
+            ]
+        );
     }
 }
