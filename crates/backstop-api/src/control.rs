@@ -43,6 +43,14 @@ pub enum Control {
         /// The outcome, or the rendered config errors.
         reply: oneshot::Sender<Result<ReloadOutcome, String>>,
     },
+    /// The automatic diagnosis of a service found this (shown in its
+    /// status until it starts again). No answer.
+    Diagnosed {
+        /// The service.
+        service: String,
+        /// `CAUSE-ID: summary (bundle: PATH)`.
+        verdict: String,
+    },
     /// Stop every service, then the daemon.
     Shutdown {
         /// Answered once the shutdown has begun.

@@ -156,6 +156,11 @@ pub struct ServiceStatus {
     /// What its output says: lines captured and error signals.
     #[serde(default)]
     pub output: OutputStats,
+    /// The verdict of the daemon's automatic diagnosis of its last crash
+    /// loop or startup timeout (`missing-module: … (bundle: PATH)`), until
+    /// it starts again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diagnosis: Option<String>,
 }
 
 /// A service's captured output, counted since the daemon started.

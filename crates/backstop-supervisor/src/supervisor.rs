@@ -84,6 +84,8 @@ struct Service {
     probe_context: Option<ExecContext>,
     /// Lines and error signals of its output; kept across restarts.
     log_stats: Arc<LogStats>,
+    /// The automatic diagnosis of its last failure, until it starts again.
+    diagnosis: Option<String>,
 }
 
 impl Service {
@@ -94,6 +96,7 @@ impl Service {
             generation: 0,
             probe_context: None,
             log_stats: Arc::default(),
+            diagnosis: None,
             config,
             main: None,
             orphans: HashSet::new(),
@@ -519,6 +522,7 @@ impl Supervisor {
                     alive: true,
                 });
                 s.detail = None;
+                s.diagnosis = None;
                 let name = s.config.name.clone();
                 self.capture(i, child.stdout, child.stderr);
                 self.services[i].machine.note_main_exists();
@@ -994,6 +998,11 @@ impl Supervisor {
                 }
                 let _ = reply.send(result);
             }
+            Control::Diagnosed { service, verdict } => {
+                if let Some(i) = self.index(&service) {
+                    self.services[i].diagnosis = Some(verdict);
+                }
+            }
             Control::Shutdown { reply } => {
                 self.begin_shutdown("shutdown requested");
                 let _ = reply.send(());
@@ -1194,6 +1203,7 @@ impl Supervisor {
             checks: s.checks.iter().map(CheckRun::result).collect(),
             exit_counts: s.exit_counts.clone(),
             cpu_seconds,
+            diagnosis: s.diagnosis.clone(),
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
                 backstop_api::OutputStats {

@@ -36,6 +36,7 @@ pub(crate) async fn run(
     mut events: broadcast::Receiver<Event>,
     bus: broadcast::Sender<Event>,
     reaper: ProbeReaper,
+    control: backstop_api::ControlSender,
 ) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut running: HashSet<String> = HashSet::new();
@@ -48,12 +49,18 @@ pub(crate) async fn run(
                         continue; // one at a time per service
                     }
                     let (config, bus, reaper, done) = (config.clone(), bus.clone(), reaper.clone(), done_tx.clone());
+                    let control = control.clone();
                     tokio::spawn(async move {
                         let event = diagnose(&config, &service, reaper).await;
                         let bundle = event
                             .message
                             .rsplit_once("(bundle: ")
                             .map(|(_, b)| PathBuf::from(b.trim_end_matches(')')));
+                        if event.kind == "diagnosed" {
+                            let prefix = format!("{service}: ");
+                            let verdict = event.message.strip_prefix(&prefix).unwrap_or(&event.message).to_string();
+                            let _ = control.send(backstop_api::Control::Diagnosed { service: service.clone(), verdict }).await;
+                        }
                         let _ = bus.send(event);
                         if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {
                             let name = service.clone();

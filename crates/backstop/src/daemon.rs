@@ -226,16 +226,17 @@ pub(crate) async fn run(
         std::sync::Arc::new(move |filter| crate::commands::events::query(&events_db, &filter));
 
     let (control_tx, control_rx) = mpsc::channel(64);
+    tokio::spawn(crate::auto_diagnose::run(
+        config_path,
+        supervisor.subscribe(),
+        supervisor.publisher(),
+        supervisor.probe_reaper(),
+        control_tx.clone(),
+    ));
     tokio::spawn(crate::alerts::run(
         config_alerts,
         paths.dir.clone(),
         control_tx.clone(),
-        supervisor.subscribe(),
-        supervisor.publisher(),
-        supervisor.probe_reaper(),
-    ));
-    tokio::spawn(crate::auto_diagnose::run(
-        config_path,
         supervisor.subscribe(),
         supervisor.publisher(),
         supervisor.probe_reaper(),

@@ -120,6 +120,14 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
         if let Some(detail) = &s.detail {
             let _ = writeln!(out, "  {} {}", paint("↳", "2", color), detail);
         }
+        if let Some(verdict) = &s.diagnosis {
+            let _ = writeln!(
+                out,
+                "  {} diagnosis: {verdict}; `backstop diagnose {}` for more",
+                paint("↳", "2", color),
+                s.name
+            );
+        }
     }
     out
 }
@@ -160,6 +168,7 @@ mod tests {
             checks: vec![],
             exit_counts: std::collections::BTreeMap::new(),
             cpu_seconds: None,
+            diagnosis: None,
             output: backstop_api::OutputStats {
                 errors_last_minute: 3,
                 ..Default::default()

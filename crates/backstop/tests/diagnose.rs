@@ -584,8 +584,9 @@ redis = "redis://:url-pass-4242@127.0.0.1:{port}/0"
 
 #[test]
 fn the_daemon_diagnoses_a_crash_loop_by_itself() {
+    // Broken until the file `fixed` exists, like an app whose fix is deployed.
     let s = Sandbox::new(&format!(
-        "[services.api]\ncommand = \"python3 -c 'import backend'\"\n{FAST}\n"
+        "[services.api]\ncommand = [\"sh\", \"-c\", \"if [ -e fixed ]; then exec sleep 100; fi; exec python3 -c 'import backend'\"]\n{FAST}\n"
     ));
     let _d = s.up();
     s.wait_state("api", "crash-loop", T);
@@ -609,10 +610,21 @@ fn the_daemon_diagnoses_a_crash_loop_by_itself() {
         Path::new(bundle).join("01-summary.md").is_file(),
         "the bundle {bundle} was written"
     );
+    // `status` shows it until the service starts again.
+    let api = s.service("api");
+    let verdict = api["diagnosis"].as_str().unwrap_or_default();
+    assert!(verdict.starts_with("missing-module: "), "{api:#}");
+    let table = s.run(&["status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("↳ diagnosis: missing-module: "), "{table}");
     // The alert waited for the verdict and carries it.
     let fired = support::wait_until("the service-down alert", T, || events("alert-fired").pop());
     let alert = fired["message"].as_str().unwrap();
     assert!(alert.contains("diagnosis: missing-module"), "{alert}");
+    s.write("fixed", "");
+    s.stdout(&["start", "api"]);
+    let api = s.wait_state("api", "running", T);
+    assert!(api["diagnosis"].is_null(), "a new start clears it: {api:#}");
 }
 
 #[test]

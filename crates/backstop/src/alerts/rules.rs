@@ -180,6 +180,7 @@ mod tests {
             checks: vec![],
             exit_counts: std::collections::BTreeMap::new(),
             cpu_seconds: None,
+            diagnosis: None,
             output: OutputStats {
                 errors_last_minute: errors,
                 ..OutputStats::default()
