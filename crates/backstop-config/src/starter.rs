@@ -23,6 +23,7 @@ port = 8000                        # checked before each start; a stale holder i
 # user = "www-data"                # drop privileges when backstop runs as root
 restart = { policy = "always", backoff_initial = "1s", backoff_max = "5m", max_restarts = 10, window = "1h" }
 stop = { signal = "TERM", timeout = "10s", mode = "group" }
+# preflight = ["python3 -c 'import main'"]  # run by `backstop diagnose` to test a start
 
 # [services.worker]
 # command = ["python3", "worker.py"]
