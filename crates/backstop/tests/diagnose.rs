@@ -786,3 +786,28 @@ depends_on = {{ postgres = "healthy" }}
     );
     assert!(!r.to_string().contains("not-the-password"), "{r:#}");
 }
+
+#[test]
+fn preflight_runs_as_the_service_with_its_env_and_dir() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: running a preflight as another user needs root");
+        return;
+    }
+    let s = Sandbox::new(
+        "[services.api]\ncommand = \"sleep 100\"\nuser = \"nobody\"\ndir = \"/tmp\"\nenv = { GREETING = \"hello-from-env\" }\npreflight = [\"id -un; pwd; echo $GREETING\", \"echo import failed >&2; exit 4\"]\n",
+    );
+    let out = s.run(&["diagnose", "api", "--json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(r["bundle"].as_str().unwrap()).join("09-preflight.txt"))
+            .unwrap();
+    assert!(
+        text.contains("  nobody\n  /tmp\n  hello-from-env\n"),
+        "{text}"
+    );
+    assert!(text.contains("→ exit 4"), "{text}");
+    // A failing preflight is evidence even for a service that never ran.
+    let evidence = r["causes"][0]["evidence"].to_string();
+    assert!(evidence.contains("import failed"), "{r:#}");
+    assert_eq!(out.status.code(), Some(1), "a failing preflight is a fault");
+}
