@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{free_port, postgres_bin, postgres_sandbox as sandbox, wait_until};
+use support::{free_port, postgres_sandbox as sandbox, postgres_services, wait_until};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -21,26 +21,11 @@ fn check_row<'v>(v: &'v Value, name: &str) -> &'v Value {
 
 #[test]
 fn postgres_and_redis_gate_the_api_and_losing_one_degrades_it() {
-    let bin = postgres_bin();
     let (pg, rd) = (free_port(), free_port());
+    let pg_services = postgres_services(pg);
     let s = sandbox(&format!(
         r#"
-[services.pg-init]
-command = ["{bin}/initdb", "-D", "pg/data", "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=pg/pwfile"]
-user = "postgres"
-restart = "never"
-
-[services.postgres]
-command = ["{bin}/postgres", "-D", "pg/data", "-p", "{pg}", "-k", "", "-c", "listen_addresses=127.0.0.1"]
-user = "postgres"
-depends_on = {{ pg-init = "completed" }}
-stop = {{ signal = "INT", timeout = "20s" }}
-
-[[services.postgres.health]]
-postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
-interval = "200ms"
-failures = 1
-
+{pg_services}
 [services.redis]
 command = ["redis-server", "--port", "{rd}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", "r3dis"]
 

@@ -750,25 +750,11 @@ fn a_bundle_that_cannot_be_written_still_gives_the_verdict() {
 
 #[test]
 fn dependency_auth_failed_against_a_real_postgres() {
-    let bin = support::postgres_bin();
     let pg = free_port();
+    let pg_services = support::postgres_services(pg);
     let s = support::postgres_sandbox(&format!(
         r#"
-[services.pg-init]
-command = ["{bin}/initdb", "-D", "pg/data", "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=pg/pwfile"]
-user = "postgres"
-restart = "never"
-
-[services.postgres]
-command = ["{bin}/postgres", "-D", "pg/data", "-p", "{pg}", "-k", "", "-c", "listen_addresses=127.0.0.1"]
-user = "postgres"
-depends_on = {{ pg-init = "completed" }}
-stop = {{ signal = "INT", timeout = "20s" }}
-
-[[services.postgres.health]]
-postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
-interval = "200ms"
-
+{pg_services}
 [services.api]
 command = ["sh", "-c", "psql 'postgresql://postgres:not-the-password@127.0.0.1:{pg}/postgres' -c 'select 1'; exit 1"]
 depends_on = {{ postgres = "healthy" }}

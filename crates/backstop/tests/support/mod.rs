@@ -448,3 +448,28 @@ pub fn postgres_sandbox(config: &str) -> Sandbox {
     assert!(status.success(), "chown to postgres (tests run as root)");
     s
 }
+
+/// Services `pg-init` (initdb as the `postgres` user, password `s3cret`)
+/// and `postgres` on `port`, with a health check: for a [`postgres_sandbox`].
+pub fn postgres_services(port: u16) -> String {
+    let bin = postgres_bin();
+    format!(
+        r#"
+[services.pg-init]
+command = ["{bin}/initdb", "-D", "pg/data", "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=pg/pwfile"]
+user = "postgres"
+restart = "never"
+
+[services.postgres]
+command = ["{bin}/postgres", "-D", "pg/data", "-p", "{port}", "-k", "", "-c", "listen_addresses=127.0.0.1"]
+user = "postgres"
+depends_on = {{ pg-init = "completed" }}
+stop = {{ signal = "INT", timeout = "20s" }}
+
+[[services.postgres.health]]
+postgres = "postgres://postgres:s3cret@127.0.0.1:{port}/postgres"
+interval = "200ms"
+failures = 1
+"#
+    )
+}
