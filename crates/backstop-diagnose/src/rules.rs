@@ -108,7 +108,7 @@ pub const RULES: &[Rule] = &[
         confidence: 0.95,
         patterns: &[
             r"port (?P<port>\d+) is already in use by (?P<holder>pid \d+.*)",
-            r"EADDRINUSE: address already in use (?P<addr>\S*?):?(?P<port>\d+)",
+            r"EADDRINUSE: address already in use (?:(?P<addr>\S*):)?(?P<port>\d+)",
             r"listen tcp (?P<addr>\S*?):(?P<port>\d+): bind: address already in use",
             r"bind on address \('(?P<addr>[^']*)', (?P<port>\d+)\).*address already in use",
             r"(?i)\[Errno 98\].*?(?P<port>\d{2,5})?.*address already in use",
@@ -369,6 +369,11 @@ mod tests {
             &["Error: listen EADDRINUSE: address already in use :::3000"],
             "port-in-use",
             "3000",
+        );
+        is(
+            &["Error: listen EADDRINUSE: address already in use 127.0.0.1:46451"],
+            "port-in-use",
+            "port 46451 is",
         );
         is(
             &["2026/11/22 10:00:00 listen tcp :8080: bind: address already in use"],

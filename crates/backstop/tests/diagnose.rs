@@ -214,6 +214,51 @@ fn port_in_use_seen_in_the_logs() {
 }
 
 #[test]
+fn missing_module_in_node() {
+    let (_s, _d, r) = diagnosed(
+        &format!("[services.api]\ncommand = [\"node\", \"-e\", \"require('express')\"]\n{FAST}\n"),
+        "api",
+        "crash-loop",
+    );
+    assert_cause(&r, "missing-module", "`express`");
+}
+
+#[test]
+fn port_in_use_in_node_and_java() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let (s, _d, r) = diagnosed(
+        &format!(
+            r#"
+[services.node]
+command = ["node", "-e", "require('http').createServer().listen({port}, '127.0.0.1')"]
+{FAST}
+
+[services.java]
+command = ["java", "{}", "{port}"]
+{FAST}
+"#,
+            fixture("Bind.java").display()
+        ),
+        "node",
+        "crash-loop",
+    );
+    assert_cause(
+        &r,
+        "port-in-use",
+        &format!(
+            "port {port} is already in use by pid {}",
+            std::process::id()
+        ),
+    );
+    s.wait_state("java", "crash-loop", T);
+    let r = diagnose(&s, "java");
+    assert_cause(&r, "port-in-use", &format!("by pid {}", std::process::id()));
+    let evidence = r["causes"][0]["evidence"].to_string();
+    assert!(evidence.contains("java.net.BindException"), "{evidence}");
+}
+
+#[test]
 fn dependency_unavailable_names_it_by_its_config_name() {
     let port = free_port();
     let (_s, _d, r) = diagnosed(
