@@ -148,7 +148,7 @@ pub(super) fn ports_part(
     let Some(port) = service.port else {
         b.line(
             p,
-            "the service declares no `port`; ports named in its logs are looked up below",
+            "the service declares no `port` (declare it to have it checked before each start); a port named by an \"address already in use\" error is looked up in the verdict",
         );
         return;
     };
