@@ -14,6 +14,8 @@ pub(super) fn wider_than_640(mode: u32) -> bool {
     mode & 0o777 & !0o640 != 0
 }
 
+/// `08-environment.txt`: the env file and its mode, then every variable
+/// with its origin, masked; a loose env or key file is a warning.
 pub(super) fn environment(
     b: &mut Bundle,
     config: &Config,
@@ -121,6 +123,7 @@ pub(super) fn environment(
     }
 }
 
+/// Warns when a key file is readable or writable by others.
 pub(super) fn flag_key_file(b: &mut Bundle, path: &Path) {
     use std::os::unix::fs::MetadataExt;
     if let Ok(meta) = std::fs::metadata(path) {

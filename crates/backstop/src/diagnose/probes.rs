@@ -37,7 +37,7 @@ pub(super) async fn preflight_part(
             format!("  → {} in {:.2}s", ran.outcome, ran.took.as_secs_f64()),
         );
         for out in &ran.output {
-            if ran.passed {
+            if ran.passed || out.trim().is_empty() {
                 b.line(p, format!("  {out}"));
             } else {
                 b.evidence(p, None, &format!("  {out}"), out);
@@ -60,6 +60,8 @@ pub(super) struct CheckFacts {
     pub(super) own_lines: Vec<(String, Option<usize>)>,
 }
 
+/// Runs every check of the config now: a failing check of the service
+/// itself is evidence while it runs, one of a `depends_on` entry always.
 pub(super) async fn dependencies(
     b: &mut Bundle,
     config: &Config,

@@ -16,6 +16,7 @@ use super::history;
 pub(super) const LOG_LINES: usize = 200;
 /// Log lines per stream searched for error signatures (`06-errors.txt`).
 pub(super) const ERROR_SCAN_LINES: usize = 2000;
+/// When an event happened.
 pub(super) fn at(event: &Event) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&event.at).ok()
 }
@@ -88,6 +89,7 @@ pub(super) fn logs(
     all
 }
 
+/// `06-errors.txt`: the error incidents of the log tail, grouped by shape.
 pub(super) fn error_signatures(b: &mut Bundle, service: &ServiceConfig, entries: &[Entry]) {
     let p = Part::Errors;
     let Ok(patterns) = ErrorPatterns::new(&service.logs) else {

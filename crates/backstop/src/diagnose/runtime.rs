@@ -10,6 +10,8 @@ use super::bundle::{Bundle, Part};
 use super::history;
 use super::system;
 
+/// `02-status.txt`: the state, live from the daemon or as last recorded;
+/// a fault state's detail is evidence.
 pub(super) fn status(b: &mut Bundle, service: &ServiceConfig, view: &history::View) {
     let p = Part::Status;
     b.line(p, format!("service: {}", service.name));
@@ -137,6 +139,8 @@ pub(super) fn processes(
     (Some(pid), members.iter().map(|m| m.pid).collect())
 }
 
+/// `04-ports.txt`: who holds the declared port; a stale instance or a
+/// stranger holding it is evidence.
 pub(super) fn ports_part(
     b: &mut Bundle,
     config: &Config,
