@@ -38,6 +38,16 @@ pub enum OnFailure {
     Restart,
 }
 
+impl OnFailure {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Restart => "restart",
+        }
+    }
+}
+
 /// What a check tests.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Probe {

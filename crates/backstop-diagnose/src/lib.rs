@@ -5,10 +5,10 @@
 //! probe results, spawn errors), each with where it came from. The
 //! [`rules`] table, data not code, maps the usual phrasings of Python,
 //! Node.js, Go, Java and Rust servers and of PostgreSQL and Redis clients
-//! to the stable cause ids of docs/architecture.md (`missing-module`,
+//! to the stable cause ids of docs/diagnose.md (`missing-module`,
 //! `port-in-use`, …), with a confidence and a summary template filled from
 //! the pattern's named groups (the missing module, the port, the address).
-//! [`diagnose`] runs every rule over the evidence and ranks the causes:
+//! [`Diagnoser::diagnose`] runs every rule over the evidence and ranks the causes:
 //! higher confidence first, then the later evidence (the last error before
 //! a crash is usually the cause, the first ones often its symptoms).
 //!
@@ -49,12 +49,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// Stopped (or finished) on purpose with nothing against it: not a fault.
+    pub fn at_rest(&self) -> bool {
+        self.causes.is_empty() && matches!(self.state.as_str(), "stopped" | "exited")
+    }
+
     /// The verdict in one line: `api: missing-module: the runtime cannot import `x``.
     pub fn verdict(&self) -> String {
         match self.causes.first() {
             Some(c) => format!("{}: {}: {}", self.service, c.id, c.summary),
             None if self.healthy => format!("{}: healthy, nothing to diagnose", self.service),
-            None if matches!(self.state.as_str(), "stopped" | "exited") => format!(
+            None if self.at_rest() => format!(
                 "{}: {}, and nothing in its logs, exits or checks points to a fault",
                 self.service, self.state
             ),
@@ -75,6 +80,16 @@ pub struct Evidence {
     pub line: Option<usize>,
     /// The text.
     pub text: String,
+}
+
+impl Evidence {
+    /// Where it stands: `05-logs.txt:12`, or the source alone.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.source),
+            None => self.source.clone(),
+        }
+    }
 }
 
 /// A named cause, with what shows it.
@@ -104,11 +119,34 @@ pub struct Remedy {
 }
 
 impl Remedy {
-    fn of(rule: &rules::Rule) -> Self {
+    /// A step to do by hand.
+    fn manual(text: &str) -> Self {
         Self {
-            playbook: rule.playbook.map(str::to_string),
-            manual: Some(rule.remedy.to_string()),
+            playbook: None,
+            manual: Some(text.to_string()),
         }
+    }
+}
+
+/// `crashed`: it fails and no rule matched. Quotes the last three
+/// different of `lines` (the caller puts the error lines first in line, or
+/// alone), and names the last exit when it is known (`code 3`, `SIGKILL`).
+pub fn crashed(lines: &[Evidence], exit: Option<&str>) -> Cause {
+    let quoted = last_distinct(lines.iter(), 3);
+    let last = quoted.last().map_or("(no output)", |e| e.text.as_str());
+    Cause {
+        id: "crashed".to_string(),
+        confidence: 0.3,
+        summary: match exit {
+            Some(exit) => {
+                format!("it exits ({exit}) and no known cause matched; the last error: {last}")
+            }
+            None => format!("it fails and no known cause matched; the last line: {last}"),
+        },
+        evidence: quoted,
+        remedy: Remedy::manual(
+            "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more",
+        ),
     }
 }
 
@@ -140,8 +178,8 @@ impl Diagnoser {
         Self { rules }
     }
 
-    /// Every cause the evidence shows, most likely first. Nothing matched
-    /// and a non-empty evidence list: `crashed`, quoting the last lines.
+    /// Every cause the evidence shows, most likely first; empty when no rule
+    /// matched (the caller may then say [`crashed`], knowing the state).
     pub fn diagnose(&self, evidence: &[Evidence]) -> Vec<Cause> {
         let mut found: Vec<(Cause, usize)> = Vec::new();
         for (rule, patterns) in &self.rules {
@@ -176,7 +214,7 @@ impl Diagnoser {
                         confidence: rule.confidence,
                         summary,
                         evidence: last_distinct(hits.iter().map(|(_, e, _)| *e), 5),
-                        remedy: Remedy::of(rule),
+                        remedy: Remedy::manual(rule.remedy),
                     },
                     last,
                 ));
@@ -186,31 +224,11 @@ impl Diagnoser {
         // Two rules may name one cause (a memory_max restart, a MemoryError):
         // the better-ranked one speaks for it.
         let mut seen = std::collections::HashSet::new();
-        let mut causes: Vec<Cause> = found
+        found
             .into_iter()
             .map(|(c, _)| c)
             .filter(|c| seen.insert(c.id.clone()))
-            .collect();
-        if causes.is_empty() && !evidence.is_empty() {
-            let last: Vec<Evidence> = evidence.iter().rev().take(3).rev().cloned().collect();
-            causes.push(Cause {
-                id: "crashed".to_string(),
-                confidence: 0.3,
-                summary: format!(
-                    "it exits, and nothing known matched; the last line: {}",
-                    last.last().map_or("", |e| e.text.as_str())
-                ),
-                evidence: last,
-                remedy: Remedy {
-                    playbook: None,
-                    manual: Some(
-                        "read the last lines of the log (`backstop logs SERVICE -n 100`)"
-                            .to_string(),
-                    ),
-                },
-            });
-        }
-        causes
+            .collect()
     }
 }
 

@@ -159,11 +159,6 @@ impl Redactor {
         }
     }
 
-    /// How many values it searches for.
-    pub fn known_values(&self) -> usize {
-        self.known.len()
-    }
-
     fn remember(&mut self, value: &str) {
         if self.known.iter().any(|k| k == value) {
             return;

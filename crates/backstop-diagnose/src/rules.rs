@@ -15,8 +15,6 @@ pub struct Rule {
     pub summary: &'static str,
     /// What fixes it, by hand.
     pub remedy: &'static str,
-    /// The `backstop fix` playbook that fixes it, when there is one.
-    pub playbook: Option<&'static str>,
 }
 
 /// Every rule, most specific first where phrasings overlap.
@@ -31,7 +29,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a circular import: `{module}` is imported while it is still initialising",
         remedy: "move the import inside the function that needs it, or the shared code to a third module",
-        playbook: None,
     },
     Rule {
         id: "missing-module",
@@ -48,7 +45,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the runtime cannot import `{module}`",
         remedy: "install it in the environment the service runs in (the venv, node_modules), or fix the module path / PYTHONPATH / `dir`",
-        playbook: None,
     },
     Rule {
         id: "syntax-error",
@@ -61,7 +57,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the code does not parse: {what}",
         remedy: "fix the syntax error at the file and line quoted in the evidence; `python -m py_compile` or `node --check` confirm it",
-        playbook: None,
     },
     Rule {
         id: "command-not-found",
@@ -76,7 +71,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the program `{program}` does not exist or is not executable",
         remedy: "check `command`: the path, the venv (`venv/bin/…`), or the service's PATH",
-        playbook: None,
     },
     Rule {
         id: "env-file-missing",
@@ -87,7 +81,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the env file {path} is missing",
         remedy: "create it (from `.env.example` if there is one), or fix `env_file`",
-        playbook: None,
     },
     Rule {
         id: "dependency-auth-failed",
@@ -101,7 +94,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the credentials are rejected by {target}",
         remedy: "compare the password in the env file with the server's; rotate both together",
-        playbook: None,
     },
     Rule {
         id: "port-in-use",
@@ -118,7 +110,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the port {port} is already in use",
         remedy: "stop the process that holds the port (04-ports.txt names it) or change the port; a stale instance of this service is stopped by backstop itself before each start when the service declares `port`",
-        playbook: None,
     },
     Rule {
         id: "disk-full",
@@ -132,7 +123,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "no space left where the service writes",
         remedy: "free space (old logs, temp files, docker images); `df -h` names the full filesystem",
-        playbook: None,
     },
     Rule {
         id: "out-of-memory",
@@ -140,7 +130,6 @@ pub const RULES: &[Rule] = &[
         patterns: &[r"(?P<detail>RSS [\d.]+ \w+ above memory_max [\d.]+ \w+)"],
         summary: "it went over its memory limit and was restarted: {detail}",
         remedy: "find the growth (the `memory-max` events show each restart), then raise `memory_max` if the service simply needs more, or fix the leak",
-        playbook: None,
     },
     Rule {
         id: "out-of-memory",
@@ -158,7 +147,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "it ran out of memory",
         remedy: "find the growth (`backstop status` shows the tree's memory over time in the events), raise `memory_max` or the machine's memory, or reduce workers",
-        playbook: None,
     },
     Rule {
         id: "dependency-unavailable",
@@ -176,7 +164,6 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a dependency refuses or times out: {target}",
         remedy: "start the dependency (`backstop start NAME` if backstop runs it) and add it to `depends_on` with \"healthy\"",
-        playbook: None,
     },
     Rule {
         id: "permission-denied",
@@ -193,7 +180,13 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "access denied: {path}",
         remedy: "check the owner and mode of the path against the service's `user`; ports below 1024 need root or CAP_NET_BIND_SERVICE",
-        playbook: None,
+    },
+    Rule {
+        id: "missing-config",
+        confidence: 0.9,
+        patterns: &[r"env file (?P<path>\S+) is not valid dotenv syntax: (?P<why>.+)"],
+        summary: "the env file {path} is not valid: {why}",
+        remedy: "fix the line it names: `KEY=value`, one per line, values with spaces in quotes",
     },
     Rule {
         id: "missing-config",
@@ -208,30 +201,24 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "a required setting is missing: {name}",
         remedy: "set it in the env file or `env` (the names of what is set are in `08-environment.txt`)",
-        playbook: None,
     },
     Rule {
         id: "startup-timeout",
         confidence: 0.6,
-        patterns: &[
-            r"startup-timeout",
-            r"never became healthy within",
-            r"no health check passed within its startup period",
-        ],
+        // backstop's own `startup-timeout` event.
+        patterns: &[r"no health check passed within its startup period"],
         summary: "alive, but never healthy within its startup period",
         remedy: "look at the failing check's detail; raise `startup` if it is only slow",
-        playbook: None,
     },
     Rule {
         id: "unhealthy",
         confidence: 0.5,
         patterns: &[
-            r"^(?:[\w.-]+: )?check (?P<check>\S+) (?:is failing|fails|failing): (?P<detail>.+)",
-            r"^check (?P<check>\S+) (?:FAIL|failed) now: (?P<detail>.+)",
+            // backstop's `check-failing` event and diagnose's own run of the check.
+            r"^(?:[\w.-]+: )?check (?P<check>\S+) (?:fails|fails now): (?P<detail>.+)",
         ],
         summary: "its check {check} fails: {detail}",
         remedy: "the check's detail says what it saw; `backstop check` runs it again now",
-        playbook: None,
     },
 ];
 
@@ -388,7 +375,7 @@ mod tests {
         is(
             &["Caused by: java.net.BindException: Address already in use"],
             "port-in-use",
-            "port",
+            "already in use",
         );
         is(
             &[
@@ -422,7 +409,7 @@ mod tests {
                 "thread 'main' panicked at src/main.rs:9:47: called `Result::unwrap()` on an `Err` value: Os { code: 98, kind: AddrInUse, message: \"Address already in use\" }",
             ],
             "port-in-use",
-            "port",
+            "already in use",
         );
         is(
             &["Error: connect ECONNREFUSED 127.0.0.1:5432"],
@@ -493,6 +480,13 @@ mod tests {
             "/etc/app/secret.json",
         );
         is(
+            &[
+                "env file /srv/app/.env is not valid dotenv syntax: Error parsing line: 'export = 1', error at line index: 7",
+            ],
+            "missing-config",
+            "the env file /srv/app/.env is not valid: Error parsing line",
+        );
+        is(
             &["  File \"settings.py\", line 3", "KeyError: 'DATABASE_URL'"],
             "missing-config",
             "DATABASE_URL",
@@ -516,9 +510,29 @@ mod tests {
             "Error: connect ECONNREFUSED 127.0.0.1:6379",
         ]);
         assert_eq!(id, "missing-module", "more certain beats later");
-        let (id, summary) = first(&["starting", "something odd happened"]);
-        assert_eq!(id, "crashed");
-        assert!(summary.ends_with("something odd happened"));
-        assert!(crate::Diagnoser::new().diagnose(&[]).is_empty());
+        let odd = |t: &str| Evidence {
+            source: "05-logs.txt".into(),
+            line: Some(1),
+            text: t.into(),
+        };
+        let lines = [odd("starting"), odd("something odd happened")];
+        assert!(
+            Diagnoser::new().diagnose(&lines).is_empty(),
+            "no rule matches"
+        );
+        let c = crate::crashed(&lines, Some("code 3"));
+        assert_eq!(c.id, "crashed");
+        assert!(c.summary.contains("(code 3)"), "{}", c.summary);
+        assert!(
+            c.summary.ends_with("something odd happened"),
+            "{}",
+            c.summary
+        );
+        let repeated = [odd("boom"), odd("boom"), odd("boom")];
+        assert_eq!(
+            crate::crashed(&repeated, None).evidence.len(),
+            1,
+            "a repeat is quoted once"
+        );
     }
 }

@@ -78,6 +78,24 @@ pub struct Source {
 }
 
 impl Source {
+    /// The log sources of `service` in the log directory `dir`: its main
+    /// file, and its stderr file when stderr is kept apart.
+    pub fn for_service(dir: &Path, service: &backstop_config::ServiceConfig) -> Vec<Self> {
+        let families: &[Family] = match service.logs.stderr {
+            backstop_config::StderrFile::Merged => &[Family::Main],
+            backstop_config::StderrFile::Separate => &[Family::Main, Family::Stderr],
+        };
+        families
+            .iter()
+            .map(|&family| Self {
+                service: service.name.clone(),
+                dir: dir.to_path_buf(),
+                family,
+                format: service.logs.format,
+            })
+            .collect()
+    }
+
     /// The file written now.
     pub fn current(&self) -> PathBuf {
         files::current_path(&self.dir, &self.service, self.family)

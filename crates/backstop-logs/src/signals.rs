@@ -117,7 +117,9 @@ impl ErrorPatterns {
             || self.custom.as_ref().is_some_and(|r| r.is_match(text))
     }
 
-    fn is_error(&self, line: &[u8]) -> bool {
+    /// True when `line` is an error line by these settings: a built-in or
+    /// custom pattern matches, and no ignore pattern does.
+    pub fn is_error(&self, line: &[u8]) -> bool {
         self.any_error(line) && !self.ignore.as_ref().is_some_and(|r| r.is_match(line))
     }
 }

@@ -41,12 +41,38 @@ pub async fn run_with_input(
     run(command, ctx, Some(input), timeout).await
 }
 
+/// What a command printed and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Its exit code; `None` when a signal killed it.
+    pub code: Option<i32>,
+    /// Standard output (at most 16 KiB).
+    pub stdout: Vec<u8>,
+    /// Standard error (at most 16 KiB).
+    pub stderr: Vec<u8>,
+}
+
 async fn run(
     command: &[String],
     ctx: &ExecContext,
     input: Option<Vec<u8>>,
     timeout: Duration,
 ) -> Result<String, String> {
+    let out = output(command, ctx, input, timeout).await?;
+    verdict(out.code, &out.stdout, &out.stderr)
+}
+
+/// Runs `command` in `ctx` (its own process group, killed with whatever it
+/// started when it ends or times out), with `input` on its standard input,
+/// and returns what it printed. `Err` when it cannot be started or runs
+/// past `timeout`, in words for the operator. Inside the daemon,
+/// `ctx.reaper` must be set (see the module doc).
+pub async fn output(
+    command: &[String],
+    ctx: &ExecContext,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Output, String> {
     let (program, args) = command.split_first().ok_or("empty command")?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args)
@@ -94,7 +120,11 @@ async fn run(
                 .map_err(|_| timed_out())?;
             drop(guard);
             let code = code.map_err(|e| format!("cannot wait for {program}: {e}"))?;
-            verdict(code, &out, &err)
+            Ok(Output {
+                code,
+                stdout: out,
+                stderr: err,
+            })
         }
         Some(reaper) => {
             let mut child = cmd.spawn().map_err(not_started)?;
@@ -116,7 +146,11 @@ async fn run(
                 .map_err(|_| timed_out())?;
             drop(guard);
             let exit = exit.map_err(|_| "the daemon stopped before the probe ended".to_string())?;
-            verdict(exit.code(), &out, &err)
+            Ok(Output {
+                code: exit.code(),
+                stdout: out,
+                stderr: err,
+            })
         }
     }
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use backstop_config::{HealthCheck, Probe};
 
-pub use exec::{ChildExit, ProbeReaper, run_with_input};
+pub use exec::{ChildExit, Output, ProbeReaper, output, run_with_input};
 pub use http::post;
 
 /// Checks the filesystem holding `path` like the `disk` probe: `Err` with
@@ -42,6 +42,7 @@ pub async fn check_disk(
 ) -> Result<String, String> {
     disk::probe(path, max_used, max_inodes).await
 }
+pub use disk::{DiskUsage, usage as disk_usage};
 pub use tracker::{CheckState, Tracker};
 
 /// The result of one probe run.

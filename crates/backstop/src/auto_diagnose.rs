@@ -104,15 +104,26 @@ async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) 
         ids: None,
         reaper: Some(reaper),
     };
-    let result = backstop_probe::run_with_input(&command, &ctx, Vec::new(), TIMEOUT).await;
+    let result = backstop_probe::output(&command, &ctx, None, TIMEOUT).await;
+    // `diagnose --event` prints the verdict on one line, and exits 0
+    // (healthy) or 1 (a fault); anything else is a failure to diagnose.
     let (kind, message) = match result {
-        // `diagnose` exits 1 when it found a fault: its line is the verdict.
-        Ok(said) | Err(said) if said.starts_with("exit 0: ") || said.starts_with("exit 1: ") => {
-            ("diagnosed", said["exit 0: ".len()..].to_string())
+        Ok(out) if matches!(out.code, Some(0 | 1)) => {
+            let said = String::from_utf8_lossy(&out.stdout);
+            ("diagnosed", said.trim().to_string())
         }
-        Ok(said) | Err(said) => (
+        Ok(out) => (
             "diagnose-failed",
-            format!("{service}: the automatic diagnosis failed: {said}"),
+            format!(
+                "{service}: the automatic diagnosis failed (exit {}): {}",
+                out.code
+                    .map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ),
+        Err(why) => (
+            "diagnose-failed",
+            format!("{service}: the automatic diagnosis failed: {why}"),
         ),
     };
     Event {
@@ -135,7 +146,13 @@ fn prune(dir: &std::path::Path, service: &str, keep: usize) {
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.strip_prefix(&prefix).is_some_and(is_stamp))
         .collect();
-    bundles.sort();
+    // By time, then by the `-N` of bundles made in the same second.
+    bundles.sort_by_key(|n| {
+        let (stamp, same_second) = n
+            .rsplit_once("Z-")
+            .map_or((n.as_str(), 1), |(s, k)| (s, k.parse::<u32>().unwrap_or(1)));
+        (stamp.trim_end_matches('Z').to_string(), same_second)
+    });
     let excess = bundles.len().saturating_sub(keep);
     for name in &bundles[..excess] {
         let path = dir.join(name);
@@ -171,6 +188,7 @@ mod tests {
             "api-20261201T100000Z",
             "api-20261201T110000Z",
             "api-20261201T110000Z-2",
+            "api-20261201T110000Z-10",
             "api-20261201T120000Z",
             "api-v2-20261201T090000Z",
             "api-2-20261201T080000Z",
@@ -188,7 +206,7 @@ mod tests {
             left,
             [
                 "api-2-20261201T080000Z",
-                "api-20261201T110000Z-2",
+                "api-20261201T110000Z-10",
                 "api-20261201T120000Z",
                 "api-v2-20261201T090000Z"
             ]

@@ -25,7 +25,8 @@ fn fails_py() -> String {
     fixture("fails.py").display().to_string()
 }
 
-/// `diagnose SERVICE --json`, parsed; the exit code must say unhealthy (1).
+/// `diagnose SERVICE --json`, parsed; the exit code must agree with it
+/// (1 when a cause was found, 0 otherwise).
 fn diagnose(s: &Sandbox, service: &str) -> Value {
     let out = s.run(&["diagnose", service, "--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -35,6 +36,8 @@ fn diagnose(s: &Sandbox, service: &str) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    let found = !report["causes"].as_array().unwrap().is_empty();
+    assert_eq!(out.status.code(), Some(i32::from(found)), "{report:#}");
     report
 }
 
@@ -841,4 +844,53 @@ fn preflight_runs_as_the_service_with_its_env_and_dir() {
     let evidence = r["causes"][0]["evidence"].to_string();
     assert!(evidence.contains("import failed"), "{r:#}");
     assert_eq!(out.status.code(), Some(1), "a failing preflight is a fault");
+}
+
+#[test]
+fn a_malformed_env_file_is_named_with_its_line() {
+    let s = Sandbox::new(&format!(
+        "[services.api]\ncommand = \"sleep 100\"\nenv_file = \".env\"\n{FAST}\n"
+    ));
+    // The bad line holds a secret, which the parser's error quotes.
+    s.write(".env", "GOOD=1\nDB_PASSWORD hunter2-broken\n");
+    let _d = s.up();
+    s.wait_state("api", "failed", T);
+    let r = diagnose(&s, "api");
+    assert_cause(&r, "missing-config", "is not valid");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&s.path(".env").display().to_string()),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("DB_PASSWORD ***"),
+        "the bad line, masked: {summary}"
+    );
+    let bundle = Path::new(r["bundle"].as_str().unwrap());
+    for entry in std::fs::read_dir(bundle).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("hunter2-broken"),
+            "{} holds it:\n{text}",
+            path.display()
+        );
+    }
+    assert!(!r.to_string().contains("hunter2-broken"));
+}
+
+#[test]
+fn an_unreadable_event_history_is_a_warning_not_a_silence() {
+    let s = Sandbox::new("[services.api]\ncommand = \"sleep 100\"\n");
+    std::fs::create_dir_all(s.path(".backstop")).unwrap();
+    s.write(
+        ".backstop/events.db",
+        "this is not a SQLite database, it is a text file\n",
+    );
+    let r = diagnose(&s, "api");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("the event history cannot be read"),
+        "{r:#}"
+    );
 }

@@ -33,62 +33,41 @@ const SETTLE: Duration = Duration::from_millis(200);
 /// diagnosis, so that the first notification carries the verdict.
 const DIAGNOSIS_WAIT: Duration = Duration::from_secs(30);
 
-/// What the automatic diagnosis said, per service.
+/// Automatic diagnoses under way, per service, since when: a new
+/// `service-down` incident waits for the verdict (which the status then
+/// carries, see `rules::evaluate`).
 #[derive(Default)]
-struct Verdicts {
-    /// Diagnoses under way, since when.
-    pending: HashMap<String, Instant>,
-    /// The last verdict, until the service starts again.
-    said: HashMap<String, String>,
-}
+struct PendingDiagnoses(HashMap<String, Instant>);
 
-impl Verdicts {
+impl PendingDiagnoses {
     fn note(&mut self, e: &Event) {
         let Some(s) = &e.service else { return };
         match e.kind.as_str() {
             "crash-loop" | "startup-timeout" => {
-                self.pending.insert(s.clone(), Instant::now());
+                self.0.insert(s.clone(), Instant::now());
             }
             "diagnosed" | "diagnose-failed" => {
-                self.pending.remove(s);
-                if e.kind == "diagnosed" {
-                    let prefix = format!("{s}: ");
-                    let verdict = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
-                    self.said.insert(s.clone(), verdict.to_string());
-                }
-            }
-            "spawned" => {
-                self.said.remove(s);
+                self.0.remove(s);
             }
             _ => {}
         }
     }
 
-    /// Service-down alerts carry the verdict; a new one waits for it.
-    fn apply(
+    /// `active` without the new service-down alerts still waiting.
+    fn hold(
         &mut self,
         active: Vec<Alert>,
         firing: &BTreeMap<String, Incident>,
         now: Instant,
     ) -> Vec<Alert> {
-        self.pending
+        self.0
             .retain(|_, since| now.duration_since(*since) < DIAGNOSIS_WAIT);
         active
             .into_iter()
             .filter(|a| {
                 a.rule != "service-down"
                     || firing.contains_key(&a.key)
-                    || a.service
-                        .as_ref()
-                        .is_none_or(|s| !self.pending.contains_key(s))
-            })
-            .map(|mut a| {
-                if a.rule == "service-down"
-                    && let Some(verdict) = a.service.as_ref().and_then(|s| self.said.get(s))
-                {
-                    a.summary = format!("{}; diagnosis: {verdict}", a.summary);
-                }
-                a
+                    || a.service.as_ref().is_none_or(|s| !self.0.contains_key(s))
             })
             .collect()
     }
@@ -113,7 +92,7 @@ pub(crate) async fn run(
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
     let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
     let mut memory_max: HashMap<String, Instant> = HashMap::new();
-    let mut verdicts = Verdicts::default();
+    let mut pending = PendingDiagnoses::default();
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
     let mut watching = true;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -125,12 +104,12 @@ pub(crate) async fn run(
                         continue; // our own reports
                     }
                     note(&e, &mut restarts, &mut memory_max);
-                    verdicts.note(&e);
+                    pending.note(&e);
                     // Let the rest of the burst arrive, then look once.
                     tokio::time::sleep(SETTLE).await;
                     while let Ok(e) = events.try_recv() {
                         note(&e, &mut restarts, &mut memory_max);
-                        verdicts.note(&e);
+                        pending.note(&e);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -169,11 +148,11 @@ pub(crate) async fn run(
             .and_then(Result::err),
         };
         let active = rules::evaluate(&config, &report, &recent);
-        let active = verdicts.apply(active, &firing, now);
+        let active = pending.hold(active, &firing, now);
         update(&config, &mut firing, active, now, &bus, &reaper);
         watching = !config.sinks.is_empty()
             || !firing.is_empty()
-            || !verdicts.pending.is_empty()
+            || !pending.0.is_empty()
             || !memory_max.is_empty()
             || restarts.values().any(|v| !v.is_empty());
     }

@@ -69,7 +69,12 @@ pub(crate) fn evaluate(
                     AlertSeverity::Critical,
                     name,
                     Some(name),
-                    format!("{name} is {}{detail}", s.state.as_str()),
+                    match &s.diagnosis {
+                        Some(d) => {
+                            format!("{name} is {}{detail}; diagnosis: {d}", s.state.as_str())
+                        }
+                        None => format!("{name} is {}{detail}", s.state.as_str()),
+                    },
                 ));
             }
             ServiceState::Running if s.health == Health::Unhealthy => out.push(alert(

@@ -14,12 +14,7 @@ use crate::diagnose;
 use crate::exit::{CmdResult, Code, Exit};
 
 pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdResult {
-    // The daemon's automatic diagnosis reads one line: no warnings after it.
-    let loaded = if args.event {
-        backstop_config::load(config_path).map_err(|e| Exit::new(Code::Usage, e.render(false)))?
-    } else {
-        load_config(config_path)?
-    };
+    let loaded = load_config(config_path)?;
     let config = &loaded.config;
     if let Some(name) = &args.service {
         known_services(config, [name])?;
@@ -49,9 +44,9 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
             Some(n) => vec![n.clone()],
             None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
         };
+        let daemon = report.is_some();
         let run = diagnose::Run {
             config,
-            report: report.clone(),
             out_dir,
             archive: args.archive,
             progress: &progress,
@@ -61,7 +56,7 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
             let Some(service) = config.service(&name) else {
                 continue;
             };
-            let live: Option<ServiceStatus> = if run.report.is_some() {
+            let live: Option<ServiceStatus> = if daemon {
                 client.get(&format!("/api/v1/services/{name}")).await.ok()
             } else {
                 None
@@ -100,9 +95,7 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
     }
     // Exit 1 when something is wrong; a service stopped on purpose, with
     // nothing against it, is not.
-    let at_rest =
-        |r: &Report| r.causes.is_empty() && matches!(r.state.as_str(), "stopped" | "exited");
-    if reports.iter().all(|r| r.healthy || at_rest(r)) {
+    if reports.iter().all(|r| r.healthy || r.at_rest()) {
         Ok(())
     } else {
         Err(Exit::new(Code::Failed, String::new()))
@@ -116,10 +109,7 @@ fn text(r: &Report) -> String {
     let _ = writeln!(out, "{}", r.verdict());
     if let Some(c) = r.causes.first() {
         for e in &c.evidence {
-            let at = e
-                .line
-                .map_or_else(|| e.source.clone(), |l| format!("{}:{l}", e.source));
-            let _ = writeln!(out, "  {at:<22} {}", e.text);
+            let _ = writeln!(out, "  {:<22} {}", e.place(), e.text);
         }
         if let Some(p) = &c.remedy.playbook {
             let _ = writeln!(out, "  fix: backstop fix {} {p}", r.service);

@@ -6,8 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use backstop_config::StderrFile;
-use backstop_logs::{Entry, Family, Follower, Query, Source, Stream};
+use backstop_logs::{Entry, Follower, Query, Source, Stream};
 
 use crate::cli::LogsArgs;
 use crate::context::{color_stdout, known_services, load_config, parse_time};
@@ -26,22 +25,10 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
         args.services.clone()
     };
     let log_dir = config.daemon.state_dir.join("logs");
-    // Each service has one file family, two when stderr is kept apart.
     let sources: Vec<Source> = names
         .iter()
         .filter_map(|n| config.service(n))
-        .flat_map(|s| {
-            let families: &[Family] = match s.logs.stderr {
-                StderrFile::Merged => &[Family::Main],
-                StderrFile::Separate => &[Family::Main, Family::Stderr],
-            };
-            families.iter().map(|&family| Source {
-                service: s.name.clone(),
-                dir: log_dir.clone(),
-                family,
-                format: s.logs.format,
-            })
-        })
+        .flat_map(|s| Source::for_service(&log_dir, s))
         .collect();
     let grep = args
         .grep

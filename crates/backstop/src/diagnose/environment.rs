@@ -26,10 +26,12 @@ pub(super) fn environment(
     use std::os::unix::fs::MetadataExt;
     let p = Part::Environment;
     let mut from_file = BTreeSet::new();
+    // The same words the spawn uses, so that its failure is quoted once.
+    let mut env_file_error = None;
     match &service.env_file {
         None => b.line(p, "env_file: none configured"),
-        Some(file) => match std::fs::metadata(file) {
-            Ok(meta) => {
+        Some(file) => {
+            if let Ok(meta) = std::fs::metadata(file) {
                 let mode = meta.mode() & 0o7777;
                 b.line(
                     p,
@@ -42,23 +44,16 @@ pub(super) fn environment(
                 if wider_than_640(mode) {
                     b.warn(p, format!("{} is readable or writable by others (mode {mode:04o}, wider than 0640): `chmod 600 {}`", file.display(), file.display()));
                 }
-                if let Ok(pairs) = backstop_config::read_env_file(file) {
-                    from_file.extend(pairs.into_iter().map(|(k, _)| k));
+            }
+            match backstop_config::read_env_file(file) {
+                Ok(pairs) => from_file.extend(pairs.into_iter().map(|(k, _)| k)),
+                Err(e) => {
+                    let text = e.to_string();
+                    b.evidence(p, None, &format!("env_file: {text}"), &text);
+                    env_file_error = Some(text);
                 }
             }
-            Err(e) => {
-                let text = format!(
-                    "cannot read env file {}: {}",
-                    file.display(),
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        "no such file".to_string()
-                    } else {
-                        e.to_string()
-                    }
-                );
-                b.evidence(p, None, &format!("env_file: {text}"), &text);
-            }
-        },
+        }
     }
     if let Some(backstop_config::TokenSource::File(path)) = &config.daemon.token {
         flag_key_file(b, path);
@@ -107,19 +102,15 @@ pub(super) fn environment(
             }
         }
     }
-    match plan {
-        Ok(_) => {}
-        Err(reason) => {
-            // The env file error has been shown above.
-            if !reason.starts_with("cannot read env file") {
-                b.evidence(
-                    p,
-                    None,
-                    &format!("the service cannot be prepared for a start: {reason}"),
-                    reason,
-                );
-            }
-        }
+    if let Err(reason) = plan
+        && env_file_error.as_ref() != Some(reason)
+    {
+        b.evidence(
+            p,
+            None,
+            &format!("the service cannot be prepared for a start: {reason}"),
+            reason,
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! Error signatures: the error lines of a log tail grouped by their shape
-//! (numbers, hex ids and addresses folded), with counts and when each was
-//! first and last seen.
+//! (every run of digits folded to `N`, so ports, pids and counts do not
+//! split a group), with counts and when each was first and last seen.
 
 use std::collections::HashMap;
 use std::time::SystemTime;

@@ -36,24 +36,23 @@ impl View {
     }
 }
 
-/// The events of `service`, oldest first; empty when there is no history.
-pub(crate) fn events(state_dir: &Path, service: &str) -> Vec<Event> {
+/// The events of `service`, oldest first; empty when there is no history
+/// yet, `Err` (for the operator) when `events.db` cannot be read.
+pub(crate) fn events(state_dir: &Path, service: &str) -> Result<Vec<Event>, String> {
     let path = state_dir.join("events.db");
     if !path.exists() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let Ok(store) = Store::open_read_only(&path) else {
-        return Vec::new();
+    let query = EventQuery {
+        service: Some(service.to_string()),
+        limit: Some(EVENTS_PER_SERVICE),
+        ..EventQuery::default()
     };
-    let mut events = store
-        .query(&EventQuery {
-            service: Some(service.to_string()),
-            limit: Some(EVENTS_PER_SERVICE),
-            ..EventQuery::default()
-        })
-        .unwrap_or_default();
+    let mut events = Store::open_read_only(&path)
+        .and_then(|store| store.query(&query))
+        .map_err(|e| e.to_string())?;
     events.sort_by(|a, b| a.at.cmp(&b.at));
-    events
+    Ok(events)
 }
 
 /// `api: running → backoff (restarting in 1.0s)` → (`backoff`, detail).
@@ -138,7 +137,8 @@ pub(crate) fn unhealthy(
         None => all
             .iter()
             .filter(|name| {
-                last_fault_state(&events(state_dir, name)).is_some_and(|(s, _, _)| is_fault(&s))
+                let events = events(state_dir, name).unwrap_or_default();
+                last_fault_state(&events).is_some_and(|(s, _, _)| is_fault(&s))
             })
             .cloned()
             .collect(),

@@ -30,20 +30,18 @@ mod system;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use backstop_api::{Event, ServiceStatus, StatusReport};
+use backstop_api::{Event, ServiceStatus};
 use backstop_config::{Config, ServiceConfig};
 use backstop_diagnose::redact::Redactor;
 use backstop_diagnose::{Diagnoser, Evidence, Report};
 use backstop_supervisor::spawn;
 
-use bundle::Bundle;
+use bundle::{Bundle, Part};
 pub(crate) use history::unhealthy;
 
 /// What every diagnosis of one run shares.
 pub(crate) struct Run<'a> {
     pub(crate) config: &'a Config,
-    /// The daemon's status, when one runs.
-    pub(crate) report: Option<StatusReport>,
     /// Where bundles go (`<state_dir>/diagnostics` unless `--out`).
     pub(crate) out_dir: PathBuf,
     /// Also write a `.tar.gz`.
@@ -63,10 +61,22 @@ pub(crate) async fn diagnose(
     let state_dir = &config.daemon.state_dir;
     let step = |what: &str| (run.progress)(&service.name, what);
     step("history");
-    let view = history::view(live, history::events(state_dir, &service.name));
+    let (events, history_error) = match history::events(state_dir, &service.name) {
+        Ok(events) => (events, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let view = history::view(live, events);
     let episode = episode_start(&view.events);
     let plan = spawn::prepare(service, state_dir);
     let mut b = Bundle::new(redactor(config, service, plan.as_ref().ok()));
+    if let Some(e) = history_error {
+        b.warn(
+            Part::Exits,
+            format!(
+                "the event history cannot be read, so exits and state changes are missing here: {e}"
+            ),
+        );
+    }
 
     runtime::status(&mut b, service, &view);
     step("processes");
@@ -93,7 +103,15 @@ pub(crate) async fn diagnose(
     });
     let evidence: Vec<Evidence> = found.into_iter().map(|f| f.evidence).collect();
     let mut causes = Diagnoser::new().diagnose(&evidence);
-    refine::refine(&mut causes, config, service, &own_checks, &evidence, &view);
+    refine::refine(
+        &mut causes,
+        config,
+        service,
+        &own_checks,
+        &evidence,
+        &view,
+        preflight_failed,
+    );
     b.redact_causes(&mut causes);
     // Running, its checks pass and a start would work: earlier errors in
     // its logs are history, shown in the summary but not a verdict.
@@ -153,11 +171,23 @@ pub(crate) async fn diagnose(
 /// API token.
 fn redactor(config: &Config, service: &ServiceConfig, plan: Option<&spawn::SpawnPlan>) -> Redactor {
     let mut r = Redactor::new();
-    if let Some(file) = &service.env_file
-        && let Ok(pairs) = backstop_config::read_env_file(file)
-    {
-        for (k, v) in pairs {
-            r.learn(&k, &v, true);
+    if let Some(file) = &service.env_file {
+        match backstop_config::read_env_file(file) {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    r.learn(&k, &v, true);
+                }
+            }
+            // The parse error quotes the bad line: learn what each raw line
+            // holds, so `DB_PASSWORD hunter2` (no `=`) is masked there too.
+            Err(_) => {
+                for line in std::fs::read_to_string(file).unwrap_or_default().lines() {
+                    let line = line.trim().trim_start_matches("export ");
+                    if let Some((k, v)) = line.split_once(['=', ' ', '\t', ':']) {
+                        r.learn(k.trim(), v.trim().trim_matches(['"', '\'']), true);
+                    }
+                }
+            }
         }
     }
     if let Some(plan) = plan {

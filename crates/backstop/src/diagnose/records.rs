@@ -5,8 +5,8 @@
 use std::time::SystemTime;
 
 use backstop_api::Event;
-use backstop_config::{Config, ServiceConfig, StderrFile};
-use backstop_logs::{Entry, ErrorPatterns, Family, Query, Source};
+use backstop_config::{Config, ServiceConfig};
+use backstop_logs::{Entry, ErrorPatterns, Query, Source};
 
 use super::bundle::{Bundle, Part};
 use super::errors;
@@ -21,23 +21,6 @@ pub(super) fn at(event: &Event) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&event.at).ok()
 }
 
-/// The service's log sources (one, or two with stderr kept apart).
-pub(super) fn sources(config: &Config, service: &ServiceConfig) -> Vec<Source> {
-    let families: &[Family] = match service.logs.stderr {
-        StderrFile::Merged => &[Family::Main],
-        StderrFile::Separate => &[Family::Main, Family::Stderr],
-    };
-    families
-        .iter()
-        .map(|&family| Source {
-            service: service.name.clone(),
-            dir: config.daemon.state_dir.join("logs"),
-            family,
-            format: service.logs.format,
-        })
-        .collect()
-}
-
 /// The last lines of each stream into `05-logs.txt`; those of the current
 /// attempt are evidence. Returns the longer tail for error signatures.
 pub(super) fn logs(
@@ -48,7 +31,7 @@ pub(super) fn logs(
 ) -> Vec<Entry> {
     let p = Part::Logs;
     let mut all = Vec::new();
-    for source in sources(config, service) {
+    for source in Source::for_service(&config.daemon.state_dir.join("logs"), service) {
         let query = Query {
             last: Some(ERROR_SCAN_LINES),
             ..Query::default()
@@ -56,7 +39,7 @@ pub(super) fn logs(
         let entries = match backstop_logs::read::read_source(&source, &query, None) {
             Ok(e) => e,
             Err(e) => {
-                b.line(
+                b.warn(
                     p,
                     format!("{}: cannot read: {e}", source.current().display()),
                 );
@@ -174,11 +157,7 @@ pub(super) fn exits(
     );
     let prefix = format!("{}: ", service.name);
     let mut any = false;
-    for e in view
-        .events
-        .iter()
-        .filter(|e| e.kind != "check-passing" && e.kind != "output")
-    {
+    for e in view.events.iter().filter(|e| e.kind != "check-passing") {
         any = true;
         let line = format!("{}  {:<17} {}", e.at, e.kind, e.message);
         let text = e.message.strip_prefix(&prefix).unwrap_or(&e.message);

@@ -2,15 +2,24 @@
 //! a refused address, the process holding a port now, and `crashed` quoting
 //! the right lines; evidence that does not apply is dropped.
 
-use std::collections::BTreeSet;
-
 use backstop_config::{Config, ServiceConfig};
-use backstop_diagnose::{Cause, Evidence, Remedy};
+use backstop_diagnose::{Cause, Evidence};
+use backstop_logs::ErrorPatterns;
 use backstop_supervisor::ports;
 
 use super::bundle::{FILES, Part};
 use super::history;
 use super::probes::CheckFacts;
+
+/// `regex` compiled once, on first use.
+macro_rules! constant_regex {
+    ($pattern:expr) => {{
+        static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new($pattern).expect("UNWRAP: a constant pattern")
+        });
+        &*RE
+    }};
+}
 
 /// Fills in what the rules cannot know, and drops what does not apply.
 pub(super) fn refine(
@@ -20,6 +29,7 @@ pub(super) fn refine(
     checks: &CheckFacts,
     evidence: &[Evidence],
     view: &history::View,
+    preflight_failed: bool,
 ) {
     // A failing check of the service itself only shows that it is unhealthy.
     for c in causes.iter_mut() {
@@ -31,17 +41,17 @@ pub(super) fn refine(
     causes.retain(|c| !c.evidence.is_empty());
     for c in causes.iter_mut() {
         match c.id.as_str() {
-            "dependency-unavailable" | "dependency-auth-failed" => name_dependency(c, config),
+            "dependency-unavailable" | "dependency-auth-failed" => {
+                name_dependency(c, config, &service.name);
+            }
             "port-in-use" => name_port_holder(c, service),
             "syntax-error" => locate(c, evidence),
             "startup-timeout" => add_check_detail(c, checks, evidence),
             _ => {}
         }
     }
-    if causes.is_empty() && history::is_fault(&view.state) {
-        causes.push(crashed(evidence, view));
-    } else if causes.len() == 1 && causes[0].id == "crashed" {
-        causes[0] = crashed(evidence, view);
+    if causes.is_empty() && (history::is_fault(&view.state) || preflight_failed) {
+        causes.push(crashed(evidence, service, view));
     }
 }
 
@@ -55,10 +65,8 @@ fn locate(c: &mut Cause, evidence: &[Evidence]) {
     let Some(at) = evidence.iter().position(|e| e == last) else {
         return;
     };
-    let python = regex::Regex::new(r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#)
-        .expect("UNWRAP: a constant pattern");
-    let node = regex::Regex::new(r"^(?P<file>/\S+\.[cm]?[jt]s):(?P<line>\d+)$")
-        .expect("UNWRAP: a constant pattern");
+    let python = constant_regex!(r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#);
+    let node = constant_regex!(r"^(?P<file>/\S+\.[cm]?[jt]s):(?P<line>\d+)$");
     let found = evidence[at.saturating_sub(6)..at]
         .iter()
         .rev()
@@ -91,88 +99,57 @@ fn add_check_detail(c: &mut Cause, checks: &CheckFacts, evidence: &[Evidence]) {
     }
 }
 
-/// `crashed`: it exits and nothing matched; quote the last error lines.
-pub(super) fn crashed(evidence: &[Evidence], view: &history::View) -> Cause {
-    let logs: Vec<&Evidence> = evidence
+/// `crashed`, for a service in a fault state (or with a failing preflight)
+/// that no rule explains: the last error lines of its log by its own error
+/// patterns, else its last log lines, else the last evidence of any kind.
+fn crashed(evidence: &[Evidence], service: &ServiceConfig, view: &history::View) -> Cause {
+    let logs: Vec<Evidence> = evidence
         .iter()
         .filter(|e| e.source == FILES[Part::Logs as usize])
+        .cloned()
         .collect();
-    let errorish = regex::Regex::new(r"(?i)error|exception|fatal|panic|traceback|failed|critical")
-        .expect("UNWRAP: a constant pattern");
-    // The last three different lines (a crash loop repeats itself).
-    let last3 = |list: Vec<Evidence>| -> Vec<Evidence> {
-        let mut seen = BTreeSet::new();
-        let mut out: Vec<Evidence> = list
-            .into_iter()
-            .rev()
-            .filter(|e| seen.insert(e.text.clone()))
-            .take(3)
-            .collect();
-        out.reverse();
-        out
-    };
-    let mut quoted = last3(
-        logs.iter()
-            .filter(|e| errorish.is_match(&e.text))
-            .map(|e| (*e).clone())
+    let errors: Vec<Evidence> = match ErrorPatterns::new(&service.logs) {
+        Ok(patterns) => logs
+            .iter()
+            .filter(|e| patterns.is_error(e.text.as_bytes()))
+            .cloned()
             .collect(),
-    );
-    if quoted.is_empty() {
-        quoted = last3(logs.iter().map(|e| (*e).clone()).collect());
+        Err(_) => Vec::new(),
+    };
+    let quoted = [errors.as_slice(), logs.as_slice(), evidence]
+        .into_iter()
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    backstop_diagnose::crashed(quoted, last_exit(view).as_deref())
+}
+
+/// The last exit, `code 3` or `SIGKILL`: from the daemon, else from the
+/// last `exited` event (`api: pid 42 exited with code 3 after 120ms`).
+fn last_exit(view: &history::View) -> Option<String> {
+    if let Some(e) = view.live.as_ref().and_then(|s| s.last_exit.as_ref()) {
+        return Some(e.describe());
     }
-    if quoted.is_empty() {
-        quoted = last3(evidence.to_vec());
-    }
-    let exit = view
-        .live
-        .as_ref()
-        .and_then(|s| s.last_exit.as_ref())
-        .map(backstop_api::ExitInfo::describe)
-        .or_else(|| {
-            view.events
-                .iter()
-                .rev()
-                .find(|e| e.kind == "exited")
-                .and_then(|e| {
-                    e.message
-                        .split(" exited with ")
-                        .nth(1)
-                        .map(|s| s.split(" after").next().unwrap_or(s).to_string())
-                })
-        });
-    let last = quoted.last().map_or("(no output)", |e| e.text.as_str());
-    Cause {
-        id: "crashed".to_string(),
-        confidence: 0.3,
-        summary: match exit {
-            Some(exit) => {
-                format!("it exits ({exit}) and no known cause matched; the last error: {last}")
-            }
-            None => format!("it fails and no known cause matched; the last line: {last}"),
-        },
-        evidence: quoted,
-        remedy: Remedy {
-            playbook: None,
-            manual: Some(
-                "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more"
-                    .to_string(),
-            ),
-        },
-    }
+    let message = &view
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "exited")?
+        .message;
+    let (_, rest) = message.split_once(" exited with ")?;
+    Some(rest.split(" after").next().unwrap_or(rest).to_string())
 }
 
 /// Ports a text names: `:5432`, `port 5432`.
-pub(super) fn ports_in(text: &str) -> Vec<u16> {
-    let re =
-        regex::Regex::new(r"(?:[\w\]\x22]:|port )(\d{2,5})\b").expect("UNWRAP: a constant pattern");
-    re.captures_iter(text)
+fn ports_in(text: &str) -> Vec<u16> {
+    constant_regex!(r"(?:[\w\]\x22]:|port )(\d{2,5})\b")
+        .captures_iter(text)
         .filter_map(|c| c[1].parse().ok())
         .collect()
 }
 
 /// `127.0.0.1:5432` → "`postgres` in the config", by the ports of
-/// services and the targets of checks.
-pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
+/// services and the targets of checks (never `own`, the service diagnosed).
+fn name_dependency(c: &mut Cause, config: &Config, own: &str) {
     if c.summary.contains('`') {
         return; // already named by its config name
     }
@@ -182,6 +159,7 @@ pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
         config
             .services
             .iter()
+            .filter(|s| s.name != own)
             .find(|s| {
                 s.port == Some(port)
                     || s.health
@@ -197,7 +175,7 @@ pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
                     .map(|k| format!("check `{}`", k.name))
             })
     });
-    let named = by_port.or_else(|| by_kind(&texts.join("\n"), config));
+    let named = by_port.or_else(|| by_kind(&texts.join("\n"), config, own));
     let unnamed = c.summary.ends_with(" ?");
     let stem = c.summary.trim_end_matches('?').to_string();
     match (unnamed, named) {
@@ -213,7 +191,7 @@ pub(super) fn name_dependency(c: &mut Cause, config: &Config) {
 
 /// A Redis or PostgreSQL client's message without an address: the one
 /// entry of the config that probes that kind of server.
-pub(super) fn by_kind(text: &str, config: &Config) -> Option<String> {
+fn by_kind(text: &str, config: &Config, own: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let kind = if ["wrongpass", "noauth", "redis"]
         .iter()
@@ -231,7 +209,7 @@ pub(super) fn by_kind(text: &str, config: &Config) -> Option<String> {
     let mut found: Vec<String> = config
         .services
         .iter()
-        .filter(|s| s.health.iter().any(|h| h.probe.kind() == kind))
+        .filter(|s| s.name != own && s.health.iter().any(|h| h.probe.kind() == kind))
         .map(|s| format!("service `{}`", s.name))
         .chain(
             config
@@ -245,7 +223,7 @@ pub(super) fn by_kind(text: &str, config: &Config) -> Option<String> {
 }
 
 /// `the port 8000 is already in use` → `… by pid 42 (python3 -m http.server)`.
-pub(super) fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
+fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
     // The port the message names, the declared one, or a port on the
     // command line that something holds now (`http.server 8000`, `--port 8000`).
     let port = ports_in(&c.summary)

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use backstop_config::{DependencyCondition, ServiceConfig};
+use backstop_config::ServiceConfig;
 use backstop_diagnose::{Cause, Report};
 
 use super::bundle::{Bundle, FILES, Part};
@@ -53,10 +53,7 @@ pub(crate) fn summary(
         b.line(p, "");
         b.line(p, "Evidence:");
         for e in &c.evidence {
-            let at = e
-                .line
-                .map_or_else(|| e.source.clone(), |l| format!("{}:{l}", e.source));
-            b.line(p, format!("- `{at}`: {}", e.text));
+            b.line(p, format!("- `{}`: {}", e.place(), e.text));
         }
         b.line(p, "");
         if let Some(playbook) = &c.remedy.playbook {
@@ -130,14 +127,7 @@ pub(crate) fn config(b: &mut Bundle, s: &ServiceConfig) {
         let deps: Vec<String> = s
             .depends_on
             .iter()
-            .map(|d| {
-                let c = match d.condition {
-                    DependencyCondition::Started => "started",
-                    DependencyCondition::Healthy => "healthy",
-                    DependencyCondition::Completed => "completed",
-                };
-                format!("{} = {c:?}", d.service)
-            })
+            .map(|d| format!("{} = {:?}", d.service, d.condition.as_str()))
             .collect();
         b.line(p, format!("depends_on = {{ {} }}", deps.join(", ")));
     }
@@ -176,7 +166,7 @@ pub(crate) fn config(b: &mut Bundle, s: &ServiceConfig) {
                 humantime::format_duration(h.interval),
                 humantime::format_duration(h.timeout),
                 h.failures,
-                format!("{:?}", h.on_failure).to_lowercase()
+                h.on_failure.as_str()
             ),
         );
     }

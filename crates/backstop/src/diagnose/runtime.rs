@@ -8,7 +8,6 @@ use backstop_supervisor::{ports, procs, spawn, state_file::StateFile};
 
 use super::bundle::{Bundle, Part};
 use super::history;
-use super::system;
 
 /// `02-status.txt`: the state, live from the daemon or as last recorded;
 /// a fault state's detail is evidence.
@@ -37,7 +36,7 @@ pub(super) fn status(b: &mut Bundle, service: &ServiceConfig, view: &history::Vi
             );
         }
         if let Some(rss) = s.rss_bytes {
-            b.line(p, format!("memory (tree): {}", system::bytes(rss)));
+            b.line(p, format!("memory (tree): {}", crate::render::bytes(rss)));
         }
         let o = &s.output;
         b.line(
@@ -122,7 +121,7 @@ pub(super) fn processes(
                 "{:>8} {:>8} {:>10} {:>8.1}s  {cmdline}",
                 m.pid,
                 m.ppid,
-                system::bytes(m.rss_pages * page),
+                crate::render::bytes(m.rss_pages * page),
                 m.cpu_ticks as f64 / ticks,
             ),
         );
@@ -133,7 +132,7 @@ pub(super) fn processes(
         format!(
             "{} processes, {} resident in all",
             members.len(),
-            system::bytes(total)
+            crate::render::bytes(total)
         ),
     );
     (Some(pid), members.iter().map(|m| m.pid).collect())

@@ -34,47 +34,15 @@ pub(crate) fn load() -> String {
     format!("load average: {} ({cpus} CPUs)", load.trim())
 }
 
-/// Space on the filesystem holding `path`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Space {
-    pub(crate) used_pct: f64,
-    pub(crate) free_bytes: u64,
-    pub(crate) total_bytes: u64,
-    pub(crate) inodes_used_pct: f64,
-}
-
-impl Space {
-    /// Full for a writer: under 1 MB or 0.5% left, or no inode left.
-    pub(crate) fn is_full(&self) -> bool {
-        self.total_bytes > 0
-            && (self.free_bytes < 1_000_000
-                || self.used_pct >= 99.5
-                || self.inodes_used_pct >= 99.9)
-    }
+/// Full for a writer: under 1 MB or 0.5% left, or no inode left.
+fn is_full(u: &backstop_probe::DiskUsage) -> bool {
+    u.total_bytes > 0
+        && (u.free_bytes < 1_000_000 || u.used_pct >= 99.5 || u.inodes_used_pct >= 99.9)
 }
 
 /// Space of the filesystem holding `path` (the nearest existing ancestor).
-pub(crate) fn space(path: &Path) -> Option<Space> {
-    let existing = path.ancestors().find(|p| p.exists())?;
-    let stat = nix::sys::statvfs::statvfs(existing).ok()?;
-    let frag = stat.fragment_size();
-    let used = stat.blocks().saturating_sub(stat.blocks_free());
-    let usable = used + stat.blocks_available();
-    let files = stat.files();
-    Some(Space {
-        used_pct: if usable > 0 {
-            used as f64 / usable as f64 * 100.0
-        } else {
-            0.0
-        },
-        free_bytes: stat.blocks_available() * frag,
-        total_bytes: stat.blocks() * frag,
-        inodes_used_pct: if files > 0 {
-            files.saturating_sub(stat.files_free()) as f64 / files as f64 * 100.0
-        } else {
-            0.0
-        },
-    })
+fn space(path: &Path) -> Option<backstop_probe::DiskUsage> {
+    backstop_probe::disk_usage(path.ancestors().find(|p| p.exists())?).ok()
 }
 
 /// The kernel's OOM-killer lines, from /dev/kmsg without blocking.
@@ -111,18 +79,6 @@ pub(crate) fn oom_lines() -> Result<Vec<String>, String> {
     Ok(found)
 }
 
-/// Human-readable bytes: `512 MB`, `3.2 GB`.
-pub(crate) fn bytes(n: u64) -> String {
-    let n = n as f64;
-    if n >= 1e9 {
-        format!("{:.1} GB", n / 1e9)
-    } else if n >= 1e6 {
-        format!("{:.1} MB", n / 1e6)
-    } else {
-        format!("{:.0} KB", n / 1e3)
-    }
-}
-
 /// `11-system.txt`; a full filesystem and an OOM kill of the service are evidence.
 pub(super) fn system_part(
     b: &mut Bundle,
@@ -152,16 +108,16 @@ pub(super) fn system_part(
             "{what} {}: {:.1}% of {} used, {} free, {:.1}% of inodes used",
             path.display(),
             space.used_pct,
-            bytes(space.total_bytes),
-            bytes(space.free_bytes),
+            crate::render::bytes(space.total_bytes),
+            crate::render::bytes(space.free_bytes),
             space.inodes_used_pct
         );
-        if space.is_full() {
+        if is_full(&space) {
             let text = format!(
                 "filesystem of {} is full: {:.1}% used, {} free",
                 path.display(),
                 space.used_pct,
-                bytes(space.free_bytes)
+                crate::render::bytes(space.free_bytes)
             );
             b.evidence(p, None, &line, &text);
         } else {
