@@ -276,6 +276,10 @@ pub struct ReloadOutcome {
     pub removed: Vec<String>,
     /// Services whose definition changed (and were restarted).
     pub changed: Vec<String>,
+    /// Services that took new settings without a restart (health checks,
+    /// restart and stop policies, startup grace, logs).
+    #[serde(default)]
+    pub updated: Vec<String>,
 }
 
 /// Any error answer: `{"error": "…"}`.

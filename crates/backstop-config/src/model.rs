@@ -110,13 +110,18 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// Equal in everything that needs a restart to take effect: log
-    /// settings apply to a running service and preflight commands only to
-    /// `diagnose`, so they are left out.
+    /// Equal in everything that needs a restart to take effect. Left out:
+    /// log settings, health checks, the startup grace and the restart and
+    /// stop policies (a running service takes them as they are), and
+    /// preflight commands (only `diagnose` runs them).
     pub fn same_process(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.logs.clone_from(&other.logs);
         a.preflight.clone_from(&other.preflight);
+        a.health.clone_from(&other.health);
+        a.startup = other.startup;
+        a.restart.clone_from(&other.restart);
+        a.stop.clone_from(&other.stop);
         a == *other
     }
 }

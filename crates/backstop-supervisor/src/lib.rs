@@ -25,6 +25,7 @@ pub mod output;
 pub mod ports;
 pub mod process_check;
 pub mod procs;
+pub mod rules;
 pub mod spawn;
 pub mod state_file;
 mod supervisor;

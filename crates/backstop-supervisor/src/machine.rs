@@ -573,7 +573,9 @@ impl Machine {
         })]
     }
 
-    /// Takes new restart and stop settings (after a reload), keeping the state.
+    /// Takes new restart, stop, startup and check settings (after a
+    /// reload), keeping the state. A starting service left without a
+    /// readiness check is running: nothing could tell it is ready.
     pub fn reconfigure(&mut self, service: &ServiceConfig) {
         self.restart = service.restart.clone();
         self.has_probes = service.health.iter().any(is_readiness_check);
@@ -585,6 +587,9 @@ impl Machine {
         self.stop_signal = service.stop.signal.number;
         self.stop_timeout = service.stop.timeout;
         self.stop_mode = service.stop.mode;
+        if !self.has_probes && self.phase == (Phase::Starting { has_main: true }) {
+            self.phase = Phase::Running;
+        }
     }
 
     /// Marks the main process as existing while in `starting`.
@@ -621,30 +626,12 @@ pub fn signal_name(number: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backstop_config::{StopConfig, StopSignal};
 
     fn service(restart: RestartConfig, mode: StopMode) -> ServiceConfig {
-        ServiceConfig {
-            name: "api".into(),
-            command: vec!["true".into()],
-            dir: "/".into(),
-            env: backstop_config::EnvVars::default(),
-            env_file: None,
-            user: None,
-            group: None,
-            stop: StopConfig {
-                signal: StopSignal::default(),
-                timeout: Duration::from_secs(10),
-                mode,
-            },
-            depends_on: vec![],
-            restart,
-            port: None,
-            startup: None,
-            health: vec![],
-            logs: backstop_config::LogSettings::default(),
-            preflight: vec![],
-        }
+        let mut s = crate::rules::testing::service("api");
+        s.restart = restart;
+        s.stop.mode = mode;
+        s
     }
 
     fn restart_cfg(max_restarts: u32) -> RestartConfig {
@@ -1187,5 +1174,32 @@ mod tests {
         assert_eq!(signal_name(9), "SIGKILL");
         assert_eq!(describe(ExitStatus::Signal(15)), "signal SIGTERM");
         assert_eq!(describe(ExitStatus::Code(2)), "code 2");
+    }
+
+    #[test]
+    fn a_starting_service_whose_checks_are_removed_by_reload_is_running() {
+        let t = Instant::now();
+        let mut config = service(restart_cfg(3), StopMode::Group);
+        config.health = vec![crate::rules::testing::exec_check("false")];
+        let mut m = Machine::new(&config);
+        m.handle(Input::Start, t);
+        m.handle(Input::Launch, t);
+        m.note_main_exists();
+        m.handle(Input::Spawned, t);
+        assert_eq!(m.state(), ServiceState::Starting);
+        config.health.clear();
+        m.reconfigure(&config);
+        assert_eq!(m.state(), ServiceState::Running);
+    }
+
+    #[test]
+    fn a_running_service_given_its_first_check_stays_running() {
+        let t = Instant::now();
+        let mut config = service(restart_cfg(3), StopMode::Group);
+        let mut m = Machine::new(&config);
+        running(&mut m, t);
+        config.health = vec![crate::rules::testing::exec_check("true")];
+        m.reconfigure(&config);
+        assert_eq!(m.state(), ServiceState::Running);
     }
 }

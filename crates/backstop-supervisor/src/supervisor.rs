@@ -114,6 +114,26 @@ impl Service {
         self.machine.state()
     }
 
+    /// New check runners for the current config's checks, running at once
+    /// when the service runs. Results of runs under way belong to the old
+    /// checks and are ignored.
+    fn rebuild_checks(&mut self, now: Instant) {
+        self.checks = self
+            .config
+            .health
+            .iter()
+            .cloned()
+            .map(CheckRun::new)
+            .collect();
+        self.generation += 1;
+        let running = self.main.as_ref().is_some_and(|m| m.alive)
+            && self.state().is_active()
+            && self.state() != ServiceState::Stopping;
+        if running {
+            self.checks.iter_mut().for_each(|c| c.arm(now));
+        }
+    }
+
     fn pgid(&self) -> Option<i32> {
         self.main.as_ref().map(|m| m.pid)
     }
@@ -371,6 +391,11 @@ impl Supervisor {
             self.apply(i, action, now);
         }
         // `apply` may have fed this service again (spawn → Spawned).
+        self.announce(i, now);
+    }
+
+    /// Publishes a state change not yet announced.
+    fn announce(&mut self, i: usize, now: Instant) {
         let (before, after) = (self.services[i].reported, self.services[i].state());
         if before != after {
             self.services[i].reported = after;
@@ -1066,46 +1091,50 @@ impl Supervisor {
     fn reload(&mut self) -> Result<ReloadOutcome, String> {
         let loaded = backstop_config::load(&self.config.path).map_err(|e| e.render(false))?;
         let new = loaded.config;
-        let mut outcome = ReloadOutcome::default();
+        let plan = crate::rules::reload::plan(&self.config.services, &new.services);
         let now = Instant::now();
-        for (n, service) in new.services.iter().enumerate() {
-            match self.index(&service.name) {
-                None => {
-                    self.services
-                        .push(Service::new(service.clone(), self.services.len() + n));
-                    outcome.added.push(service.name.clone());
-                    let i = self.services.len() - 1;
-                    if !self.shutting_down {
-                        self.feed(i, Input::Start, now);
-                    }
+        for service in &new.services {
+            let name = &service.name;
+            let Some(i) = self.index(name) else {
+                let color = self.services.len();
+                self.services.push(Service::new(service.clone(), color));
+                if !self.shutting_down {
+                    self.feed(self.services.len() - 1, Input::Start, now);
                 }
-                Some(i) if !self.services[i].config.same_process(service) => {
-                    outcome.changed.push(service.name.clone());
-                    let s = &mut self.services[i];
-                    s.config = service.clone();
-                    s.removed = false;
-                    s.machine.reconfigure(service);
-                    if s.state().is_active()
-                        || matches!(s.state(), ServiceState::Pending | ServiceState::Backoff)
-                    {
-                        self.feed(i, Input::Restart, now);
-                    }
-                }
-                Some(i) => {
-                    let s = &mut self.services[i];
-                    s.removed = false;
-                    s.config = service.clone(); // log settings apply without a restart
-                }
+                continue;
+            };
+            let s = &mut self.services[i];
+            s.removed = false;
+            s.config = service.clone();
+            s.machine.reconfigure(service);
+            if plan.checks_changed.contains(name) {
+                s.rebuild_checks(now);
+            }
+            if plan.added.contains(name) {
+                // Removed by an earlier reload and still stopping: back again.
+                self.feed(i, Input::Start, now);
+            } else if plan.restart.contains(name)
+                && (s.state().is_active()
+                    || matches!(s.state(), ServiceState::Pending | ServiceState::Backoff))
+            {
+                self.feed(i, Input::Restart, now);
+            } else {
+                // Without readiness checks left, a starting service is running.
+                self.announce(i, now);
             }
         }
-        for i in 0..self.services.len() {
-            let name = self.services[i].config.name.clone();
-            if new.service(&name).is_none() && !self.services[i].removed {
+        for name in &plan.removed {
+            if let Some(i) = self.index(name) {
                 self.services[i].removed = true;
-                outcome.removed.push(name);
                 self.feed(i, Input::Stop, now);
             }
         }
+        let outcome = ReloadOutcome {
+            added: plan.added,
+            removed: plan.removed,
+            changed: plan.restart,
+            updated: plan.updated,
+        };
         // Keep config order for status output.
         self.services.sort_by_key(|s| {
             new.services
@@ -1131,8 +1160,8 @@ impl Supervisor {
             None,
             "reload",
             format!(
-                "config reloaded: added {:?}, removed {:?}, changed {:?}",
-                outcome.added, outcome.removed, outcome.changed
+                "config reloaded: added {:?}, removed {:?}, restarted {:?}, updated in place {:?}",
+                outcome.added, outcome.removed, outcome.changed, outcome.updated
             ),
         );
         Ok(outcome)

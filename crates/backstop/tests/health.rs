@@ -255,3 +255,78 @@ interval = "100ms"
         .expect(&out);
     assert!(line.starts_with("backstop | hog: RSS "), "{line}");
 }
+
+#[test]
+fn a_check_added_by_reload_runs_and_healthy_dependents_start() {
+    let s = Sandbox::new("[services.api]\ncommand = \"sleep 1000\"\n");
+    let _daemon = s.up();
+    let pid = s.wait_state("api", "running", T)["pid"].clone();
+    s.write(
+        "backstop.toml",
+        r#"
+[services.api]
+command = "sleep 1000"
+
+[[services.api.health]]
+name = "ready"
+exec = ["true"]
+interval = "100ms"
+
+[services.web]
+command = "sleep 1000"
+depends_on = { api = "healthy" }
+"#,
+    );
+    let out = s.stdout(&["reload"]);
+    assert!(
+        out.contains("updated without a restart api"),
+        "a new check needs no restart: {out}"
+    );
+    let api = s.wait_service("api", "the new check to pass", T, |api| {
+        api["health"] == "healthy"
+    });
+    assert_eq!(api["checks"][0]["name"], "ready");
+    assert_eq!(api["pid"], pid, "a check change does not restart");
+    s.wait_state("web", "running", T);
+}
+
+#[test]
+fn a_liveness_check_removed_by_reload_restarts_no_more() {
+    let check = |on_failure: &str| {
+        format!(
+            r#"
+[services.app]
+command = "sleep 1000"
+restart = {{ backoff_initial = "0s", max_restarts = 1000 }}
+
+[[services.app.health]]
+name = "alive"
+exec = ["sh", "-c", "test ! -e broken"]
+interval = "100ms"
+failures = 1
+on_failure = "{on_failure}"
+"#
+        )
+    };
+    let s = Sandbox::new(&check("restart"));
+    let _daemon = s.up();
+    s.wait_state("app", "running", T);
+    std::fs::write(s.path("broken"), "").unwrap();
+    s.wait_service("app", "liveness restarts", T, |app| {
+        app["restarts"].as_u64() >= Some(2)
+    });
+    s.write("backstop.toml", &check("report"));
+    s.stdout(&["reload"]);
+    // It never passed, so it is still `starting`; it fails, and that is all.
+    let app = s.wait_service("app", "the report-only check to fail", T, |app| {
+        app["state"] == "starting" && app["checks"][0]["state"] == "failing"
+    });
+    let (pid, restarts) = (app["pid"].clone(), app["restarts"].clone());
+    // Ten more failed runs of the same check, and no restart among them.
+    let app = s.wait_service("app", "ten more failed runs", T, |app| {
+        app["checks"][0]["fails_in_a_row"].as_u64() >= Some(10)
+    });
+    assert_eq!(app["pid"], pid);
+    assert_eq!(app["restarts"], restarts);
+    assert_eq!(app["health"], "unhealthy");
+}

@@ -146,10 +146,11 @@ pub(crate) fn reload(config: &Path, json: bool) -> CmdResult {
             }
         };
         println!(
-            "reloaded: added {}; removed {}; changed (restarted) {}",
+            "reloaded: added {}; removed {}; changed (restarted) {}; updated without a restart {}",
             list(&outcome.added),
             list(&outcome.removed),
-            list(&outcome.changed)
+            list(&outcome.changed),
+            list(&outcome.updated)
         );
     }
     Ok(())
