@@ -29,6 +29,7 @@ pub mod rules;
 pub mod spawn;
 pub mod state_file;
 mod supervisor;
+pub mod terminal;
 pub mod tree;
 
 pub use supervisor::{Options, Supervisor};

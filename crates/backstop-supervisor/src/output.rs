@@ -133,10 +133,13 @@ impl Delivery {
         (batch, records)
     }
 
+    /// Queues the lines for the terminal thread: never blocks, drops (and
+    /// counts) when the terminal does not read ([`crate::terminal`]).
     fn echo(&self, region: &[u8], color: bool) {
         let c = &self.capture;
         let w = self.terminal.name_width;
-        let mut out = std::io::stdout().lock();
+        let mut out = Vec::with_capacity(region.len() + 64);
+        let mut lines = 0;
         for line in region.split_inclusive(|&b| b == b'\n') {
             let line = &line[..line.len() - 1];
             let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
@@ -146,6 +149,8 @@ impl Delivery {
             } else {
                 writeln!(out, "{:<w$} | {text}", c.service)
             };
+            lines += 1;
         }
+        crate::terminal::TerminalWriter::global().stdout(out, lines);
     }
 }

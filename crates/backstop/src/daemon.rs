@@ -13,6 +13,7 @@ use std::path::Path;
 use backstop_api::Event;
 use backstop_config::Config;
 use backstop_supervisor::output::Echo;
+use backstop_supervisor::terminal::TerminalWriter;
 use backstop_supervisor::{Options, Supervisor, leftovers};
 use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixListener;
@@ -312,21 +313,24 @@ pub(crate) async fn run(
     let _ = std::fs::remove_file(paths.socket());
     let _ = std::fs::remove_file(paths.pid_file());
     say("every service is stopped; backstop exits");
+    TerminalWriter::global().drain(std::time::Duration::from_secs(2));
     result.map_err(|e| Exit::new(Code::Failed, format!("supervision failed: {e}")))
 }
 
-/// Writes one daemon message to stderr. Never panics: a closed terminal or
-/// a full disk under `daemon.log` must not take supervision down.
+/// Queues one daemon message for stderr (the terminal, or `daemon.log`).
+/// Never blocks and never panics: a terminal that does not read, or a slow
+/// disk under `daemon.log`, must not hold up supervision.
 fn print_line(mode: Mode, line: &str) {
-    let mut err = std::io::stderr().lock();
+    let mut out = Vec::with_capacity(line.len() + 32);
     let _ = match mode {
-        Mode::Foreground { color: true } => writeln!(err, "\x1b[2mbackstop |\x1b[0m {line}"),
-        Mode::Foreground { color: false } => writeln!(err, "backstop | {line}"),
+        Mode::Foreground { color: true } => writeln!(out, "\x1b[2mbackstop |\x1b[0m {line}"),
+        Mode::Foreground { color: false } => writeln!(out, "backstop | {line}"),
         Mode::Detached => {
             let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now());
-            writeln!(err, "{stamp} {line}")
+            writeln!(out, "{stamp} {line}")
         }
     };
+    TerminalWriter::global().stderr(out);
 }
 
 async fn show_events(mut events: broadcast::Receiver<Event>, mode: Mode) {

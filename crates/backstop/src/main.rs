@@ -26,7 +26,7 @@ fn log_level() -> tracing::Level {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(backstop_supervisor::terminal::stderr_writer)
         .with_max_level(log_level())
         .with_ansi(context::color_stderr())
         .init();

@@ -605,3 +605,43 @@ fn reloading_a_broken_config_reports_every_error_and_changes_nothing() {
             .contains("config not reloaded; the old one stays in force")
     );
 }
+
+#[test]
+fn a_terminal_that_does_not_read_stalls_nothing() {
+    let s = Sandbox::new(
+        r#"
+[services.flood]
+command = ["yes", "a line of output that nobody reads on the terminal"]
+
+[services.churn]
+command = ["sh", "-c", "exit 1"]
+restart = { backoff_initial = "10ms", backoff_factor = 1, max_restarts = 999999 }
+
+[services.victim]
+command = "sleep 1000"
+"#,
+    );
+    // `backstop up | less` at a page break: both pipes are never read.
+    let _daemon = s.up_with(&[], |cmd| {
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    });
+    let before = s.wait_state("victim", "running", T)["pid"]
+        .as_i64()
+        .unwrap();
+    // Far more than both pipes hold has been captured to the log file...
+    wait_until("20 MB of flood in its log", T, || {
+        let len = std::fs::metadata(s.path(".backstop/logs/flood.log"))
+            .ok()?
+            .len();
+        (len > 20_000_000).then_some(())
+    });
+    // ... and hundreds of restarts (each several events on stderr) happened.
+    s.wait_service("churn", "200 restarts", T, |c| {
+        c["restarts"].as_u64() >= Some(200)
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(before as i32), Signal::SIGKILL).unwrap();
+    s.wait_service("victim", "a restart after SIGKILL", T, |v| {
+        v["state"] == "running" && v["pid"].as_i64().is_some_and(|p| p != before)
+    });
+}
