@@ -5,11 +5,13 @@
 //! routes hand to the supervision loop, the axum [`router`], and the
 //! [`Client`] the CLI uses over the unix socket.
 
+mod bus;
 mod client;
 mod control;
 mod server;
 mod types;
 
+pub use bus::{EventBus, LOST, Redact, SUBSCRIBER_LIMIT, Subscription};
 pub use client::{Client, ClientError};
 pub use control::{Control, ControlSender};
 pub mod metrics;

@@ -15,10 +15,11 @@ use crate::server::{
 #[openapi(
     info(
         title = "backstop",
-        description = "Control and monitoring API of the backstop daemon: on its 0600 unix socket (`.backstop/backstop.sock`), and optionally on TCP (`[daemon] listen`), where `/api/` needs the bearer token when one is configured and is read-only without one.",
+        description = "Control and monitoring API of the backstop daemon: on its 0600 unix socket (`.backstop/backstop.sock`), and optionally on TCP (`[daemon] listen`), where `/api/` needs the bearer token (and is refused without a configured token), `/metrics` is open, and `/health` without the token shows only states and health names (`PublicHealth`). Every text is redacted: secrets from the config, env files, URLs and secret-named assignments are masked.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(health, metrics, events, list_services, get_service, act, reload, shutdown),
+    components(schemas(crate::PublicHealth)),
     modifiers(&Bearer)
 )]
 struct ApiDoc;

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use crate::control::{Control, ControlSender};
-use crate::types::{ErrorBody, Event, EventFilter, HealthReport, ServiceAction};
+use crate::types::{ErrorBody, Event, EventFilter, HealthReport, PublicHealth, ServiceAction};
 
 /// Reads the event history (the daemon opens the store; this crate does not).
 pub type EventSource =
@@ -102,11 +102,22 @@ async fn openapi() -> Response {
         .into_response()
 }
 
+/// What a request may see: everything (the unix socket, or TCP with the
+/// token), or only what is public (TCP without the token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Details: pids, check details, the API.
+    Full,
+    /// State and health names only.
+    Public,
+}
+
 /// The system at a glance: 200 when every service is healthy, 503 otherwise.
+/// Over TCP without the token, only states and health names ([`PublicHealth`]).
 #[utoipa::path(get, path = "/health", tag = "monitoring",
-    responses((status = 200, description = "Every service is healthy", body = HealthReport),
-              (status = 503, description = "Something is degraded or unhealthy", body = HealthReport)))]
-async fn health(State(s): State<AppState>) -> Response {
+    responses((status = 200, description = "Every service is healthy (over TCP without the token: a `PublicHealth`, states and health names only)", body = HealthReport),
+              (status = 503, description = "Something is degraded or unhealthy (over TCP without the token: a `PublicHealth`)", body = HealthReport)))]
+async fn health(State(s): State<AppState>, access: Option<axum::Extension<Access>>) -> Response {
     match ask(&s.control, |reply| Control::Status { reply }).await {
         Ok(report) => {
             let health = HealthReport::from_status(&report);
@@ -115,7 +126,10 @@ async fn health(State(s): State<AppState>) -> Response {
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            (code, Json(health)).into_response()
+            match access.map_or(Access::Full, |a| a.0) {
+                Access::Full => (code, Json(health)).into_response(),
+                Access::Public => (code, Json(PublicHealth::from(&health))).into_response(),
+            }
         }
         Err(e) => e.into_response(),
     }
@@ -285,45 +299,52 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-/// The TCP listener's rules. `/health` and `/metrics` are open, as load
-/// balancers and Prometheus expect. With a token, every `/api/` request
-/// needs `Authorization: Bearer <token>`; a missing or wrong one gets 401
-/// and nothing else. Without a token (loopback only: the config refuses
-/// anything else), `/api/` may be read but not acted on: any local user can
-/// reach a loopback port, unlike the 0600 unix socket.
+/// True when the request carries `Authorization: Bearer <token>`.
+fn authorized(request: &axum::extract::Request, token: Option<&str>) -> bool {
+    let Some(expected) = token else {
+        return false;
+    };
+    request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|g| same_secret(g.as_bytes(), expected.as_bytes()))
+}
+
+/// The TCP listener's rules. Any local user can reach a loopback port
+/// (unlike the 0600 unix socket), so only what a load balancer and
+/// Prometheus need is open: `/health` with states and health names only,
+/// `/metrics`, and the API's description. With the token
+/// (`Authorization: Bearer <token>`), `/health` has its details and the
+/// `/api/` routes answer; without it they get 401 (a token is configured)
+/// or 403 (none is: the API is then only on the unix socket).
 async fn guard(
     State(token): State<std::sync::Arc<Option<String>>>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !request.uri().path().starts_with("/api/") {
+    let full = authorized(&request, token.as_deref());
+    let path = request.uri().path();
+    let open = !path.starts_with("/api/") || path == "/api/v1/openapi.json";
+    if open || full {
+        let access = if full { Access::Full } else { Access::Public };
+        request.extensions_mut().insert(access);
         return next.run(request).await;
     }
-    match token.as_deref() {
-        Some(expected) => {
-            let given = request
-                .headers()
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if given.is_some_and(|g| same_secret(g.as_bytes(), expected.as_bytes())) {
-                next.run(request).await
-            } else {
-                (
-                    StatusCode::UNAUTHORIZED,
-                    [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
-                    Json(ErrorBody {
-                        error: "unauthorized".to_string(),
-                    }),
-                )
-                    .into_response()
-            }
-        }
-        None if request.method() == axum::http::Method::GET => next.run(request).await,
-        None => ApiError(
-            StatusCode::FORBIDDEN,
-            "acting on services over TCP needs a token: set `token_file` or `token_env` in `[daemon]` (the backstop CLI uses the unix socket and needs none)".to_string(),
+    if token.is_some() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(ErrorBody {
+                error: "unauthorized".to_string(),
+            }),
         )
-        .into_response(),
+            .into_response();
     }
+    ApiError(
+        StatusCode::FORBIDDEN,
+        "the API over TCP needs a token: set `token_file` or `token_env` in `[daemon]` (the backstop CLI uses the unix socket and needs none); without one, TCP serves only /health (states) and /metrics".to_string(),
+    )
+    .into_response()
 }

@@ -383,13 +383,84 @@ impl HealthReport {
         for s in &services {
             status = worse(status, s.health);
         }
-        if report.checks.iter().any(|c| c.state == "failing") {
-            status = worse(status, Health::Degraded);
+        for c in report.checks.iter().filter(|c| c.state == "failing") {
+            // A `[checks]` entry of severity `critical` is as bad as a service down.
+            let critical = c.severity.as_deref() == Some("critical");
+            status = worse(
+                status,
+                if critical {
+                    Health::Unhealthy
+                } else {
+                    Health::Degraded
+                },
+            );
         }
         Self {
             status,
             services,
             checks: report.checks.clone(),
+        }
+    }
+}
+
+/// `GET /health` without the token on TCP: states and health names only.
+///
+/// Any local user can reach a loopback port, so what is served there
+/// without the token is what a load balancer needs and nothing more: no
+/// pids, no check details (a probe's detail may quote a URL, a response
+/// body or a command's output).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicHealth {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub status: Health,
+    /// One entry per service.
+    pub services: Vec<PublicServiceHealth>,
+    /// `[checks]` entries: name and state.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checks: Vec<PublicCheck>,
+}
+
+/// One service in [`PublicHealth`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicServiceHealth {
+    /// Service name.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: ServiceState,
+    /// Health.
+    pub health: Health,
+}
+
+/// One `[checks]` entry in [`PublicHealth`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicCheck {
+    /// Check name.
+    pub name: String,
+    /// `passing`, `warning`, `failing` or `unknown`.
+    pub state: String,
+}
+
+impl From<&HealthReport> for PublicHealth {
+    fn from(full: &HealthReport) -> Self {
+        Self {
+            status: full.status,
+            services: full
+                .services
+                .iter()
+                .map(|s| PublicServiceHealth {
+                    name: s.name.clone(),
+                    state: s.state,
+                    health: s.health,
+                })
+                .collect(),
+            checks: full
+                .checks
+                .iter()
+                .map(|c| PublicCheck {
+                    name: c.name.clone(),
+                    state: c.state.clone(),
+                })
+                .collect(),
         }
     }
 }

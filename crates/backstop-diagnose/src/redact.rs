@@ -7,7 +7,8 @@
 //! 2. **Passwords inside URLs and DSNs**: `postgres://app:s3cret@db/x`
 //!    becomes `postgres://app:***@db/x`.
 //! 3. **Secret-named assignments** in free text: `password=…`,
-//!    `"api_key": "…"`, `Authorization: Bearer …`, `--token=…`.
+//!    `"api_key": "…"`, `Authorization: Bearer …`, `--token=…`,
+//!    `--password …`.
 //!
 //! A name suggests a secret when it contains `SECRET`, `PASSWORD`,
 //! `PASSWD`, `TOKEN`, `CREDENTIAL`, `APIKEY`/`API_KEY`, `AUTHORIZATION`,
@@ -69,6 +70,7 @@ pub struct Redactor {
     matcher: Option<AhoCorasick>,
     url_password: Regex,
     assignment: Regex,
+    flag: Regex,
 }
 
 impl Default for Redactor {
@@ -91,6 +93,9 @@ impl Redactor {
                 r#"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s"',;&}]+)"#,
             )
             .expect("UNWRAP: a constant pattern"),
+            // --name value (the `=` form is an assignment).
+            flag: Regex::new(r#"(?P<flag>--[A-Za-z][A-Za-z0-9_-]*)(?P<sep>\s+)(?P<value>[^\s"',;&}-][^\s"',;&}]*)"#)
+                .expect("UNWRAP: a constant pattern"),
         }
     }
 
@@ -202,6 +207,27 @@ impl Redactor {
                     .into_owned(),
             );
         }
+        let secret_flag = |flag: &str| {
+            let name = flag.trim_start_matches('-');
+            is_secret_name(name) || name.to_ascii_lowercase().ends_with("pass")
+        };
+        if self
+            .flag
+            .captures_iter(&out)
+            .any(|c| secret_flag(&c["flag"]) && &c["value"] != MASK)
+        {
+            out = Cow::Owned(
+                self.flag
+                    .replace_all(&out, |c: &regex::Captures<'_>| {
+                        if secret_flag(&c["flag"]) {
+                            format!("{}{}{MASK}", &c["flag"], &c["sep"])
+                        } else {
+                            c[0].to_string()
+                        }
+                    })
+                    .into_owned(),
+            );
+        }
         out
     }
 
@@ -212,6 +238,102 @@ impl Redactor {
             MASK.to_string()
         } else {
             self.redact(value).into_owned()
+        }
+    }
+}
+
+impl Redactor {
+    /// Every secret a config carries: the variables of each service's env
+    /// file, secret-named `env` entries of services and `[checks]`, URL
+    /// passwords anywhere in them, secret flags of commands, probe URLs
+    /// and headers, and the API token. This is what the daemon's outward
+    /// texts (events, the API, `/health`, alerts, `daemon.log`) are passed
+    /// through; a bundle adds what only a running process shows.
+    pub fn for_config(config: &backstop_config::Config) -> Self {
+        let mut r = Self::new();
+        for s in &config.services {
+            if let Some(file) = &s.env_file {
+                r.learn_env_file(file);
+            }
+            r.learn_command(&s.command);
+            for (k, v) in &s.env.0 {
+                r.learn(k, v, false);
+                r.learn_url(v);
+            }
+        }
+        for c in &config.checks {
+            for (k, v) in &c.env.0 {
+                r.learn(k, v, false);
+                r.learn_url(v);
+            }
+        }
+        let checks = config
+            .services
+            .iter()
+            .flat_map(|s| s.health.iter())
+            .chain(config.checks.iter().map(|c| &c.check));
+        for check in checks {
+            r.learn_probe(&check.probe);
+        }
+        for sink in &config.alerts.sinks {
+            match &sink.kind {
+                backstop_config::SinkKind::Webhook { url, .. }
+                | backstop_config::SinkKind::Alertmanager { url } => r.learn_url(url),
+                backstop_config::SinkKind::Command { command, .. } => r.learn_command(command),
+            }
+        }
+        match &config.daemon.token {
+            Some(backstop_config::TokenSource::File(path)) => {
+                if let Ok(token) = std::fs::read_to_string(path) {
+                    r.learn_value(&token);
+                }
+            }
+            Some(backstop_config::TokenSource::Env(name)) => {
+                if let Ok(token) = std::env::var(name) {
+                    r.learn_value(&token);
+                }
+            }
+            None => {}
+        }
+        r
+    }
+
+    /// Learns every value of a dotenv file (all of them are secrets). A
+    /// file that does not parse is learnt line by line, so that the line a
+    /// parse error quotes (`DB_PASSWORD hunter2`, no `=`) is masked too.
+    pub fn learn_env_file(&mut self, file: &std::path::Path) {
+        match backstop_config::read_env_file(file) {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    self.learn(&k, &v, true);
+                }
+            }
+            Err(_) => {
+                for line in std::fs::read_to_string(file).unwrap_or_default().lines() {
+                    let line = line.trim().trim_start_matches("export ");
+                    if let Some((k, v)) = line.split_once(['=', ' ', '\t', ':']) {
+                        self.learn(k.trim(), v.trim().trim_matches(['"', '\'']), true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The secrets a probe carries: URL passwords, secret-named headers,
+    /// secrets on an exec command line.
+    pub fn learn_probe(&mut self, probe: &backstop_config::Probe) {
+        use backstop_config::Probe;
+        match probe {
+            Probe::Http(h) => {
+                self.learn_url(&h.url);
+                for (k, v) in &h.headers.0 {
+                    self.learn(k, v, false);
+                }
+            }
+            Probe::Postgres { dsn } => self.learn_url(&dsn.0),
+            Probe::Redis { url } => self.learn_url(&url.0),
+            Probe::Exec { command } => self.learn_command(command),
+            Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}
         }
     }
 }
@@ -302,6 +424,14 @@ mod tests {
             ),
             ("Authorization: Bearer eyJhbGci.x.y", "Authorization: ***"),
             ("gunicorn --token=abcd1234 app", "gunicorn --token=*** app"),
+            (
+                "redis-server --requirepass s3cr3t-pw --port 6379",
+                "redis-server --requirepass *** --port 6379",
+            ),
+            (
+                "serve --password hunter3 --verbose",
+                "serve --password *** --verbose",
+            ),
             // Evidence must survive: these name secrets but hold none.
             ("KeyError: 'SECRET_KEY'", "KeyError: 'SECRET_KEY'"),
             ("DEBUG is true, 4 workers", "DEBUG is true, 4 workers"),

@@ -283,31 +283,24 @@ impl Recorder {
     /// Starts recording `events` into `store` until the bus closes.
     pub fn start(
         mut store: Store,
-        mut events: tokio::sync::broadcast::Receiver<Event>,
+        mut events: backstop_api::Subscription,
         retention: Retention,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         std::thread::Builder::new()
             .name("events".into())
             .stack_size(256 * 1024)
             .spawn(move || {
-                use tokio::sync::broadcast::error::{RecvError, TryRecvError};
                 let mut pruned = std::time::Instant::now();
                 if let Err(e) = store.prune(retention, SystemTime::now()) {
                     tracing::warn!("event history: {e}");
                 }
-                loop {
-                    let mut batch = Vec::new();
-                    match events.blocking_recv() {
-                        Ok(e) => batch.push(e),
-                        Err(RecvError::Lagged(n)) => batch.push(lost(n)),
-                        Err(RecvError::Closed) => return,
-                    }
+                while let Some(first) = events.blocking_recv() {
+                    let mut batch = vec![first];
                     // Whatever else is waiting goes in the same transaction.
                     while batch.len() < 512 {
                         match events.try_recv() {
-                            Ok(e) => batch.push(e),
-                            Err(TryRecvError::Lagged(n)) => batch.push(lost(n)),
-                            Err(_) => break,
+                            Some(e) => batch.push(e),
+                            None => break,
                         }
                     }
                     if let Err(e) = store.insert(&batch) {
@@ -321,15 +314,6 @@ impl Recorder {
                     }
                 }
             })
-    }
-}
-
-fn lost(n: u64) -> Event {
-    Event {
-        at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        service: None,
-        kind: "events-lost".to_string(),
-        message: format!("{n} events were not recorded: the history fell behind"),
     }
 }
 

@@ -54,6 +54,32 @@ pub struct Spawned {
     pub stderr: OwnedFd,
 }
 
+/// Variables of backstop's own environment that no child may inherit.
+static WITHHELD: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Keeps variable `name` (the API token's) out of every child backstop
+/// starts from now on: services, checks, alert commands, diagnoses.
+pub fn withhold_from_children(name: &str) {
+    let mut withheld = WITHHELD
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !withheld.iter().any(|w| w == name) {
+        withheld.push(name.to_string());
+    }
+}
+
+/// backstop's own environment as a child inherits it: without withheld
+/// variables, and without those that are not UTF-8.
+pub fn inherited_environment() -> std::collections::BTreeMap<String, String> {
+    let withheld = WITHHELD
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !withheld.contains(k))
+        .collect()
+}
+
 /// Resolves the environment, working directory and credentials of `service`.
 pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, String> {
     if !service.dir.is_dir() {
@@ -62,10 +88,8 @@ pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, S
             service.dir.display()
         ));
     }
-    let inherited = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-    let mut env =
-        backstop_config::service_environment(service, inherited).map_err(|e| e.to_string())?;
+    let mut env = backstop_config::service_environment(service, inherited_environment())
+        .map_err(|e| e.to_string())?;
     let credentials = match &service.user {
         Some(user) => Some(resolve_user(
             user,

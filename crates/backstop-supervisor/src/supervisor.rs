@@ -27,7 +27,7 @@ use backstop_probe::{CheckState, ChildExit, ExecContext, Outcome, ProbeReaper};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::capture::CaptureThread;
@@ -174,7 +174,7 @@ pub struct Supervisor {
     capture: CaptureThread,
     /// Compiled error patterns, shared by services with equal settings.
     error_patterns: Vec<(backstop_config::LogSettings, Arc<ErrorPatterns>)>,
-    events: broadcast::Sender<Event>,
+    events: backstop_api::EventBus,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     shutting_down: bool,
@@ -208,8 +208,8 @@ impl Supervisor {
                 .with_dependencies(&options.services)
                 .unwrap_or_default()
         };
-        // Subscribers that fall this far behind are told how many events they missed.
-        let (events, _) = broadcast::channel(256);
+        let events = backstop_api::EventBus::new();
+        events.set_redact(redact_for(&config));
         let logs = LogWriter::start(
             config.daemon.state_dir.join("logs"),
             log_notices(events.clone()),
@@ -247,12 +247,12 @@ impl Supervisor {
     }
 
     /// A handle to publish on the event bus (alerts report their deliveries there).
-    pub fn publisher(&self) -> broadcast::Sender<Event> {
+    pub fn publisher(&self) -> backstop_api::EventBus {
         self.events.clone()
     }
 
     /// The event bus: every start, exit, restart decision and state change.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> backstop_api::Subscription {
         self.events.subscribe()
     }
 
@@ -380,7 +380,7 @@ impl Supervisor {
             kind: kind.to_string(),
             message,
         };
-        let _ = self.events.send(event);
+        self.events.publish(event);
     }
 
     // ── feeding the machines ────────────────────────────────────────────
@@ -1152,6 +1152,7 @@ impl Supervisor {
         for s in &new.services {
             self.logs.configure(&s.name, &s.logs);
         }
+        self.events.set_redact(redact_for(&new));
         self.error_patterns.clear();
         self.config = new;
         self.reloads += 1;
@@ -1182,7 +1183,11 @@ impl Supervisor {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_s: self.started.elapsed().as_secs(),
             },
-            checks: self.checks.iter().map(|(c, _)| c.result()).collect(),
+            checks: self
+                .checks
+                .iter()
+                .map(|(c, _)| self.redacted_check(c.result()))
+                .collect(),
             services: (0..self.services.len())
                 .filter(|&i| !self.services[i].removed)
                 .map(|i| self.status_of(i, table, false))
@@ -1219,7 +1224,11 @@ impl Supervisor {
             restarts: s.machine.restarts(),
             last_exit: s.exits.back().cloned(),
             rss_bytes,
-            detail: s.detail.clone().or_else(|| self.health_note(i)),
+            detail: s
+                .detail
+                .clone()
+                .or_else(|| self.health_note(i))
+                .map(|d| self.events.redact(&d)),
             restart_in_s: (s.state() == ServiceState::Backoff)
                 .then(|| s.machine.deadline())
                 .flatten()
@@ -1229,10 +1238,14 @@ impl Supervisor {
             } else {
                 Vec::new()
             },
-            checks: s.checks.iter().map(CheckRun::result).collect(),
+            checks: s
+                .checks
+                .iter()
+                .map(|c| self.redacted_check(c.result()))
+                .collect(),
             exit_counts: s.exit_counts.clone(),
             cpu_seconds,
-            diagnosis: s.diagnosis.clone(),
+            diagnosis: s.diagnosis.as_deref().map(|d| self.events.redact(d)),
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
                 backstop_api::OutputStats {
@@ -1241,11 +1254,17 @@ impl Supervisor {
                     errors_last_minute: o.errors_last_minute,
                     last_error: o.last_error.map(|(at, line)| backstop_api::ErrorLine {
                         at: humantime::format_rfc3339_millis(at).to_string(),
-                        line,
+                        line: self.events.redact(&line),
                     }),
                 }
             },
         }
+    }
+
+    /// A check result as the API shows it: its detail redacted.
+    fn redacted_check(&self, mut result: backstop_api::CheckResult) -> backstop_api::CheckResult {
+        result.detail = result.detail.map(|d| self.events.redact(&d));
+        result
     }
 
     /// Own checks first; a healthy (or unchecked) running service whose
@@ -1329,9 +1348,7 @@ impl Supervisor {
                 let mut run = CheckRun::new(c.check.clone());
                 run.severity = Some(c.severity);
                 run.arm(now);
-                let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
-                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                    .collect();
+                let mut env = spawn::inherited_environment();
                 env.extend(c.env.0.clone());
                 let context = ExecContext {
                     dir: c.dir.clone(),
@@ -1537,12 +1554,18 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// How the daemon's outward texts are redacted under `config`.
+fn redact_for(config: &Config) -> backstop_api::Redact {
+    let redactor = backstop_diagnose::redact::Redactor::for_config(config);
+    Arc::new(move |text: &str| redactor.redact(text).into_owned())
+}
+
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
 
 /// Turns the log writer's notices into events (and lines in backstop's own log).
-fn log_notices(events: broadcast::Sender<Event>) -> backstop_logs::Notify {
+fn log_notices(events: backstop_api::EventBus) -> backstop_logs::Notify {
     Arc::new(move |notice: backstop_logs::Notice| {
         let (service, kind, message) = match notice {
             backstop_logs::Notice::Dropping { service, reason } => {
@@ -1565,8 +1588,8 @@ fn log_notices(events: broadcast::Sender<Event>) -> backstop_logs::Notify {
                 (service, "log-maintenance", m)
             }
         };
-        tracing::warn!("{message}");
-        let _ = events.send(Event {
+        tracing::warn!("{}", events.redact(&message));
+        events.publish(Event {
             at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             service: Some(service),
             kind: kind.to_string(),

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use backstop_api::Event;
+use backstop_api::{EventBus, Subscription};
 use backstop_probe::{ExecContext, ProbeReaper};
-use tokio::sync::broadcast;
 
 /// A diagnosis that takes longer is abandoned (and said so).
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -33,8 +33,8 @@ const TRIGGERS: &[&str] = &["crash-loop", "startup-timeout"];
 /// Runs until the event bus closes.
 pub(crate) async fn run(
     config: PathBuf,
-    mut events: broadcast::Receiver<Event>,
-    bus: broadcast::Sender<Event>,
+    mut events: Subscription,
+    bus: EventBus,
     reaper: ProbeReaper,
     control: backstop_api::ControlSender,
 ) {
@@ -43,7 +43,7 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Ok(e) if TRIGGERS.contains(&e.kind.as_str()) => {
+                Some(e) if TRIGGERS.contains(&e.kind.as_str()) => {
                     let Some(service) = e.service else { continue };
                     if !running.insert(service.clone()) {
                         continue; // one at a time per service
@@ -61,7 +61,7 @@ pub(crate) async fn run(
                             let verdict = event.message.strip_prefix(&prefix).unwrap_or(&event.message).to_string();
                             let _ = control.send(backstop_api::Control::Diagnosed { service: service.clone(), verdict }).await;
                         }
-                        let _ = bus.send(event);
+                        bus.publish(event);
                         if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {
                             let name = service.clone();
                             let _ = tokio::task::spawn_blocking(move || prune(&dir, &name, KEEP)).await;
@@ -69,8 +69,8 @@ pub(crate) async fn run(
                         let _ = done.send(service);
                     });
                 }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+                Some(_) => {}
+                None => return,
             },
             Some(service) = done_rx.recv() => {
                 running.remove(&service);
@@ -93,9 +93,7 @@ async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) 
     .iter()
     .map(ToString::to_string)
     .collect();
-    let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let mut env = backstop_supervisor::spawn::inherited_environment();
     env.insert("BACKSTOP_LOG".into(), "error".into());
     env.insert("NO_COLOR".into(), "1".into());
     let ctx = ExecContext {

@@ -10,14 +10,13 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
-use backstop_api::Event;
 use backstop_config::Config;
 use backstop_supervisor::output::Echo;
 use backstop_supervisor::terminal::TerminalWriter;
 use backstop_supervisor::{Options, Supervisor, leftovers};
 use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixListener;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use crate::context::StatePaths;
 use crate::exit::{Code, Exit};
@@ -173,6 +172,9 @@ pub(crate) async fn run(
     paths: StatePaths,
 ) -> Result<(), Exit> {
     let _lock = lock(&paths, &config.path)?;
+    if let Some(backstop_config::TokenSource::Env(var)) = &config.daemon.token {
+        backstop_supervisor::spawn::withhold_from_children(var);
+    }
     crate::memory::share_one_arena();
     let say = move |line: &str| print_line(mode, line);
     for line in leftovers::stop_previous_instance(&config).await {
@@ -223,8 +225,16 @@ pub(crate) async fn run(
         // Supervision matters more than history: go on without it.
         Err(e) => say(&format!("event history off: {e}")),
     }
-    let source: backstop_api::EventSource =
-        std::sync::Arc::new(move |filter| crate::commands::events::query(&events_db, &filter));
+    // Events recorded before a secret was known (or by an older backstop)
+    // are redacted on the way out too.
+    let bus = supervisor.publisher();
+    let source: backstop_api::EventSource = std::sync::Arc::new(move |filter| {
+        let mut events = crate::commands::events::query(&events_db, &filter)?;
+        for e in &mut events {
+            e.message = bus.redact(&e.message);
+        }
+        Ok(events)
+    });
 
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(crate::auto_diagnose::run(
@@ -247,12 +257,8 @@ pub(crate) async fn run(
     tokio::spawn({
         let (counters, mut events) = (counters.clone(), supervisor.subscribe());
         async move {
-            loop {
-                match events.recv().await {
-                    Ok(e) => counters.count(&e.kind),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
+            while let Some(e) = events.recv().await {
+                counters.count(&e.kind);
             }
         }
     });
@@ -333,17 +339,8 @@ fn print_line(mode: Mode, line: &str) {
     TerminalWriter::global().stderr(out);
 }
 
-async fn show_events(mut events: broadcast::Receiver<Event>, mode: Mode) {
-    loop {
-        match events.recv().await {
-            Ok(event) => print_line(mode, &event.message),
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                print_line(
-                    mode,
-                    &format!("({n} events not shown: the terminal was too slow)"),
-                );
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
-        }
+async fn show_events(mut events: backstop_api::Subscription, mode: Mode) {
+    while let Some(event) = events.recv().await {
+        print_line(mode, &event.message);
     }
 }

@@ -191,7 +191,7 @@ env = {{ DATABASE_PASSWORD = "hunter2-secret" }}
 }
 
 #[test]
-fn without_a_token_tcp_is_loopback_only_and_read_only() {
+fn without_a_token_tcp_serves_only_states_and_metrics() {
     let s = Sandbox::new(
         r#"
 [daemon]
@@ -213,16 +213,94 @@ command = "sleep 1000"
     s.write(
         "backstop.toml",
         &format!(
-            "[daemon]\nlisten = \"127.0.0.1:{port}\"\n\n[services.api]\ncommand = \"sleep 1000\"\n"
+            "[daemon]\nlisten = \"127.0.0.1:{port}\"\n\n[services.api]\ncommand = \"sleep 1000\"\n\n[[services.api.health]]\nexec = [\"echo\", \"a detail\"]\ninterval = \"100ms\"\n"
         ),
     );
     let _daemon = s.up();
     s.wait_state("api", "running", T);
-    assert_eq!(tcp(port, "GET", "/api/v1/services", None).0, 200);
-    let (code, body) = tcp(port, "POST", "/api/v1/services/api/stop", None);
-    assert_eq!(code, 403, "{body}");
-    assert!(body.contains("needs a token"), "{body}");
+    for (method, path) in [
+        ("GET", "/api/v1/services"),
+        ("GET", "/api/v1/services/api"),
+        ("GET", "/api/v1/events"),
+        ("POST", "/api/v1/services/api/stop"),
+    ] {
+        let (code, body) = tcp(port, method, path, None);
+        assert_eq!(code, 403, "{method} {path}: {body}");
+        assert!(body.contains("needs a token"), "{body}");
+    }
     assert_eq!(s.service("api")["state"], "running");
+    // States and health names, nothing more.
+    let (code, body) = tcp(port, "GET", "/health", None);
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "healthy", "services": [{"name": "api", "state": "running", "health": "healthy"}]})
+    );
+    assert_eq!(tcp(port, "GET", "/metrics", None).0, 200);
+    assert_eq!(tcp(port, "GET", "/api/v1/openapi.json", None).0, 200);
+    // The unix socket (mode 0600: only its owner) has the details.
+    let (_, full) = s.api("GET", "/health");
+    assert!(full.contains("a detail"), "{full}");
+}
+
+#[test]
+fn no_outward_text_shows_a_secret() {
+    let port = support::free_port();
+    let config = format!(
+        r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+token_file = "api-token"
+
+[services.api]
+command = ["sh", "-c", "echo ERROR cannot log in with $API_KEY; exec sleep 1000"]
+env_file = "app.env"
+
+[[services.api.health]]
+name = "login"
+exec = ["sh", "-c", "echo rejected: $API_KEY; exit 1"]
+interval = "100ms"
+failures = 1
+"#
+    );
+    let s = Sandbox::new(&config);
+    s.write("app.env", "API_KEY=k3y-abcdef-123456\n");
+    s.write("api-token", "t0ken-for-the-api-98765\n");
+    let _daemon = s.up();
+    s.wait_service("api", "the login check to fail", T, |api| {
+        api["checks"][0]["state"] == "failing" && api["output"]["last_error"].is_object()
+    });
+    // A broken reload quotes the config line: its secret flag is masked.
+    s.write(
+        "backstop.toml",
+        &format!("{config}comand = \"serve --password hunter3-pw\"\n"),
+    );
+    assert_eq!(s.run(&["reload"]).status.code(), Some(2));
+    wait_until("the failed reload recorded", T, || {
+        let (_, body) = s.api("GET", "/api/v1/events?kind=reload-failed");
+        body.contains("reload-failed").then_some(())
+    });
+    s.write("backstop.toml", &config);
+    let token = Some("t0ken-for-the-api-98765");
+    let texts = [
+        ("status", s.api("GET", "/api/v1/services/api").1),
+        ("health (socket)", s.api("GET", "/health").1),
+        ("health (tcp)", tcp(port, "GET", "/health", token).1),
+        ("events (api)", s.api("GET", "/api/v1/events?limit=1000").1),
+        ("events (cli)", s.stdout(&["events", "-n", "1000"])),
+        ("daemon output", s.daemon_output()),
+    ];
+    for (what, text) in &texts {
+        for secret in ["k3y-abcdef-123456", "hunter3-pw", "t0ken-for-the-api-98765"] {
+            assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+        }
+    }
+    let (_, status) = &texts[0];
+    assert!(status.contains("rejected: ***"), "{status}");
+    assert!(status.contains("cannot log in with ***"), "{status}");
+    let (_, events) = &texts[3];
+    assert!(events.contains("--password ***"), "{events}");
 }
 
 #[test]
@@ -329,4 +407,87 @@ fn bad_requests_get_a_json_error_never_a_panic() {
         "running",
         "the daemon is unharmed"
     );
+}
+
+#[test]
+fn a_burst_of_events_reaches_every_subscriber_whole() {
+    // 150 services started in one go: hundreds of events published before
+    // any subscriber runs. None may be lost to the history.
+    use std::fmt::Write;
+    let mut config = String::new();
+    for n in 0..150 {
+        writeln!(config, "[services.s{n}]\ncommand = \"sleep 1000\"\n").unwrap();
+    }
+    let s = Sandbox::new(&config);
+    let _daemon = s.up();
+    wait_until("150 services running", T, || {
+        let status = s.try_status()?;
+        let services = status["services"].as_array()?;
+        services
+            .iter()
+            .all(|svc| svc["state"] == "running")
+            .then_some(())
+    });
+    let spawned = wait_until("150 spawns recorded", T, || {
+        let spawned = events(&s, &["--kind", "spawned", "-n", "1000"]);
+        (spawned.len() >= 150).then_some(spawned)
+    });
+    assert_eq!(spawned.len(), 150);
+    let lost = events(&s, &["--kind", "events-lost", "-n", "1000"]);
+    assert!(lost.is_empty(), "{lost:?}");
+    // The daemon's own output (a subscriber on its runtime, as the alert
+    // engine and the automatic diagnosis are) shows every one of them too.
+    let out = wait_until("150 starts shown", T, || {
+        let out = s.daemon_output();
+        (out.matches(": started, pid ").count() >= 150).then_some(out)
+    });
+    assert!(!out.contains("not shown"), "{out}");
+}
+
+#[test]
+fn the_api_token_variable_reaches_no_child() {
+    let port = support::free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+token_env = "BS_TEST_API_TOKEN"
+
+[services.api]
+command = ["sh", "-c", "env > service.env; exec sleep 1000"]
+
+[[services.api.health]]
+exec = ["sh", "-c", "env > check.env"]
+interval = "100ms"
+
+[checks.outside]
+exec = ["sh", "-c", "env > outside.env"]
+interval = "100ms"
+"#
+    ));
+    let _daemon = s.up_with(&[], |cmd| {
+        cmd.env("BS_TEST_API_TOKEN", "t0ken-in-the-daemon-env-4242")
+            .env("BS_TEST_NEIGHBOUR", "inherited");
+    });
+    assert_eq!(
+        tcp(
+            port,
+            "GET",
+            "/api/v1/services",
+            Some("t0ken-in-the-daemon-env-4242")
+        )
+        .0,
+        200,
+        "the daemon itself has the token"
+    );
+    for file in ["service.env", "check.env", "outside.env"] {
+        let env = wait_until(file, T, || {
+            std::fs::read_to_string(s.path(file))
+                .ok()
+                .filter(|t| t.contains("BS_TEST_NEIGHBOUR="))
+        });
+        assert!(env.contains("BS_TEST_NEIGHBOUR=inherited"), "{file}: {env}");
+        assert!(!env.contains("BS_TEST_API_TOKEN"), "{file}: {env}");
+        assert!(!env.contains("t0ken-in-the-daemon"), "{file}: {env}");
+    }
 }

@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use backstop_api::{Control, ControlSender, Event};
+use backstop_api::{EventBus, Subscription};
 use backstop_config::AlertsConfig;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 pub(crate) use rules::Alert;
 
@@ -85,8 +86,8 @@ pub(crate) async fn run(
     config: AlertsConfig,
     state_dir: std::path::PathBuf,
     control: ControlSender,
-    mut events: broadcast::Receiver<Event>,
-    bus: broadcast::Sender<Event>,
+    mut events: Subscription,
+    bus: EventBus,
     reaper: backstop_probe::ProbeReaper,
 ) {
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
@@ -99,7 +100,7 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Ok(e) => {
+                Some(e) => {
                     if e.kind.starts_with("alert-") {
                         continue; // our own reports
                     }
@@ -107,13 +108,12 @@ pub(crate) async fn run(
                     pending.note(&e);
                     // Let the rest of the burst arrive, then look once.
                     tokio::time::sleep(SETTLE).await;
-                    while let Ok(e) = events.try_recv() {
+                    while let Some(e) = events.try_recv() {
                         note(&e, &mut restarts, &mut memory_max);
                         pending.note(&e);
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+                None => return,
             },
             _ = tick.tick(), if watching => {}
         }
@@ -182,7 +182,7 @@ fn update(
     firing: &mut BTreeMap<String, Incident>,
     active: Vec<Alert>,
     now: Instant,
-    bus: &broadcast::Sender<Event>,
+    bus: &EventBus,
     reaper: &backstop_probe::ProbeReaper,
 ) {
     let mut still = std::collections::BTreeSet::new();

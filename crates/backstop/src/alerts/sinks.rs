@@ -6,10 +6,10 @@
 use std::time::{Duration, SystemTime};
 
 use backstop_api::Event;
+use backstop_api::EventBus;
 use backstop_config::{AlertsConfig, SinkConfig, SinkKind};
 use backstop_probe::{ExecContext, ProbeReaper};
 use serde_json::json;
-use tokio::sync::broadcast;
 
 use super::Alert;
 
@@ -26,8 +26,8 @@ fn stamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
-fn publish(bus: &broadcast::Sender<Event>, service: Option<&str>, kind: &str, message: String) {
-    let _ = bus.send(Event {
+fn publish(bus: &EventBus, service: Option<&str>, kind: &str, message: String) {
+    bus.publish(Event {
         at: stamp(SystemTime::now()),
         service: service.map(str::to_string),
         kind: kind.to_string(),
@@ -115,9 +115,7 @@ fn delivery(
             }
         }
         SinkKind::Command { command, dir } => {
-            let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect();
+            let mut env = backstop_supervisor::spawn::inherited_environment();
             for (key, value) in doc.as_object().into_iter().flatten() {
                 let text = match value {
                     serde_json::Value::String(s) => s.clone(),
@@ -172,7 +170,7 @@ pub(super) fn notify(
     alert: &Alert,
     started: SystemTime,
     ended: Option<SystemTime>,
-    bus: &broadcast::Sender<Event>,
+    bus: &EventBus,
     reaper: &ProbeReaper,
 ) {
     let (kind, verb) = match ended {

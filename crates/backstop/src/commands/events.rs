@@ -62,7 +62,11 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
         );
         return Ok(());
     }
-    let events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e))?;
+    let mut events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e))?;
+    let redactor = backstop_diagnose::redact::Redactor::for_config(&config);
+    for e in &mut events {
+        e.message = redactor.redact(&e.message).into_owned();
+    }
     let mut out = std::io::stdout().lock();
     for e in &events {
         use std::io::Write;

@@ -68,7 +68,7 @@ pub(crate) async fn diagnose(
     let view = history::view(live, events);
     let episode = episode_start(&view.events);
     let plan = spawn::prepare(service, state_dir);
-    let mut b = Bundle::new(redactor(config, service, plan.as_ref().ok()));
+    let mut b = Bundle::new(redactor(config, plan.as_ref().ok()));
     if let Some(e) = history_error {
         b.warn(
             Part::Exits,
@@ -166,90 +166,17 @@ pub(crate) async fn diagnose(
     report
 }
 
-/// Every value the bundle must not show: the service's secret-named and
-/// env-file variables, every secret-named `env` entry of the config, the
-/// API token.
-fn redactor(config: &Config, service: &ServiceConfig, plan: Option<&spawn::SpawnPlan>) -> Redactor {
-    let mut r = Redactor::new();
-    if let Some(file) = &service.env_file {
-        match backstop_config::read_env_file(file) {
-            Ok(pairs) => {
-                for (k, v) in pairs {
-                    r.learn(&k, &v, true);
-                }
-            }
-            // The parse error quotes the bad line: learn what each raw line
-            // holds, so `DB_PASSWORD hunter2` (no `=`) is masked there too.
-            Err(_) => {
-                for line in std::fs::read_to_string(file).unwrap_or_default().lines() {
-                    let line = line.trim().trim_start_matches("export ");
-                    if let Some((k, v)) = line.split_once(['=', ' ', '\t', ':']) {
-                        r.learn(k.trim(), v.trim().trim_matches(['"', '\'']), true);
-                    }
-                }
-            }
-        }
-    }
+/// Every value the bundle must not show: what the config carries
+/// ([`Redactor::for_config`]) and the environment the service runs with.
+fn redactor(config: &Config, plan: Option<&spawn::SpawnPlan>) -> Redactor {
+    let mut r = Redactor::for_config(config);
     if let Some(plan) = plan {
         for (k, v) in plan.env() {
             r.learn(k, v, false);
-        }
-    }
-    if let Some(plan) = plan {
-        for v in plan.env().values() {
             r.learn_url(v);
         }
-    }
-    let checks = config
-        .services
-        .iter()
-        .flat_map(|s| s.health.iter())
-        .chain(config.checks.iter().map(|c| &c.check));
-    for check in checks {
-        learn_probe(&mut r, &check.probe);
-    }
-    for s in &config.services {
-        r.learn_command(&s.command);
-        for (k, v) in &s.env.0 {
-            r.learn(k, v, false);
-            r.learn_url(v);
-        }
-    }
-    for c in &config.checks {
-        for (k, v) in &c.env.0 {
-            r.learn(k, v, false);
-            r.learn_url(v);
-        }
-    }
-    if let Some(backstop_config::TokenSource::File(path)) = &config.daemon.token
-        && let Ok(token) = std::fs::read_to_string(path)
-    {
-        r.learn_value(&token);
-    }
-    if let Some(backstop_config::TokenSource::Env(name)) = &config.daemon.token
-        && let Ok(token) = std::env::var(name)
-    {
-        r.learn_value(&token);
     }
     r
-}
-
-/// The secrets a probe carries: URL passwords, secret-named headers,
-/// secrets on an exec command line.
-fn learn_probe(r: &mut Redactor, probe: &backstop_config::Probe) {
-    use backstop_config::Probe;
-    match probe {
-        Probe::Http(h) => {
-            r.learn_url(&h.url);
-            for (k, v) in &h.headers.0 {
-                r.learn(k, v, false);
-            }
-        }
-        Probe::Postgres { dsn } => r.learn_url(&dsn.0),
-        Probe::Redis { url } => r.learn_url(&url.0),
-        Probe::Exec { command } => r.learn_command(command),
-        Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}
-    }
 }
 
 /// When the current attempt began: the last start from a resting state
