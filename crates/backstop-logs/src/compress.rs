@@ -31,7 +31,7 @@ pub fn compress(segment: &Path, compression: Compression) -> std::io::Result<std
     };
     let result = (|| {
         let mut input = BufReader::with_capacity(64 * 1024, File::open(segment)?);
-        let out = File::create(&tmp)?;
+        let out = create_log_file(&tmp)?;
         let out = match compression {
             Compression::Gzip => {
                 let mut enc =
@@ -75,6 +75,17 @@ pub fn open(path: &Path, compression: Compression) -> std::io::Result<Box<dyn Re
 }
 
 /// Writes `bytes` to `path` compressed (tests build segments with it).
+/// Creates (or truncates) a log file with [`crate::LOG_FILE_MODE`].
+fn create_log_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::LOG_FILE_MODE)
+        .open(path)
+}
+
 #[cfg(test)]
 pub(crate) fn write_compressed(
     path: &Path,

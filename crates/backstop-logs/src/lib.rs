@@ -18,3 +18,8 @@ pub use read::{Entry, Follower, Position, Query, Source};
 pub use record::Stream;
 pub use signals::{ErrorDetector, ErrorPatterns, LogStats, StatsSnapshot};
 pub use writer::{FileSender, LogWriter, Notice, Notify};
+
+/// The mode of every log file backstop creates: the owner writes, its
+/// group may read (a log shipper in the group, once it is let into the
+/// 0700 state directory), nobody else.
+pub const LOG_FILE_MODE: u32 = 0o640;

@@ -15,6 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
@@ -511,6 +512,7 @@ impl OpenLog {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(crate::LOG_FILE_MODE)
                 .open(&self.path)?;
             self.size = file.metadata().map_or(self.size, |m| m.len());
             self.file = Some(file);

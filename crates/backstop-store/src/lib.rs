@@ -46,6 +46,14 @@ pub enum StoreError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// The file cannot be created.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file was written by a newer backstop.
     #[error(
         "{path} has schema version {found}, newer than this backstop knows ({known}); use the newer backstop, or move the file away to start a new history"
@@ -109,6 +117,22 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        // SQLite gives the -wal and -shm files the mode of the database:
+        // create it 0600 first, so none of them is ever readable by others.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|source| StoreError::Create {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
         let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256; PRAGMA busy_timeout = 2000;",

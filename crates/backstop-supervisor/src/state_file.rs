@@ -44,7 +44,15 @@ impl StateFile {
     /// is on the respawn hot path.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?
+        };
         file.write_all(&serde_json::to_vec(self).expect("UNWRAP: plain data serialises"))?;
         std::fs::rename(&tmp, path)
     }

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use backstop_config::Config;
@@ -30,8 +30,12 @@ pub(crate) enum Mode {
     Detached,
 }
 
-/// Creates the state directory (mode 0700) and its `logs/`.
+/// Creates the state directory and its `logs/` (mode 0700), or makes an
+/// existing one private: it holds the control socket, the event history
+/// and the services' output. A directory that belongs to another user is
+/// refused: whoever owns it could replace what backstop reads there.
 pub(crate) fn prepare_state_dir(paths: &StatePaths) -> Result<(), Exit> {
+    let me = nix::unistd::Uid::effective().as_raw();
     for dir in [&paths.dir, &paths.logs()] {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -43,8 +47,54 @@ pub(crate) fn prepare_state_dir(paths: &StatePaths) -> Result<(), Exit> {
                     format!("cannot create {}: {e}", dir.display()),
                 )
             })?;
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| Exit::new(Code::Failed, format!("cannot read {}: {e}", dir.display())))?;
+        if meta.uid() != me {
+            return Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "{} belongs to uid {}, not to you (uid {me}): backstop keeps its control socket, history and logs there. Use a state directory of your own (`[daemon] state_dir`), or `chown` it",
+                    dir.display(),
+                    meta.uid()
+                ),
+            ));
+        }
+        restrict(dir, meta.permissions().mode(), 0o700)?;
+    }
+    // Files an older backstop (or another umask) created readable by others.
+    for name in [
+        "events.db",
+        "events.db-wal",
+        "events.db-shm",
+        "state.json",
+        "daemon.log",
+        "daemon.pid",
+    ] {
+        let path = paths.dir.join(name);
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && meta.is_file()
+        {
+            restrict(&path, meta.permissions().mode(), 0o600)?;
+        }
     }
     Ok(())
+}
+
+/// Takes away from `path` every permission bit beyond `allowed`.
+fn restrict(path: &Path, mode: u32, allowed: u32) -> Result<(), Exit> {
+    let mode = mode & 0o7777;
+    if mode & !allowed == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & allowed)).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!(
+                "{} is mode {mode:o}, readable by others, and cannot be restricted to {allowed:o}: {e}",
+                path.display()
+            ),
+        )
+    })
 }
 
 /// Takes the daemon lock: `daemon.pid`, locked with `flock` for as long as
@@ -56,6 +106,7 @@ pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exi
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| Exit::new(Code::Failed, format!("cannot open {}: {e}", path.display())))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

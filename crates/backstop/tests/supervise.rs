@@ -645,3 +645,74 @@ command = "sleep 1000"
         v["state"] == "running" && v["pid"].as_i64().is_some_and(|p| p != before)
     });
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_state_dir_is_private_and_so_is_everything_in_it() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = ["sh", "-c", "echo hello; exec sleep 1000"]
+"#,
+    );
+    // Left open by an older backstop, or made by hand under umask 022.
+    std::fs::create_dir_all(s.path(".backstop/logs")).unwrap();
+    for dir in [".backstop", ".backstop/logs"] {
+        std::fs::set_permissions(s.path(dir), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    s.write(".backstop/daemon.log", "old\n");
+    std::fs::set_permissions(
+        s.path(".backstop/daemon.log"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let _daemon = s.up();
+    s.wait_state("app", "running", T);
+    wait_until("the output logged", T, || {
+        std::fs::read_to_string(s.path(".backstop/logs/app.log"))
+            .ok()
+            .filter(|l| l.contains("hello"))
+    });
+    wait_until("the history written", T, || {
+        s.path(".backstop/events.db-wal").exists().then_some(())
+    });
+    let expected = [
+        (".backstop", 0o700),
+        (".backstop/logs", 0o700),
+        (".backstop/backstop.sock", 0o600),
+        (".backstop/daemon.pid", 0o600),
+        (".backstop/daemon.log", 0o600),
+        (".backstop/state.json", 0o600),
+        (".backstop/events.db", 0o600),
+        (".backstop/events.db-wal", 0o600),
+        (".backstop/logs/app.log", 0o640),
+    ];
+    for (rel, want) in expected {
+        assert_eq!(mode(&s.path(rel)), want, "{rel}: {:o}", mode(&s.path(rel)));
+    }
+}
+
+#[test]
+fn a_state_dir_of_another_user_is_refused() {
+    let s = Sandbox::new("[services.app]\ncommand = \"sleep 1000\"\n");
+    std::fs::create_dir(s.path(".backstop")).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    nix::unistd::chown(&s.path(".backstop"), Some(nobody.uid), None).unwrap();
+    let out = s.run(&["up", "-d"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            ".backstop belongs to uid {}, not to you (uid 0)",
+            nobody.uid
+        )),
+        "{err}"
+    );
+}

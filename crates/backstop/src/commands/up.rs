@@ -1,6 +1,7 @@
 //! `backstop up`: run the daemon in the foreground, or detached with `-d`.
 
 use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -83,6 +84,7 @@ fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log_path)
         .map_err(|e| {
             Exit::new(
