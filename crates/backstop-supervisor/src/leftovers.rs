@@ -18,24 +18,30 @@ pub async fn stop_previous_instance(config: &Config) -> Vec<String> {
     let state = StateFile::load(&path);
     let state_dir = config.daemon.state_dir.display().to_string();
     let mut report = Vec::new();
+    // Read once, and only when some recorded main process is gone (its
+    // group's members can then only be found in the whole table).
+    let mut table: Option<Vec<procs::ProcInfo>> = None;
     for (name, record) in &state.services {
         let main_alive = procs::lookup(record.pid)
             .is_some_and(|p| p.start_time == record.start_time && !p.zombie);
-        let table = procs::snapshot();
         // Without the main process, the group id may have been reused: only
         // members that carry this service's marker are ours.
         let roots: Vec<i32> = if main_alive {
             vec![record.pid]
         } else {
-            procs::members(&table, &[], Some(record.pgid))
-                .iter()
-                .filter(|p| {
-                    procs::environ_var(p.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
-                        && procs::environ_var(p.pid, STATE_DIR_ENV).as_deref()
-                            == Some(state_dir.as_str())
-                })
-                .map(|p| p.pid)
-                .collect()
+            procs::members(
+                table.get_or_insert_with(procs::snapshot),
+                &[],
+                Some(record.pgid),
+            )
+            .iter()
+            .filter(|p| {
+                procs::environ_var(p.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
+                    && procs::environ_var(p.pid, STATE_DIR_ENV).as_deref()
+                        == Some(state_dir.as_str())
+            })
+            .map(|p| p.pid)
+            .collect()
         };
         if roots.is_empty() {
             continue;

@@ -95,8 +95,14 @@ pub fn environ(pid: i32) -> Option<std::collections::BTreeMap<String, String>> {
 /// As a child subreaper, backstop becomes the parent of every orphan of its
 /// services; this is how they are found without scanning all of /proc.
 pub fn own_children() -> Vec<i32> {
+    children(std::process::id() as i32)
+}
+
+/// The children of `pid` (of any of its threads), from
+/// `/proc/<pid>/task/<tid>/children`: no scan of the whole process table.
+pub fn children(pid: i32) -> Vec<i32> {
     let mut children = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return children;
     };
     for task in tasks.flatten() {
@@ -108,6 +114,26 @@ pub fn own_children() -> Vec<i32> {
         }
     }
     children
+}
+
+/// The live processes of the trees under `roots` (the roots included),
+/// found by walking down from them: the cost grows with the trees, not
+/// with the number of processes on the host.
+pub fn tree(roots: &[i32]) -> Vec<ProcInfo> {
+    let mut seen: HashSet<i32> = HashSet::new();
+    let mut out = Vec::new();
+    let mut todo: Vec<i32> = roots.to_vec();
+    while let Some(pid) = todo.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        let Some(info) = lookup(pid) else { continue };
+        if !info.zombie {
+            out.push(info);
+        }
+        todo.extend(children(pid));
+    }
+    out
 }
 
 /// Clock ticks per second (`CLK_TCK`), the unit of [`ProcInfo::cpu_ticks`].
@@ -195,6 +221,34 @@ mod tests {
         z.zombie = true;
         let table = vec![p(10, 1, 10), z];
         assert_eq!(members(&table, &[10], Some(10)).len(), 1);
+    }
+
+    #[test]
+    fn the_tree_of_a_real_process_holds_its_descendants_only() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 1000 & sleep 1000 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let shell = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let found = loop {
+            let found = tree(&[shell]);
+            if found.len() == 3 || std::time::Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(shell),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found.iter().filter(|p| p.ppid == shell).count(), 2);
+        assert!(tree(&[i32::MAX]).is_empty());
     }
 
     #[test]

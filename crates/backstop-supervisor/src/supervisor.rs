@@ -34,6 +34,7 @@ use crate::capture::CaptureThread;
 use crate::checks::{CheckRun, own_health};
 use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
 use crate::output::{Capture, Echo, Stream, Terminal};
+use crate::rules::port::{Gate, Holder};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
 use crate::state_file::{RecordedProcess, StateFile};
 use crate::{ports, procs, tree};
@@ -72,7 +73,9 @@ struct Service {
     /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
     exit_counts: std::collections::BTreeMap<String, u64>,
     detail: Option<String>,
-    clearing_port: bool,
+    /// A stop of leftovers holding its port is under way (its number): the
+    /// start waits for it, and no second one begins.
+    clearing_port: Option<u64>,
     removed: bool,
     color: usize,
     /// The state last announced on the event bus (transitions nested in
@@ -103,7 +106,7 @@ impl Service {
             exits: VecDeque::new(),
             exit_counts: std::collections::BTreeMap::new(),
             detail: None,
-            clearing_port: false,
+            clearing_port: None,
             removed: false,
             color,
             reported: ServiceState::Stopped,
@@ -153,6 +156,8 @@ enum Internal {
     /// A leftover holding the service's port was stopped (or not).
     PortCleared {
         service: String,
+        /// Which clearing this is ([`Service::clearing_port`]).
+        clearing: u64,
         survivors: Vec<i32>,
     },
     /// A health check run ended.
@@ -188,6 +193,8 @@ pub struct Supervisor {
     checks: Vec<(CheckRun, ExecContext)>,
     /// Config reloads so far; tags `[checks]` results.
     reloads: u64,
+    /// Numbers port clearings, so that each result finds its own.
+    next_clearing: u64,
 }
 
 impl Supervisor {
@@ -236,6 +243,7 @@ impl Supervisor {
             probe_latency: options.probe_latency.clone(),
             checks: Vec::new(),
             reloads: 0,
+            next_clearing: 0,
         })
     }
 
@@ -434,6 +442,8 @@ impl Supervisor {
             ServiceState::Stopping if s.machine.is_cleaning_up() => {
                 Some("stopping what the exited process left behind".to_string())
             }
+            // What the start waits for: leftovers holding its port.
+            ServiceState::Starting if s.clearing_port.is_some() => s.detail.take(),
             _ => None,
         };
         let name = s.config.name.clone();
@@ -514,8 +524,7 @@ impl Supervisor {
         if !main_alive && s.orphans.is_empty() && !s.pgid().is_some_and(tree::group_alive) {
             return;
         }
-        let table = procs::snapshot();
-        tree::signal_all(&table, &s.roots(), s.pgid(), sig);
+        tree::signal_all(&s.roots(), s.pgid(), sig);
     }
 
     // ── spawning ────────────────────────────────────────────────────────
@@ -526,6 +535,9 @@ impl Supervisor {
             Ok(plan) => plan,
             Err(reason) => return self.spawn_failed(i, reason, now),
         };
+        if self.services[i].clearing_port.is_some() {
+            return; // the clearing under way resumes this start
+        }
         if let Some(port) = self.services[i].config.port
             && !self.port_is_free(i, port)
         {
@@ -569,63 +581,48 @@ impl Supervisor {
         self.feed(i, Input::SpawnFailed(reason), now);
     }
 
-    /// Checks the declared port before a start. A leftover of this very
-    /// service is stopped (the start resumes when it is gone); any other
-    /// holder makes the start fail with its name.
+    /// Checks the declared port before a start ([`crate::rules::port`]).
+    /// Leftovers of this very service are stopped, and the start resumes
+    /// when they are gone ([`Internal::PortCleared`]); any other holder
+    /// makes the start fail with its name.
     fn port_is_free(&mut self, i: usize, port: u16) -> bool {
-        let holders = ports::holders(port);
-        if holders.is_empty() {
-            return true;
-        }
         let name = self.services[i].config.name.clone();
         let state_dir = self.config.daemon.state_dir.display().to_string();
-        let (ours, theirs): (Vec<_>, Vec<_>) = holders.into_iter().partition(|h| {
-            h.pid > 0
-                && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
-                && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref() == Some(state_dir.as_str())
-        });
-        if let Some(holder) = theirs.first() {
-            let reason = if holder.pid == 0 {
-                format!(
-                    "port {port} is already in use by a process backstop cannot see (another user or network namespace)"
-                )
-            } else {
-                format!(
-                    "port {port} is already in use by {holder}, which is not part of service `{name}`"
-                )
-            };
-            self.spawn_failed(i, reason, Instant::now());
-            return false;
-        }
-        let pids: Vec<i32> = ours.iter().map(|h| h.pid).collect();
-        let groups: Vec<i32> = pids
-            .iter()
-            .filter_map(|p| procs::lookup(*p).map(|info| info.pgrp))
+        let holders: Vec<Holder> = ports::holders(port)
+            .into_iter()
+            .map(|h| Holder {
+                pid: h.pid,
+                ours: h.pid > 0
+                    && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
+                    && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref()
+                        == Some(state_dir.as_str()),
+                shown: h.to_string(),
+            })
             .collect();
+        let (pids, detail) = match crate::rules::port::gate(&name, port, &holders) {
+            Gate::Open => return true,
+            Gate::Refuse(reason) => {
+                self.spawn_failed(i, reason, Instant::now());
+                return false;
+            }
+            Gate::Clear { pids, detail } => (pids, detail),
+        };
+        self.next_clearing += 1;
+        let clearing = self.next_clearing;
         let s = &mut self.services[i];
-        s.clearing_port = true;
-        s.detail = Some(format!(
-            "stopping a leftover instance holding port {port}: {}",
-            ours.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        self.event(
-            Some(&name),
-            "leftover",
-            format!(
-                "{name}: {}",
-                self.services[i].detail.clone().unwrap_or_default()
-            ),
-        );
+        s.clearing_port = Some(clearing);
+        s.detail = Some(detail.clone());
+        self.event(Some(&name), "leftover", format!("{name}: {detail}"));
         let stop = self.services[i].config.stop.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
+            // Recognised by their environment only: not a group backstop
+            // made, so they are stopped one by one, never as a group.
             let survivors =
-                tree::stop_foreign(pids, groups, stop.signal.number, stop.timeout).await;
+                tree::stop_foreign(pids, Vec::new(), stop.signal.number, stop.timeout).await;
             let _ = tx.send(Internal::PortCleared {
                 service: name,
+                clearing,
                 survivors,
             });
         });
@@ -643,13 +640,23 @@ impl Supervisor {
                 Some(service) => self.on_probe_done(&service, check, generation, outcome),
                 None => self.on_check_done(check, generation, outcome),
             },
-            Internal::PortCleared { service, survivors } => {
+            Internal::PortCleared {
+                service,
+                clearing,
+                survivors,
+            } => {
                 let Some(i) = self.index(&service) else {
                     return;
                 };
-                self.services[i].clearing_port = false;
-                if self.services[i].state() != ServiceState::Starting {
-                    return; // stopped meanwhile
+                let s = &mut self.services[i];
+                if s.clearing_port != Some(clearing) {
+                    return; // a clearing this service no longer waits for
+                }
+                s.clearing_port = None;
+                // Still waiting to spawn: not stopped meanwhile, and not
+                // spawned by anything else.
+                if s.state() != ServiceState::Starting || s.main.as_ref().is_some_and(|m| m.alive) {
+                    return;
                 }
                 let now = Instant::now();
                 if survivors.is_empty() {
@@ -995,15 +1002,31 @@ impl Supervisor {
     fn on_control(&mut self, msg: Control) {
         match msg {
             Control::Status { reply } => {
-                let _ = reply.send(self.report());
+                let (mut report, trees) = (self.report(), self.trees());
+                measured(trees, move |usage| {
+                    add_usage(&mut report.services, &usage);
+                    let _ = reply.send(report);
+                });
             }
             Control::Brief { reply } => {
-                let _ = reply.send(self.report_with(&[]));
+                let _ = reply.send(self.report());
             }
             Control::Service { name, reply } => {
-                let table = procs::snapshot();
-                let found = self.index(&name).map(|i| self.status_of(i, &table, true));
-                let _ = reply.send(found);
+                let Some(i) = self.index(&name) else {
+                    let _ = reply.send(None);
+                    return;
+                };
+                let mut status = [self.status_of(i, true)];
+                let trees = self
+                    .trees()
+                    .into_iter()
+                    .filter(|(n, _)| *n == name)
+                    .collect();
+                measured(trees, move |usage| {
+                    add_usage(&mut status, &usage);
+                    let [status] = status;
+                    let _ = reply.send(Some(status));
+                });
             }
             Control::Act {
                 name,
@@ -1170,12 +1193,9 @@ impl Supervisor {
 
     // ── reporting ──────────────────────────────────────────────────────
 
+    /// The report, without the memory and CPU figures of the process trees
+    /// (read off the runtime: see [`measured`]).
     fn report(&self) -> StatusReport {
-        self.report_with(&procs::snapshot())
-    }
-
-    /// The report; memory figures come from `table` (empty: none).
-    fn report_with(&self, table: &[procs::ProcInfo]) -> StatusReport {
         StatusReport {
             daemon: DaemonInfo {
                 pid: std::process::id(),
@@ -1190,25 +1210,24 @@ impl Supervisor {
                 .collect(),
             services: (0..self.services.len())
                 .filter(|&i| !self.services[i].removed)
-                .map(|i| self.status_of(i, table, false))
+                .map(|i| self.status_of(i, false))
                 .collect(),
         }
     }
 
-    fn status_of(&self, i: usize, table: &[procs::ProcInfo], with_exits: bool) -> ServiceStatus {
+    /// Each service with processes, and the roots of its trees.
+    fn trees(&self) -> Vec<(String, Vec<i32>)> {
+        self.services
+            .iter()
+            .filter(|s| !s.removed && s.main.is_some())
+            .map(|s| (s.config.name.clone(), s.roots()))
+            .collect()
+    }
+
+    fn status_of(&self, i: usize, with_exits: bool) -> ServiceStatus {
         let s = &self.services[i];
         let live = s.main.as_ref().filter(|m| m.alive);
-        let members = s
-            .main
-            .as_ref()
-            .filter(|_| !table.is_empty())
-            .map(|m| procs::members(table, &s.roots(), Some(m.pid)));
-        let rss_bytes = members
-            .as_ref()
-            .map(|ms| ms.iter().map(|p| p.rss_pages).sum::<u64>() * procs::page_size());
-        let cpu_seconds = members.as_ref().map(|ms| {
-            ms.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / procs::ticks_per_second() as f64
-        });
+        let (rss_bytes, cpu_seconds) = (None, None);
         let now = std::time::Instant::now();
         ServiceStatus {
             name: s.config.name.clone(),
@@ -1470,11 +1489,10 @@ impl Supervisor {
             return;
         }
         self.attribute_orphans();
-        let table = procs::snapshot();
         let page_size = procs::page_size();
         for (i, c) in due {
             let s = &mut self.services[i];
-            let members = procs::members(&table, &s.roots(), s.pgid());
+            let members = procs::tree(&s.roots());
             let Some(sampler) = s.checks[c].sampler.as_mut() else {
                 continue;
             };
@@ -1543,6 +1561,38 @@ impl Supervisor {
         } else if failing && liveness && !grace {
             self.services[i].checks[check].reset_tracker();
             self.feed(i, Input::LivenessFailed, now);
+        }
+    }
+}
+
+/// Memory (bytes) and CPU (seconds) of each service's process tree.
+type Usage = std::collections::HashMap<String, (u64, f64)>;
+
+/// Measures `trees` on a blocking thread, never on the runtime (reading
+/// /proc can be slow on a loaded host), walking each service's tree only,
+/// then hands the figures to `done`.
+fn measured(trees: Vec<(String, Vec<i32>)>, done: impl FnOnce(Usage) + Send + 'static) {
+    tokio::task::spawn_blocking(move || {
+        let (page, ticks) = (procs::page_size(), procs::ticks_per_second() as f64);
+        let usage = trees
+            .into_iter()
+            .map(|(name, roots)| {
+                let members = procs::tree(&roots);
+                let rss = members.iter().map(|p| p.rss_pages).sum::<u64>() * page;
+                let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
+                (name, (rss, cpu))
+            })
+            .collect();
+        done(usage);
+    });
+}
+
+/// Fills in the measured figures.
+fn add_usage(services: &mut [ServiceStatus], usage: &Usage) {
+    for service in services {
+        if let Some(&(rss, cpu)) = usage.get(&service.name) {
+            service.rss_bytes = Some(rss);
+            service.cpu_seconds = Some(cpu);
         }
     }
 }

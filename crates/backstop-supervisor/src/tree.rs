@@ -7,9 +7,11 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use std::collections::HashMap;
+
 use tokio::time::Instant;
 
-use crate::procs::{self, ProcInfo};
+use crate::procs;
 
 /// How often a stop of foreign processes checks whether they are gone.
 /// Only used where no SIGCHLD can tell us (the processes are not ours).
@@ -26,13 +28,14 @@ pub fn group_alive(pgid: i32) -> bool {
     kill(Pid::from_raw(-pgid), None) != Err(Errno::ESRCH)
 }
 
-/// Sends `signal` to process group `pgid` and to every live member of the
-/// tree (descendants of `roots` that left the group included).
-pub fn signal_all(table: &[ProcInfo], roots: &[i32], pgid: Option<i32>, signal: i32) {
+/// Sends `signal` to process group `pgid` (one backstop created: the
+/// service's) and to every live process of the trees under `roots` that
+/// left the group.
+pub fn signal_all(roots: &[i32], pgid: Option<i32>, signal: i32) {
     if let (Some(pgid), Ok(sig)) = (pgid, Signal::try_from(signal)) {
         let _ = kill(Pid::from_raw(-pgid), sig);
     }
-    for p in procs::members(table, roots, pgid) {
+    for p in procs::tree(roots) {
         if Some(p.pgrp) != pgid {
             send(p.pid, signal);
         }
@@ -44,48 +47,80 @@ pub fn signal_one(pid: i32, signal: i32) {
     send(pid, signal);
 }
 
-/// Stops processes that backstop cannot reap: the stop signal to their
-/// groups and trees, a wait of up to `timeout`, then `SIGKILL` and up to 5 s
-/// more. Returns the pids still alive at the end (normally none).
+/// Stops processes that backstop cannot reap: the stop signal to `roots`
+/// and everything below them, a wait of up to `timeout`, then `SIGKILL` and
+/// up to 5 s more. Returns the pids still alive at the end (normally none).
+///
+/// `groups` are process groups backstop itself created (a recorded main
+/// process that is still the process it was): only those are signalled as
+/// a whole. A process recognised otherwise (by its environment, by the port
+/// it holds) may share its group with whatever started it, a shell or a
+/// tmux server, so it and its descendants are signalled one by one.
+///
+/// Processes are followed by identity (pid and start time), and every
+/// descendant seen once stays followed when its parent dies first (its
+/// workers, reparented elsewhere). Each look walks these trees only,
+/// never the whole process table.
 pub async fn stop_foreign(
     roots: Vec<i32>,
     groups: Vec<i32>,
     signal: i32,
     timeout: Duration,
 ) -> Vec<i32> {
-    let alive = |roots: &[i32], groups: &[i32]| -> Vec<ProcInfo> {
-        let table = procs::snapshot();
-        let mut all: Vec<ProcInfo> = Vec::new();
-        for g in groups {
-            all.extend(procs::members(&table, roots, Some(*g)));
-        }
-        if groups.is_empty() {
-            all.extend(procs::members(&table, roots, None));
-        }
-        all.sort_by_key(|p| p.pid);
-        all.dedup_by_key(|p| p.pid);
-        all
-    };
+    let mut known: HashMap<i32, u64> = roots
+        .iter()
+        .filter_map(|&pid| procs::lookup(pid).map(|p| (pid, p.start_time)))
+        .collect();
     for (sig, wait) in [(signal, timeout), (libc::SIGKILL, Duration::from_secs(5))] {
-        let members = alive(&roots, &groups);
-        if members.is_empty() {
+        let (members, groups_left) = alive(&mut known, &groups);
+        if members.is_empty() && groups_left.is_empty() {
             return Vec::new();
         }
-        for g in &groups {
+        for g in &groups_left {
             if let Ok(s) = Signal::try_from(sig) {
                 let _ = kill(Pid::from_raw(-*g), s);
             }
         }
         for p in &members {
-            send(p.pid, sig);
+            send(*p, sig);
         }
         let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if alive(&roots, &groups).is_empty() {
+        loop {
+            let (members, groups_left) = alive(&mut known, &groups);
+            if members.is_empty() && groups_left.is_empty() {
                 return Vec::new();
+            }
+            if Instant::now() >= deadline {
+                break;
             }
             tokio::time::sleep(FOREIGN_POLL).await;
         }
     }
-    alive(&roots, &groups).iter().map(|p| p.pid).collect()
+    let (mut members, groups_left) = alive(&mut known, &groups);
+    // A group with members none of the followed processes explains is
+    // reported by its id (the pid its leader had).
+    members.extend(groups_left);
+    members.sort_unstable();
+    members.dedup();
+    members
+}
+
+/// The followed processes still alive (updating what is followed: new
+/// descendants join, the dead leave), and the `groups` with members left.
+fn alive(known: &mut HashMap<i32, u64>, groups: &[i32]) -> (Vec<i32>, Vec<i32>) {
+    let live_roots: Vec<i32> = known
+        .iter()
+        .filter(|&(&pid, &start)| {
+            procs::lookup(pid).is_some_and(|p| p.start_time == start && !p.zombie)
+        })
+        .map(|(&pid, _)| pid)
+        .collect();
+    let found = procs::tree(&live_roots);
+    known.clear();
+    for p in &found {
+        known.insert(p.pid, p.start_time);
+    }
+    let members: Vec<i32> = found.iter().map(|p| p.pid).collect();
+    let groups_left: Vec<i32> = groups.iter().copied().filter(|&g| group_alive(g)).collect();
+    (members, groups_left)
 }

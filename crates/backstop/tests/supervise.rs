@@ -716,3 +716,200 @@ fn a_state_dir_of_another_user_is_refused() {
         "{err}"
     );
 }
+
+/// A stale instance of service `web` on `port`, started by hand from a
+/// script (its own process group) that exported the service's markers.
+/// `ignore_term`: the instance ignores SIGTERM. Returns (script, stale pid).
+fn stale_instance(s: &Sandbox, port: u16, ignore_term: bool) -> (std::process::Child, i32) {
+    use std::os::unix::process::CommandExt;
+    let trap = if ignore_term { "trap '' TERM; " } else { "" };
+    let script = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "({trap}exec python3 -m http.server {port} --bind 127.0.0.1) & echo $! > stale.pid; exec sleep 1000"
+        ))
+        .env("BACKSTOP_SERVICE", "web")
+        .env("BACKSTOP_STATE_DIR", s.path(".backstop"))
+        .current_dir(s.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stale = s.read_pid("stale.pid");
+    wait_until("the stale instance to listen", T, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    (script, stale)
+}
+
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let pgid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn clearing_a_port_spares_whatever_started_the_stale_instance() {
+    let port = free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+port = {port}
+"#
+    ));
+    let (script, stale) = stale_instance(&s, port, false);
+    let script = Reap(script);
+    let _daemon = s.up();
+    let web = s.wait_state("web", "running", T);
+    assert_ne!(web["pid"].as_i64().unwrap() as i32, stale);
+    assert!(!alive(stale), "the stale instance is stopped");
+    assert!(
+        alive(script.0.id() as i32),
+        "the script that started it, in the same process group, is not"
+    );
+}
+
+#[test]
+fn a_restart_while_the_port_is_cleared_starts_one_instance() {
+    let port = free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["sh", "-c", "echo $$ >> starts; exec python3 -m http.server {port} --bind 127.0.0.1"]
+port = {port}
+stop = {{ timeout = "2s" }}
+
+[[services.web.health]]
+tcp = "127.0.0.1:{port}"
+interval = "100ms"
+"#
+    ));
+    // It ignores SIGTERM: the clearing takes the whole stop timeout.
+    let (script, stale) = stale_instance(&s, port, true);
+    let _script = Reap(script);
+    let _daemon = s.up();
+    s.wait_service("web", "the clearing to begin", T, |web| {
+        web["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("stopping a leftover instance"))
+    });
+    for _ in 0..2 {
+        let out = s.run(&["restart", "web", "--no-wait"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    s.wait_state("web", "running", T);
+    assert!(!alive(stale));
+    let starts = std::fs::read_to_string(s.path("starts")).unwrap();
+    assert_eq!(starts.lines().count(), 1, "one instance: {starts}");
+}
+
+/// `strace -f` on a running process, recording the files it opens.
+struct Trace {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+}
+
+impl Trace {
+    /// Attaches, and returns once the trace shows `sync` being opened
+    /// (`poke` makes the traced process open it).
+    fn attach(pid: i32, out: std::path::PathBuf, sync: &str, poke: impl Fn()) -> Self {
+        let child = std::process::Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=openat", "-o"])
+            .arg(&out)
+            .args(["-p", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("strace (scripts/test installs it)");
+        wait_until("strace to attach", T, || {
+            poke();
+            std::fs::read_to_string(&out)
+                .ok()
+                .filter(|t| t.contains(sync))
+                .map(|_| ())
+        });
+        Self { child, out }
+    }
+
+    /// Detaches, and returns the pids whose `/proc/<pid>` was opened.
+    fn stat_reads(mut self) -> std::collections::HashSet<i32> {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            Signal::SIGINT,
+        )
+        .unwrap();
+        self.child.wait().unwrap();
+        let text = std::fs::read_to_string(&self.out).unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let path = l.split('"').nth(1)?;
+                let rest = path.strip_prefix("/proc/")?;
+                rest.split('/').next()?.parse().ok()
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn status_health_and_metrics_read_the_services_trees_not_the_whole_host() {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+
+[services.api]
+command = ["sh", "-c", "sleep 1000 & exec sleep 1000"]
+
+[services.worker]
+command = "sleep 1000"
+"#
+    ));
+    // A busy host: a thousand processes that are none of backstop's business.
+    let crowd = Reap(
+        std::process::Command::new("sh")
+            .args(["-c", "for i in $(seq 1000); do sleep 1000 & done; wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the crowd to start", T, || {
+        (procfs_count() > 1000).then_some(())
+    });
+    let daemon = s.up();
+    let worker = s.wait_state("worker", "running", T)["pid"].clone();
+    let trace = Trace::attach(
+        daemon.pid(),
+        s.path("strace.out"),
+        &format!("\"/proc/{worker}\""),
+        || drop(s.status()),
+    );
+    let status = s.status();
+    assert!(status["services"][0]["rss_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(s.api("GET", "/health").0, 200);
+    let (code, metrics) = support::curl(&[&format!("http://127.0.0.1:{port}/metrics")]);
+    assert_eq!(code, 200, "{metrics}");
+    let read = trace.stat_reads();
+    assert!(
+        read.len() < 50,
+        "{} processes read for 3 services' figures",
+        read.len()
+    );
+    drop(crowd);
+}
+
+fn procfs_count() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        })
+        .count()
+}

@@ -1,10 +1,12 @@
 //! The supervisor's rules over all services, as pure functions.
 //!
 //! [`crate::machine`] decides for one service; the rules here decide across
-//! services: what a reload changes ([`reload`]). They read plain data and
+//! services: what a reload changes ([`reload`]), whether a start may take
+//! its port ([`port`]). They read plain data and
 //! return plain data, so they are unit-tested without a process, and the
 //! [`crate::Supervisor`] around them only performs what they return.
 
+pub mod port;
 pub mod reload;
 
 #[cfg(test)]

@@ -222,8 +222,7 @@ async fn measure_process(
     limits.leak_window = Duration::ZERO; // one-shot: no history to judge a leak by
     let mut sampler = ProcessSampler::new(limits, procs::ticks_per_second());
     let sample = |sampler: &mut ProcessSampler| {
-        let table = procs::snapshot();
-        let members = procs::members(&table, &[record.pid], Some(record.pgid));
+        let members = procs::tree(&[record.pid]);
         sampler.sample(&members, procs::page_size(), tokio::time::Instant::now())
     };
     sample(&mut sampler);
