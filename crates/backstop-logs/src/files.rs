@@ -54,7 +54,8 @@ pub fn stamp(at: SystemTime) -> String {
 fn parse_stamp(text: &str) -> Option<SystemTime> {
     // 20261122T085115.123Z → 2026-11-22T08:51:15.123Z
     let b = text.as_bytes();
-    if b.len() != 20 || b[8] != b'T' || b[15] != b'.' || b[19] != b'Z' {
+    // Any file may lie in the directory: only ASCII can be sliced by byte.
+    if !text.is_ascii() || b.len() != 20 || b[8] != b'T' || b[15] != b'.' || b[19] != b'Z' {
         return None;
     }
     let rfc = format!(
@@ -182,5 +183,19 @@ mod tests {
             ]
         );
         assert_eq!(segments(d, "api", Family::Stderr).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn names_that_are_not_ascii_are_not_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        // 20 bytes, T at 8, '.' at 15, 'Z' at 19, and an 'ä' across bytes 3-4.
+        let odd = "api.log.202ä122T085115.123Z";
+        std::fs::write(dir.path().join(odd), "").unwrap();
+        std::fs::write(dir.path().join("api.log.日本語"), "").unwrap();
+        assert!(
+            segments(dir.path(), "api", Family::Main)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

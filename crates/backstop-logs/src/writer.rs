@@ -96,6 +96,17 @@ enum Msg {
     },
     Sync(mpsc::Sender<()>),
     Stop,
+    /// Makes the handler panic, to test that the writer survives it.
+    #[cfg(test)]
+    Panic,
+}
+
+/// A batch that a failure of the writer lost.
+struct Lost {
+    service: String,
+    lines: u64,
+    bytes: usize,
+    shared: Arc<Shared>,
 }
 
 const QUEUE_REASON: &str = "backstop's log writer fell behind (the disk is too slow)";
@@ -308,36 +319,96 @@ impl WriterState {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
-            match msg {
-                Msg::Configure { service, settings } => self.configure(&service, settings),
+            // A bug here must not end the thread: every later line of every
+            // service would be lost without a word. The message is
+            // accounted for, the open files are forgotten (they reopen on
+            // the next write), and the writer goes on.
+            let lost = match &msg {
                 Msg::Write {
                     key,
                     bytes,
                     lines,
                     shared,
-                } => {
-                    self.write(&key, &bytes, lines);
-                    shared.queued.fetch_sub(bytes.len(), Ordering::AcqRel);
-                    // Under the lock, so that a sender between its check and
-                    // its wait cannot miss this.
-                    let _guard = shared.room_lock.lock();
-                    shared.room.notify_all();
-                }
-                Msg::QueueDropped { key, lines, bytes } => {
-                    if lines == 0 {
-                        (self.notify)(Notice::Dropping {
-                            service: key.service.clone(),
-                            reason: QUEUE_REASON.to_string(),
-                        });
-                    } else {
-                        self.account(&key, lines, bytes, QUEUE_REASON);
-                    }
-                }
-                Msg::Sync(reply) => {
-                    let _ = reply.send(());
-                }
-                Msg::Stop => return,
+                } => Some(Lost {
+                    service: key.service.clone(),
+                    lines: *lines,
+                    bytes: bytes.len(),
+                    shared: shared.clone(),
+                }),
+                _ => None,
+            };
+            let handled =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(msg)));
+            match handled {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(panic) => self.recover(&*panic, lost),
             }
+        }
+    }
+
+    /// Handles one message; `false` to stop.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Configure { service, settings } => self.configure(&service, settings),
+            Msg::Write {
+                key,
+                bytes,
+                lines,
+                shared,
+            } => {
+                self.write(&key, &bytes, lines);
+                shared.queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                // Under the lock, so that a sender between its check and
+                // its wait cannot miss this.
+                let _guard = shared.room_lock.lock();
+                shared.room.notify_all();
+            }
+            Msg::QueueDropped { key, lines, bytes } => {
+                if lines == 0 {
+                    (self.notify)(Notice::Dropping {
+                        service: key.service.clone(),
+                        reason: QUEUE_REASON.to_string(),
+                    });
+                } else {
+                    self.account(&key, lines, bytes, QUEUE_REASON);
+                }
+            }
+            Msg::Sync(reply) => {
+                let _ = reply.send(());
+            }
+            Msg::Stop => return false,
+            #[cfg(test)]
+            Msg::Panic => panic!("a test asked the writer to fail"),
+        }
+        true
+    }
+
+    /// After a panic while handling a message: say so, count what it held.
+    fn recover(&mut self, panic: &(dyn std::any::Any + Send), lost: Option<Lost>) {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        self.open.clear();
+        let reason = format!(
+            "backstop's log writer failed ({why}; a bug, please report it) and was restarted"
+        );
+        match lost {
+            Some(lost) => {
+                lost.shared.queued.fetch_sub(lost.bytes, Ordering::AcqRel);
+                (self.notify)(Notice::Dropped {
+                    service: lost.service,
+                    lines: lost.lines,
+                    bytes: lost.bytes as u64,
+                    reason,
+                });
+            }
+            None => (self.notify)(Notice::Maintenance {
+                service: String::new(),
+                message: reason,
+            }),
         }
     }
 
@@ -783,5 +854,41 @@ mod tests {
         assert!(matches!(&seen[0], Notice::Dropping { service, .. } if service == "api"));
         assert!(matches!(&seen[1], Notice::Dropped { lines: 2, .. }));
         assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn a_failure_of_the_writer_is_reported_and_writing_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (notify, seen) = quiet();
+        let writer = LogWriter::start(dir.path().to_path_buf(), notify).unwrap();
+        let settings = LogSettings::default();
+        writer.configure("api", &settings);
+        let out = writer.sender("api", Stream::Stdout, &settings);
+        assert!(out.send(b"before\n".to_vec(), 1));
+        writer.tx.send(Msg::Panic).unwrap();
+        assert!(out.send(b"after\n".to_vec(), 1));
+        assert!(writer.sync(Duration::from_secs(10)), "the writer lives");
+        assert_eq!(collect(dir.path(), "api"), b"before\nafter\n");
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|n| matches!(n, Notice::Maintenance { message, .. }
+                if message.contains("log writer failed (a test asked the writer to fail"))),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_name_that_is_not_ascii_fails_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("api.log.202ä122T085115.123Z"), "").unwrap();
+        let (notify, _) = quiet();
+        let writer = LogWriter::start(dir.path().to_path_buf(), notify).unwrap();
+        let settings = LogSettings::default();
+        writer.configure("api", &settings);
+        let out = writer.sender("api", Stream::Stdout, &settings);
+        assert!(out.send(b"kept\n".to_vec(), 1));
+        assert!(writer.sync(Duration::from_secs(10)));
+        assert_eq!(collect(dir.path(), "api"), b"kept\n");
     }
 }
