@@ -24,6 +24,7 @@ fn log_level() -> tracing::Level {
 }
 
 fn main() -> ExitCode {
+    memory::record_startup_segments();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(backstop_supervisor::terminal::stderr_writer)
