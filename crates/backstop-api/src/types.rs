@@ -485,3 +485,56 @@ fn worse(a: Health, b: Health) -> Health {
     };
     if rank(b) > rank(a) { b } else { a }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(severity: &str, state: &str) -> CheckResult {
+        CheckResult {
+            name: format!("{severity}-check"),
+            kind: "http".into(),
+            state: state.into(),
+            passed: Some(state != "failing"),
+            fails_in_a_row: 0,
+            latency_ms: None,
+            detail: Some("HTTP 503 from http://user:pw@db/".into()),
+            at: None,
+            severity: Some(severity.into()),
+        }
+    }
+
+    fn report(checks: Vec<CheckResult>) -> StatusReport {
+        StatusReport {
+            daemon: DaemonInfo {
+                pid: 1,
+                config: "backstop.toml".into(),
+                version: "0".into(),
+                uptime_s: 0,
+            },
+            services: Vec::new(),
+            checks,
+        }
+    }
+
+    #[test]
+    fn a_failing_check_degrades_and_a_critical_one_makes_unhealthy() {
+        let warn = HealthReport::from_status(&report(vec![check("warning", "failing")]));
+        assert_eq!(warn.status, Health::Degraded);
+        let crit = HealthReport::from_status(&report(vec![
+            check("warning", "passing"),
+            check("critical", "failing"),
+        ]));
+        assert_eq!(crit.status, Health::Unhealthy);
+    }
+
+    #[test]
+    fn the_public_health_has_names_and_states_only() {
+        let full = HealthReport::from_status(&report(vec![check("critical", "failing")]));
+        let public = serde_json::to_value(PublicHealth::from(&full)).unwrap();
+        assert_eq!(
+            public,
+            serde_json::json!({"status": "unhealthy", "services": [], "checks": [{"name": "critical-check", "state": "failing"}]})
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub struct Loaded {
     pub source: String,
     /// Problems that do not prevent running (e.g. a missing env file).
     pub warnings: Vec<Diagnostic>,
+    /// The path as given (`backstop.toml`), which messages show, as they
+    /// do for errors; `config.path` is absolute.
+    pub given_path: PathBuf,
 }
 
 impl Loaded {
@@ -36,7 +39,7 @@ impl Loaded {
         if self.warnings.is_empty() {
             return String::new();
         }
-        crate::diagnostic::render_all(&self.config.path, &self.source, &self.warnings, color)
+        crate::diagnostic::render_all(&self.given_path, &self.source, &self.warnings, color)
     }
 }
 
@@ -123,6 +126,7 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
                 config,
                 warnings: reader.diagnostics,
                 source,
+                given_path: path.to_path_buf(),
             });
         }
     } else {

@@ -133,16 +133,24 @@ impl Remedy {
 /// alone), and names the last exit when it is known (`code 3`, `SIGKILL`).
 pub fn crashed(lines: &[Evidence], exit: Option<&str>) -> Cause {
     let quoted = last_distinct(lines.iter(), 3);
-    let last = quoted.last().map_or("(no output)", |e| e.text.as_str());
+    let summary = match (exit, quoted.last()) {
+        (Some(exit), Some(last)) => format!(
+            "it exits ({exit}) and no known cause matched; the last error: {}",
+            last.text
+        ),
+        (Some(exit), None) => {
+            format!("it exits ({exit}) without printing anything, and no known cause matched")
+        }
+        (None, Some(last)) => format!(
+            "it fails and no known cause matched; the last line: {}",
+            last.text
+        ),
+        (None, None) => "it fails without printing anything, and no known cause matched".into(),
+    };
     Cause {
         id: "crashed".to_string(),
         confidence: 0.3,
-        summary: match exit {
-            Some(exit) => {
-                format!("it exits ({exit}) and no known cause matched; the last error: {last}")
-            }
-            None => format!("it fails and no known cause matched; the last line: {last}"),
-        },
+        summary,
         evidence: quoted,
         remedy: Remedy::manual(
             "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more",

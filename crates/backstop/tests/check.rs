@@ -193,12 +193,26 @@ http = "http://127.0.0.1:{port}/down"
 
 [checks.cache]
 tcp = "127.0.0.1:{port}"
+
+[checks.payments]
+http = "http://127.0.0.1:{port}/down"
+severity = "critical"
 "#
     ));
     let (code, v) = check_json(&s, &["cache"]);
     assert_eq!((code, v["status"].as_str()), (0, Some("healthy")));
     let (code, v) = check_json(&s, &["upstream", "cache"]);
     assert_eq!((code, v["status"].as_str()), (1, Some("degraded")));
+    // A failing critical entry is as bad as a service's own check.
+    let (code, v) = check_json(&s, &["payments", "cache"]);
+    assert_eq!((code, v["status"].as_str()), (2, Some("unhealthy")), "{v}");
+    let severities: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["warning", "critical"], "cache, payments");
     let (code, v) = check_json(&s, &[]);
     assert_eq!((code, v["status"].as_str()), (2, Some("unhealthy")));
     let names: Vec<&str> = v["checks"]
@@ -207,7 +221,10 @@ tcp = "127.0.0.1:{port}"
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["api/http", "api/db", "upstream", "cache"]);
+    assert_eq!(
+        names,
+        ["api/http", "api/db", "upstream", "cache", "payments"]
+    );
     // The table for people.
     let out = s.run(&["check", "api"]);
     assert_eq!(out.status.code(), Some(2));

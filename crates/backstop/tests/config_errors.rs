@@ -143,3 +143,18 @@ fn every_bundled_example_validates() {
     }
     assert!(seen >= 2, "examples/quickstart and examples/full");
 }
+
+#[test]
+fn warnings_name_the_file_as_given_like_errors_do() {
+    let s =
+        support::Sandbox::new("[services.api]\ncommand = \"true\"\nenv_file = \"missing.env\"\n");
+    let out = Command::new(support::BIN)
+        .args(["-c", "backstop.toml", "validate"])
+        .current_dir(s.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a warning only: {out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(" --> backstop.toml:3:"), "{err}");
+}

@@ -481,6 +481,28 @@ fn crashed_quotes_the_last_error() {
 }
 
 #[test]
+fn a_silent_crash_quotes_no_words_of_backstop_as_its_error() {
+    let (_s, _d, r) = diagnosed(
+        &format!("[services.api]\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n{FAST}\n"),
+        "api",
+        "crash-loop",
+    );
+    assert_eq!(r["causes"][0]["id"], "crashed", "{r:#}");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(summary.contains("code 3"), "{summary}");
+    assert!(
+        !summary.contains("restarts within") && !summary.contains("backstop start"),
+        "backstop's own crash-loop message is no error of the service: {summary}"
+    );
+    for e in r["causes"][0]["evidence"].as_array().unwrap() {
+        assert!(
+            !e["text"].as_str().unwrap().contains("restarts within"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn a_healthy_service_says_so() {
     let s = Sandbox::new(
         r#"

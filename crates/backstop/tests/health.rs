@@ -330,3 +330,40 @@ on_failure = "{on_failure}"
     assert_eq!(app["restarts"], restarts);
     assert_eq!(app["health"], "unhealthy");
 }
+
+#[test]
+fn up_detached_says_what_a_service_that_is_not_up_is() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = "sleep 1000"
+startup = "300ms"
+
+[[services.api.health]]
+exec = ["sh", "-c", "echo not listening yet; exit 1"]
+interval = "100ms"
+
+[services.web]
+command = "sleep 1000"
+"#,
+    );
+    let _guard = support::DetachedGuard {
+        state_dir: s.path(".backstop"),
+    };
+    let out = s.run(&["up", "-d"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "api: startup-timeout (alive, but no health check passed within its startup period)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("not listening yet"),
+        "the check's detail: {err}"
+    );
+    assert!(!err.contains("web:"), "web is up: {err}");
+    assert!(err.contains("The daemon keeps running"), "{err}");
+    assert!(s.run(&["down"]).status.success());
+}

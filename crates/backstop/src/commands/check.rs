@@ -3,7 +3,8 @@
 //!
 //! A failing check of a supervised service makes the result unhealthy; a
 //! failing `[checks]` entry (something backstop does not run, such as a
-//! managed database) makes it degraded.
+//! managed database) makes it degraded, or unhealthy when its `severity`
+//! is `critical` (as monitoring plugins use exit 2).
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub(crate) struct Planned {
     pub(crate) service: Option<String>,
     /// The check.
     pub(crate) check: HealthCheck,
+    /// A `[checks]` entry's severity.
+    severity: Option<backstop_config::AlertSeverity>,
     exec: Result<ExecContext, String>,
 }
 
@@ -32,6 +35,8 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     service: Option<String>,
     kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'static str>,
     target: String,
     passed: bool,
     warning: bool,
@@ -89,6 +94,7 @@ pub(crate) fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Ex
                 label: format!("{}/{}", service.name, check.name),
                 service: Some(service.name.clone()),
                 check: check.clone(),
+                severity: None,
                 exec: service_exec(service),
             });
         }
@@ -100,6 +106,7 @@ pub(crate) fn plan(config: &Config, names: &[String]) -> Result<Vec<Planned>, Ex
             label: c.name.clone(),
             service: None,
             check: c.check.clone(),
+            severity: Some(c.severity),
             exec: Ok(ExecContext {
                 dir: c.dir.clone(),
                 env,
@@ -129,6 +136,7 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
             name: p.label.clone(),
             service: p.service.clone(),
             kind: p.check.probe.kind(),
+            severity: p.severity.map(backstop_config::AlertSeverity::as_str),
             target: p.check.probe.target(),
             passed: o.passed,
             warning: o.warning,
@@ -136,7 +144,9 @@ pub(crate) fn run(config_path: &Path, names: &[String], json: bool) -> CmdResult
             detail: o.detail,
         })
         .collect();
-    let unhealthy = rows.iter().any(|r| !r.passed && r.service.is_some());
+    let unhealthy = rows
+        .iter()
+        .any(|r| !r.passed && (r.service.is_some() || r.severity == Some("critical")));
     let degraded = rows.iter().any(|r| !r.passed || r.warning);
     let overall = if unhealthy {
         "unhealthy"

@@ -164,17 +164,46 @@ fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
         log_path.display()
     );
     print!("{}", render::status_table(&report.services, color_stdout()));
-    let bad = report.services.iter().any(|s| {
-        !matches!(
-            s.state,
-            ServiceState::Running | ServiceState::Exited | ServiceState::Stopped
-        )
-    });
-    if bad {
+    let not_up: Vec<String> = report
+        .services
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.state,
+                ServiceState::Running | ServiceState::Exited | ServiceState::Stopped
+            )
+        })
+        .map(not_up)
+        .collect();
+    if !not_up.is_empty() {
         return Err(Exit::new(
             Code::Failed,
-            "some services did not start; see `backstop status`".to_string(),
+            format!(
+                "not every service is up:\n{}\nThe daemon keeps running; see `backstop status`, or `backstop diagnose SERVICE`",
+                not_up.join("\n")
+            ),
         ));
     }
     Ok(())
+}
+
+/// One line for a service that is not up after `up -d`: what it is, and why.
+fn not_up(s: &backstop_api::ServiceStatus) -> String {
+    let what = match s.state {
+        ServiceState::StartupTimeout => {
+            "alive, but no health check passed within its startup period".to_string()
+        }
+        ServiceState::Starting => "started, no health check has passed yet".to_string(),
+        ServiceState::Pending => "not started yet".to_string(),
+        ServiceState::Backoff => "exited, and waits to be restarted".to_string(),
+        ServiceState::CrashLoop => "exited too often, and is not restarted any more".to_string(),
+        ServiceState::Failed => "could not be started".to_string(),
+        other => other.to_string(),
+    };
+    let mut line = format!("  {}: {} ({what})", s.name, s.state);
+    if let Some(detail) = &s.detail {
+        line.push_str(": ");
+        line.push_str(detail);
+    }
+    line
 }

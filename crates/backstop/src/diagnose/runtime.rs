@@ -67,7 +67,9 @@ pub(super) fn status(b: &mut Bundle, service: &ServiceConfig, view: &history::Vi
     }
     if let Some(d) = &view.detail {
         let shown = format!("detail: {d}");
-        if history::is_fault(&view.state) {
+        // Why it failed to start is evidence; a crash loop's detail is
+        // backstop's own summary of the restarts, not the service's words.
+        if history::is_fault(&view.state) && view.state != "crash-loop" {
             b.evidence(p, None, &shown, d);
         } else {
             b.line(p, shown);
