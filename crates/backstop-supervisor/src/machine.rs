@@ -71,9 +71,32 @@ pub enum Input {
     Deadline,
     /// A health check passed (the service is ready, or ready again).
     ProbePassed,
+    /// The running process must be replaced by a new one: a liveness
+    /// check failed, or its memory passed `memory_max`.
+    Replace(Why),
+}
+
+/// Why a process that still runs is stopped and started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
     /// A liveness check (`on_failure = "restart"`) failed `failures` times
     /// in a row, outside the startup grace period.
-    LivenessFailed,
+    Liveness,
+    /// Its memory passed `memory_max` (the runtime reports the figures).
+    MemoryMax,
+    /// No check passed within `startup`, and it has a liveness check.
+    StartupTimeout,
+}
+
+impl Why {
+    /// What `status` says while the old process is being stopped.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Liveness => "restarting: a liveness check failed",
+            Self::MemoryMax => "restarting: its memory passed memory_max",
+            Self::StartupTimeout => "restarting: no health check passed within its startup period",
+        }
+    }
 }
 
 /// What the runtime must do.
@@ -125,6 +148,9 @@ enum Intent {
     /// The main process exited on its own; leftovers are being cleaned up
     /// before the restart decision.
     Cleanup(ExitStatus),
+    /// The process is stopped to be replaced; the restart budget applies
+    /// as if it had exited.
+    Replace(Why),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -229,15 +255,19 @@ impl Machine {
         self.started_at
     }
 
-    /// True while cleaning up after the main process exited on its own.
-    pub fn is_cleaning_up(&self) -> bool {
-        matches!(
-            self.phase,
+    /// While `stopping` on its own account (not asked to by anyone): why.
+    pub fn stopping_because(&self) -> Option<&'static str> {
+        match self.phase {
             Phase::Stopping {
                 intent: Intent::Cleanup(_),
                 ..
-            }
-        )
+            } => Some("stopping what the exited process left behind"),
+            Phase::Stopping {
+                intent: Intent::Replace(why),
+                ..
+            } => Some(why.describe()),
+            _ => None,
+        }
     }
 
     /// When the runtime must feed [`Input::Deadline`].
@@ -332,12 +362,13 @@ impl Machine {
                 }
                 Vec::new()
             }
-            Input::LivenessFailed => match self.phase {
+            Input::Replace(why) => match self.phase {
                 Phase::Running | Phase::Starting { has_main: true } | Phase::StartupTimeout => {
-                    let mut actions = vec![Action::Notify(Notice::LivenessRestart)];
-                    actions.extend(
-                        self.begin_stop(Intent::Cleanup(ExitStatus::Signal(self.stop_signal)), now),
-                    );
+                    let mut actions = match why {
+                        Why::Liveness => vec![Action::Notify(Notice::LivenessRestart)],
+                        Why::MemoryMax | Why::StartupTimeout => Vec::new(),
+                    };
+                    actions.extend(self.begin_stop(Intent::Replace(why), now));
                     actions
                 }
                 _ => Vec::new(),
@@ -473,9 +504,7 @@ impl Machine {
                 // without one the service keeps running in `startup-timeout`
                 // until a check passes.
                 if self.has_liveness {
-                    actions.extend(
-                        self.begin_stop(Intent::Cleanup(ExitStatus::Signal(self.stop_signal)), now),
-                    );
+                    actions.extend(self.begin_stop(Intent::Replace(Why::StartupTimeout), now));
                 }
                 actions
             }
@@ -521,6 +550,7 @@ impl Machine {
                 Vec::new()
             }
             Intent::Cleanup(status) => self.after_exit(status, now),
+            Intent::Replace(_) => self.after_exit(ExitStatus::Signal(self.stop_signal), now),
         }
     }
 
@@ -708,7 +738,10 @@ mod tests {
         );
         // Leftovers still alive: no restart decision yet.
         assert_eq!(m.state(), ServiceState::Stopping);
-        assert!(m.is_cleaning_up());
+        assert_eq!(
+            m.stopping_because(),
+            Some("stopping what the exited process left behind")
+        );
         let actions = m.handle(Input::TreeGone, t);
         assert_eq!(
             actions,
@@ -1146,7 +1179,7 @@ mod tests {
         let mut m = probed(true, None);
         spawned(&mut m, t);
         m.handle(Input::ProbePassed, t);
-        let actions = m.handle(Input::LivenessFailed, t);
+        let actions = m.handle(Input::Replace(Why::Liveness), t);
         assert_eq!(
             actions,
             vec![
@@ -1165,7 +1198,7 @@ mod tests {
     fn liveness_failure_is_ignored_when_not_running() {
         let t = Instant::now();
         let mut m = probed(true, None);
-        assert!(m.handle(Input::LivenessFailed, t).is_empty());
+        assert!(m.handle(Input::Replace(Why::Liveness), t).is_empty());
         assert_eq!(m.state(), ServiceState::Stopped);
     }
 
@@ -1201,5 +1234,30 @@ mod tests {
         config.health = vec![crate::rules::testing::exec_check("true")];
         m.reconfigure(&config);
         assert_eq!(m.state(), ServiceState::Running);
+    }
+
+    #[test]
+    fn a_memory_max_replacement_is_said_once_and_spends_the_budget() {
+        let t = Instant::now();
+        let mut m = machine(3);
+        running(&mut m, t);
+        assert_eq!(
+            m.handle(Input::Replace(Why::MemoryMax), t),
+            vec![Action::SignalAll(15)],
+            "no liveness notice: the runtime reports the figures"
+        );
+        assert_eq!(
+            m.stopping_because(),
+            Some("restarting: its memory passed memory_max")
+        );
+        m.handle(Input::MainExited(ExitStatus::Signal(15)), t);
+        let actions = m.handle(Input::TreeGone, t);
+        assert!(
+            matches!(
+                actions.as_slice(),
+                [Action::Notify(Notice::RestartScheduled { restarts: 1, .. })]
+            ),
+            "{actions:?}"
+        );
     }
 }

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::capture::CaptureThread;
 use crate::checks::{CheckRun, own_health};
-use crate::machine::{Action, ExitStatus, Input, Machine, Notice, describe, signal_name};
+use crate::machine::{Action, ExitStatus, Input, Machine, Notice, Why, describe, signal_name};
 use crate::output::{Capture, Echo, Stream, Terminal};
 use crate::rules::port::{Gate, Holder};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
@@ -439,9 +439,7 @@ impl Supervisor {
                     d.saturating_duration_since(now.into_std()).as_secs_f64()
                 )
             }),
-            ServiceState::Stopping if s.machine.is_cleaning_up() => {
-                Some("stopping what the exited process left behind".to_string())
-            }
+            ServiceState::Stopping => s.machine.stopping_because().map(str::to_string),
             // What the start waits for: leftovers holding its port.
             ServiceState::Starting if s.clearing_port.is_some() => s.detail.take(),
             _ => None,
@@ -1504,8 +1502,9 @@ impl Supervisor {
                 latency: Duration::ZERO,
                 detail: verdict.detail.clone(),
             };
-            self.on_probe_done(&name, c, generation, outcome);
-            // Like PM2's max_memory_restart: at once, whatever `failures` says.
+            // Like PM2's max_memory_restart: at once, whatever `failures`
+            // says; first, so that the check's own failure (recorded next)
+            // finds the service already being replaced, for this reason.
             if verdict.over_max.is_some()
                 && self.services[i].state().is_active()
                 && self.services[i].state() != ServiceState::Stopping
@@ -1516,8 +1515,9 @@ impl Supervisor {
                     format!("{name}: {}; restarting", verdict.detail),
                 );
                 self.services[i].checks[c].reset_tracker();
-                self.feed(i, Input::LivenessFailed, now);
+                self.feed(i, Input::Replace(Why::MemoryMax), now);
             }
+            self.on_probe_done(&name, c, generation, outcome);
         }
     }
 
@@ -1560,7 +1560,7 @@ impl Supervisor {
             self.feed(i, Input::ProbePassed, now);
         } else if failing && liveness && !grace {
             self.services[i].checks[check].reset_tracker();
-            self.feed(i, Input::LivenessFailed, now);
+            self.feed(i, Input::Replace(Why::Liveness), now);
         }
     }
 }

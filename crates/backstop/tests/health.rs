@@ -209,6 +209,7 @@ restart = {{ backoff_initial = "0s" }}
 [[services.hog.health]]
 process = {{ memory_warn = "60MB", memory_max = "150MB" }}
 interval = "100ms"
+on_failure = "restart"
 "#
     ));
     let _daemon = s.up();
@@ -254,6 +255,16 @@ interval = "100ms"
         .find(|l| l.contains("above memory_max 150.0 MB; restarting"))
         .expect(&out);
     assert!(line.starts_with("backstop | hog: RSS "), "{line}");
+    // One restart, for one reason, said once.
+    assert!(!out.contains("a liveness check failed"), "{out}");
+    assert!(
+        !out.contains("left behind"),
+        "nothing exited by itself: {out}"
+    );
+    assert!(
+        out.contains("hog: running → stopping (restarting: its memory passed memory_max)"),
+        "{out}"
+    );
 }
 
 #[test]
