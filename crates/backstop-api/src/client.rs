@@ -82,7 +82,13 @@ impl Client {
     }
 
     async fn send(&self, method: &str, path: &str) -> Result<Bytes, ClientError> {
-        let stream = UnixStream::connect(&self.socket)
+        let address = crate::socket_path::address(&self.socket).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ClientError::NoDaemon {
+                socket: self.socket.clone(),
+            },
+            _ => self.transport(e.to_string()),
+        })?;
+        let stream = UnixStream::connect(&address.path)
             .await
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {

@@ -9,6 +9,7 @@ mod bus;
 mod client;
 mod control;
 mod server;
+pub mod socket_path;
 mod types;
 
 pub use bus::{EventBus, LOST, Redact, SUBSCRIBER_LIMIT, Subscription};

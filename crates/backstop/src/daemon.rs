@@ -185,20 +185,18 @@ async fn bind_tcp(
 
 fn bind_socket(paths: &StatePaths) -> Result<UnixListener, Exit> {
     let socket = paths.socket();
-    if socket.as_os_str().len() >= 108 {
-        return Err(Exit::new(
-            Code::Failed,
-            format!(
-                "the socket path {} is too long for a unix socket (108 bytes at most); set `[daemon] state_dir` to a shorter path",
-                socket.display()
-            ),
-        ));
-    }
     // We hold the lock, so a socket file left here is stale.
     let _ = std::fs::remove_file(&socket);
+    // A path too long for a socket address is bound through its directory.
+    let address = backstop_api::socket_path::address(&socket).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot open the directory of {}: {e}", socket.display()),
+        )
+    })?;
     // Created 0600 from the start: no window in which others may connect.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(&socket);
+    let bound = UnixListener::bind(&address.path);
     nix::sys::stat::umask(old);
     let listener = bound.map_err(|e| {
         Exit::new(

@@ -913,3 +913,45 @@ fn procfs_count() -> usize {
         })
         .count()
 }
+
+#[test]
+fn a_project_in_a_deep_directory_runs() {
+    let s = Sandbox::new("");
+    let deep = s.path(&format!("{}/{}", "d".repeat(50), "e".repeat(50)));
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(
+        deep.join("backstop.toml"),
+        "[services.app]\ncommand = \"sleep 1000\"\n",
+    )
+    .unwrap();
+    let socket = deep.join(".backstop/backstop.sock");
+    assert!(socket.as_os_str().len() > 108, "{}", socket.display());
+    let run = |args: &[&str]| {
+        std::process::Command::new(support::BIN)
+            .arg("-c")
+            .arg(deep.join("backstop.toml"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let _guard = support::DetachedGuard {
+        state_dir: deep.join(".backstop"),
+    };
+    let up = run(&["up", "-d"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(socket.exists());
+    let status = run(&["status", "--json"]);
+    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["services"][0]["state"], "running");
+    let down = run(&["down"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+}
