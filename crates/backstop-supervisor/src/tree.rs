@@ -32,10 +32,14 @@ pub fn group_alive(pgid: i32) -> bool {
 /// service's) and to every live process of the trees under `roots` that
 /// left the group.
 pub fn signal_all(roots: &[i32], pgid: Option<i32>, signal: i32) {
+    // The tree is read before anything is signalled: a parent that dies of
+    // the signal hands its children to backstop, and the walk from it would
+    // no longer find them.
+    let members = procs::tree(roots);
     if let (Some(pgid), Ok(sig)) = (pgid, Signal::try_from(signal)) {
         let _ = kill(Pid::from_raw(-pgid), sig);
     }
-    for p in procs::tree(roots) {
+    for p in members {
         if Some(p.pgrp) != pgid {
             send(p.pid, signal);
         }
