@@ -148,21 +148,14 @@ impl CheckRun {
     }
 }
 
-/// The health of a service from its own checks: unhealthy when one fails,
-/// degraded when one passes with a warning, healthy when all pass, unknown
-/// otherwise (or without checks).
+/// The health of a service from its own checks ([`crate::rules::health::own`]).
 pub(crate) fn own_health(checks: &[CheckRun]) -> Health {
-    if checks.is_empty() {
-        Health::Unknown
-    } else if checks.iter().any(|c| c.state() == CheckState::Failing) {
-        Health::Unhealthy
-    } else if checks.iter().all(|c| c.state() == CheckState::Passing) {
-        if checks.iter().any(CheckRun::warning) {
-            Health::Degraded
-        } else {
-            Health::Healthy
-        }
-    } else {
-        Health::Unknown
-    }
+    let views: Vec<crate::rules::health::CheckHealth> = checks
+        .iter()
+        .map(|c| crate::rules::health::CheckHealth {
+            state: c.state(),
+            warning: c.warning(),
+        })
+        .collect();
+    crate::rules::health::own(&views)
 }

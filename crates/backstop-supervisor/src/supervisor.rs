@@ -22,7 +22,7 @@ use backstop_api::{
     ActionOutcome, Control, DaemonInfo, Event, ExitInfo, Health, ReloadOutcome, ServiceAction,
     ServiceState, ServiceStatus, StatusReport,
 };
-use backstop_config::{Config, DependencyCondition, OnFailure, ServiceConfig};
+use backstop_config::{Config, OnFailure, ServiceConfig};
 use backstop_probe::{CheckState, ChildExit, ExecContext, Outcome, ProbeReaper};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -34,7 +34,9 @@ use crate::capture::CaptureThread;
 use crate::checks::{CheckRun, own_health};
 use crate::machine::{Action, ExitStatus, Input, Machine, Notice, Why, describe, signal_name};
 use crate::output::{Capture, Echo, Stream, Terminal};
+use crate::rules::dependencies::{self, Check, Peer, Target};
 use crate::rules::port::{Gate, Holder};
+use crate::rules::{health, shutdown};
 use crate::spawn::{self, SERVICE_ENV, STATE_DIR_ENV};
 use crate::state_file::{RecordedProcess, StateFile};
 use crate::{ports, procs, tree};
@@ -857,66 +859,47 @@ impl Supervisor {
             .retain(|s| !s.removed || s.state().is_active());
     }
 
+    /// What a dependency's name refers to, for the rules.
+    fn target(&self, name: &str) -> Target<'_> {
+        if let Some(d) = self.index(name) {
+            let s = &self.services[d];
+            return Target::Service(Peer {
+                state: s.state(),
+                spawned: s.main.is_some(),
+                own_health: own_health(&s.checks),
+            });
+        }
+        match self.check_named(name) {
+            Some(check) => Target::Check(Check {
+                state: check.state(),
+                detail: check.last_detail(),
+            }),
+            None => Target::Unknown,
+        }
+    }
+
     /// What a pending service waits for, or `None` when it may start.
     fn waiting_for(&self, i: usize) -> Option<String> {
-        let mut waits = Vec::new();
-        for dep in &self.services[i].config.depends_on {
-            let Some(d) = self.index(&dep.service) else {
-                if let Some(check) = self.check_named(&dep.service)
-                    && check.state() != CheckState::Passing
-                {
-                    waits.push(format!(
-                        "check {} to pass ({})",
-                        dep.service,
-                        check.last_detail().unwrap_or("no result yet")
-                    ));
-                }
-                continue;
-            };
-            let state = self.services[d].state();
-            let ok = match dep.condition {
-                DependencyCondition::Started => {
-                    matches!(state, ServiceState::Running | ServiceState::StartupTimeout)
-                        || (state == ServiceState::Starting && self.services[d].main.is_some())
-                }
-                DependencyCondition::Healthy => {
-                    state == ServiceState::Running
-                        && own_health(&self.services[d].checks) != Health::Unhealthy
-                }
-                DependencyCondition::Completed => state == ServiceState::Exited,
-            };
-            if !ok {
-                waits.push(format!(
-                    "{} to be {} (it is {state})",
-                    dep.service,
-                    dep.condition.as_str()
-                ));
-            }
-        }
-        (!waits.is_empty()).then(|| format!("waiting for {}", waits.join(", ")))
+        dependencies::waiting_for(&self.services[i].config.depends_on, |n| self.target(n))
     }
 
     fn schedule_shutdown(&mut self, now: Instant) {
-        for i in 0..self.services.len() {
-            let state = self.services[i].state();
-            let stoppable = matches!(
-                state,
-                ServiceState::Pending
-                    | ServiceState::Backoff
-                    | ServiceState::Starting
-                    | ServiceState::Running
-            ) || matches!(state, ServiceState::StartupTimeout);
-            if !stoppable {
-                continue;
-            }
-            // Stop in reverse dependency order: dependents first.
-            let name = self.services[i].config.name.clone();
-            let dependents_active = self.services.iter().any(|s| {
-                s.config.depends_on.iter().any(|d| d.service == name) && s.state().is_active()
-            });
-            if !dependents_active || !state.is_active() {
-                self.feed(i, Input::Stop, now);
-            }
+        let services: Vec<shutdown::Stopping<'_>> = self
+            .services
+            .iter()
+            .map(|s| shutdown::Stopping {
+                name: &s.config.name,
+                state: s.state(),
+                depends_on: s
+                    .config
+                    .depends_on
+                    .iter()
+                    .map(|d| d.service.as_str())
+                    .collect(),
+            })
+            .collect();
+        for i in shutdown::to_stop(&services) {
+            self.feed(i, Input::Stop, now);
         }
     }
 
@@ -1284,21 +1267,15 @@ impl Supervisor {
         result
     }
 
-    /// Own checks first; a healthy (or unchecked) running service whose
-    /// dependency is lost is degraded.
+    /// Own checks first, then lost dependencies ([`crate::rules::health`]).
     fn health_of(&self, i: usize) -> Health {
         let s = &self.services[i];
         if !s.state().is_active() {
             return Health::Unknown;
         }
         let own = own_health(&s.checks);
-        if own == Health::Unhealthy {
-            return own;
-        }
-        if self.lost_dependency(i).is_some() {
-            return Health::Degraded;
-        }
-        own
+        let lost = own != Health::Unhealthy && self.lost_dependency(i).is_some();
+        health::of_service(s.state(), own, lost)
     }
 
     /// Why a running service is not healthy: its failing check, or a lost dependency.
@@ -1322,34 +1299,7 @@ impl Supervisor {
 
     /// A dependency that is not up (or fails its checks), with why.
     fn lost_dependency(&self, i: usize) -> Option<String> {
-        self.services[i].config.depends_on.iter().find_map(|dep| {
-            let Some(d) = self.index(&dep.service) else {
-                let check = self.check_named(&dep.service)?;
-                return (check.state() == CheckState::Failing).then(|| {
-                    format!(
-                        "check {} fails: {}",
-                        dep.service,
-                        check.last_detail().unwrap_or("")
-                    )
-                });
-            };
-            let other = &self.services[d];
-            let state = other.state();
-            match dep.condition {
-                DependencyCondition::Completed => None,
-                _ if !matches!(
-                    state,
-                    ServiceState::Running | ServiceState::Starting | ServiceState::StartupTimeout
-                ) =>
-                {
-                    Some(format!("dependency {} is {state}", dep.service))
-                }
-                _ if own_health(&other.checks) == Health::Unhealthy => {
-                    Some(format!("dependency {} is unhealthy", dep.service))
-                }
-                _ => None,
-            }
-        })
+        dependencies::lost(&self.services[i].config.depends_on, |n| self.target(n))
     }
 
     // ── health checks ──────────────────────────────────────────────────
@@ -1555,12 +1505,18 @@ impl Supervisor {
                 format!("{service}: check {check_name} {verb}: {detail}"),
             );
         }
-        let readiness = !self.services[i].checks[check].is_process();
-        if passed && starting && readiness {
-            self.feed(i, Input::ProbePassed, now);
-        } else if failing && liveness && !grace {
-            self.services[i].checks[check].reset_tracker();
-            self.feed(i, Input::Replace(Why::Liveness), now);
+        let result = health::Result {
+            passed,
+            failing,
+            readiness: !self.services[i].checks[check].is_process(),
+            liveness,
+        };
+        if let Some(input) = health::after_result(result, starting, grace) {
+            if matches!(input, Input::Replace(_)) {
+                // The next process starts with a clean streak.
+                self.services[i].checks[check].reset_tracker();
+            }
+            self.feed(i, input, now);
         }
     }
 }
