@@ -8,7 +8,7 @@
 //! queue of its own that the publisher never waits on, bounded only to
 //! survive a subscriber that stopped reading altogether: beyond
 //! [`SUBSCRIBER_LIMIT`] events waiting, that subscriber's events are
-//! counted as lost, and it receives a [`LOST`] event saying how many once
+//! counted as lost, and it receives an [`EventKind::EventsLost`] event saying how many once
 //! it reads again.
 //!
 //! Every message passes through the redactor (when one is set) as it is
@@ -20,13 +20,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc;
 
-use crate::Event;
+use crate::{Event, EventKind};
 
 /// Events that may wait for one subscriber before its events are lost.
 pub const SUBSCRIBER_LIMIT: usize = 65_536;
-
-/// The kind of the event a subscriber receives after it lost events.
-pub const LOST: &str = "events-lost";
 
 /// Masks secrets in an outward text.
 pub type Redact = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -162,13 +159,14 @@ impl Subscription {
 
     fn take_lost(&self) -> Option<Event> {
         let n = self.lost.swap(0, Ordering::AcqRel);
-        (n > 0).then(|| Event {
-            at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            service: None,
-            kind: LOST.to_string(),
-            message: format!(
-                "{n} events were lost here: this reader was {SUBSCRIBER_LIMIT} events behind"
-            ),
+        (n > 0).then(|| {
+            Event::now(
+                None,
+                EventKind::EventsLost,
+                format!(
+                    "{n} events were lost here: this reader was {SUBSCRIBER_LIMIT} events behind"
+                ),
+            )
         })
     }
 }
@@ -178,12 +176,11 @@ mod tests {
     use super::*;
 
     fn event(n: usize) -> Event {
-        Event {
-            at: String::new(),
-            service: None,
-            kind: "state".into(),
-            message: format!("event {n} password=hunter2"),
-        }
+        Event::now(
+            None,
+            EventKind::State,
+            format!("event {n} password=hunter2"),
+        )
     }
 
     #[test]
@@ -212,7 +209,7 @@ mod tests {
             assert_eq!(stuck.try_recv().unwrap().message, event(n).message);
         }
         let lost = stuck.try_recv().unwrap();
-        assert_eq!(lost.kind, LOST);
+        assert_eq!(lost.kind, EventKind::EventsLost);
         assert!(lost.message.starts_with("5 events were lost"), "{lost:?}");
         assert!(stuck.try_recv().is_none());
     }

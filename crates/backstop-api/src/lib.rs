@@ -8,13 +8,15 @@
 mod bus;
 mod client;
 mod control;
+mod event;
 mod server;
 pub mod socket_path;
 mod types;
 
-pub use bus::{EventBus, LOST, Redact, SUBSCRIBER_LIMIT, Subscription};
+pub use bus::{EventBus, Redact, SUBSCRIBER_LIMIT, Subscription};
 pub use client::{Client, ClientError};
 pub use control::{Control, ControlSender};
+pub use event::{Event, EventKind, rfc3339};
 pub mod metrics;
 pub mod openapi;
 pub use server::{AppState, EventSource, router, serve_tcp, serve_unix};

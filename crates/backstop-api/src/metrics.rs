@@ -111,12 +111,13 @@ pub struct EventCounters {
 
 impl EventCounters {
     /// Counts `kind` if it is one of ours.
-    pub fn count(&self, kind: &str) {
+    pub fn count(&self, kind: &crate::EventKind) {
+        use crate::EventKind;
         let counter = match kind {
-            "alert-sent" => &self.alerts_sent,
-            "alert-failed" => &self.alerts_failed,
-            "alert-fired" => &self.alerts_fired,
-            "log-dropped" => &self.log_losses,
+            EventKind::AlertSent => &self.alerts_sent,
+            EventKind::AlertFailed => &self.alerts_failed,
+            EventKind::AlertFired => &self.alerts_fired,
+            EventKind::LogDropped => &self.log_losses,
             _ => return,
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -24,8 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
+use crate::Event;
 use crate::control::{Control, ControlSender};
-use crate::types::{ErrorBody, Event, EventFilter, HealthReport, PublicHealth, ServiceAction};
+use crate::types::{ErrorBody, EventFilter, HealthReport, PublicHealth, ServiceAction};
 
 /// Reads the event history (the daemon opens the store; this crate does not).
 pub type EventSource =

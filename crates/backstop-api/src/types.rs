@@ -289,19 +289,6 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// Something that happened, as the supervisor reports it on its event bus.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Event {
-    /// When (RFC 3339, UTC, milliseconds).
-    pub at: String,
-    /// The service concerned, if any.
-    pub service: Option<String>,
-    /// A stable kind: `started`, `exited`, `state`, `crash-loop`, `spawn-failed`, …
-    pub kind: String,
-    /// One line for a human.
-    pub message: String,
-}
-
 /// `GET /api/v1/events` query parameters (all optional).
 #[derive(
     Clone,

@@ -19,7 +19,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backstop_api::Event;
+use backstop_api::{Event, EventKind};
 use rusqlite::{Connection, OpenFlags, params};
 
 /// Schema migrations: entry `i` takes a file from version `i` to `i + 1`.
@@ -228,10 +228,8 @@ impl Store {
                 )
                 .map_err(err)?;
             for e in events {
-                let at = humantime::parse_rfc3339(&e.at)
-                    .map_or_else(|_| millis(SystemTime::now()), millis);
                 insert
-                    .execute(params![at, e.service, e.kind, e.message])
+                    .execute(params![millis(e.at), e.service, e.kind.as_str(), e.message])
                     .map_err(err)?;
             }
         }
@@ -285,10 +283,11 @@ impl Store {
             .query_map(rusqlite::params_from_iter(args), |r| {
                 let at_ms: i64 = r.get(0)?;
                 let at = UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64);
+                let kind: String = r.get(2)?;
                 Ok(Event {
-                    at: humantime::format_rfc3339_millis(at).to_string(),
+                    at,
                     service: r.get(1)?,
-                    kind: r.get(2)?,
+                    kind: EventKind::parse(&kind),
                     message: r.get(3)?,
                 })
             })
@@ -347,9 +346,9 @@ mod tests {
 
     fn event(at: &str, service: Option<&str>, kind: &str) -> Event {
         Event {
-            at: at.to_string(),
+            at: humantime::parse_rfc3339(at).unwrap(),
             service: service.map(str::to_string),
-            kind: kind.to_string(),
+            kind: EventKind::parse(kind),
             message: format!("{kind} happened"),
         }
     }
@@ -373,7 +372,7 @@ mod tests {
                 .query(&q)
                 .unwrap()
                 .into_iter()
-                .map(|e| e.kind)
+                .map(|e| e.kind.as_str().to_string())
                 .collect()
         };
         assert_eq!(
@@ -403,7 +402,10 @@ mod tests {
             ["reload"]
         );
         let all = reader.query(&EventQuery::default()).unwrap();
-        assert_eq!(all[0].at, "2026-11-22T10:00:00.000Z");
+        assert_eq!(
+            backstop_api::rfc3339::format(all[0].at),
+            "2026-11-22T10:00:00.000Z"
+        );
         assert_eq!(all[0].message, "spawned happened");
 
         let now = humantime::parse_rfc3339("2026-11-22T10:00:03.500Z").unwrap();

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use backstop_api::{
-    ActionOutcome, Control, DaemonInfo, Event, ExitInfo, Health, ReloadOutcome, ServiceAction,
-    ServiceState, ServiceStatus, StatusReport,
+    ActionOutcome, Control, DaemonInfo, Event, EventKind, ExitInfo, Health, ReloadOutcome,
+    ServiceAction, ServiceState, ServiceStatus, StatusReport,
 };
 use backstop_config::{Config, OnFailure, ServiceConfig};
 use backstop_probe::{CheckState, ChildExit, ExecContext, Outcome, ProbeReaper};
@@ -305,7 +305,7 @@ impl Supervisor {
                 _ = sigint.recv() => self.begin_shutdown("SIGINT"),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
-                        self.event(None, "reload-failed", format!("config not reloaded; the old one stays in force:\n{e}"));
+                        self.event(None, EventKind::ReloadFailed, format!("config not reloaded; the old one stays in force:\n{e}"));
                     }
                 }
                 () = sleep_until(deadline) => self.on_deadlines(Instant::now()),
@@ -383,14 +383,8 @@ impl Supervisor {
         self.services.iter().position(|s| s.config.name == name)
     }
 
-    fn event(&self, service: Option<&str>, kind: &str, message: String) {
-        let event = Event {
-            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            service: service.map(str::to_string),
-            kind: kind.to_string(),
-            message,
-        };
-        self.events.publish(event);
+    fn event(&self, service: Option<&str>, kind: EventKind, message: String) {
+        self.events.publish(Event::now(service, kind, message));
     }
 
     // ── feeding the machines ────────────────────────────────────────────
@@ -451,7 +445,7 @@ impl Supervisor {
             Some(d) => format!("{name}: {before} → {after} ({d})"),
             None => format!("{name}: {before} → {after}"),
         };
-        self.event(Some(&name), "state", message);
+        self.event(Some(&name), EventKind::State, message);
     }
 
     fn apply(&mut self, i: usize, action: Action, now: Instant) {
@@ -468,21 +462,21 @@ impl Supervisor {
                 let name = self.services[i].config.name.clone();
                 let (kind, message) = match notice {
                     Notice::RestartScheduled { delay, restarts } => (
-                        "restart-scheduled",
+                        EventKind::RestartScheduled,
                         format!(
                             "{name}: restart #{restarts} in {}",
                             humantime::format_duration(round_ms(delay))
                         ),
                     ),
                     Notice::CrashLoop { restarts, window } => (
-                        "crash-loop",
+                        EventKind::CrashLoop,
                         format!(
                             "{name}: crash loop: {restarts} restarts within {}; no more restarts",
                             humantime::format_duration(window)
                         ),
                     ),
                     Notice::KillEscalated => (
-                        "kill-escalated",
+                        EventKind::KillEscalated,
                         format!(
                             "{name}: still running {} after SIG{}; sending SIGKILL",
                             humantime::format_duration(self.services[i].config.stop.timeout),
@@ -490,7 +484,7 @@ impl Supervisor {
                         ),
                     ),
                     Notice::StartupTimeout => (
-                        "startup-timeout",
+                        EventKind::StartupTimeout,
                         format!(
                             "{name}: no health check passed within its startup period of {}",
                             humantime::format_duration(
@@ -499,11 +493,11 @@ impl Supervisor {
                         ),
                     ),
                     Notice::LivenessRestart => (
-                        "liveness-restart",
+                        EventKind::LivenessRestart,
                         format!("{name}: a liveness check failed; restarting"),
                     ),
                     Notice::SurvivedKill => (
-                        "survived-kill",
+                        EventKind::SurvivedKill,
                         format!(
                             "{name}: processes survived SIGKILL (stuck in the kernel?); giving up on them"
                         ),
@@ -566,7 +560,7 @@ impl Supervisor {
                 self.save_state();
                 self.event(
                     Some(&name),
-                    "spawned",
+                    EventKind::Spawned,
                     format!("{name}: started, pid {}", child.pid),
                 );
                 self.feed(i, Input::Spawned, now);
@@ -577,7 +571,11 @@ impl Supervisor {
 
     fn spawn_failed(&mut self, i: usize, reason: String, now: Instant) {
         let name = self.services[i].config.name.clone();
-        self.event(Some(&name), "spawn-failed", format!("{name}: {reason}"));
+        self.event(
+            Some(&name),
+            EventKind::SpawnFailed,
+            format!("{name}: {reason}"),
+        );
         self.feed(i, Input::SpawnFailed(reason), now);
     }
 
@@ -612,7 +610,11 @@ impl Supervisor {
         let s = &mut self.services[i];
         s.clearing_port = Some(clearing);
         s.detail = Some(detail.clone());
-        self.event(Some(&name), "leftover", format!("{name}: {detail}"));
+        self.event(
+            Some(&name),
+            EventKind::Leftover,
+            format!("{name}: {detail}"),
+        );
         let stop = self.services[i].config.stop.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
@@ -731,7 +733,7 @@ impl Supervisor {
         self.last_exited = Some(name.clone());
         self.event(
             Some(&name),
-            "exited",
+            EventKind::Exited,
             format!(
                 "{name}: pid {pid} exited with {} after {}",
                 describe(status),
@@ -914,7 +916,7 @@ impl Supervisor {
         if self.shutting_down {
             self.event(
                 None,
-                "shutdown-forced",
+                EventKind::ShutdownForced,
                 format!("{why} again: killing every service now"),
             );
             let now = Instant::now();
@@ -926,7 +928,11 @@ impl Supervisor {
             return;
         }
         self.shutting_down = true;
-        self.event(None, "shutdown", format!("{why}: stopping every service"));
+        self.event(
+            None,
+            EventKind::Shutdown,
+            format!("{why}: stopping every service"),
+        );
     }
 
     /// Stops what is left that backstop still parents (orphans nobody
@@ -936,7 +942,7 @@ impl Supervisor {
         if !leftovers.is_empty() {
             self.event(
                 None,
-                "orphans",
+                EventKind::Orphans,
                 format!(
                     "stopping {} process(es) left behind by services: {leftovers:?}",
                     leftovers.len()
@@ -972,7 +978,7 @@ impl Supervisor {
         if let Err(e) = state.save(&self.state_path()) {
             self.event(
                 None,
-                "state-write-failed",
+                EventKind::StateWriteFailed,
                 format!("cannot write {}: {e}", self.state_path().display()),
             );
         }
@@ -1021,7 +1027,7 @@ impl Supervisor {
                 if let Err(e) = &result {
                     self.event(
                         None,
-                        "reload-failed",
+                        EventKind::ReloadFailed,
                         format!("config not reloaded; the old one stays in force:\n{e}"),
                     );
                 }
@@ -1083,7 +1089,7 @@ impl Supervisor {
         }
         self.event(
             Some(name),
-            "request",
+            EventKind::Request,
             format!("{name}: {} requested", action.as_str()),
         );
         Ok(ActionOutcome {
@@ -1149,7 +1155,7 @@ impl Supervisor {
         if new.daemon.state_dir != self.config.daemon.state_dir {
             self.event(
                 None,
-                "reload",
+                EventKind::Reload,
                 "`daemon.state_dir` changed: it takes effect when the daemon restarts".to_string(),
             );
         }
@@ -1163,7 +1169,7 @@ impl Supervisor {
         self.arm_checks(Instant::now());
         self.event(
             None,
-            "reload",
+            EventKind::Reload,
             format!(
                 "config reloaded: added {:?}, removed {:?}, restarted {:?}, updated in place {:?}",
                 outcome.added, outcome.removed, outcome.changed, outcome.updated
@@ -1358,7 +1364,11 @@ impl Supervisor {
                 CheckState::Failing => "fails",
                 CheckState::Unknown => "is unknown",
             };
-            self.event(None, "check", format!("check {name} {verb}: {detail}"));
+            self.event(
+                None,
+                EventKind::Check,
+                format!("check {name} {verb}: {detail}"),
+            );
         }
     }
 
@@ -1461,7 +1471,7 @@ impl Supervisor {
             {
                 self.event(
                     Some(&name),
-                    "memory-max",
+                    EventKind::MemoryMax,
                     format!("{name}: {}; restarting", verdict.detail),
                 );
                 self.services[i].checks[c].reset_tracker();
@@ -1495,9 +1505,9 @@ impl Supervisor {
         let grace = s.machine.in_startup_grace(now.into_std());
         if let Some(new) = changed {
             let (kind, verb) = match new {
-                CheckState::Passing => ("check-passing", "passes"),
-                CheckState::Failing => ("check-failing", "fails"),
-                CheckState::Unknown => ("check-unknown", "is unknown"),
+                CheckState::Passing => (EventKind::CheckPassing, "passes"),
+                CheckState::Failing => (EventKind::CheckFailing, "fails"),
+                CheckState::Unknown => (EventKind::CheckUnknown, "is unknown"),
             };
             self.event(
                 Some(service),
@@ -1576,7 +1586,7 @@ fn log_notices(events: backstop_api::EventBus) -> backstop_logs::Notify {
         let (service, kind, message) = match notice {
             backstop_logs::Notice::Dropping { service, reason } => {
                 let m = format!("{service}: output is being dropped: {reason}");
-                (service, "log-dropping", m)
+                (service, EventKind::LogDropping, m)
             }
             backstop_logs::Notice::Dropped {
                 service,
@@ -1587,19 +1597,14 @@ fn log_notices(events: backstop_api::EventBus) -> backstop_logs::Notify {
                 let m = format!(
                     "{service}: {lines} lines ({bytes} bytes) of output were lost: {reason}"
                 );
-                (service, "log-dropped", m)
+                (service, EventKind::LogDropped, m)
             }
             backstop_logs::Notice::Maintenance { service, message } => {
                 let m = format!("{service}: {message}");
-                (service, "log-maintenance", m)
+                (service, EventKind::LogMaintenance, m)
             }
         };
         tracing::warn!("{}", events.redact(&message));
-        events.publish(Event {
-            at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            service: Some(service),
-            kind: kind.to_string(),
-            message,
-        });
+        events.publish(Event::now(Some(&service), kind, message));
     })
 }

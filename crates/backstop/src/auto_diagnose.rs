@@ -15,10 +15,9 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use backstop_api::Event;
-use backstop_api::{EventBus, Subscription};
+use backstop_api::{Event, EventBus, EventKind, Subscription};
 use backstop_probe::{ExecContext, ProbeReaper};
 
 /// A diagnosis that takes longer is abandoned (and said so).
@@ -28,7 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(90);
 pub(crate) const KEEP: usize = 20;
 
 /// The event kinds that start a diagnosis.
-const TRIGGERS: &[&str] = &["crash-loop", "startup-timeout"];
+const TRIGGERS: &[EventKind] = &[EventKind::CrashLoop, EventKind::StartupTimeout];
 
 /// Runs until the event bus closes.
 pub(crate) async fn run(
@@ -43,7 +42,7 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Some(e) if TRIGGERS.contains(&e.kind.as_str()) => {
+                Some(e) if TRIGGERS.contains(&e.kind) => {
                     let Some(service) = e.service else { continue };
                     if !running.insert(service.clone()) {
                         continue; // one at a time per service
@@ -56,7 +55,7 @@ pub(crate) async fn run(
                             .message
                             .rsplit_once("(bundle: ")
                             .map(|(_, b)| PathBuf::from(b.trim_end_matches(')')));
-                        if event.kind == "diagnosed" {
+                        if event.kind == EventKind::Diagnosed {
                             let prefix = format!("{service}: ");
                             let verdict = event.message.strip_prefix(&prefix).unwrap_or(&event.message).to_string();
                             let _ = control.send(backstop_api::Control::Diagnosed { service: service.clone(), verdict }).await;
@@ -108,10 +107,10 @@ async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) 
     let (kind, message) = match result {
         Ok(out) if matches!(out.code, Some(0 | 1)) => {
             let said = String::from_utf8_lossy(&out.stdout);
-            ("diagnosed", said.trim().to_string())
+            (EventKind::Diagnosed, said.trim().to_string())
         }
         Ok(out) => (
-            "diagnose-failed",
+            EventKind::DiagnoseFailed,
             format!(
                 "{service}: the automatic diagnosis failed (exit {}): {}",
                 out.code
@@ -120,16 +119,11 @@ async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) 
             ),
         ),
         Err(why) => (
-            "diagnose-failed",
+            EventKind::DiagnoseFailed,
             format!("{service}: the automatic diagnosis failed: {why}"),
         ),
     };
-    Event {
-        at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        service: Some(service.to_string()),
-        kind: kind.to_string(),
-        message,
-    }
+    Event::now(Some(service), kind, message)
 }
 
 /// Removes all but the newest `keep` bundles of `service` in `dir` (a

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use backstop_api::{Control, ControlSender, Event};
-use backstop_api::{EventBus, Subscription};
+use backstop_api::{EventBus, EventKind, Subscription};
 use backstop_config::AlertsConfig;
 use tokio::sync::oneshot;
 
@@ -43,11 +43,11 @@ struct PendingDiagnoses(HashMap<String, Instant>);
 impl PendingDiagnoses {
     fn note(&mut self, e: &Event) {
         let Some(s) = &e.service else { return };
-        match e.kind.as_str() {
-            "crash-loop" | "startup-timeout" => {
+        match e.kind {
+            EventKind::CrashLoop | EventKind::StartupTimeout => {
                 self.0.insert(s.clone(), Instant::now());
             }
-            "diagnosed" | "diagnose-failed" => {
+            EventKind::Diagnosed | EventKind::DiagnoseFailed => {
                 self.0.remove(s);
             }
             _ => {}
@@ -101,7 +101,7 @@ pub(crate) async fn run(
         tokio::select! {
             received = events.recv() => match received {
                 Some(e) => {
-                    if e.kind.starts_with("alert-") {
+                    if e.kind.is_alert() {
                         continue; // our own reports
                     }
                     note(&e, &mut restarts, &mut memory_max);
@@ -164,12 +164,12 @@ fn note(
     memory_max: &mut HashMap<String, Instant>,
 ) {
     let Some(s) = &e.service else { return };
-    match e.kind.as_str() {
-        "restart-scheduled" => restarts
+    match e.kind {
+        EventKind::RestartScheduled => restarts
             .entry(s.clone())
             .or_default()
             .push_back(Instant::now()),
-        "memory-max" => {
+        EventKind::MemoryMax => {
             memory_max.insert(s.clone(), Instant::now());
         }
         _ => {}

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use backstop_api::Event;
-use backstop_api::EventBus;
+use backstop_api::{EventBus, EventKind};
 use backstop_config::{AlertsConfig, SinkConfig, SinkKind};
 use backstop_probe::{ExecContext, ProbeReaper};
 use serde_json::json;
@@ -26,13 +26,8 @@ fn stamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
-fn publish(bus: &EventBus, service: Option<&str>, kind: &str, message: String) {
-    bus.publish(Event {
-        at: stamp(SystemTime::now()),
-        service: service.map(str::to_string),
-        kind: kind.to_string(),
-        message,
-    });
+fn publish(bus: &EventBus, service: Option<&str>, kind: EventKind, message: String) {
+    bus.publish(Event::now(service, kind, message));
 }
 
 fn hostname() -> String {
@@ -174,8 +169,11 @@ pub(super) fn notify(
     reaper: &ProbeReaper,
 ) {
     let (kind, verb) = match ended {
-        None => ("alert-fired", format!("FIRING {}", alert.severity.as_str())),
-        Some(_) => ("alert-resolved", "RESOLVED".to_string()),
+        None => (
+            EventKind::AlertFired,
+            format!("FIRING {}", alert.severity.as_str()),
+        ),
+        Some(_) => (EventKind::AlertResolved, "RESOLVED".to_string()),
     };
     publish(
         bus,
@@ -202,7 +200,7 @@ pub(super) fn notify(
                         publish(
                             &bus,
                             service.as_deref(),
-                            "alert-sent",
+                            EventKind::AlertSent,
                             format!("{name}: delivered \"{summary}\""),
                         );
                         return;
@@ -213,7 +211,7 @@ pub(super) fn notify(
             publish(
                 &bus,
                 service.as_deref(),
-                "alert-failed",
+                EventKind::AlertFailed,
                 format!(
                     "{name}: could not deliver \"{summary}\" after {} attempts: {last}",
                     RETRY_AFTER.len() + 1

@@ -80,7 +80,7 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
             writeln!(
                 out,
                 "{}  {:<12} {:<16} {}",
-                e.at,
+                backstop_api::rfc3339::format(e.at),
                 e.service.as_deref().unwrap_or("-"),
                 e.kind,
                 e.message

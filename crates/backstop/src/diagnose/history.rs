@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use backstop_api::{Event, Health, ServiceState, ServiceStatus, StatusReport};
+use backstop_api::{Event, EventKind, Health, ServiceState, ServiceStatus, StatusReport, rfc3339};
 use backstop_store::{EventQuery, Store};
 
 /// Events read per service: enough for a crash loop's story.
@@ -51,7 +51,7 @@ pub(crate) fn events(state_dir: &Path, service: &str) -> Result<Vec<Event>, Stri
     let mut events = Store::open_read_only(&path)
         .and_then(|store| store.query(&query))
         .map_err(|e| e.to_string())?;
-    events.sort_by(|a, b| a.at.cmp(&b.at));
+    events.sort_by_key(|e| e.at);
     Ok(events)
 }
 
@@ -72,8 +72,8 @@ pub(crate) fn last_fault_state(events: &[Event]) -> Option<(String, Option<Strin
     events
         .iter()
         .rev()
-        .filter(|e| e.kind == "state")
-        .filter_map(|e| parse_state(&e.message).map(|(s, d)| (s, d, e.at.clone())))
+        .filter(|e| e.kind == EventKind::State)
+        .filter_map(|e| parse_state(&e.message).map(|(s, d)| (s, d, rfc3339::format(e.at))))
         .find(|(s, _, _)| s != "stopping" && s != "stopped")
 }
 
@@ -95,7 +95,7 @@ pub(crate) fn view(live: Option<ServiceStatus>, events: Vec<Event>) -> View {
         _ => (
             "stopped".to_string(),
             None,
-            events.last().map(|e| e.at.clone()),
+            events.last().map(|e| rfc3339::format(e.at)),
         ),
     };
     View {

@@ -186,10 +186,10 @@ fn episode_start(events: &[Event]) -> Option<SystemTime> {
         .iter()
         .rev()
         .find(|e| {
-            e.kind == "state"
+            e.kind == backstop_api::EventKind::State
                 && ["stopped → ", "failed → ", "crash-loop → ", "exited → "]
                     .iter()
                     .any(|p| e.message.contains(p))
         })
-        .and_then(|e| humantime::parse_rfc3339_weak(&e.at).ok())
+        .map(|e| e.at)
 }

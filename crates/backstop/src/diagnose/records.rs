@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use backstop_api::Event;
+use backstop_api::{EventKind, rfc3339};
 use backstop_config::{Config, ServiceConfig};
 use backstop_logs::{Entry, ErrorPatterns, Query, Source};
 
@@ -16,11 +16,6 @@ use super::history;
 pub(super) const LOG_LINES: usize = 200;
 /// Log lines per stream searched for error signatures (`06-errors.txt`).
 pub(super) const ERROR_SCAN_LINES: usize = 2000;
-/// When an event happened.
-pub(super) fn at(event: &Event) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(&event.at).ok()
-}
-
 /// The last lines of each stream into `05-logs.txt`; those of the current
 /// attempt are evidence. Returns the longer tail for error signatures.
 pub(super) fn logs(
@@ -108,11 +103,11 @@ pub(super) fn error_signatures(b: &mut Bundle, service: &ServiceConfig, entries:
 }
 
 /// Event kinds that can explain a failure.
-pub(super) const EVIDENCE_KINDS: &[&str] = &[
-    "spawn-failed",
-    "startup-timeout",
-    "memory-max",
-    "check-failing",
+pub(super) const EVIDENCE_KINDS: &[EventKind] = &[
+    EventKind::SpawnFailed,
+    EventKind::StartupTimeout,
+    EventKind::MemoryMax,
+    EventKind::CheckFailing,
 ];
 
 /// The exit history and events; returns where the service's own failing
@@ -157,14 +152,23 @@ pub(super) fn exits(
     );
     let prefix = format!("{}: ", service.name);
     let mut any = false;
-    for e in view.events.iter().filter(|e| e.kind != "check-passing") {
+    for e in view
+        .events
+        .iter()
+        .filter(|e| e.kind != EventKind::CheckPassing)
+    {
         any = true;
-        let line = format!("{}  {:<17} {}", e.at, e.kind, e.message);
+        let line = format!(
+            "{}  {:<17} {}",
+            rfc3339::format(e.at),
+            e.kind.as_str(),
+            e.message
+        );
         let text = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
-        let recent = episode.is_none_or(|start| at(e).is_some_and(|t| t >= start));
-        if recent && EVIDENCE_KINDS.contains(&e.kind.as_str()) {
-            let quoted = b.evidence(p, at(e), &line, text);
-            if e.kind == "check-failing" {
+        let recent = episode.is_none_or(|start| e.at >= start);
+        if recent && EVIDENCE_KINDS.contains(&e.kind) {
+            let quoted = b.evidence(p, Some(e.at), &line, text);
+            if e.kind == EventKind::CheckFailing {
                 own_checks.push((quoted.source, quoted.line));
             }
         } else {

@@ -133,7 +133,7 @@ fn last_exit(view: &history::View) -> Option<String> {
         .events
         .iter()
         .rev()
-        .find(|e| e.kind == "exited")?
+        .find(|e| e.kind == backstop_api::EventKind::Exited)?
         .message;
     let (_, rest) = message.split_once(" exited with ")?;
     Some(rest.split(" after").next().unwrap_or(rest).to_string())

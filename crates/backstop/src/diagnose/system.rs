@@ -129,7 +129,7 @@ pub(super) fn system_part(
     let pids: BTreeSet<String> = view
         .events
         .iter()
-        .filter(|e| e.kind == "exited")
+        .filter(|e| e.kind == backstop_api::EventKind::Exited)
         .filter_map(|e| {
             e.message
                 .split("pid ")
