@@ -35,8 +35,8 @@ pub enum Control {
         name: String,
         /// What to do.
         action: ServiceAction,
-        /// The outcome, or an error for the operator.
-        reply: oneshot::Sender<Result<ActionOutcome, String>>,
+        /// The outcome, or why it cannot be done.
+        reply: oneshot::Sender<Result<ActionOutcome, ActError>>,
     },
     /// Re-read the config file and apply what changed.
     Reload {
@@ -56,6 +56,22 @@ pub enum Control {
         /// Answered once the shutdown has begun.
         reply: oneshot::Sender<()>,
     },
+}
+
+/// Why a start, stop or restart cannot be done.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActError {
+    /// No service has that name.
+    #[error("no service named `{name}`; the services are: {}", known.join(", "))]
+    NoSuchService {
+        /// The name asked for.
+        name: String,
+        /// The services there are.
+        known: Vec<String>,
+    },
+    /// The daemon is stopping everything.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
 }
 
 /// The sending side, held by the HTTP routes.

@@ -15,9 +15,9 @@ mod types;
 
 pub use bus::{EventBus, Redact, SUBSCRIBER_LIMIT, Subscription};
 pub use client::{Client, ClientError};
-pub use control::{Control, ControlSender};
+pub use control::{ActError, Control, ControlSender};
 pub use event::{Event, EventKind, rfc3339};
 pub mod metrics;
 pub mod openapi;
-pub use server::{AppState, EventSource, router, serve_tcp, serve_unix};
+pub use server::{AppState, EventQueryError, EventSource, router, serve_tcp, serve_unix};
 pub use types::*;

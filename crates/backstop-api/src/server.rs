@@ -30,7 +30,18 @@ use crate::types::{ErrorBody, EventFilter, HealthReport, PublicHealth, ServiceAc
 
 /// Reads the event history (the daemon opens the store; this crate does not).
 pub type EventSource =
-    std::sync::Arc<dyn Fn(EventFilter) -> Result<Vec<Event>, String> + Send + Sync>;
+    std::sync::Arc<dyn Fn(EventFilter) -> Result<Vec<Event>, EventQueryError> + Send + Sync>;
+
+/// Why the event history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventQueryError {
+    /// The query is not valid (a `since` that is no time): the client's fault.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store cannot be read: the daemon's.
+    #[error("the event history cannot be read: {0}")]
+    Unreadable(String),
+}
 
 /// What every route may use: no service state lives here.
 #[derive(Clone)]
@@ -177,7 +188,13 @@ async fn events(
             )
         })?
         .map(Json)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))
+        .map_err(|e| {
+            let code = match e {
+                EventQueryError::Invalid(_) => StatusCode::BAD_REQUEST,
+                EventQueryError::Unreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            ApiError(code, e.to_string())
+        })
 }
 
 /// Every service, and the `[checks]` entries.
@@ -213,7 +230,8 @@ async fn get_service(
     params(("name" = String, Path, description = "The service"),
            ("action" = String, Path, description = "`start`, `stop` or `restart`")),
     responses((status = 200, body = crate::ActionOutcome), (status = 404, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 503, description = "The daemon is shutting down", body = ErrorBody)),
     security((), ("bearer" = [])))]
 async fn act(
     State(AppState { control: tx, .. }): State<AppState>,
@@ -237,7 +255,13 @@ async fn act(
     })
     .await?
     .map(Json)
-    .map_err(|e| ApiError(StatusCode::NOT_FOUND, e))
+    .map_err(|e| {
+        let code = match e {
+            crate::ActError::NoSuchService { .. } => StatusCode::NOT_FOUND,
+            crate::ActError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, e.to_string())
+    })
 }
 
 /// Re-read the config; restart only the services whose definition changed.

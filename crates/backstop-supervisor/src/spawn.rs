@@ -80,16 +80,68 @@ pub fn inherited_environment() -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// Why a service could not be started. The messages are for the operator
+/// (they become the `failed` state's detail and the `spawn-failed` event);
+/// the variants are for code that decides (diagnosis, remediation).
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The service's `dir` does not exist.
+    #[error("working directory does not exist: {}", .0.display())]
+    WorkdirMissing(std::path::PathBuf),
+    /// The env file is missing or not valid.
+    #[error(transparent)]
+    EnvFile(#[from] backstop_config::EnvFileError),
+    /// `user =` names nobody.
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    /// `group =` names no group.
+    #[error("unknown group `{0}`")]
+    UnknownGroup(String),
+    /// The user or group database could not be read.
+    #[error("cannot look up {what} `{name}`: {source}")]
+    Lookup {
+        /// `user` or `group`.
+        what: &'static str,
+        /// The name looked up.
+        name: String,
+        /// Why.
+        source: nix::Error,
+    },
+    /// Another identity needs root.
+    #[error("{what} needs backstop to run as root (it runs as uid {uid})")]
+    NeedsRoot {
+        /// The setting, as written.
+        what: String,
+        /// backstop's own uid.
+        uid: u32,
+    },
+    /// The program is not there (no such file, or not in `PATH`).
+    #[error("command not found: {program} ({where_})")]
+    CommandNotFound {
+        /// The program.
+        program: String,
+        /// `no such file`, or the `PATH` searched.
+        where_: String,
+    },
+    /// The program may not be executed.
+    #[error("permission denied: cannot execute {0}")]
+    NotExecutable(String),
+    /// Any other failure of fork or exec.
+    #[error("cannot start {program}: {source}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
 /// Resolves the environment, working directory and credentials of `service`.
-pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, String> {
+pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, SpawnError> {
     if !service.dir.is_dir() {
-        return Err(format!(
-            "working directory does not exist: {}",
-            service.dir.display()
-        ));
+        return Err(SpawnError::WorkdirMissing(service.dir.clone()));
     }
-    let mut env = backstop_config::service_environment(service, inherited_environment())
-        .map_err(|e| e.to_string())?;
+    let mut env = backstop_config::service_environment(service, inherited_environment())?;
     let credentials = match &service.user {
         Some(user) => Some(resolve_user(
             user,
@@ -117,25 +169,29 @@ pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, S
     })
 }
 
-fn needs_root(what: &str) -> Result<(), String> {
+fn needs_root(what: String) -> Result<(), SpawnError> {
     if Uid::effective().is_root() {
         Ok(())
     } else {
-        Err(format!(
-            "{what} needs backstop to run as root (it runs as uid {})",
-            Uid::effective()
-        ))
+        Err(SpawnError::NeedsRoot {
+            what,
+            uid: Uid::effective().as_raw(),
+        })
     }
 }
 
-fn lookup_group(name: &str) -> Result<Gid, String> {
+fn lookup_group(name: &str) -> Result<Gid, SpawnError> {
     if let Ok(gid) = name.parse::<u32>() {
         return Ok(Gid::from_raw(gid));
     }
     match Group::from_name(name) {
         Ok(Some(g)) => Ok(g.gid),
-        Ok(None) => Err(format!("unknown group `{name}`")),
-        Err(e) => Err(format!("cannot look up group `{name}`: {e}")),
+        Ok(None) => Err(SpawnError::UnknownGroup(name.to_string())),
+        Err(source) => Err(SpawnError::Lookup {
+            what: "group",
+            name: name.to_string(),
+            source,
+        }),
     }
 }
 
@@ -144,13 +200,17 @@ fn resolve_user(
     group: Option<&str>,
     service: &ServiceConfig,
     env: &mut BTreeMap<String, String>,
-) -> Result<Credentials, String> {
+) -> Result<Credentials, SpawnError> {
     let user = match name.parse::<u32>() {
         Ok(uid) => User::from_uid(Uid::from_raw(uid)),
         Err(_) => User::from_name(name),
     }
-    .map_err(|e| format!("cannot look up user `{name}`: {e}"))?
-    .ok_or_else(|| format!("unknown user `{name}`"))?;
+    .map_err(|source| SpawnError::Lookup {
+        what: "user",
+        name: name.to_string(),
+        source,
+    })?
+    .ok_or_else(|| SpawnError::UnknownUser(name.to_string()))?;
     if user.uid == Uid::effective() && group.is_none() {
         return Ok(Credentials {
             uid: user.uid,
@@ -158,13 +218,13 @@ fn resolve_user(
             groups: Vec::new(),
         });
     }
-    needs_root(&format!("`user = \"{name}\"`"))?;
+    needs_root(format!("`user = \"{name}\"`"))?;
     let gid = match group {
         Some(g) => lookup_group(g)?,
         None => user.gid,
     };
     let cname =
-        CString::new(user.name.clone()).map_err(|_| format!("invalid user name `{name}`"))?;
+        CString::new(user.name.clone()).map_err(|_| SpawnError::UnknownUser(name.to_string()))?;
     let groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
     // Like systemd's User=: the child sees its own identity, unless the
     // config says otherwise.
@@ -184,10 +244,10 @@ fn resolve_user(
     })
 }
 
-fn resolve_group_only(name: &str) -> Result<Credentials, String> {
+fn resolve_group_only(name: &str) -> Result<Credentials, SpawnError> {
     let gid = lookup_group(name)?;
     if gid != Gid::effective() {
-        needs_root(&format!("`group = \"{name}\"`"))?;
+        needs_root(format!("`group = \"{name}\"`"))?;
     }
     Ok(Credentials {
         uid: Uid::effective(),
@@ -222,7 +282,7 @@ impl SpawnPlan {
 }
 
 /// Forks and execs the plan.
-pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, String> {
+pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
     let mut command = Command::new(&plan.program);
     command
         .args(&plan.args)
@@ -255,7 +315,7 @@ pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, String> {
                 stderr: stderr.into(),
             })
         }
-        Err(err) => Err(explain_spawn_error(&plan.program, &plan.env, &err)),
+        Err(err) => Err(explain_spawn_error(&plan.program, &plan.env, err)),
     }
 }
 
@@ -306,18 +366,28 @@ fn child_setup(ids: Option<(libc::uid_t, libc::gid_t)>, groups: &[libc::gid_t]) 
     Ok(())
 }
 
-fn explain_spawn_error(program: &str, env: &BTreeMap<String, String>, err: &io::Error) -> String {
+fn explain_spawn_error(
+    program: &str,
+    env: &BTreeMap<String, String>,
+    err: io::Error,
+) -> SpawnError {
+    let program = program.to_string();
     match err.kind() {
-        io::ErrorKind::NotFound if program.contains('/') => {
-            format!("command not found: {program} (no such file)")
-        }
-        io::ErrorKind::NotFound => format!(
-            "command not found: {program} (not in PATH={})",
-            env.get("PATH").map_or("<unset>", String::as_str)
-        ),
-        io::ErrorKind::PermissionDenied => {
-            format!("permission denied: cannot execute {program}")
-        }
-        _ => format!("cannot start {program}: {err}"),
+        io::ErrorKind::NotFound if program.contains('/') => SpawnError::CommandNotFound {
+            program,
+            where_: "no such file".to_string(),
+        },
+        io::ErrorKind::NotFound => SpawnError::CommandNotFound {
+            program,
+            where_: format!(
+                "not in PATH={}",
+                env.get("PATH").map_or("<unset>", String::as_str)
+            ),
+        },
+        io::ErrorKind::PermissionDenied => SpawnError::NotExecutable(program),
+        _ => SpawnError::Exec {
+            program,
+            source: err,
+        },
     }
 }

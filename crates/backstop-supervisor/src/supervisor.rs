@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use backstop_api::{
-    ActionOutcome, Control, DaemonInfo, Event, EventKind, ExitInfo, Health, ReloadOutcome,
-    ServiceAction, ServiceState, ServiceStatus, StatusReport,
+    ActError, ActionOutcome, Control, DaemonInfo, Event, EventKind, ExitInfo, Health,
+    ReloadOutcome, ServiceAction, ServiceState, ServiceStatus, StatusReport,
 };
 use backstop_config::{Config, OnFailure, ServiceConfig};
 use backstop_probe::{CheckState, ChildExit, ExecContext, Outcome, ProbeReaper};
@@ -527,7 +527,7 @@ impl Supervisor {
         let state_dir = self.config.daemon.state_dir.clone();
         let plan = match spawn::prepare(&self.services[i].config, &state_dir) {
             Ok(plan) => plan,
-            Err(reason) => return self.spawn_failed(i, reason, now),
+            Err(reason) => return self.spawn_failed(i, reason.to_string(), now),
         };
         if self.services[i].clearing_port.is_some() {
             return; // the clearing under way resumes this start
@@ -565,7 +565,7 @@ impl Supervisor {
                 );
                 self.feed(i, Input::Spawned, now);
             }
-            Err(reason) => self.spawn_failed(i, reason, now),
+            Err(reason) => self.spawn_failed(i, reason.to_string(), now),
         }
     }
 
@@ -1045,20 +1045,19 @@ impl Supervisor {
         }
     }
 
-    fn act(&mut self, name: &str, action: ServiceAction) -> Result<ActionOutcome, String> {
+    fn act(&mut self, name: &str, action: ServiceAction) -> Result<ActionOutcome, ActError> {
         let Some(i) = self.index(name) else {
-            let names: Vec<&str> = self
-                .services
-                .iter()
-                .map(|s| s.config.name.as_str())
-                .collect();
-            return Err(format!(
-                "no service named `{name}`; the services are: {}",
-                names.join(", ")
-            ));
+            return Err(ActError::NoSuchService {
+                name: name.to_string(),
+                known: self
+                    .services
+                    .iter()
+                    .map(|s| s.config.name.clone())
+                    .collect(),
+            });
         };
         if self.shutting_down {
-            return Err("the daemon is shutting down".to_string());
+            return Err(ActError::ShuttingDown);
         }
         let now = Instant::now();
         match action {

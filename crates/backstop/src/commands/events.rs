@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use backstop_api::{Event, EventFilter};
+use backstop_api::{Event, EventFilter, EventQueryError};
 use backstop_store::{EventQuery, Store};
 
 use crate::cli::EventsArgs;
@@ -11,11 +11,11 @@ use crate::context::{known_services, load_config, parse_time, time_ago_or_at};
 use crate::exit::{CmdResult, Code, Exit};
 
 /// Runs `filter` against the history in `db` (the API's `/api/v1/events`).
-pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, String> {
+pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, EventQueryError> {
     let since = match filter.since.as_deref() {
         None => None,
         Some(text) => Some(time_ago_or_at(text).ok_or_else(|| {
-            format!("invalid since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\"")
+            EventQueryError::Invalid(format!("invalid since \"{text}\": expected a duration such as \"1h\" (ago) or a time such as \"2026-11-22T10:00:00Z\""))
         })?),
     };
     let query = EventQuery {
@@ -39,7 +39,7 @@ pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, Strin
     }
     Store::open_read_only(db)
         .and_then(|s| s.query(&query))
-        .map_err(|e| e.to_string())
+        .map_err(|e| EventQueryError::Unreadable(e.to_string()))
 }
 
 pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResult {
@@ -62,7 +62,7 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
         );
         return Ok(());
     }
-    let mut events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e))?;
+    let mut events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e.to_string()))?;
     let redactor = backstop_diagnose::redact::Redactor::for_config(&config);
     for e in &mut events {
         e.message = redactor.redact(&e.message).into_owned();

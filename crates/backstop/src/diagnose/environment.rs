@@ -20,14 +20,12 @@ pub(super) fn environment(
     b: &mut Bundle,
     config: &Config,
     service: &ServiceConfig,
-    plan: Result<&spawn::SpawnPlan, &String>,
+    plan: Result<&spawn::SpawnPlan, &spawn::SpawnError>,
     main_pid: Option<i32>,
 ) {
     use std::os::unix::fs::MetadataExt;
     let p = Part::Environment;
     let mut from_file = BTreeSet::new();
-    // The same words the spawn uses, so that its failure is quoted once.
-    let mut env_file_error = None;
     match &service.env_file {
         None => b.line(p, "env_file: none configured"),
         Some(file) => {
@@ -50,7 +48,6 @@ pub(super) fn environment(
                 Err(e) => {
                     let text = e.to_string();
                     b.evidence(p, None, &format!("env_file: {text}"), &text);
-                    env_file_error = Some(text);
                 }
             }
         }
@@ -102,14 +99,16 @@ pub(super) fn environment(
             }
         }
     }
+    // An env file that cannot be read was quoted above, in the same words.
     if let Err(reason) = plan
-        && env_file_error.as_ref() != Some(reason)
+        && !matches!(reason, spawn::SpawnError::EnvFile(_))
     {
+        let reason = reason.to_string();
         b.evidence(
             p,
             None,
             &format!("the service cannot be prepared for a start: {reason}"),
-            reason,
+            &reason,
         );
     }
 }
