@@ -1,0 +1,208 @@
+//! Requests from the API: status, start/stop/restart, reload, shutdown.
+
+use super::reporting::{add_usage, measured};
+use backstop_api::{
+    ActError, ActionOutcome, Control, EventKind, ReloadOutcome, ServiceAction, ServiceState,
+};
+use tokio::time::Instant;
+
+use crate::machine::Input;
+
+use super::{Service, Supervisor, redact_for};
+
+impl Supervisor {
+    pub(super) fn on_control(&mut self, msg: Control) {
+        match msg {
+            Control::Status { reply } => {
+                let (mut report, trees) = (self.report(), self.trees());
+                measured(trees, move |usage| {
+                    add_usage(&mut report.services, &usage);
+                    let _ = reply.send(report);
+                });
+            }
+            Control::Brief { reply } => {
+                let _ = reply.send(self.report());
+            }
+            Control::Service { name, reply } => {
+                let Some(i) = self.index(&name) else {
+                    let _ = reply.send(None);
+                    return;
+                };
+                let mut status = [self.status_of(i, true)];
+                let trees = self
+                    .trees()
+                    .into_iter()
+                    .filter(|(n, _)| *n == name)
+                    .collect();
+                measured(trees, move |usage| {
+                    add_usage(&mut status, &usage);
+                    let [status] = status;
+                    let _ = reply.send(Some(status));
+                });
+            }
+            Control::Act {
+                name,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(self.act(&name, action));
+            }
+            Control::Reload { reply } => {
+                let result = self.reload();
+                if let Err(e) = &result {
+                    self.event(
+                        None,
+                        EventKind::ReloadFailed,
+                        format!("config not reloaded; the old one stays in force:\n{e}"),
+                    );
+                }
+                let _ = reply.send(result);
+            }
+            Control::Diagnosed { service, verdict } => {
+                if let Some(i) = self.index(&service) {
+                    self.services[i].diagnosis = Some(verdict);
+                }
+            }
+            Control::Shutdown { reply } => {
+                self.begin_shutdown("shutdown requested");
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    pub(super) fn act(
+        &mut self,
+        name: &str,
+        action: ServiceAction,
+    ) -> Result<ActionOutcome, ActError> {
+        let Some(i) = self.index(name) else {
+            return Err(ActError::NoSuchService {
+                name: name.to_string(),
+                known: self
+                    .services
+                    .iter()
+                    .map(|s| s.config.name.clone())
+                    .collect(),
+            });
+        };
+        if self.shutting_down {
+            return Err(ActError::ShuttingDown);
+        }
+        let now = Instant::now();
+        match action {
+            ServiceAction::Stop => self.feed(i, Input::Stop, now),
+            ServiceAction::Start | ServiceAction::Restart => {
+                // What it depends on must run too; a completed one-shot job stays completed.
+                let deps = self
+                    .config
+                    .with_dependencies(&[name.to_string()])
+                    .unwrap_or_default();
+                for dep in deps.iter().filter(|d| d.as_str() != name) {
+                    if let Some(d) = self.index(dep)
+                        && matches!(
+                            self.services[d].state(),
+                            ServiceState::Stopped | ServiceState::Failed | ServiceState::CrashLoop
+                        )
+                    {
+                        self.feed(d, Input::Start, now);
+                    }
+                }
+                let input = if action == ServiceAction::Start {
+                    Input::Start
+                } else {
+                    Input::Restart
+                };
+                self.feed(i, input, now);
+            }
+        }
+        self.event(
+            Some(name),
+            EventKind::Request,
+            format!("{name}: {} requested", action.as_str()),
+        );
+        Ok(ActionOutcome {
+            service: name.to_string(),
+            state: self.services[i].state(),
+        })
+    }
+
+    pub(super) fn reload(&mut self) -> Result<ReloadOutcome, String> {
+        let loaded = backstop_config::load(&self.config.path).map_err(|e| e.render(false))?;
+        let new = loaded.config;
+        let plan = crate::rules::reload::plan(&self.config.services, &new.services);
+        let now = Instant::now();
+        for service in &new.services {
+            let name = &service.name;
+            let Some(i) = self.index(name) else {
+                let color = self.services.len();
+                self.services.push(Service::new(service.clone(), color));
+                if !self.shutting_down {
+                    self.feed(self.services.len() - 1, Input::Start, now);
+                }
+                continue;
+            };
+            let s = &mut self.services[i];
+            s.removed = false;
+            s.config = service.clone();
+            s.machine.reconfigure(service);
+            if plan.checks_changed.contains(name) {
+                s.rebuild_checks(now);
+            }
+            if plan.added.contains(name) {
+                // Removed by an earlier reload and still stopping: back again.
+                self.feed(i, Input::Start, now);
+            } else if plan.restart.contains(name)
+                && (s.state().is_active()
+                    || matches!(s.state(), ServiceState::Pending | ServiceState::Backoff))
+            {
+                self.feed(i, Input::Restart, now);
+            } else {
+                // Without readiness checks left, a starting service is running.
+                self.announce(i, now);
+            }
+        }
+        for name in &plan.removed {
+            if let Some(i) = self.index(name) {
+                self.services[i].removed = true;
+                self.feed(i, Input::Stop, now);
+            }
+        }
+        let outcome = ReloadOutcome {
+            added: plan.added,
+            removed: plan.removed,
+            changed: plan.restart,
+            updated: plan.updated,
+        };
+        // Keep config order for status output.
+        self.services.sort_by_key(|s| {
+            new.services
+                .iter()
+                .position(|n| n.name == s.config.name)
+                .unwrap_or(usize::MAX)
+        });
+        if new.daemon.state_dir != self.config.daemon.state_dir {
+            self.event(
+                None,
+                EventKind::Reload,
+                "`daemon.state_dir` changed: it takes effect when the daemon restarts".to_string(),
+            );
+        }
+        for s in &new.services {
+            self.logs.configure(&s.name, &s.logs);
+        }
+        self.events.set_redact(redact_for(&new));
+        self.error_patterns.clear();
+        self.config = new;
+        self.reloads += 1;
+        self.arm_checks(Instant::now());
+        self.event(
+            None,
+            EventKind::Reload,
+            format!(
+                "config reloaded: added {:?}, removed {:?}, restarted {:?}, updated in place {:?}",
+                outcome.added, outcome.removed, outcome.changed, outcome.updated
+            ),
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,179 @@
+//! Status reports: each service's state, health, checks and output
+//! figures (redacted), and the memory and CPU of its process tree, measured
+//! off the runtime.
+
+use std::time::SystemTime;
+
+use backstop_api::{DaemonInfo, Health, ServiceState, ServiceStatus, StatusReport};
+use backstop_probe::CheckState;
+
+use crate::checks::own_health;
+use crate::procs;
+use crate::rules::{dependencies, health};
+
+use super::Supervisor;
+
+impl Supervisor {
+    /// The report, without the memory and CPU figures of the process trees
+    /// (read off the runtime: see [`measured`]).
+    pub(super) fn report(&self) -> StatusReport {
+        StatusReport {
+            daemon: DaemonInfo {
+                pid: std::process::id(),
+                config: self.config.path.display().to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uptime_s: self.started.elapsed().as_secs(),
+            },
+            checks: self
+                .checks
+                .iter()
+                .map(|(c, _)| self.redacted_check(c.result()))
+                .collect(),
+            services: (0..self.services.len())
+                .filter(|&i| !self.services[i].removed)
+                .map(|i| self.status_of(i, false))
+                .collect(),
+        }
+    }
+
+    /// Each service with processes, and the roots of its trees.
+    pub(super) fn trees(&self) -> Vec<(String, Vec<i32>)> {
+        self.services
+            .iter()
+            .filter(|s| !s.removed && s.main.is_some())
+            .map(|s| (s.config.name.clone(), s.roots()))
+            .collect()
+    }
+
+    pub(super) fn status_of(&self, i: usize, with_exits: bool) -> ServiceStatus {
+        let s = &self.services[i];
+        let live = s.main.as_ref().filter(|m| m.alive);
+        let (rss_bytes, cpu_seconds) = (None, None);
+        let now = std::time::Instant::now();
+        ServiceStatus {
+            name: s.config.name.clone(),
+            state: s.state(),
+            health: self.health_of(i),
+            pid: live.map(|m| m.pid as u32),
+            uptime_s: live.map(|m| {
+                SystemTime::now()
+                    .duration_since(m.started_wall)
+                    .unwrap_or_default()
+                    .as_secs()
+            }),
+            restarts: s.machine.restarts(),
+            last_exit: s.exits.back().cloned(),
+            rss_bytes,
+            detail: s
+                .detail
+                .clone()
+                .or_else(|| self.health_note(i))
+                .map(|d| self.events.redact(&d)),
+            restart_in_s: (s.state() == ServiceState::Backoff)
+                .then(|| s.machine.deadline())
+                .flatten()
+                .map(|d| d.saturating_duration_since(now).as_secs_f64()),
+            exits: if with_exits {
+                s.exits.iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
+            checks: s
+                .checks
+                .iter()
+                .map(|c| self.redacted_check(c.result()))
+                .collect(),
+            exit_counts: s.exit_counts.clone(),
+            cpu_seconds,
+            diagnosis: s.diagnosis.as_deref().map(|d| self.events.redact(d)),
+            output: {
+                let o = s.log_stats.snapshot(SystemTime::now());
+                backstop_api::OutputStats {
+                    lines: o.lines,
+                    errors: o.errors,
+                    errors_last_minute: o.errors_last_minute,
+                    last_error: o.last_error.map(|(at, line)| backstop_api::ErrorLine {
+                        at: humantime::format_rfc3339_millis(at).to_string(),
+                        line: self.events.redact(&line),
+                    }),
+                }
+            },
+        }
+    }
+
+    /// A check result as the API shows it: its detail redacted.
+    pub(super) fn redacted_check(
+        &self,
+        mut result: backstop_api::CheckResult,
+    ) -> backstop_api::CheckResult {
+        result.detail = result.detail.map(|d| self.events.redact(&d));
+        result
+    }
+
+    /// Own checks first, then lost dependencies ([`crate::rules::health`]).
+    pub(super) fn health_of(&self, i: usize) -> Health {
+        let s = &self.services[i];
+        if !s.state().is_active() {
+            return Health::Unknown;
+        }
+        let own = own_health(&s.checks);
+        let lost = own != Health::Unhealthy && self.lost_dependency(i).is_some();
+        health::of_service(s.state(), own, lost)
+    }
+
+    /// Why a running service is not healthy: its failing check, or a lost dependency.
+    pub(super) fn health_note(&self, i: usize) -> Option<String> {
+        let s = &self.services[i];
+        if !s.state().is_active() {
+            return None;
+        }
+        s.checks
+            .iter()
+            .find(|c| c.state() == CheckState::Failing)
+            .map(|c| {
+                format!(
+                    "check {} fails: {}",
+                    c.config.name,
+                    c.last_detail().unwrap_or("")
+                )
+            })
+            .or_else(|| self.lost_dependency(i))
+    }
+
+    /// A dependency that is not up (or fails its checks), with why.
+    pub(super) fn lost_dependency(&self, i: usize) -> Option<String> {
+        dependencies::lost(&self.services[i].config.depends_on, |n| self.target(n))
+    }
+}
+
+/// Memory (bytes) and CPU (seconds) of each service's process tree.
+pub(super) type Usage = std::collections::HashMap<String, (u64, f64)>;
+
+/// Measures `trees` on a blocking thread, never on the runtime (reading
+/// /proc can be slow on a loaded host), walking each service's tree only,
+/// then hands the figures to `done`.
+pub(super) fn measured(trees: Vec<(String, Vec<i32>)>, done: impl FnOnce(Usage) + Send + 'static) {
+    tokio::task::spawn_blocking(move || {
+        let (page, ticks) = (procs::page_size(), procs::ticks_per_second() as f64);
+        let usage = trees
+            .into_iter()
+            .map(|(name, roots)| {
+                let members = procs::tree(&roots);
+                let rss = members.iter().map(|p| p.rss_pages).sum::<u64>() * page;
+                let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
+                (name, (rss, cpu))
+            })
+            .collect();
+        done(usage);
+    });
+}
+
+/// Fills in the measured figures.
+pub(super) fn add_usage(services: &mut [ServiceStatus], usage: &Usage) {
+    for service in services {
+        if let Some(&(rss, cpu)) = usage.get(&service.name) {
+            service.rss_bytes = Some(rss);
+            service.cpu_seconds = Some(cpu);
+        }
+    }
+}
