@@ -4,10 +4,14 @@
 #   1. idle RSS of the daemon with 10 children, and its CPU over 10 s idle;
 #   2. respawn cycle: a service running /bin/true with zero backoff, against
 #      a bare bash loop running /bin/true (the floor: fork + exec + exit).
+# BIN=/path/to/backstop measures that build instead (for a side-by-side
+# run against an older build, as docs/benchmarks.md reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
-BIN="$PWD/target/release/backstop"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q
+  BIN="$PWD/target/release/backstop"
+fi
 work=$(mktemp -d /tmp/backstop-bench.XXXXXX)
 cleanup() { for d in "$work"/*/; do "$BIN" -c "$d/backstop.toml" down >/dev/null 2>&1 || true; done; rm -rf "$work"; }
 trap cleanup EXIT

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use crate::{Event, EventKind};
 
 /// Events that may wait for one subscriber before its events are lost.
-pub const SUBSCRIBER_LIMIT: usize = 65_536;
+pub const SUBSCRIBER_LIMIT: usize = 16_384;
 
 /// Masks secrets in an outward text.
 pub type Redact = Arc<dyn Fn(&str) -> String + Send + Sync>;

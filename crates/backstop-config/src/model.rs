@@ -110,6 +110,29 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// A service running `command` in `dir` with every other key at its
+    /// default, as a config with only `command` would give (for tests and
+    /// for code that builds services, such as importers).
+    pub fn new(name: &str, command: Vec<String>, dir: PathBuf) -> Self {
+        Self {
+            name: name.to_string(),
+            command,
+            dir,
+            env: EnvVars::default(),
+            env_file: None,
+            user: None,
+            group: None,
+            stop: StopConfig::default(),
+            depends_on: Vec::new(),
+            restart: RestartConfig::default(),
+            port: None,
+            startup: None,
+            health: Vec::new(),
+            logs: crate::logs::LogSettings::default(),
+            preflight: Vec::new(),
+        }
+    }
+
     /// Equal in everything that needs a restart to take effect. Left out:
     /// log settings, health checks, the startup grace and the restart and
     /// stop policies (a running service takes them as they are), and

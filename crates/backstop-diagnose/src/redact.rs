@@ -64,7 +64,7 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Masks secrets in text. Build one per bundle with every known value.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Redactor {
     known: Vec<String>,
     matcher: Option<AhoCorasick>,
@@ -161,6 +161,19 @@ impl Redactor {
                     }
                 }
             }
+        }
+    }
+
+    /// How many secret values it knows (to tell whether learning added one).
+    pub fn known_values(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Also knows every value `other` knows (a reload keeps masking the
+    /// secrets of the config it replaces: their processes may still print them).
+    pub fn absorb(&mut self, other: &Redactor) {
+        for value in &other.known {
+            self.remember(value);
         }
     }
 

@@ -74,7 +74,6 @@ pub fn open(path: &Path, compression: Compression) -> std::io::Result<Box<dyn Re
     })
 }
 
-/// Writes `bytes` to `path` compressed (tests build segments with it).
 /// Creates (or truncates) a log file with [`crate::LOG_FILE_MODE`].
 fn create_log_file(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -86,6 +85,7 @@ fn create_log_file(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Writes `bytes` to `path` compressed (tests build segments with it).
 #[cfg(test)]
 pub(crate) fn write_compressed(
     path: &Path,

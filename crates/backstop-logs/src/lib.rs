@@ -19,7 +19,6 @@ pub use record::Stream;
 pub use signals::{ErrorDetector, ErrorPatterns, LogStats, StatsSnapshot};
 pub use writer::{FileSender, LogWriter, Notice, Notify};
 
-/// The mode of every log file backstop creates: the owner writes, its
-/// group may read (a log shipper in the group, once it is let into the
-/// 0700 state directory), nobody else.
-pub const LOG_FILE_MODE: u32 = 0o640;
+/// The mode of every log file backstop creates: only its owner reads and
+/// writes it (services print secrets more often than they should).
+pub const LOG_FILE_MODE: u32 = 0o600;

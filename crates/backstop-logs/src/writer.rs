@@ -58,6 +58,12 @@ pub enum Notice {
         /// Why.
         reason: String,
     },
+    /// The writer itself failed between two batches (a bug) and went on;
+    /// no output was lost.
+    Failed {
+        /// What happened.
+        message: String,
+    },
     /// Rotation, compression or retention failed; no output was lost.
     Maintenance {
         /// The service.
@@ -95,6 +101,8 @@ enum Msg {
         bytes: u64,
     },
     Sync(mpsc::Sender<()>),
+    /// Retention by age, hourly when nothing rotates.
+    Retain,
     Stop,
     /// Makes the handler panic, to test that the writer survives it.
     #[cfg(test)]
@@ -309,14 +317,7 @@ impl WriterState {
         loop {
             let msg = match rx.recv_timeout(RETENTION_EVERY) {
                 Ok(m) => m,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let services: Vec<String> = self.settings.keys().cloned().collect();
-                    for s in services {
-                        self.retain(&s, Family::Main);
-                        self.retain(&s, Family::Stderr);
-                    }
-                    continue;
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => Msg::Retain,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             // A bug here must not end the thread: every later line of every
@@ -377,6 +378,13 @@ impl WriterState {
             Msg::Sync(reply) => {
                 let _ = reply.send(());
             }
+            Msg::Retain => {
+                let services: Vec<String> = self.settings.keys().cloned().collect();
+                for s in services {
+                    self.retain(&s, Family::Main);
+                    self.retain(&s, Family::Stderr);
+                }
+            }
             Msg::Stop => return false,
             #[cfg(test)]
             Msg::Panic => panic!("a test asked the writer to fail"),
@@ -398,6 +406,9 @@ impl WriterState {
         match lost {
             Some(lost) => {
                 lost.shared.queued.fetch_sub(lost.bytes, Ordering::AcqRel);
+                // Senders waiting for room must hear that there is some.
+                let _guard = lost.shared.room_lock.lock();
+                lost.shared.room.notify_all();
                 (self.notify)(Notice::Dropped {
                     service: lost.service,
                     lines: lost.lines,
@@ -405,10 +416,7 @@ impl WriterState {
                     reason,
                 });
             }
-            None => (self.notify)(Notice::Maintenance {
-                service: String::new(),
-                message: reason,
-            }),
+            None => (self.notify)(Notice::Failed { message: reason }),
         }
     }
 
@@ -871,8 +879,7 @@ mod tests {
         assert_eq!(collect(dir.path(), "api"), b"before\nafter\n");
         let seen = seen.lock().unwrap();
         assert!(
-            seen.iter()
-                .any(|n| matches!(n, Notice::Maintenance { message, .. }
+            seen.iter().any(|n| matches!(n, Notice::Failed { message }
                 if message.contains("log writer failed (a test asked the writer to fail"))),
             "{seen:?}"
         );

@@ -604,8 +604,9 @@ impl Machine {
     }
 
     /// Takes new restart, stop, startup and check settings (after a
-    /// reload), keeping the state. A starting service left without a
-    /// readiness check is running: nothing could tell it is ready.
+    /// reload), keeping the state. A starting (or startup-timeout) service
+    /// left without a readiness check is running: nothing could tell it is
+    /// ready.
     pub fn reconfigure(&mut self, service: &ServiceConfig) {
         self.restart = service.restart.clone();
         self.has_probes = service.health.iter().any(is_readiness_check);
@@ -617,7 +618,12 @@ impl Machine {
         self.stop_signal = service.stop.signal.number;
         self.stop_timeout = service.stop.timeout;
         self.stop_mode = service.stop.mode;
-        if !self.has_probes && self.phase == (Phase::Starting { has_main: true }) {
+        if !self.has_probes
+            && matches!(
+                self.phase,
+                Phase::Starting { has_main: true } | Phase::StartupTimeout
+            )
+        {
             self.phase = Phase::Running;
         }
     }
@@ -1259,5 +1265,23 @@ mod tests {
             ),
             "{actions:?}"
         );
+    }
+
+    #[test]
+    fn a_startup_timeout_whose_checks_are_removed_by_reload_is_running() {
+        let t = Instant::now();
+        let mut config = service(restart_cfg(3), StopMode::Group);
+        config.health = vec![crate::rules::testing::exec_check("false")];
+        config.startup = Some(Duration::from_secs(1));
+        let mut m = Machine::new(&config);
+        m.handle(Input::Start, t);
+        m.handle(Input::Launch, t);
+        m.note_main_exists();
+        m.handle(Input::Spawned, t);
+        m.handle(Input::Deadline, t + Duration::from_secs(2));
+        assert_eq!(m.state(), ServiceState::StartupTimeout);
+        config.health.clear();
+        m.reconfigure(&config);
+        assert_eq!(m.state(), ServiceState::Running);
     }
 }

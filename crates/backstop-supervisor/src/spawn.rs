@@ -94,6 +94,9 @@ pub enum SpawnError {
     /// `user =` names nobody.
     #[error("unknown user `{0}`")]
     UnknownUser(String),
+    /// The user database holds a name that is no C string.
+    #[error("invalid user name `{0}` (it holds a NUL byte)")]
+    InvalidUserName(String),
     /// `group =` names no group.
     #[error("unknown group `{0}`")]
     UnknownGroup(String),
@@ -223,8 +226,8 @@ fn resolve_user(
         Some(g) => lookup_group(g)?,
         None => user.gid,
     };
-    let cname =
-        CString::new(user.name.clone()).map_err(|_| SpawnError::UnknownUser(name.to_string()))?;
+    let cname = CString::new(user.name.clone())
+        .map_err(|_| SpawnError::InvalidUserName(name.to_string()))?;
     let groups = nix::unistd::getgrouplist(&cname, gid).unwrap_or_else(|_| vec![gid]);
     // Like systemd's User=: the child sees its own identity, unless the
     // config says otherwise.

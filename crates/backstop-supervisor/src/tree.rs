@@ -75,8 +75,9 @@ pub async fn stop_foreign(
         .iter()
         .filter_map(|&pid| procs::lookup(pid).map(|p| (pid, p.start_time)))
         .collect();
+    let groups = std::sync::Arc::new(groups);
     for (sig, wait) in [(signal, timeout), (libc::SIGKILL, Duration::from_secs(5))] {
-        let (members, groups_left) = alive(&mut known, &groups);
+        let (members, groups_left) = look(&mut known, &groups).await;
         if members.is_empty() && groups_left.is_empty() {
             return Vec::new();
         }
@@ -90,7 +91,7 @@ pub async fn stop_foreign(
         }
         let deadline = Instant::now() + wait;
         loop {
-            let (members, groups_left) = alive(&mut known, &groups);
+            let (members, groups_left) = look(&mut known, &groups).await;
             if members.is_empty() && groups_left.is_empty() {
                 return Vec::new();
             }
@@ -100,13 +101,34 @@ pub async fn stop_foreign(
             tokio::time::sleep(FOREIGN_POLL).await;
         }
     }
-    let (mut members, groups_left) = alive(&mut known, &groups);
+    let (mut members, groups_left) = look(&mut known, &groups).await;
     // A group with members none of the followed processes explains is
     // reported by its id (the pid its leader had).
     members.extend(groups_left);
     members.sort_unstable();
     members.dedup();
     members
+}
+
+/// [`alive`], on a blocking thread: reading /proc can be slow on a loaded host.
+async fn look(
+    known: &mut HashMap<i32, u64>,
+    groups: &std::sync::Arc<Vec<i32>>,
+) -> (Vec<i32>, Vec<i32>) {
+    let (mut mine, shared) = (known.clone(), groups.clone());
+    let looked = tokio::task::spawn_blocking(move || {
+        let found = alive(&mut mine, &shared);
+        (mine, found)
+    })
+    .await;
+    match looked {
+        Ok((mine, found)) => {
+            *known = mine;
+            found
+        }
+        // Not run (the runtime is shutting down): assume nothing ended.
+        Err(_) => (known.keys().copied().collect(), groups.to_vec()),
+    }
 }
 
 /// The followed processes still alive (updating what is followed: new

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use backstop_api::{Health, ServiceState};
 use backstop_config::{
     Dependency, DependencyCondition, HealthCheck, OnFailure, Probe, RestartConfig, RestartPolicy,
-    ServiceConfig, StopConfig, StopMode, StopSignal,
+    ServiceConfig,
 };
 use backstop_probe::CheckState;
 use backstop_supervisor::machine::{Action, ExitStatus, Input, Machine, Notice};
@@ -130,50 +130,38 @@ fn config(index: usize, shape: &Shape) -> ServiceConfig {
             OnFailure::Report
         },
     };
-    ServiceConfig {
-        name: format!("s{index}"),
-        command: vec!["true".into()],
-        dir: "/".into(),
-        env: backstop_config::EnvVars::default(),
-        env_file: None,
-        user: None,
-        group: None,
-        stop: StopConfig {
-            signal: StopSignal::default(),
-            timeout: Duration::from_secs(2),
-            mode: StopMode::Group,
-        },
-        depends_on: shape
-            .deps
-            .iter()
-            .enumerate()
-            .filter_map(|(d, kind)| {
-                let condition = match kind {
-                    1 => DependencyCondition::Started,
-                    2 => DependencyCondition::Healthy,
-                    _ => return None,
-                };
-                Some(Dependency {
-                    service: format!("s{d}"),
-                    condition,
-                })
+    let mut service = ServiceConfig::new(&format!("s{index}"), vec!["true".into()], "/".into());
+    service.stop.timeout = Duration::from_secs(2);
+    service.depends_on = shape
+        .deps
+        .iter()
+        .enumerate()
+        .filter_map(|(d, kind)| {
+            let condition = match kind {
+                1 => DependencyCondition::Started,
+                2 => DependencyCondition::Healthy,
+                _ => return None,
+            };
+            Some(Dependency {
+                service: format!("s{d}"),
+                condition,
             })
-            .collect(),
-        restart: RestartConfig {
-            policy: shape.policy,
-            backoff_initial: Duration::from_millis(shape.backoff_ms),
-            backoff_max: Duration::from_secs(5),
-            backoff_factor: 2.0,
-            max_restarts: shape.max_restarts,
-            window: Duration::from_secs(60),
-            reset_after: Duration::from_secs(600),
-        },
-        port: None,
-        startup: Some(Duration::from_secs(3)),
-        health: if shape.has_check { vec![check] } else { vec![] },
-        logs: backstop_config::LogSettings::default(),
-        preflight: vec![],
+        })
+        .collect();
+    service.restart = RestartConfig {
+        policy: shape.policy,
+        backoff_initial: Duration::from_millis(shape.backoff_ms),
+        backoff_max: Duration::from_secs(5),
+        backoff_factor: 2.0,
+        max_restarts: shape.max_restarts,
+        window: Duration::from_secs(60),
+        reset_after: Duration::from_secs(600),
+    };
+    service.startup = Some(Duration::from_secs(3));
+    if shape.has_check {
+        service.health = vec![check];
     }
+    service
 }
 
 impl World {
@@ -334,16 +322,7 @@ impl World {
                 let views: Vec<rules::shutdown::Stopping<'_>> = self
                     .services
                     .iter()
-                    .map(|s| rules::shutdown::Stopping {
-                        name: &s.config.name,
-                        state: s.machine.state(),
-                        depends_on: s
-                            .config
-                            .depends_on
-                            .iter()
-                            .map(|d| d.service.as_str())
-                            .collect(),
-                    })
+                    .map(|s| rules::shutdown::Stopping::of(&s.config, s.machine.state()))
                     .collect();
                 let stop = rules::shutdown::to_stop(&views);
                 let mut progress = false;

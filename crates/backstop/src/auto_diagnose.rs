@@ -39,34 +39,56 @@ pub(crate) async fn run(
 ) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut running: HashSet<String> = HashSet::new();
+    let start = |service: String, running: &mut HashSet<String>| {
+        if !running.insert(service.clone()) {
+            return; // one at a time per service
+        }
+        let (config, bus, reaper, done) =
+            (config.clone(), bus.clone(), reaper.clone(), done_tx.clone());
+        let control = control.clone();
+        tokio::spawn(async move {
+            let event = diagnose(&config, &service, reaper).await;
+            let bundle = event
+                .message
+                .rsplit_once("(bundle: ")
+                .map(|(_, b)| PathBuf::from(b.trim_end_matches(')')));
+            if event.kind == EventKind::Diagnosed {
+                let prefix = format!("{service}: ");
+                let verdict = event
+                    .message
+                    .strip_prefix(&prefix)
+                    .unwrap_or(&event.message)
+                    .to_string();
+                let _ = control
+                    .send(backstop_api::Control::Diagnosed {
+                        service: service.clone(),
+                        verdict,
+                    })
+                    .await;
+            }
+            bus.publish(event);
+            if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {
+                let name = service.clone();
+                let _ = tokio::task::spawn_blocking(move || prune(&dir, &name, KEEP)).await;
+            }
+            let _ = done.send(service);
+        });
+    };
     loop {
         tokio::select! {
             received = events.recv() => match received {
                 Some(e) if TRIGGERS.contains(&e.kind) => {
-                    let Some(service) = e.service else { continue };
-                    if !running.insert(service.clone()) {
-                        continue; // one at a time per service
+                    if let Some(service) = e.service {
+                        start(service, &mut running);
                     }
-                    let (config, bus, reaper, done) = (config.clone(), bus.clone(), reaper.clone(), done_tx.clone());
-                    let control = control.clone();
-                    tokio::spawn(async move {
-                        let event = diagnose(&config, &service, reaper).await;
-                        let bundle = event
-                            .message
-                            .rsplit_once("(bundle: ")
-                            .map(|(_, b)| PathBuf::from(b.trim_end_matches(')')));
-                        if event.kind == EventKind::Diagnosed {
-                            let prefix = format!("{service}: ");
-                            let verdict = event.message.strip_prefix(&prefix).unwrap_or(&event.message).to_string();
-                            let _ = control.send(backstop_api::Control::Diagnosed { service: service.clone(), verdict }).await;
-                        }
-                        bus.publish(event);
-                        if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {
-                            let name = service.clone();
-                            let _ = tokio::task::spawn_blocking(move || prune(&dir, &name, KEEP)).await;
-                        }
-                        let _ = done.send(service);
-                    });
+                }
+                // Events were lost: what they would have said is in the
+                // state. Every service in a crash loop or a startup timeout
+                // without a diagnosis gets one.
+                Some(e) if e.kind == EventKind::EventsLost => {
+                    for service in undiagnosed(&control).await {
+                        start(service, &mut running);
+                    }
                 }
                 Some(_) => {}
                 None => return,
@@ -76,6 +98,35 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// Services in a state that calls for a diagnosis and that have none.
+async fn undiagnosed(control: &backstop_api::ControlSender) -> Vec<String> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if control
+        .send(backstop_api::Control::Brief { reply })
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    rx.await.map_or_else(
+        |_| Vec::new(),
+        |report| {
+            report
+                .services
+                .into_iter()
+                .filter(|s| {
+                    matches!(
+                        s.state,
+                        backstop_api::ServiceState::CrashLoop
+                            | backstop_api::ServiceState::StartupTimeout
+                    ) && s.diagnosis.is_none()
+                })
+                .map(|s| s.name)
+                .collect()
+        },
+    )
 }
 
 async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) -> Event {

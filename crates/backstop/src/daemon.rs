@@ -61,16 +61,22 @@ pub(crate) fn prepare_state_dir(paths: &StatePaths) -> Result<(), Exit> {
         }
         restrict(dir, meta.permissions().mode(), 0o700)?;
     }
-    // Files an older backstop (or another umask) created readable by others.
-    for name in [
+    // Files an older backstop (or another umask) created open to others.
+    let logs = std::fs::read_dir(paths.logs())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let top = [
         "events.db",
         "events.db-wal",
         "events.db-shm",
         "state.json",
         "daemon.log",
         "daemon.pid",
-    ] {
-        let path = paths.dir.join(name);
+    ]
+    .map(|name| paths.dir.join(name));
+    for path in top.into_iter().chain(logs) {
         if let Ok(meta) = std::fs::symlink_metadata(&path)
             && meta.is_file()
         {
@@ -90,7 +96,7 @@ fn restrict(path: &Path, mode: u32, allowed: u32) -> Result<(), Exit> {
         Exit::new(
             Code::Failed,
             format!(
-                "{} is mode {mode:o}, readable by others, and cannot be restricted to {allowed:o}: {e}",
+                "{} is mode {mode:o}, open to other users, and cannot be restricted to {allowed:o}: {e}",
                 path.display()
             ),
         )
@@ -215,6 +221,19 @@ fn bind_socket(paths: &StatePaths) -> Result<UnixListener, Exit> {
 
 /// Runs the daemon until every service is stopped.
 pub(crate) async fn run(
+    config: Config,
+    services: Vec<String>,
+    mode: Mode,
+    paths: StatePaths,
+) -> Result<(), Exit> {
+    let result = supervise(config, services, mode, paths).await;
+    // Whatever ended the daemon, what it had to say reaches the terminal
+    // (or daemon.log) before the process exits.
+    TerminalWriter::global().drain(std::time::Duration::from_secs(2));
+    result
+}
+
+async fn supervise(
     config: Config,
     services: Vec<String>,
     mode: Mode,
@@ -368,7 +387,6 @@ pub(crate) async fn run(
     let _ = std::fs::remove_file(paths.socket());
     let _ = std::fs::remove_file(paths.pid_file());
     say("every service is stopped; backstop exits");
-    TerminalWriter::global().drain(std::time::Duration::from_secs(2));
     result.map_err(|e| Exit::new(Code::Failed, format!("supervision failed: {e}")))
 }
 

@@ -491,3 +491,38 @@ interval = "100ms"
         assert!(!env.contains("t0ken-in-the-daemon"), "{file}: {env}");
     }
 }
+
+#[test]
+fn a_secret_written_into_the_env_file_since_the_start_is_masked_too() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = "sleep 1000"
+env_file = "app.env"
+
+[[services.api.health]]
+name = "login"
+exec = ["sh", "-c", "echo rejected: $API_KEY; exit 1"]
+interval = "100ms"
+failures = 1
+"#,
+    );
+    s.write("app.env", "API_KEY=first-key-0000000\n");
+    let _daemon = s.up();
+    s.wait_service("api", "the first key rejected", T, |api| {
+        api["checks"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("rejected: ***"))
+    });
+    // Rotated by hand, then a restart: the config itself did not change.
+    s.write("app.env", "API_KEY=second-key-1111111\n");
+    let pid = s.service("api")["pid"].clone();
+    s.stdout(&["restart", "api", "--no-wait"]);
+    let api = s.wait_service("api", "the new process's check to run", T, |api| {
+        api["pid"] != pid && api["checks"][0]["detail"].is_string()
+    });
+    let (_, status) = s.api("GET", "/api/v1/services/api");
+    assert!(!status.contains("second-key-1111111"), "{status}");
+    assert!(status.contains("rejected: ***"), "{status}");
+    assert!(!s.daemon_output().contains("second-key-1111111"), "{api}");
+}

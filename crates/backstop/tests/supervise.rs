@@ -667,12 +667,13 @@ command = ["sh", "-c", "echo hello; exec sleep 1000"]
     for dir in [".backstop", ".backstop/logs"] {
         std::fs::set_permissions(s.path(dir), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    s.write(".backstop/daemon.log", "old\n");
-    std::fs::set_permissions(
-        s.path(".backstop/daemon.log"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    for old in [
+        ".backstop/daemon.log",
+        ".backstop/logs/old.log.20261101T000000.000Z.gz",
+    ] {
+        s.write(old, "old\n");
+        std::fs::set_permissions(s.path(old), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let _daemon = s.up();
     s.wait_state("app", "running", T);
     wait_until("the output logged", T, || {
@@ -692,7 +693,8 @@ command = ["sh", "-c", "echo hello; exec sleep 1000"]
         (".backstop/state.json", 0o600),
         (".backstop/events.db", 0o600),
         (".backstop/events.db-wal", 0o600),
-        (".backstop/logs/app.log", 0o640),
+        (".backstop/logs/app.log", 0o600),
+        (".backstop/logs/old.log.20261101T000000.000Z.gz", 0o600),
     ];
     for (rel, want) in expected {
         assert_eq!(mode(&s.path(rel)), want, "{rel}: {:o}", mode(&s.path(rel)));
@@ -710,8 +712,9 @@ fn a_state_dir_of_another_user_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!(
-            ".backstop belongs to uid {}, not to you (uid 0)",
-            nobody.uid
+            ".backstop belongs to uid {}, not to you (uid {})",
+            nobody.uid,
+            nix::unistd::Uid::effective()
         )),
         "{err}"
     );

@@ -17,6 +17,21 @@ pub struct Stopping<'a> {
     pub depends_on: Vec<&'a str>,
 }
 
+impl<'a> Stopping<'a> {
+    /// The view of a service defined by `config`, now in `state`.
+    pub fn of(config: &'a backstop_config::ServiceConfig, state: ServiceState) -> Self {
+        Self {
+            name: &config.name,
+            state,
+            depends_on: config
+                .depends_on
+                .iter()
+                .map(|d| d.service.as_str())
+                .collect(),
+        }
+    }
+}
+
 /// The services (by index) to tell to stop now.
 pub fn to_stop(services: &[Stopping<'_>]) -> Vec<usize> {
     services

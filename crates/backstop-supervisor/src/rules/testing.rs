@@ -2,33 +2,11 @@
 
 use std::time::Duration;
 
-use backstop_config::{
-    HealthCheck, OnFailure, Probe, RestartConfig, ServiceConfig, StopConfig, StopMode, StopSignal,
-};
+use backstop_config::{HealthCheck, OnFailure, Probe, ServiceConfig};
 
 /// A service running `true`, with every default.
 pub(crate) fn service(name: &str) -> ServiceConfig {
-    ServiceConfig {
-        name: name.into(),
-        command: vec!["true".into()],
-        dir: "/".into(),
-        env: backstop_config::EnvVars::default(),
-        env_file: None,
-        user: None,
-        group: None,
-        stop: StopConfig {
-            signal: StopSignal::default(),
-            timeout: Duration::from_secs(10),
-            mode: StopMode::Group,
-        },
-        depends_on: vec![],
-        restart: RestartConfig::default(),
-        port: None,
-        startup: None,
-        health: vec![],
-        logs: backstop_config::LogSettings::default(),
-        preflight: vec![],
-    }
+    ServiceConfig::new(name, vec!["true".into()], "/".into())
 }
 
 /// An exec readiness check running `command` through `sh -c`.

@@ -8,7 +8,9 @@ use tokio::time::Instant;
 
 use crate::machine::Input;
 
-use super::{Service, Supervisor, redact_for};
+use backstop_diagnose::redact::Redactor;
+
+use super::{Service, Supervisor, redact_with};
 
 impl Supervisor {
     pub(super) fn on_control(&mut self, msg: Control) {
@@ -129,6 +131,12 @@ impl Supervisor {
     pub(super) fn reload(&mut self) -> Result<ReloadOutcome, String> {
         let loaded = backstop_config::load(&self.config.path).map_err(|e| e.render(false))?;
         let new = loaded.config;
+        // First, so that the events of this reload are masked with the new
+        // config's secrets (and still the old config's).
+        let mut redactor = Redactor::for_config(&new);
+        redactor.absorb(&self.redactor);
+        self.redactor = redactor;
+        self.events.set_redact(redact_with(&self.redactor));
         let plan = crate::rules::reload::plan(&self.config.services, &new.services);
         let now = Instant::now();
         for service in &new.services {
@@ -190,7 +198,6 @@ impl Supervisor {
         for s in &new.services {
             self.logs.configure(&s.name, &s.logs);
         }
-        self.events.set_redact(redact_for(&new));
         self.error_patterns.clear();
         self.config = new;
         self.reloads += 1;

@@ -30,6 +30,7 @@ use crate::checks::CheckRun;
 use crate::machine::{Action, Input, Machine, Notice};
 use crate::output::{Echo, Terminal};
 use crate::tree;
+use backstop_diagnose::redact::Redactor;
 use backstop_logs::{ErrorPatterns, LogStats, LogWriter};
 
 mod control;
@@ -72,9 +73,10 @@ struct Service {
     /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
     exit_counts: std::collections::BTreeMap<String, u64>,
     detail: Option<String>,
-    /// A stop of leftovers holding its port is under way (its number): the
-    /// start waits for it, and no second one begins.
-    clearing_port: Option<u64>,
+    /// A check of its port (and maybe a stop of leftovers holding it) is
+    /// under way, with this number: the start waits for it, and no second
+    /// one begins.
+    port_gate: Option<u64>,
     removed: bool,
     color: usize,
     /// The state last announced on the event bus (transitions nested in
@@ -105,7 +107,7 @@ impl Service {
             exits: VecDeque::new(),
             exit_counts: std::collections::BTreeMap::new(),
             detail: None,
-            clearing_port: None,
+            port_gate: None,
             removed: false,
             color,
             reported: ServiceState::Stopped,
@@ -153,10 +155,17 @@ impl Service {
 #[derive(Debug)]
 enum Internal {
     /// A leftover holding the service's port was stopped (or not).
+    PortChecked {
+        service: String,
+        /// Which gate this is ([`Service::port_gate`]).
+        gate: u64,
+        port: u16,
+        holders: Vec<crate::rules::port::Holder>,
+    },
+    /// Leftovers holding the port were stopped (or survived SIGKILL).
     PortCleared {
         service: String,
-        /// Which clearing this is ([`Service::clearing_port`]).
-        clearing: u64,
+        gate: u64,
         survivors: Vec<i32>,
     },
     /// A health check run ended.
@@ -192,8 +201,11 @@ pub struct Supervisor {
     checks: Vec<(CheckRun, ExecContext)>,
     /// Config reloads so far; tags `[checks]` results.
     reloads: u64,
-    /// Numbers port clearings, so that each result finds its own.
-    next_clearing: u64,
+    /// Numbers port gates, so that each result finds its own.
+    next_gate: u64,
+    /// What outward texts must not show: the config's secrets, and those
+    /// learnt from each spawn's environment (an env file edited since).
+    redactor: Redactor,
 }
 
 impl Supervisor {
@@ -215,7 +227,8 @@ impl Supervisor {
                 .unwrap_or_default()
         };
         let events = backstop_api::EventBus::new();
-        events.set_redact(redact_for(&config));
+        let redactor = Redactor::for_config(&config);
+        events.set_redact(redact_with(&redactor));
         let logs = LogWriter::start(
             config.daemon.state_dir.join("logs"),
             log_notices(events.clone()),
@@ -242,7 +255,8 @@ impl Supervisor {
             probe_latency: options.probe_latency.clone(),
             checks: Vec::new(),
             reloads: 0,
-            next_clearing: 0,
+            next_gate: 0,
+            redactor,
         })
     }
 
@@ -376,7 +390,7 @@ impl Supervisor {
             }),
             ServiceState::Stopping => s.machine.stopping_because().map(str::to_string),
             // What the start waits for: leftovers holding its port.
-            ServiceState::Starting if s.clearing_port.is_some() => s.detail.take(),
+            ServiceState::Starting if s.port_gate.is_some() => s.detail.take(),
             _ => None,
         };
         let name = s.config.name.clone();
@@ -458,33 +472,23 @@ impl Supervisor {
                 Some(service) => self.on_probe_done(&service, check, generation, outcome),
                 None => self.on_check_done(check, generation, outcome),
             },
+            Internal::PortChecked {
+                service,
+                gate,
+                port,
+                holders,
+            } => {
+                if let Some(i) = self.index(&service) {
+                    self.port_checked(i, gate, port, &holders);
+                }
+            }
             Internal::PortCleared {
                 service,
-                clearing,
+                gate,
                 survivors,
             } => {
-                let Some(i) = self.index(&service) else {
-                    return;
-                };
-                let s = &mut self.services[i];
-                if s.clearing_port != Some(clearing) {
-                    return; // a clearing this service no longer waits for
-                }
-                s.clearing_port = None;
-                // Still waiting to spawn: not stopped meanwhile, and not
-                // spawned by anything else.
-                if s.state() != ServiceState::Starting || s.main.as_ref().is_some_and(|m| m.alive) {
-                    return;
-                }
-                let now = Instant::now();
-                if survivors.is_empty() {
-                    self.spawn(i, now);
-                } else {
-                    self.spawn_failed(
-                        i,
-                        format!("a leftover instance (pids {survivors:?}) survived SIGKILL and still holds the port"),
-                        now,
-                    );
+                if let Some(i) = self.index(&service) {
+                    self.port_cleared(i, gate, &survivors);
                 }
             }
         }
@@ -498,9 +502,9 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// How the daemon's outward texts are redacted under `config`.
-fn redact_for(config: &Config) -> backstop_api::Redact {
-    let redactor = backstop_diagnose::redact::Redactor::for_config(config);
+/// The event bus's redaction by `redactor` (a copy: the supervisor goes on learning).
+fn redact_with(redactor: &Redactor) -> backstop_api::Redact {
+    let redactor = redactor.clone();
     Arc::new(move |text: &str| redactor.redact(text).into_owned())
 }
 
@@ -531,8 +535,12 @@ fn log_notices(events: backstop_api::EventBus) -> backstop_logs::Notify {
                 let m = format!("{service}: {message}");
                 (service, EventKind::LogMaintenance, m)
             }
+            backstop_logs::Notice::Failed { message } => {
+                (String::new(), EventKind::LogMaintenance, message)
+            }
         };
         tracing::warn!("{}", events.redact(&message));
-        events.publish(Event::now(Some(&service), kind, message));
+        let service = (!service.is_empty()).then_some(service.as_str());
+        events.publish(Event::now(service, kind, message));
     })
 }

@@ -94,16 +94,7 @@ impl Supervisor {
         let services: Vec<shutdown::Stopping<'_>> = self
             .services
             .iter()
-            .map(|s| shutdown::Stopping {
-                name: &s.config.name,
-                state: s.state(),
-                depends_on: s
-                    .config
-                    .depends_on
-                    .iter()
-                    .map(|d| d.service.as_str())
-                    .collect(),
-            })
+            .map(|s| shutdown::Stopping::of(&s.config, s.state()))
             .collect();
         for i in shutdown::to_stop(&services) {
             self.feed(i, Input::Stop, now);

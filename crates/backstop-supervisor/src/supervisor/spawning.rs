@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use backstop_api::EventKind;
+use backstop_api::{EventKind, ServiceState};
 use backstop_logs::ErrorPatterns;
 use tokio::time::Instant;
 
@@ -15,7 +15,7 @@ use crate::rules::port::{Gate, Holder};
 use crate::spawn::{SERVICE_ENV, STATE_DIR_ENV};
 use crate::{ports, procs, spawn, tree};
 
-use super::{Internal, MainProcess, Supervisor};
+use super::{Internal, MainProcess, Supervisor, redact_with};
 
 impl Supervisor {
     /// Starts the capture of a freshly spawned service's output.
@@ -79,20 +79,26 @@ impl Supervisor {
         patterns
     }
 
+    /// Starts service `i`'s process: at once, or, for a service with a
+    /// `port`, once its port is known to be free ([`Self::gate_port`]).
     pub(super) fn spawn(&mut self, i: usize, now: Instant) {
+        if self.services[i].port_gate.is_some() {
+            return; // the gate under way resumes this start
+        }
+        match self.services[i].config.port {
+            Some(port) => self.gate_port(i, port),
+            None => self.spawn_now(i, now),
+        }
+    }
+
+    /// Creates the process, with nothing left to wait for.
+    pub(super) fn spawn_now(&mut self, i: usize, now: Instant) {
         let state_dir = self.config.daemon.state_dir.clone();
         let plan = match spawn::prepare(&self.services[i].config, &state_dir) {
             Ok(plan) => plan,
             Err(reason) => return self.spawn_failed(i, reason.to_string(), now),
         };
-        if self.services[i].clearing_port.is_some() {
-            return; // the clearing under way resumes this start
-        }
-        if let Some(port) = self.services[i].config.port
-            && !self.port_is_free(i, port)
-        {
-            return;
-        }
+        self.learn_secrets(i, &plan);
         match spawn::spawn(&plan) {
             Ok(child) => {
                 let reaper = self.probe_reaper.clone();
@@ -125,6 +131,23 @@ impl Supervisor {
         }
     }
 
+    /// Masks what this start's environment holds from now on: a value of
+    /// its env file (edited since the config was read), a secret-named
+    /// variable, a URL's password.
+    fn learn_secrets(&mut self, i: usize, plan: &spawn::SpawnPlan) {
+        let before = self.redactor.known_values();
+        if let Some(file) = &self.services[i].config.env_file {
+            self.redactor.learn_env_file(file);
+        }
+        for (k, v) in plan.env() {
+            self.redactor.learn(k, v, false);
+            self.redactor.learn_url(v);
+        }
+        if self.redactor.known_values() != before {
+            self.events.set_redact(redact_with(&self.redactor));
+        }
+    }
+
     pub(super) fn spawn_failed(&mut self, i: usize, reason: String, now: Instant) {
         let name = self.services[i].config.name.clone();
         self.event(
@@ -135,36 +158,58 @@ impl Supervisor {
         self.feed(i, Input::SpawnFailed(reason), now);
     }
 
-    /// Checks the declared port before a start ([`crate::rules::port`]).
-    /// Leftovers of this very service are stopped, and the start resumes
-    /// when they are gone ([`Internal::PortCleared`]); any other holder
-    /// makes the start fail with its name.
-    pub(super) fn port_is_free(&mut self, i: usize, port: u16) -> bool {
+    /// Checks the declared port before a start ([`crate::rules::port`]),
+    /// off the runtime: who holds a port is found by reading every
+    /// process's open files. The start resumes in [`Self::port_checked`].
+    pub(super) fn gate_port(&mut self, i: usize, port: u16) {
+        self.next_gate += 1;
+        let gate = self.next_gate;
+        self.services[i].port_gate = Some(gate);
         let name = self.services[i].config.name.clone();
         let state_dir = self.config.daemon.state_dir.display().to_string();
-        let holders: Vec<Holder> = ports::holders(port)
-            .into_iter()
-            .map(|h| Holder {
-                pid: h.pid,
-                ours: h.pid > 0
-                    && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
-                    && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref()
-                        == Some(state_dir.as_str()),
-                shown: h.to_string(),
-            })
-            .collect();
-        let (pids, detail) = match crate::rules::port::gate(&name, port, &holders) {
-            Gate::Open => return true,
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let holders: Vec<Holder> = ports::holders(port)
+                .into_iter()
+                .map(|h| Holder {
+                    pid: h.pid,
+                    ours: h.pid > 0
+                        && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
+                        && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref()
+                            == Some(state_dir.as_str()),
+                    shown: h.to_string(),
+                })
+                .collect();
+            let _ = tx.send(Internal::PortChecked {
+                service: name,
+                gate,
+                port,
+                holders,
+            });
+        });
+    }
+
+    /// Who holds the port is known: start, stop leftovers of this very
+    /// service first (the start resumes when they are gone), or fail
+    /// naming the stranger.
+    pub(super) fn port_checked(&mut self, i: usize, gate: u64, port: u16, holders: &[Holder]) {
+        if !self.waits_for_gate(i, gate) {
+            return;
+        }
+        let name = self.services[i].config.name.clone();
+        let now = Instant::now();
+        let (pids, detail) = match crate::rules::port::gate(&name, port, holders) {
+            Gate::Open => {
+                self.services[i].port_gate = None;
+                return self.spawn_now(i, now);
+            }
             Gate::Refuse(reason) => {
-                self.spawn_failed(i, reason, Instant::now());
-                return false;
+                self.services[i].port_gate = None;
+                return self.spawn_failed(i, reason, now);
             }
             Gate::Clear { pids, detail } => (pids, detail),
         };
-        self.next_clearing += 1;
-        let clearing = self.next_clearing;
         let s = &mut self.services[i];
-        s.clearing_port = Some(clearing);
         s.detail = Some(detail.clone());
         self.event(
             Some(&name),
@@ -180,10 +225,43 @@ impl Supervisor {
                 tree::stop_foreign(pids, Vec::new(), stop.signal.number, stop.timeout).await;
             let _ = tx.send(Internal::PortCleared {
                 service: name,
-                clearing,
+                gate,
                 survivors,
             });
         });
-        false
+    }
+
+    /// The leftovers on the port are gone (or survived SIGKILL).
+    pub(super) fn port_cleared(&mut self, i: usize, gate: u64, survivors: &[i32]) {
+        if !self.waits_for_gate(i, gate) {
+            return;
+        }
+        self.services[i].port_gate = None;
+        let now = Instant::now();
+        if survivors.is_empty() {
+            self.spawn_now(i, now);
+        } else {
+            self.spawn_failed(
+                i,
+                format!("a leftover instance (pids {survivors:?}) survived SIGKILL and still holds the port"),
+                now,
+            );
+        }
+    }
+
+    /// True when service `i` still waits for port gate `gate` to start:
+    /// the gate is its current one, it was not stopped meanwhile, and
+    /// nothing else spawned it. A gate it no longer waits for is dropped.
+    fn waits_for_gate(&mut self, i: usize, gate: u64) -> bool {
+        let s = &mut self.services[i];
+        if s.port_gate != Some(gate) {
+            return false;
+        }
+        let waiting =
+            s.state() == ServiceState::Starting && !s.main.as_ref().is_some_and(|m| m.alive);
+        if !waiting {
+            s.port_gate = None;
+        }
+        waiting
     }
 }

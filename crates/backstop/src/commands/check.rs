@@ -231,8 +231,10 @@ async fn measure_process(
     let mut limits = limits.clone();
     limits.leak_window = Duration::ZERO; // one-shot: no history to judge a leak by
     let mut sampler = ProcessSampler::new(limits, procs::ticks_per_second());
+    // Without the daemon, its orphans are unknown: the process group finds
+    // those that stayed in it (a one-off scan; this is not the daemon).
     let sample = |sampler: &mut ProcessSampler| {
-        let members = procs::tree(&[record.pid]);
+        let members = procs::members(&procs::snapshot(), &[record.pid], Some(record.pgid));
         sampler.sample(&members, procs::page_size(), tokio::time::Instant::now())
     };
     sample(&mut sampler);
