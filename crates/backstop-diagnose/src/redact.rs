@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::Regex;
+use regex::bytes::Regex as BytesRegex;
 
 /// What replaces a secret.
 pub const MASK: &str = "***";
@@ -68,9 +68,9 @@ pub fn is_secret_name(name: &str) -> bool {
 pub struct Redactor {
     known: Vec<String>,
     matcher: Option<AhoCorasick>,
-    url_password: Regex,
-    assignment: Regex,
-    flag: Regex,
+    url_password: BytesRegex,
+    assignment: BytesRegex,
+    flag: BytesRegex,
 }
 
 impl Default for Redactor {
@@ -86,16 +86,15 @@ impl Redactor {
             known: Vec::new(),
             matcher: None,
             // scheme://user:password@ — the password may hold anything but `@` and spaces.
-            url_password: Regex::new(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-                .expect("UNWRAP: a constant pattern"),
+            url_password: ascii_regex(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@"),
             // name = value, name: value, "name": "value", --name=value.
-            assignment: Regex::new(
+            assignment: ascii_regex(
                 r#"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s"',;&}]+)"#,
-            )
-            .expect("UNWRAP: a constant pattern"),
+            ),
             // --name value (the `=` form is an assignment).
-            flag: Regex::new(r#"(?P<flag>--[A-Za-z][A-Za-z0-9_-]*)(?P<sep>\s+)(?P<value>[^\s"',;&}-][^\s"',;&}]*)"#)
-                .expect("UNWRAP: a constant pattern"),
+            flag: ascii_regex(
+                r#"(?P<flag>--[A-Za-z][A-Za-z0-9_-]*)(?P<sep>\s+)(?P<value>[^\s"',;&}-][^\s"',;&}]*)"#,
+            ),
         }
     }
 
@@ -196,51 +195,20 @@ impl Redactor {
         {
             out = Cow::Owned(m.replace_all(out.as_ref(), &vec![MASK; self.known.len()]));
         }
-        if self.url_password.is_match(&out) {
-            out = Cow::Owned(
-                self.url_password
-                    .replace_all(&out, format!("${{head}}{MASK}@"))
-                    .into_owned(),
-            );
+        if self.url_password.is_match(out.as_bytes()) {
+            let masked = self
+                .url_password
+                .replace_all(out.as_bytes(), format!("${{head}}{MASK}@").as_bytes());
+            out = Cow::Owned(utf8(&masked));
         }
-        let assignment = &self.assignment;
-        if assignment
-            .captures_iter(&out)
-            .any(|c| is_secret_name(&c["key"]) && &c["value"] != MASK)
-        {
-            out = Cow::Owned(
-                assignment
-                    .replace_all(&out, |c: &regex::Captures<'_>| {
-                        if is_secret_name(&c["key"]) {
-                            format!("{}{}{MASK}", &c["key"], &c["sep"])
-                        } else {
-                            c[0].to_string()
-                        }
-                    })
-                    .into_owned(),
-            );
-        }
-        let secret_flag = |flag: &str| {
+        let secret_key = |c: &regex::bytes::Captures<'_>| is_secret_name(&text_of(&c["key"]));
+        out = mask_values(&self.assignment, out, "key", secret_key);
+        let secret_flag = |c: &regex::bytes::Captures<'_>| {
+            let flag = text_of(&c["flag"]);
             let name = flag.trim_start_matches('-');
             is_secret_name(name) || name.to_ascii_lowercase().ends_with("pass")
         };
-        if self
-            .flag
-            .captures_iter(&out)
-            .any(|c| secret_flag(&c["flag"]) && &c["value"] != MASK)
-        {
-            out = Cow::Owned(
-                self.flag
-                    .replace_all(&out, |c: &regex::Captures<'_>| {
-                        if secret_flag(&c["flag"]) {
-                            format!("{}{}{MASK}", &c["flag"], &c["sep"])
-                        } else {
-                            c[0].to_string()
-                        }
-                    })
-                    .into_owned(),
-            );
-        }
+        out = mask_values(&self.flag, out, "flag", secret_flag);
         out
     }
 
@@ -349,6 +317,51 @@ impl Redactor {
             Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}
         }
     }
+}
+
+/// The redactor's patterns match ASCII structure (`name=`, `--flag`, `://`)
+/// byte by byte: Unicode classes would cost over half a megabyte of
+/// automaton per daemon for nothing, since a value runs until an ASCII
+/// delimiter and keeps whatever bytes it holds. Replacements are ASCII and
+/// spans end at ASCII bytes, so the text stays valid UTF-8.
+fn ascii_regex(pattern: &str) -> BytesRegex {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .expect("UNWRAP: a constant pattern")
+}
+
+/// Text of a matched span (ASCII by construction of the patterns).
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+fn utf8(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Replaces the `value` of every match of `pattern` that `secret` accepts
+/// with the mask, keeping the `key` group and the separator.
+fn mask_values<'a>(
+    pattern: &BytesRegex,
+    text: Cow<'a, str>,
+    key: &str,
+    secret: impl Fn(&regex::bytes::Captures<'_>) -> bool,
+) -> Cow<'a, str> {
+    let pending = pattern
+        .captures_iter(text.as_bytes())
+        .any(|c| secret(&c) && &c["value"] != MASK.as_bytes());
+    if !pending {
+        return text;
+    }
+    let masked = pattern.replace_all(text.as_bytes(), |c: &regex::bytes::Captures<'_>| {
+        if secret(c) {
+            [&c[key], &c["sep"], MASK.as_bytes()].concat()
+        } else {
+            c[0].to_vec()
+        }
+    });
+    Cow::Owned(utf8(&masked))
 }
 
 /// `p%40ss` → `p@ss`; invalid escapes are kept as they are.
