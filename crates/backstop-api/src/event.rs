@@ -88,6 +88,8 @@ kinds! {
     StartupTimeout = "startup-timeout",
     /// A liveness check failed: the service is restarted.
     LivenessRestart = "liveness-restart",
+    /// It exited while a dependency was down: it waits for it, no restart counted.
+    DependencyWait = "dependency-wait",
     /// Memory passed `memory_max`: the service is restarted.
     MemoryMax = "memory-max",
     /// The stop timeout passed: SIGKILL was sent.

@@ -139,6 +139,9 @@ pub enum Notice {
     StartupTimeout,
     /// A liveness check failed: the service is being restarted.
     LivenessRestart,
+    /// It exited while a dependency was down: it waits for the dependency
+    /// instead of being restarted (no restart is counted).
+    WaitingForDependency,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,6 +197,10 @@ pub struct Machine {
     restarts: u32,
     recent_restarts: VecDeque<Instant>,
     consecutive: u32,
+    /// A dependency's condition does not hold now (the runtime says so
+    /// before each input): an exit is then the dependency's fault, and the
+    /// service waits for it instead of spending its restart budget.
+    dependencies_down: bool,
     started_at: Option<Instant>,
 }
 
@@ -217,8 +224,14 @@ impl Machine {
             restarts: 0,
             recent_restarts: VecDeque::new(),
             consecutive: 0,
+            dependencies_down: false,
             started_at: None,
         }
+    }
+
+    /// Tells whether a dependency's condition fails to hold now.
+    pub fn note_dependencies(&mut self, down: bool) {
+        self.dependencies_down = down;
     }
 
     /// The public state name.
@@ -573,6 +586,12 @@ impl Machine {
                 }
             };
             return Vec::new();
+        }
+        if self.dependencies_down {
+            // Restarting now would fail the same way and spend the budget:
+            // wait in `pending` until the dependency holds again.
+            self.phase = Phase::Pending;
+            return vec![Action::Notify(Notice::WaitingForDependency)];
         }
         while self
             .recent_restarts
@@ -1283,5 +1302,26 @@ mod tests {
         config.health.clear();
         m.reconfigure(&config);
         assert_eq!(m.state(), ServiceState::Running);
+    }
+
+    #[test]
+    fn an_exit_while_a_dependency_is_down_waits_instead_of_spending_the_budget() {
+        let t = Instant::now();
+        let mut m = machine(0);
+        running(&mut m, t);
+        m.note_dependencies(true);
+        assert_eq!(
+            crash(&mut m, ExitStatus::Code(1), t),
+            vec![Action::Notify(Notice::WaitingForDependency)]
+        );
+        assert_eq!(m.state(), ServiceState::Pending);
+        assert_eq!(m.restarts(), 0, "no restart counted");
+        // With max_restarts = 0, an exit with the dependency up is a crash loop.
+        m.note_dependencies(false);
+        assert_eq!(m.handle(Input::Launch, t), vec![Action::Spawn]);
+        m.note_main_exists();
+        m.handle(Input::Spawned, t);
+        crash(&mut m, ExitStatus::Code(1), t);
+        assert_eq!(m.state(), ServiceState::CrashLoop);
     }
 }

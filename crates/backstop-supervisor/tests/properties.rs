@@ -229,6 +229,12 @@ impl World {
         if matches!(input, Input::Start | Input::Restart) {
             self.services[i].restarts.clear(); // by hand: a new budget
         }
+        // As the supervisor does before every input.
+        let down = rules::dependencies::waiting_for(&self.services[i].config.depends_on, |n| {
+            self.target(n)
+        })
+        .is_some();
+        self.services[i].machine.note_dependencies(down);
         let actions = self.services[i].machine.handle(input, self.now);
         for action in &actions {
             self.apply(i, action)?;

@@ -113,3 +113,55 @@ redis = "redis://:wrong@127.0.0.1:{rd}/0"
     });
     assert_eq!(s.service("postgres")["health"], "healthy");
 }
+
+#[test]
+fn a_crash_caused_by_a_stopped_postgres_spends_no_restart_and_heals_when_it_is_back() {
+    let pg = free_port();
+    let pg_services = postgres_services(pg);
+    let bin = support::postgres_bin();
+    let s = sandbox(&format!(
+        r#"
+{pg_services}
+[services.api]
+# Exits (as an app does on a lost database connection) when PostgreSQL goes away.
+command = ["sh", "-c", "echo $$ >> api.pids; while {bin}/pg_isready -q -h 127.0.0.1 -p {pg}; do sleep 0.1; done; echo 'database connection lost' >&2; exit 1"]
+depends_on = {{ postgres = "healthy" }}
+restart = {{ max_restarts = 1, backoff_initial = "100ms" }}
+"#
+    ));
+    let _daemon = s.up();
+    let first = s.wait_state("api", "running", T)["pid"].clone();
+    assert!(s.run(&["stop", "postgres"]).status.success());
+    let api = s.wait_state("api", "pending", T);
+    assert_eq!(
+        api["restarts"], 0,
+        "no restart spent on a dependency's fault: {api}"
+    );
+    assert_eq!(
+        api["detail"], "waiting for postgres to be healthy (it is stopped)",
+        "{api}"
+    );
+    let waits = wait_until("the dependency-wait event", T, || {
+        let out = s.run(&["events", "--kind", "dependency-wait", "--json"]);
+        let text = String::from_utf8(out.stdout).ok()?;
+        (!text.is_empty()).then_some(text)
+    });
+    assert!(
+        waits.contains("api: exited while a dependency is down"),
+        "{waits}"
+    );
+    // Back by itself once PostgreSQL is healthy again; still no restart counted.
+    assert!(s.run(&["start", "postgres"]).status.success());
+    let api = s.wait_service("api", "api running again", T, |api| {
+        api["state"] == "running" && api["pid"] != first
+    });
+    assert_eq!(api["restarts"], 0, "{api}");
+    // A second outage, with max_restarts = 1: a crash loop if budgets were spent.
+    assert!(s.run(&["stop", "postgres"]).status.success());
+    s.wait_state("api", "pending", T);
+    assert!(s.run(&["start", "postgres"]).status.success());
+    let api = s.wait_service("api", "api running a third time", T, |api| {
+        api["state"] == "running" && api["pid"] != first
+    });
+    assert_eq!(api["restarts"], 0, "{api}");
+}

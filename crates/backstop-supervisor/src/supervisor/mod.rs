@@ -343,6 +343,9 @@ impl Supervisor {
     }
 
     fn feed(&mut self, i: usize, input: Input, now: Instant) {
+        // Whether an exit now is a dependency's fault (see `Machine::note_dependencies`).
+        let down = self.waiting_for(i).is_some();
+        self.services[i].machine.note_dependencies(down);
         let actions = self.services[i].machine.handle(input, now.into_std());
         for action in actions {
             self.apply(i, action, now);
@@ -453,6 +456,13 @@ impl Supervisor {
                         EventKind::SurvivedKill,
                         format!(
                             "{name}: processes survived SIGKILL (stuck in the kernel?); giving up on them"
+                        ),
+                    ),
+                    Notice::WaitingForDependency => (
+                        EventKind::DependencyWait,
+                        format!(
+                            "{name}: exited while a dependency is down; {} before it starts again (no restart counted)",
+                            self.waiting_for(i).unwrap_or_default()
                         ),
                     ),
                 };
