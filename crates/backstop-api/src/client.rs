@@ -67,6 +67,18 @@ impl Client {
         self.request("POST", path).await
     }
 
+    /// `POST path` with `body` as JSON, decoded as `T`.
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| self.transport(e.to_string()))?;
+        let answer = self.send_body("POST", path, body).await?;
+        serde_json::from_slice(&answer)
+            .map_err(|e| self.transport(format!("unexpected answer: {e}")))
+    }
+
     /// `POST path`, ignoring the body of a success.
     pub async fn post_empty(&self, path: &str) -> Result<(), ClientError> {
         self.send("POST", path).await.map(|_| ())
@@ -82,6 +94,15 @@ impl Client {
     }
 
     async fn send(&self, method: &str, path: &str) -> Result<Bytes, ClientError> {
+        self.send_body(method, path, Vec::new()).await
+    }
+
+    async fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes, ClientError> {
         let address = crate::socket_path::address(&self.socket).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ClientError::NoDaemon {
                 socket: self.socket.clone(),
@@ -106,7 +127,8 @@ impl Client {
             .method(method)
             .uri(path)
             .header("host", "backstop")
-            .body(Full::new(Bytes::new()))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| self.transport(e.to_string()))?;
         let response = sender
             .send_request(request)

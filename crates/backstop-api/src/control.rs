@@ -51,6 +51,23 @@ pub enum Control {
         /// `CAUSE-ID: summary (bundle: PATH)`.
         verdict: String,
     },
+    /// A playbook runs on a service (`Some("clean-restart, step 4/7: start")`),
+    /// or no longer does (`None`): shown in its status. No answer.
+    Fixing {
+        /// The service.
+        service: String,
+        /// What runs.
+        doing: Option<String>,
+    },
+    /// Rotate a service's log files larger than `above` bytes now.
+    RotateLogs {
+        /// The service.
+        service: String,
+        /// Only files larger than this.
+        above: u64,
+        /// What they became (answered by the log writer's thread).
+        reply: std::sync::mpsc::Sender<Vec<std::path::PathBuf>>,
+    },
     /// Stop every service, then the daemon.
     Shutdown {
         /// Answered once the shutdown has begun.

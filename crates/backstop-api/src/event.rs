@@ -110,6 +110,10 @@ kinds! {
     CheckUnknown = "check-unknown",
     /// A `[checks]` entry changed state.
     Check = "check",
+    /// A remediation playbook starts, or one of its steps is about to act.
+    Fix = "fix",
+    /// A remediation playbook ended: its outcome and report file.
+    FixFinished = "fix-finished",
     /// The automatic diagnosis's verdict and bundle.
     Diagnosed = "diagnosed",
     /// The automatic diagnosis could not run.

@@ -54,6 +54,8 @@ pub struct AppState {
     pub counters: std::sync::Arc<crate::metrics::EventCounters>,
     /// Probe latency histograms for `/metrics`.
     pub latency: crate::metrics::ProbeLatency,
+    /// The remediation task (`backstop fix`).
+    pub fix: crate::FixSender,
 }
 
 /// An error answer.
@@ -92,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{name}", get(get_service))
+        .route("/api/v1/services/{name}/fix", post(fix))
         .route("/api/v1/services/{name}/{action}", post(act))
         .route("/api/v1/daemon/reload", post(reload))
         .route("/api/v1/daemon/shutdown", post(shutdown))
@@ -259,6 +262,47 @@ async fn act(
         let code = match e {
             crate::ActError::NoSuchService { .. } => StatusCode::NOT_FOUND,
             crate::ActError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, e.to_string())
+    })
+}
+
+/// Run a remediation playbook on a service (or, with `dry_run`, say what
+/// it would do); answers with the report once it is done.
+#[utoipa::path(post, path = "/api/v1/services/{name}/fix", tag = "services",
+    params(("name" = String, Path, description = "The service")),
+    request_body = crate::FixRequest,
+    responses((status = 200, description = "The playbook ran; `ok` says whether every step (verification included) passed", body = crate::FixReport),
+              (status = 404, body = ErrorBody), (status = 409, description = "A playbook already runs on the service", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn fix(
+    State(AppState { fix: tx, .. }): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<crate::FixRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<crate::FixReport> {
+    let Json(request) = body.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {}", e.body_text()),
+        )
+    })?;
+    let (reply, rx) = oneshot::channel();
+    tx.send(crate::FixCommand {
+        service: name,
+        request,
+        reply,
+    })
+    .await
+    .map_err(|_| daemon_gone())?;
+    rx.await.map_err(|_| daemon_gone())?.map(Json).map_err(|e| {
+        let code = match e {
+            crate::FixError::NoSuchService(_) | crate::FixError::NoSuchPlaybook { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            crate::FixError::Busy { .. } => StatusCode::CONFLICT,
+            crate::FixError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            crate::FixError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError(code, e.to_string())
     })

@@ -161,6 +161,9 @@ pub struct ServiceStatus {
     /// it starts again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub diagnosis: Option<String>,
+    /// The playbook running on it now (`clean-restart, step 4/7: start`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fixing: Option<String>,
 }
 
 /// A service's captured output, counted since the daemon started.

@@ -43,7 +43,15 @@ impl Loaded {
     }
 }
 
-const TOP_KEYS: &[&str] = &["daemon", "logs", "events", "alerts", "services", "checks"];
+const TOP_KEYS: &[&str] = &[
+    "daemon",
+    "logs",
+    "events",
+    "alerts",
+    "services",
+    "checks",
+    "playbooks",
+];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
 const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env"];
 const SERVICE_KEYS: &[&str] = &[
@@ -278,6 +286,10 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         alerts: root
             .get_key_value("alerts")
             .map(|(_, v)| crate::alerts_reader::read_alerts(r, v, base))
+            .unwrap_or_default(),
+        playbooks: root
+            .get_key_value("playbooks")
+            .map(|(_, v)| crate::playbooks_reader::read_playbooks(r, v))
             .unwrap_or_default(),
     }
 }

@@ -26,6 +26,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Who is told about incidents (`[alerts]`).
     pub alerts: crate::alerts::AlertsConfig,
+    /// Remediation playbooks defined in the file (`[playbooks.NAME]`).
+    pub playbooks: Vec<crate::playbooks::Playbook>,
 }
 
 /// `[events]`: retention of the event history in `events.db`.
@@ -50,6 +52,30 @@ impl Config {
     /// The service called `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The playbook called `name`: the file's, else a built-in one.
+    pub fn playbook(&self, name: &str) -> Option<crate::playbooks::Playbook> {
+        self.playbooks
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .or_else(|| {
+                crate::playbooks::builtin()
+                    .into_iter()
+                    .find(|p| p.name == name)
+            })
+    }
+
+    /// Every playbook's name: the file's, then the built-in ones not replaced.
+    pub fn playbook_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.playbooks.iter().map(|p| p.name.clone()).collect();
+        for p in crate::playbooks::builtin() {
+            if !names.contains(&p.name) {
+                names.push(p.name);
+            }
+        }
+        names
     }
 }
 

@@ -103,6 +103,12 @@ enum Msg {
     Sync(mpsc::Sender<()>),
     /// Retention by age, hourly when nothing rotates.
     Retain,
+    /// Rotate a service's files now (`backstop fix`'s `rotate-logs`).
+    RotateNow {
+        service: String,
+        above: u64,
+        reply: mpsc::Sender<Vec<PathBuf>>,
+    },
     Stop,
     /// Makes the handler panic, to test that the writer survives it.
     #[cfg(test)]
@@ -173,6 +179,17 @@ impl LogWriter {
             }),
             shared: Arc::default(),
         }
+    }
+
+    /// Asks for `service`'s current log files larger than `above` bytes to
+    /// be rotated now; `reply` receives what they became (nothing when the
+    /// writer is gone).
+    pub fn rotate_now(&self, service: &str, above: u64, reply: mpsc::Sender<Vec<PathBuf>>) {
+        let _ = self.tx.send(Msg::RotateNow {
+            service: service.to_string(),
+            above,
+            reply,
+        });
     }
 
     /// Waits until everything sent before this call is written (or `timeout`).
@@ -378,6 +395,13 @@ impl WriterState {
             Msg::Sync(reply) => {
                 let _ = reply.send(());
             }
+            Msg::RotateNow {
+                service,
+                above,
+                reply,
+            } => {
+                let _ = reply.send(self.rotate_now(&service, above));
+            }
             Msg::Retain => {
                 let services: Vec<String> = self.settings.keys().cloned().collect();
                 for s in services {
@@ -495,7 +519,7 @@ impl WriterState {
             && (log.size + bytes.len() as u64 > settings.max_size
                 || period_of(now, &settings) != log.period);
         if due {
-            self.rotate(key, &settings, now);
+            let _ = self.rotate(key, &settings, now);
         }
         let notify = self.notify.clone();
         let log = self.entry(key);
@@ -523,7 +547,12 @@ impl WriterState {
         }
     }
 
-    fn rotate(&mut self, key: &Arc<Key>, settings: &LogSettings, now: SystemTime) {
+    fn rotate(
+        &mut self,
+        key: &Arc<Key>,
+        settings: &LogSettings,
+        now: SystemTime,
+    ) -> Option<PathBuf> {
         let dir = self.dir.clone();
         let notify = self.notify.clone();
         let log = self.entry(key);
@@ -539,16 +568,37 @@ impl WriterState {
                     to.display()
                 ),
             });
-            return;
+            return None;
         }
         log.last_rotation_ms = at_ms;
         log.size = 0;
         log.period = period_of(now, settings);
         if settings.compress != Compression::None {
             self.compressor
-                .submit(key.service.clone(), to, settings.compress);
+                .submit(key.service.clone(), to.clone(), settings.compress);
         }
         self.retain(&key.service, key.family);
+        Some(to)
+    }
+
+    /// Rotates `service`'s current files now (those larger than `above`),
+    /// between two batches like any rotation; returns what they became.
+    fn rotate_now(&mut self, service: &str, above: u64) -> Vec<PathBuf> {
+        let settings = self.settings(service);
+        let mut rotated = Vec::new();
+        for family in [Family::Main, Family::Stderr] {
+            let path = files::current_path(&self.dir, service, family);
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            if size == 0 || size <= above {
+                continue;
+            }
+            let key = Arc::new(Key {
+                service: service.to_string(),
+                family,
+            });
+            rotated.extend(self.rotate(&key, &settings, SystemTime::now()));
+        }
+        rotated
     }
 
     /// Deletes segments beyond `keep` and older than `max_age`.

@@ -68,3 +68,27 @@ pub async fn stop_previous_instance(config: &Config) -> Vec<String> {
     let _ = std::fs::remove_file(&path);
     report
 }
+
+/// Processes of service `name` of the state directory `state_dir` that
+/// are not among `current` (its running tree): earlier runs, or processes
+/// that escaped from it. Recognised by the `BACKSTOP_SERVICE` and
+/// `BACKSTOP_STATE_DIR` of their environment, never by a name; reads the
+/// whole process table, so call it off the runtime. Returns each pid with
+/// its command line.
+pub fn of_service<S: std::hash::BuildHasher>(
+    name: &str,
+    state_dir: &std::path::Path,
+    current: &std::collections::HashSet<i32, S>,
+) -> Vec<(i32, String)> {
+    let state_dir = state_dir.display().to_string();
+    let me = std::process::id() as i32;
+    procs::snapshot()
+        .into_iter()
+        .filter(|p| !p.zombie && p.pid != me && !current.contains(&p.pid))
+        .filter(|p| {
+            procs::environ_var(p.pid, SERVICE_ENV).as_deref() == Some(name)
+                && procs::environ_var(p.pid, STATE_DIR_ENV).as_deref() == Some(state_dir.as_str())
+        })
+        .map(|p| (p.pid, procs::cmdline(p.pid)))
+        .collect()
+}

@@ -129,7 +129,11 @@ async fn undiagnosed(control: &backstop_api::ControlSender) -> Vec<String> {
     )
 }
 
-async fn diagnose(config: &std::path::Path, service: &str, reaper: ProbeReaper) -> Event {
+pub(crate) async fn diagnose(
+    config: &std::path::Path,
+    service: &str,
+    reaper: ProbeReaper,
+) -> Event {
     // The daemon's own binary, even if the file was replaced since it started.
     let command: Vec<String> = [
         "/proc/self/exe",

@@ -107,6 +107,20 @@ pub(crate) enum Command {
     /// enters crash-loop or startup-timeout (`backstop events --kind
     /// diagnosed`). Cause ids and the --json shape: docs/diagnose.md.
     Diagnose(DiagnoseArgs),
+    /// Run a remediation playbook on a service, and verify the result.
+    ///
+    /// The daemon runs the playbook's steps in order (stop, kill-leftovers,
+    /// free-port, clear-cache, rotate-logs, start, wait-healthy, verify,
+    /// exec, notify, diagnose), says each before it acts (`backstop events
+    /// --kind fix`), and answers with a report, also written as a JSON file
+    /// beside the diagnostic bundles. Built in: `clean-restart` (stop, kill
+    /// leftovers, clear __pycache__, rotate logs above 50 MB, start, wait
+    /// until healthy, verify for 30 s) and `free-port` (stop a leftover of
+    /// the service holding its port, start, verify); `[playbooks.NAME]`
+    /// adds more. --dry-run says exactly what would happen (pids, files,
+    /// sizes) and changes nothing. Exit 0 when every step passed, 1
+    /// otherwise. docs/fix.md.
+    Fix(FixArgs),
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {
@@ -171,6 +185,18 @@ pub(crate) struct DiagnoseArgs {
     /// daemon's automatic diagnosis records it as an event).
     #[arg(long, hide = true)]
     pub(crate) event: bool,
+}
+
+/// `fix` options.
+#[derive(Debug, Args)]
+pub(crate) struct FixArgs {
+    /// The service.
+    pub(crate) service: String,
+    /// The playbook: clean-restart, free-port, or one of [playbooks].
+    pub(crate) playbook: Option<String>,
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `events` options.

@@ -306,7 +306,7 @@ async fn supervise(
 
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(crate::auto_diagnose::run(
-        config_path,
+        config_path.clone(),
         supervisor.subscribe(),
         supervisor.publisher(),
         supervisor.probe_reaper(),
@@ -317,6 +317,14 @@ async fn supervise(
         paths.dir.clone(),
         control_tx.clone(),
         supervisor.subscribe(),
+        supervisor.publisher(),
+        supervisor.probe_reaper(),
+    ));
+    let (fix_tx, fix_rx) = mpsc::channel(16);
+    tokio::spawn(crate::fix::run(
+        config_path.clone(),
+        fix_rx,
+        control_tx.clone(),
         supervisor.publisher(),
         supervisor.probe_reaper(),
     ));
@@ -335,6 +343,7 @@ async fn supervise(
         events: source,
         counters,
         latency,
+        fix: fix_tx,
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;

@@ -8,6 +8,7 @@ mod context;
 mod daemon;
 mod diagnose;
 mod exit;
+mod fix;
 mod memory;
 mod render;
 

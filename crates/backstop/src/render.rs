@@ -128,6 +128,9 @@ pub(crate) fn status_table(services: &[ServiceStatus], color: bool) -> String {
                 s.name
             );
         }
+        if let Some(doing) = &s.fixing {
+            let _ = writeln!(out, "  {} fixing: {doing}", paint("↳", "2", color));
+        }
     }
     out
 }
@@ -169,6 +172,7 @@ mod tests {
             exit_counts: std::collections::BTreeMap::new(),
             cpu_seconds: None,
             diagnosis: None,
+            fixing: None,
             output: backstop_api::OutputStats {
                 errors_last_minute: 3,
                 ..Default::default()

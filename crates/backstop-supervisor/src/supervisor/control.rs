@@ -65,6 +65,16 @@ impl Supervisor {
                     self.services[i].diagnosis = Some(verdict);
                 }
             }
+            Control::Fixing { service, doing } => {
+                if let Some(i) = self.index(&service) {
+                    self.services[i].fixing = doing;
+                }
+            }
+            Control::RotateLogs {
+                service,
+                above,
+                reply,
+            } => self.logs.rotate_now(&service, above, reply),
             Control::Shutdown { reply } => {
                 self.begin_shutdown("shutdown requested");
                 let _ = reply.send(());

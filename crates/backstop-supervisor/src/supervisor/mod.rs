@@ -90,6 +90,8 @@ struct Service {
     log_stats: Arc<LogStats>,
     /// The automatic diagnosis of its last failure, until it starts again.
     diagnosis: Option<String>,
+    /// The playbook running on it, and its step.
+    fixing: Option<String>,
 }
 
 impl Service {
@@ -101,6 +103,7 @@ impl Service {
             probe_context: None,
             log_stats: Arc::default(),
             diagnosis: None,
+            fixing: None,
             config,
             main: None,
             orphans: HashSet::new(),

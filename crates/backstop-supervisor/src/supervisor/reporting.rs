@@ -86,6 +86,7 @@ impl Supervisor {
             exit_counts: s.exit_counts.clone(),
             cpu_seconds,
             diagnosis: s.diagnosis.as_deref().map(|d| self.events.redact(d)),
+            fixing: s.fixing.clone(),
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
                 backstop_api::OutputStats {

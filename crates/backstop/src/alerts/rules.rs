@@ -186,6 +186,7 @@ mod tests {
             exit_counts: std::collections::BTreeMap::new(),
             cpu_seconds: None,
             diagnosis: None,
+            fixing: None,
             output: OutputStats {
                 errors_last_minute: errors,
                 ..OutputStats::default()

@@ -4,6 +4,7 @@ pub(crate) mod check;
 mod control;
 mod diagnose;
 pub(crate) mod events;
+mod fix;
 mod init;
 mod logs;
 mod status;
@@ -45,6 +46,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
         Command::Events(args) => events::run(&cli.config, &args, cli.json),
         Command::Diagnose(args) => diagnose::run(&cli.config, &args, cli.json),
+        Command::Fix(args) => fix::run(&cli.config, &args, cli.json),
     }
 }
 

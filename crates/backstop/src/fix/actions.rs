@@ -1,0 +1,532 @@
+//! The actions of playbook steps: each says what it does, acts (or, in a
+//! dry run, says what it would do), and reports what it found.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use backstop_api::{Control, Event, EventKind, Health, ServiceAction, ServiceState, ServiceStatus};
+use backstop_config::Action;
+use backstop_supervisor::{leftovers, ports, procs, spawn, tree};
+
+use super::{Context, Outcome};
+
+/// How often a waiting step looks at the service.
+const POLL: Duration = Duration::from_millis(100);
+
+/// One line for the event written before the step acts.
+pub(super) fn describe(action: &Action) -> String {
+    match action {
+        Action::FreePort { force: true } => "free-port (any holder, force = true)".to_string(),
+        Action::ClearCache { paths } => format!("clear-cache {}", paths.join(" ")),
+        Action::RotateLogs { above: Some(b) } => format!("rotate-logs above {b} bytes"),
+        Action::Verify { window } => format!("verify for {}", humantime::format_duration(*window)),
+        Action::Exec { command } => format!("exec `sh -c {command:?}` (a shell runs)"),
+        Action::Notify { message } => format!("notify: {message}"),
+        other => other.name().to_string(),
+    }
+}
+
+/// Runs `action` (or plans it, in a dry run): `Ok` when it did what it
+/// should, `Err` with why not.
+pub(super) async fn run(
+    ctx: &Context,
+    action: &Action,
+    timeout: Duration,
+) -> Result<Outcome, Outcome> {
+    let deadline = Instant::now() + timeout.saturating_sub(Duration::from_millis(200));
+    match action {
+        Action::Stop => control(ctx, ServiceAction::Stop, deadline).await,
+        Action::Start => control(ctx, ServiceAction::Start, deadline).await,
+        Action::Restart => control(ctx, ServiceAction::Restart, deadline).await,
+        Action::KillLeftovers => kill_leftovers(ctx).await,
+        Action::FreePort { force } => free_port(ctx, *force).await,
+        Action::ClearCache { paths } => clear_cache(ctx, paths).await,
+        Action::RotateLogs { above } => rotate_logs(ctx, above.unwrap_or(0)).await,
+        Action::WaitHealthy => wait_healthy(ctx, deadline).await,
+        Action::Verify { window } => verify(ctx, *window).await,
+        Action::Exec { command } => exec(ctx, command, timeout).await,
+        Action::Notify { message } => {
+            if !ctx.dry_run {
+                let name = &ctx.service.name;
+                ctx.bus.publish(Event::now(
+                    Some(name),
+                    EventKind::Fix,
+                    format!("{name}: {message}"),
+                ));
+            }
+            Ok(Outcome::said(format!("said: {message}")))
+        }
+        Action::Diagnose => diagnose(ctx).await,
+    }
+}
+
+async fn status(ctx: &Context) -> Result<ServiceStatus, Outcome> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let asked = ctx
+        .control
+        .send(Control::Service {
+            name: ctx.service.name.clone(),
+            reply,
+        })
+        .await;
+    match (asked, rx.await) {
+        (Ok(()), Ok(Some(status))) => Ok(status),
+        _ => Err(Outcome::said("the daemon is shutting down")),
+    }
+}
+
+fn state_line(s: &ServiceStatus) -> String {
+    match &s.detail {
+        Some(d) => format!("{} is {} ({d})", s.name, s.state),
+        None => format!("{} is {}", s.name, s.state),
+    }
+}
+
+/// Start, stop or restart, and wait for the result.
+async fn control(
+    ctx: &Context,
+    action: ServiceAction,
+    deadline: Instant,
+) -> Result<Outcome, Outcome> {
+    let before = status(ctx).await?;
+    if ctx.dry_run {
+        return Ok(Outcome::said(format!(
+            "would {} {} (now {})",
+            action.as_str(),
+            before.name,
+            before.state
+        )));
+    }
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let _ = ctx
+        .control
+        .send(Control::Act {
+            name: ctx.service.name.clone(),
+            action,
+            reply,
+        })
+        .await;
+    match rx.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(Outcome::said(e.to_string())),
+        Err(_) => return Err(Outcome::said("the daemon is shutting down")),
+    }
+    loop {
+        let s = status(ctx).await?;
+        let settled = match action {
+            ServiceAction::Stop => !s.state.is_active() && s.state != ServiceState::Pending,
+            // Started: it has a process (readiness is `wait-healthy`'s).
+            _ => {
+                matches!(
+                    s.state,
+                    ServiceState::Running | ServiceState::StartupTimeout
+                ) || (s.state == ServiceState::Starting && s.pid.is_some() && s.pid != before.pid)
+                    || matches!(s.state, ServiceState::Failed | ServiceState::CrashLoop)
+            }
+        };
+        if settled {
+            let good = match action {
+                ServiceAction::Stop => true,
+                _ => !matches!(s.state, ServiceState::Failed | ServiceState::CrashLoop),
+            };
+            let line = state_line(&s);
+            return if good {
+                Ok(Outcome::said(line))
+            } else {
+                Err(Outcome::said(line))
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(Outcome::said(format!(
+                "still not settled: {}",
+                state_line(&s)
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The pids of the service's running tree (never leftovers).
+async fn current_tree(ctx: &Context) -> Result<HashSet<i32>, Outcome> {
+    let s = status(ctx).await?;
+    let Some(pid) = s.pid else {
+        return Ok(HashSet::new());
+    };
+    Ok(blocking(move || procs::tree(&[pid as i32]).iter().map(|p| p.pid).collect()).await)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("UNWRAP: the closures given here do not panic")
+}
+
+fn shown(found: &[(i32, String)]) -> Vec<String> {
+    found
+        .iter()
+        .map(|(pid, cmd)| format!("pid {pid}: {cmd}"))
+        .collect()
+}
+
+async fn stop(ctx: &Context, pids: Vec<i32>) -> Vec<i32> {
+    let stop = &ctx.service.stop;
+    tree::stop_foreign(pids, Vec::new(), stop.signal.number, stop.timeout).await
+}
+
+async fn kill_leftovers(ctx: &Context) -> Result<Outcome, Outcome> {
+    let current = current_tree(ctx).await?;
+    let (name, state_dir) = (
+        ctx.service.name.clone(),
+        ctx.config.daemon.state_dir.clone(),
+    );
+    let found = blocking(move || leftovers::of_service(&name, &state_dir, &current)).await;
+    if found.is_empty() {
+        return Ok(Outcome::said("no leftover process"));
+    }
+    let lines = shown(&found);
+    if ctx.dry_run {
+        return Ok(
+            Outcome::said(format!("would stop {} leftover process(es)", found.len()))
+                .with_lines(lines),
+        );
+    }
+    let survivors = stop(ctx, found.iter().map(|(p, _)| *p).collect()).await;
+    if survivors.is_empty() {
+        Ok(
+            Outcome::said(format!("stopped {} leftover process(es)", found.len()))
+                .with_lines(lines),
+        )
+    } else {
+        Err(Outcome::said(format!("processes {survivors:?} survived SIGKILL")).with_lines(lines))
+    }
+}
+
+async fn free_port(ctx: &Context, force: bool) -> Result<Outcome, Outcome> {
+    let Some(port) = ctx.service.port else {
+        return Err(Outcome::said(format!(
+            "service `{}` has no `port` to free",
+            ctx.service.name
+        )));
+    };
+    let current = current_tree(ctx).await?;
+    let (name, state_dir) = (
+        ctx.service.name.clone(),
+        ctx.config.daemon.state_dir.display().to_string(),
+    );
+    let holders = blocking(move || {
+        ports::holders(port)
+            .into_iter()
+            .filter(|h| !current.contains(&h.pid))
+            .map(|h| {
+                let ours = h.pid > 0
+                    && procs::environ_var(h.pid, spawn::SERVICE_ENV).as_deref()
+                        == Some(name.as_str())
+                    && procs::environ_var(h.pid, spawn::STATE_DIR_ENV).as_deref()
+                        == Some(state_dir.as_str());
+                (h, ours)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    if holders.is_empty() {
+        return Ok(Outcome::said(format!("port {port} is free")));
+    }
+    let lines: Vec<String> = holders
+        .iter()
+        .map(|(h, ours)| {
+            let whose = if *ours {
+                "a leftover of this service"
+            } else {
+                "not part of this service"
+            };
+            format!("{h}: {whose}")
+        })
+        .collect();
+    if let Some((stranger, _)) = holders
+        .iter()
+        .find(|(h, ours)| !ours && (!force || h.pid == 0))
+    {
+        return Err(Outcome::said(format!(
+            "port {port} is held by {stranger}, which is not part of service `{}`: left alone (a step with `force = true` stops it)",
+            ctx.service.name
+        ))
+        .with_lines(lines));
+    }
+    let pids: Vec<i32> = holders.iter().map(|(h, _)| h.pid).collect();
+    if ctx.dry_run {
+        return Ok(
+            Outcome::said(format!("would stop the holder(s) of port {port}: {pids:?}"))
+                .with_lines(lines),
+        );
+    }
+    let survivors = stop(ctx, pids.clone()).await;
+    if survivors.is_empty() {
+        Ok(
+            Outcome::said(format!("stopped the holder(s) of port {port}: {pids:?}"))
+                .with_lines(lines),
+        )
+    } else {
+        Err(Outcome::said(format!(
+            "processes {survivors:?} survived SIGKILL and still hold port {port}"
+        ))
+        .with_lines(lines))
+    }
+}
+
+/// What matches `globs` under `dir`, found without following a symlink
+/// (so nothing outside `dir` can match): each path with its size in bytes.
+fn cache_matches(dir: &Path, globs: &[String]) -> Result<Vec<(PathBuf, u64)>, String> {
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        set.add(globset::Glob::new(g).map_err(|e| format!("invalid glob `{g}`: {e}"))?);
+    }
+    let set = set.build().map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap_or(&path);
+            if set.is_match(rel) {
+                found.push((path.clone(), size_of(&path, &meta)));
+            } else if meta.is_dir() {
+                todo.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn size_of(path: &Path, meta: &std::fs::Metadata) -> u64 {
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).ok()?;
+            Some(if m.file_type().is_symlink() {
+                0
+            } else {
+                size_of(&p, &m)
+            })
+        })
+        .sum()
+}
+
+async fn clear_cache(ctx: &Context, globs: &[String]) -> Result<Outcome, Outcome> {
+    let (dir, globs) = (ctx.service.dir.clone(), globs.to_vec());
+    let dry_run = ctx.dry_run;
+    blocking(move || {
+        let found = cache_matches(&dir, &globs).map_err(Outcome::said)?;
+        let bytes: u64 = found.iter().map(|(_, b)| b).sum();
+        let lines: Vec<String> = found
+            .iter()
+            .map(|(p, b)| format!("{} ({b} bytes)", p.display()))
+            .collect();
+        let what = format!(
+            "{} path(s), {bytes} bytes, under {}",
+            found.len(),
+            dir.display()
+        );
+        if dry_run {
+            return Ok(Outcome::said(format!("would delete {what}")).with_lines(lines));
+        }
+        let mut errors = Vec::new();
+        for (path, _) in &found {
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+            if let Err(e) = removed {
+                errors.push(format!("{}: {e}", path.display()));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Outcome::said(format!("deleted {what}")).with_lines(lines))
+        } else {
+            Err(Outcome::said(format!(
+                "could not delete everything: {}",
+                errors.join("; ")
+            ))
+            .with_lines(lines))
+        }
+    })
+    .await
+}
+
+async fn rotate_logs(ctx: &Context, above: u64) -> Result<Outcome, Outcome> {
+    let logs = ctx.config.daemon.state_dir.join("logs");
+    let name = ctx.service.name.clone();
+    if ctx.dry_run {
+        let lines: Vec<String> = [backstop_logs::Family::Main, backstop_logs::Family::Stderr]
+            .into_iter()
+            .map(|f| backstop_logs::files::current_path(&logs, &name, f))
+            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
+            .filter(|(_, len)| *len > above && *len > 0)
+            .map(|(p, len)| format!("{} ({len} bytes)", p.display()))
+            .collect();
+        return Ok(
+            Outcome::said(format!("would rotate {} log file(s)", lines.len())).with_lines(lines),
+        );
+    }
+    let (reply, rx) = std::sync::mpsc::channel();
+    let _ = ctx
+        .control
+        .send(Control::RotateLogs {
+            service: name,
+            above,
+            reply,
+        })
+        .await;
+    let rotated = blocking(move || rx.recv_timeout(Duration::from_secs(30))).await;
+    match rotated {
+        Ok(paths) => {
+            let lines: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            Ok(Outcome::said(format!("rotated {} log file(s)", lines.len())).with_lines(lines))
+        }
+        Err(_) => Err(Outcome::said("the log writer did not answer within 30 s")),
+    }
+}
+
+/// Healthy enough to go on: running (or starting with its checks passing)
+/// and no check failing.
+fn healthy(s: &ServiceStatus) -> bool {
+    s.state == ServiceState::Running && s.health != Health::Unhealthy
+}
+
+fn failing_check(s: &ServiceStatus) -> Option<String> {
+    s.checks
+        .iter()
+        .find(|c| c.state == "failing" || c.passed == Some(false))
+        .map(|c| {
+            format!(
+                "check {} fails: {}",
+                c.name,
+                c.detail.as_deref().unwrap_or("")
+            )
+        })
+}
+
+async fn wait_healthy(ctx: &Context, deadline: Instant) -> Result<Outcome, Outcome> {
+    if ctx.dry_run {
+        return Ok(Outcome::said(
+            "would wait until it runs and its checks pass",
+        ));
+    }
+    loop {
+        let s = status(ctx).await?;
+        if healthy(&s) {
+            let health = match s.health {
+                Health::Unknown => "it has no health checks",
+                other => other.as_str(),
+            };
+            return Ok(Outcome::said(format!("{} is running: {health}", s.name)));
+        }
+        if matches!(
+            s.state,
+            ServiceState::Failed | ServiceState::CrashLoop | ServiceState::Stopped
+        ) {
+            return Err(Outcome::said(state_line(&s)));
+        }
+        if Instant::now() >= deadline {
+            let why = failing_check(&s).unwrap_or_else(|| state_line(&s));
+            return Err(Outcome::said(format!("not healthy in time: {why}")));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn verify(ctx: &Context, window: Duration) -> Result<Outcome, Outcome> {
+    if ctx.dry_run {
+        return Ok(Outcome::said(format!(
+            "would watch it for {}: running, checks passing, no restart",
+            humantime::format_duration(window)
+        )));
+    }
+    let first = status(ctx).await?;
+    let end = Instant::now() + window;
+    loop {
+        let s = status(ctx).await?;
+        let why = if s.state != ServiceState::Running {
+            Some(state_line(&s))
+        } else if s.pid != first.pid || s.restarts > first.restarts {
+            Some(format!("it restarted (pid {:?} → {:?})", first.pid, s.pid))
+        } else if s.health == Health::Unhealthy {
+            failing_check(&s).or_else(|| Some("it is unhealthy".to_string()))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Outcome::said(format!("verification failed: {why}")));
+        }
+        if Instant::now() >= end {
+            return Ok(Outcome::said(format!(
+                "verified: running, {}, no restart for {}",
+                s.health.as_str(),
+                humantime::format_duration(window)
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn exec(ctx: &Context, command: &str, timeout: Duration) -> Result<Outcome, Outcome> {
+    let plan = spawn::prepare(&ctx.service, &ctx.config.daemon.state_dir)
+        .map_err(|e| Outcome::said(format!("cannot prepare the service's environment: {e}")))?;
+    let user = ctx.service.user.as_deref().unwrap_or("backstop's user");
+    if ctx.dry_run {
+        return Ok(Outcome::said(format!(
+            "would run `sh -c {command:?}` as {user} in {} (a shell runs)",
+            ctx.service.dir.display()
+        )));
+    }
+    let words = ["/bin/sh".to_string(), "-c".to_string(), command.to_string()];
+    let context = plan.probe_context(Some(ctx.reaper.clone()));
+    match backstop_probe::output(&words, &context, None, timeout).await {
+        Ok(out) => {
+            let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&out.stderr).lines())
+                .map(str::to_string)
+                .collect();
+            match out.code {
+                Some(0) => Ok(Outcome::said("exit 0").with_lines(lines)),
+                Some(c) => Err(Outcome::said(format!("exit {c}")).with_lines(lines)),
+                None => Err(Outcome::said("killed by a signal").with_lines(lines)),
+            }
+        }
+        Err(e) => Err(Outcome::said(e)),
+    }
+}
+
+async fn diagnose(ctx: &Context) -> Result<Outcome, Outcome> {
+    if ctx.dry_run {
+        return Ok(Outcome::said("would write a diagnostic bundle"));
+    }
+    let event =
+        crate::auto_diagnose::diagnose(&ctx.config_path, &ctx.service.name, ctx.reaper.clone())
+            .await;
+    let said = Outcome::said(event.message.clone());
+    ctx.bus.publish(event.clone());
+    if event.kind == EventKind::Diagnosed {
+        Ok(said)
+    } else {
+        Err(said)
+    }
+}

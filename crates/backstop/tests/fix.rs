@@ -1,0 +1,302 @@
+//! `backstop fix`: playbooks run by the daemon against real processes,
+//! ports and files.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{Sandbox, alive, free_port, wait_until};
+
+const T: Duration = Duration::from_secs(30);
+
+/// A process of the test's, killed with its group when the test ends.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let pgid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+/// An HTTP server on `port`; with `markers`, it carries service `web`'s
+/// environment markers (a stale instance of it), else it is a stranger.
+fn listener(s: &Sandbox, port: u16, markers: bool) -> Reap {
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+    ])
+    .current_dir(s.dir.path())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .process_group(0);
+    if markers {
+        cmd.env("BACKSTOP_SERVICE", "web")
+            .env("BACKSTOP_STATE_DIR", s.path(".backstop"));
+    }
+    let child = Reap(cmd.spawn().unwrap());
+    wait_until("the listener", T, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    child
+}
+
+fn fix(s: &Sandbox, args: &[&str]) -> (Output, String) {
+    let mut all = vec!["fix"];
+    all.extend_from_slice(args);
+    let out = s.run(&all);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+fn web(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+port = {port}
+
+[[services.web.health]]
+http = "http://127.0.0.1:{port}/"
+interval = "100ms"
+{extra}
+"#
+    )
+}
+
+#[test]
+fn a_stale_instance_on_the_port_is_freed_and_the_service_verified() {
+    let port = free_port();
+    let s = Sandbox::new(&web(
+        port,
+        r#"
+[playbooks.free-port]
+steps = ["free-port", "start", "wait-healthy", { action = "verify", for = "1s" }]
+"#,
+    ));
+    let _daemon = s.up();
+    s.wait_state("web", "running", T);
+    assert!(s.run(&["stop", "web"]).status.success());
+    let stale = listener(&s, port, true);
+    let (out, text) = fix(&s, &["web", "free-port"]);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("a leftover of this service"), "{text}");
+    assert!(text.contains("every step passed"), "{text}");
+    wait_until("the stale instance gone", T, || {
+        (!alive(stale.0.id() as i32)).then_some(())
+    });
+    let web = s.service("web");
+    assert_eq!(web["state"], "running");
+    assert_eq!(web["health"], "healthy");
+}
+
+#[test]
+fn an_unrelated_holder_is_named_and_left_alone_unless_forced() {
+    let port = free_port();
+    let s = Sandbox::new(&web(
+        port,
+        r#"
+[playbooks.take-port]
+steps = [{ action = "free-port", force = true }, "start", "wait-healthy"]
+"#,
+    ));
+    let stranger = listener(&s, port, false);
+    let _daemon = s.up();
+    s.wait_state("web", "failed", T);
+    let (out, text) = fix(&s, &["web", "free-port"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("port {port} is held by pid {}", stranger.0.id())),
+        "{text}"
+    );
+    assert!(text.contains("left alone"), "{text}");
+    assert!(text.contains("FAILED at step 1 (free-port)"), "{text}");
+    assert!(alive(stranger.0.id() as i32), "untouched");
+    let (out, text) = fix(&s, &["web", "take-port"]);
+    assert!(out.status.success(), "{text}");
+    wait_until("the stranger gone", T, || {
+        (!alive(stranger.0.id() as i32)).then_some(())
+    });
+    assert_eq!(s.service("web")["health"], "healthy");
+}
+
+/// Every file under `dir` (but backstop's state) with its size.
+fn tree_of(dir: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        for e in std::fs::read_dir(&at).unwrap().flatten() {
+            let path = e.path();
+            if path.ends_with(".backstop") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                todo.push(path.clone());
+            }
+            out.insert(path.display().to_string(), meta.len());
+        }
+    }
+    out
+}
+
+const CLEAN: &str = r#"
+[services.api]
+command = ["sh", "-c", "head -c 3000 /dev/zero | tr '\\0' x; echo; exec sleep 1000"]
+dir = "app"
+
+[[services.api.health]]
+exec = ["true"]
+interval = "100ms"
+
+[playbooks.clean]
+steps = ["stop", "kill-leftovers", "clear-cache", { action = "rotate-logs", above = "1KB" }, "start", "wait-healthy", { action = "verify", for = "1s" }]
+"#;
+
+fn clean_sandbox() -> Sandbox {
+    let s = Sandbox::new(CLEAN);
+    for dir in ["app/pkg/__pycache__", "app/pkg/sub/__pycache__", "app/keep"] {
+        std::fs::create_dir_all(s.path(dir)).unwrap();
+    }
+    s.write("app/pkg/__pycache__/m.cpython-311.pyc", "bytecode");
+    s.write("app/pkg/sub/__pycache__/n.cpython-311.pyc", "bytecode");
+    s.write("app/keep/data.txt", "keep me");
+    // A symlink to a cache outside the service's dir: never followed.
+    std::fs::create_dir_all(s.path("outside/__pycache__")).unwrap();
+    s.write("outside/__pycache__/o.pyc", "not ours");
+    std::os::unix::fs::symlink(s.path("outside"), s.path("app/link")).unwrap();
+    s
+}
+
+fn wait_for_output(s: &Sandbox) {
+    wait_until("3 kB of output in the log", T, || {
+        let len = std::fs::metadata(s.path(".backstop/logs/api.log"))
+            .ok()?
+            .len();
+        (len > 3000).then_some(())
+    });
+}
+
+#[test]
+fn clean_restart_clears_caches_rotates_a_large_log_and_verifies() {
+    let s = clean_sandbox();
+    let _daemon = s.up();
+    let before =
+        s.wait_service("api", "api healthy", T, |a| a["health"] == "healthy")["pid"].clone();
+    wait_for_output(&s);
+    let (out, text) = fix(&s, &["api", "clean"]);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!s.path("app/pkg/__pycache__").exists(), "{text}");
+    assert!(!s.path("app/pkg/sub/__pycache__").exists(), "{text}");
+    assert!(s.path("app/keep/data.txt").exists());
+    assert!(
+        s.path("outside/__pycache__/o.pyc").exists(),
+        "outside its dir: {text}"
+    );
+    assert!(text.contains("rotated 1 log file(s)"), "{text}");
+    let rotated = std::fs::read_dir(s.path(".backstop/logs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("api.log."))
+        .count();
+    assert_eq!(rotated, 1, "{text}");
+    let api = s.service("api");
+    assert_ne!(api["pid"], before, "restarted");
+    assert_eq!(api["health"], "healthy");
+    let (_, events) = s.api("GET", "/api/v1/events?kind=fix,fix-finished&limit=100");
+    assert!(
+        events.contains("api: clean step 3/7: clear-cache **/__pycache__"),
+        "{events}"
+    );
+    assert!(events.contains("clean done in"), "{events}");
+    // The report is a file too.
+    let report = text
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn a_dry_run_says_what_would_happen_and_changes_nothing() {
+    let s = clean_sandbox();
+    let _daemon = s.up();
+    let api = s.wait_service("api", "api healthy", T, |a| a["health"] == "healthy");
+    wait_for_output(&s);
+    let files = tree_of(s.dir.path());
+    let logs = tree_of(&s.path(".backstop/logs"));
+    let (out, text) = fix(&s, &["api", "clean", "--dry-run"]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("dry run: nothing changed"), "{text}");
+    assert!(text.contains("app/pkg/__pycache__ ("), "{text}");
+    assert!(text.contains("would rotate 1 log file(s)"), "{text}");
+    assert!(!text.contains("outside"), "{text}");
+    assert_eq!(tree_of(s.dir.path()), files);
+    assert_eq!(tree_of(&s.path(".backstop/logs")), logs);
+    assert_eq!(s.service("api")["pid"], api["pid"]);
+    let (_, events) = s.api("GET", "/api/v1/events?kind=fix,fix-finished");
+    assert_eq!(events, "[]", "a dry run records nothing");
+}
+
+#[test]
+fn a_failed_verification_exits_non_zero_naming_the_failing_check() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = "sleep 1000"
+
+[[services.api.health]]
+name = "ready-file"
+exec = ["sh", "-c", "test -e ready || { echo 'no ready file'; exit 1; }"]
+interval = "100ms"
+failures = 1
+
+[playbooks.bounce]
+steps = ["restart", { action = "wait-healthy", timeout = "1s" }, { action = "notify", message = "bounced" }]
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("api", "starting", T);
+    let (out, text) = fix(&s, &["api", "bounce"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAILED at step 2 (wait-healthy)"), "{text}");
+    assert!(
+        text.contains("check ready-file fails: exit 1: no ready file"),
+        "{text}"
+    );
+    assert!(text.contains("3. notify          skipped"), "{text}");
+    let (_, events) = s.api("GET", "/api/v1/events?kind=fix-finished");
+    assert!(
+        events.contains("bounce failed at step 2 (wait-healthy)"),
+        "{events}"
+    );
+    // A second fix of the same service while none runs is taken; unknown
+    // names are refused before anything runs.
+    let (out, _) = fix(&s, &["api", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "no playbook named `nope`; the playbooks are: bounce, clean-restart, free-port"
+        )
+    );
+}
