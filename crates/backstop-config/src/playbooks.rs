@@ -86,6 +86,9 @@ pub enum Action {
     },
     /// Write a diagnostic bundle (as `backstop diagnose` does).
     Diagnose,
+    /// Restart (or start) each service it depends on that is not up and
+    /// healthy, and wait until they are.
+    RestartDependencies,
 }
 
 impl Action {
@@ -104,13 +107,14 @@ impl Action {
             Self::Exec { .. } => "exec",
             Self::Notify { .. } => "notify",
             Self::Diagnose => "diagnose",
+            Self::RestartDependencies => "restart-dependencies",
         }
     }
 
     /// The default timeout of a step of this action.
     pub fn default_timeout(&self) -> Duration {
         match self {
-            Self::WaitHealthy => Duration::from_secs(120),
+            Self::WaitHealthy | Self::RestartDependencies => Duration::from_secs(120),
             Self::Verify { window } => *window + Duration::from_secs(30),
             Self::Diagnose => Duration::from_secs(90),
             _ => Duration::from_secs(60),
@@ -132,6 +136,7 @@ pub const ACTIONS: &[&str] = &[
     "exec",
     "notify",
     "diagnose",
+    "restart-dependencies",
 ];
 
 /// The default globs of `clear-cache`: Python's bytecode caches.
@@ -169,6 +174,17 @@ pub fn builtin() -> Vec<Playbook> {
                 step(Action::WaitHealthy),
                 step(Action::Verify {
                     window: Duration::from_secs(30),
+                }),
+            ],
+        },
+        Playbook {
+            name: "restart-dependency".to_string(),
+            steps: vec![
+                step(Action::RestartDependencies),
+                step(Action::Restart),
+                step(Action::WaitHealthy),
+                step(Action::Verify {
+                    window: Duration::from_secs(10),
                 }),
             ],
         },

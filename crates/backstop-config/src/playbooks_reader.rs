@@ -173,6 +173,7 @@ fn action_named(
             }
         }
         "diagnose" => Action::Diagnose,
+        "restart-dependencies" => Action::RestartDependencies,
         other => {
             let mut d = Diagnostic::error(
                 format!("unknown action `{other}` in {what}"),

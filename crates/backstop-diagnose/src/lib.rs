@@ -119,12 +119,28 @@ pub struct Remedy {
 }
 
 impl Remedy {
-    /// A step to do by hand.
-    fn manual(text: &str) -> Self {
+    /// The remedy of cause `id`: the playbook that fixes it by itself, if
+    /// any ([`playbook_for`]), and what to do by hand.
+    fn of(id: &str, manual: &str) -> Self {
         Self {
-            playbook: None,
-            manual: Some(text.to_string()),
+            playbook: playbook_for(id).map(str::to_string),
+            manual: Some(manual.to_string()),
         }
+    }
+}
+
+/// The built-in playbook (`backstop fix SERVICE PLAYBOOK`) that can fix a
+/// cause without a person: `free-port` for a port held (by a leftover of
+/// the service; the collector withdraws it for a stranger), `clean-restart`
+/// for a crash or a module missing after a deploy, `restart-dependency`
+/// for a dependency down (when it is a backstop service). Causes that need
+/// an edit (syntax, configuration, credentials, permissions) have none.
+pub fn playbook_for(id: &str) -> Option<&'static str> {
+    match id {
+        "port-in-use" => Some("free-port"),
+        "crashed" | "missing-module" => Some("clean-restart"),
+        "dependency-unavailable" => Some("restart-dependency"),
+        _ => None,
     }
 }
 
@@ -152,7 +168,8 @@ pub fn crashed(lines: &[Evidence], exit: Option<&str>) -> Cause {
         confidence: 0.3,
         summary,
         evidence: quoted,
-        remedy: Remedy::manual(
+        remedy: Remedy::of(
+            "crashed",
             "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more",
         ),
     }
@@ -222,7 +239,7 @@ impl Diagnoser {
                         confidence: rule.confidence,
                         summary,
                         evidence: last_distinct(hits.iter().map(|(_, e, _)| *e), 5),
-                        remedy: Remedy::manual(rule.remedy),
+                        remedy: Remedy::of(rule.id, rule.remedy),
                     },
                     last,
                 ));

@@ -118,8 +118,12 @@ pub(crate) enum Command {
     /// until healthy, verify for 30 s) and `free-port` (stop a leftover of
     /// the service holding its port, start, verify); `[playbooks.NAME]`
     /// adds more. --dry-run says exactly what would happen (pids, files,
-    /// sizes) and changes nothing. Exit 0 when every step passed, 1
-    /// otherwise. docs/fix.md.
+    /// sizes) and changes nothing. Without PLAYBOOK, `fix` diagnoses first
+    /// and proposes the playbook for the cause (`free-port` for a port held
+    /// by a leftover, `clean-restart` for a crash or a missing module,
+    /// `restart-dependency` for a dependency down); causes that need an
+    /// edit propose none and say what to edit. Exit 0 when every step
+    /// passed, 1 otherwise. docs/fix.md.
     Fix(FixArgs),
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
@@ -192,11 +196,16 @@ pub(crate) struct DiagnoseArgs {
 pub(crate) struct FixArgs {
     /// The service.
     pub(crate) service: String,
-    /// The playbook: clean-restart, free-port, or one of [playbooks].
+    /// The playbook: clean-restart, free-port, restart-dependency, or one
+    /// of [playbooks]. Without it: diagnose first, show the verdict and the
+    /// playbook that fixes it, and run it after a yes (or with --yes).
     pub(crate) playbook: Option<String>,
     /// Say what would happen; change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Without PLAYBOOK: run the playbook the diagnosis proposes without asking.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
 }
 
 /// `events` options.

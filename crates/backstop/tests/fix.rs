@@ -296,7 +296,63 @@ steps = ["restart", { action = "wait-healthy", timeout = "1s" }, { action = "not
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(
-            "no playbook named `nope`; the playbooks are: bounce, clean-restart, free-port"
+            "no playbook named `nope`; the playbooks are: bounce, clean-restart, restart-dependency, free-port"
         )
+    );
+}
+
+#[test]
+fn fix_without_a_playbook_diagnoses_proposes_and_heals_a_port_held_by_a_leftover() {
+    let port = free_port();
+    // No `port` declared: the start is not gated, the service dies on
+    // "address already in use" while a leftover of it holds the port.
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+restart = {{ max_restarts = 1, backoff_initial = "50ms" }}
+
+[[services.web.health]]
+http = "http://127.0.0.1:{port}/"
+interval = "100ms"
+"#
+    ));
+    let stale = listener(&s, port, true);
+    let _daemon = s.up();
+    s.wait_state("web", "crash-loop", T);
+    // Without a terminal and without --yes, it only proposes.
+    let (out, text) = fix(&s, &["web"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("web: port-in-use: "), "{text}");
+    assert!(text.contains("  fix: backstop fix web free-port"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("proposed: `backstop fix web free-port`; add --yes"),
+        "{err}"
+    );
+    assert!(alive(stale.0.id() as i32), "nothing done without a yes");
+    let (out, text) = fix(&s, &["web", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("every step passed"), "{text}");
+    assert!(!alive(stale.0.id() as i32));
+    assert_eq!(s.service("web")["health"], "healthy");
+}
+
+#[test]
+fn a_cause_that_needs_an_edit_proposes_no_playbook() {
+    let s = Sandbox::new("[services.api]\ncommand = \"/nowhere/venv/bin/uvicorn main:app\"\n");
+    let _daemon = s.up();
+    s.wait_state("api", "failed", T);
+    let (out, text) = fix(&s, &["api", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.starts_with("api: command-not-found: "), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no playbook fixes this by itself; by hand: check `command`"),
+        "{err}"
     );
 }

@@ -19,7 +19,6 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
     if let Some(name) = &args.service {
         known_services(config, [name])?;
     }
-    let client = client(config_path);
     let show_progress = !json && !args.quiet && std::io::stderr().is_terminal();
     let progress = |service: &str, step: &str| {
         if show_progress {
@@ -30,41 +29,14 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
         || config.daemon.state_dir.join("diagnostics"),
         |d| std::path::absolute(&d).unwrap_or(d),
     );
-    let reports: Vec<Report> = super::runtime().block_on(async {
-        let report: Option<StatusReport> = match client.get("/api/v1/services").await {
-            Ok(r) => Some(r),
-            Err(ClientError::NoDaemon { .. }) => None,
-            Err(e) => {
-                tracing::warn!("the daemon did not answer ({e}); diagnosing from the files");
-                None
-            }
-        };
-        let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
-        let names = match &args.service {
-            Some(n) => vec![n.clone()],
-            None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
-        };
-        let daemon = report.is_some();
-        let run = diagnose::Run {
-            config,
-            out_dir,
-            archive: args.archive,
-            progress: &progress,
-        };
-        let mut reports = Vec::new();
-        for name in names {
-            let Some(service) = config.service(&name) else {
-                continue;
-            };
-            let live: Option<ServiceStatus> = if daemon {
-                client.get(&format!("/api/v1/services/{name}")).await.ok()
-            } else {
-                None
-            };
-            reports.push(diagnose::diagnose(&run, service, live).await);
-        }
-        reports
-    });
+    let reports = collect(
+        config_path,
+        config,
+        args.service.as_deref(),
+        out_dir,
+        args.archive,
+        &progress,
+    );
     if show_progress {
         eprint!("\r\x1b[2K");
     }
@@ -102,8 +74,56 @@ pub(crate) fn run(config_path: &Path, args: &DiagnoseArgs, json: bool) -> CmdRes
     }
 }
 
+/// Diagnoses `service`, or every service that is not healthy: bundles
+/// under `out_dir`, with the daemon's view when one runs.
+pub(crate) fn collect(
+    config_path: &Path,
+    config: &backstop_config::Config,
+    service: Option<&str>,
+    out_dir: std::path::PathBuf,
+    archive: bool,
+    progress: &(dyn Fn(&str, &str) + Sync),
+) -> Vec<Report> {
+    let client = client(config_path);
+    super::runtime().block_on(async {
+        let report: Option<StatusReport> = match client.get("/api/v1/services").await {
+            Ok(r) => Some(r),
+            Err(ClientError::NoDaemon { .. }) => None,
+            Err(e) => {
+                tracing::warn!("the daemon did not answer ({e}); diagnosing from the files");
+                None
+            }
+        };
+        let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
+        let names = match service {
+            Some(n) => vec![n.to_string()],
+            None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),
+        };
+        let daemon = report.is_some();
+        let run = diagnose::Run {
+            config,
+            out_dir,
+            archive,
+            progress,
+        };
+        let mut reports = Vec::new();
+        for name in names {
+            let Some(service) = config.service(&name) else {
+                continue;
+            };
+            let live: Option<ServiceStatus> = if daemon {
+                client.get(&format!("/api/v1/services/{name}")).await.ok()
+            } else {
+                None
+            };
+            reports.push(diagnose::diagnose(&run, service, live).await);
+        }
+        reports
+    })
+}
+
 /// The verdict first, then its evidence, its fix, other candidates, the bundle.
-fn text(r: &Report) -> String {
+pub(crate) fn text(r: &Report) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "{}", r.verdict());

@@ -14,16 +14,11 @@ use crate::exit::{CmdResult, Code, Exit};
 pub(crate) fn run(config_path: &Path, args: &FixArgs, json: bool) -> CmdResult {
     let config = load_config(config_path)?.config;
     known_services(&config, [&args.service])?;
-    let Some(playbook) = &args.playbook else {
-        return Err(Exit::new(
-            Code::Usage,
-            format!(
-                "name a playbook: {}.\n`backstop diagnose {}` says what is wrong; docs/fix.md says what each playbook does",
-                config.playbook_names().join(", "),
-                args.service
-            ),
-        ));
+    let playbook = match args.playbook.clone() {
+        Some(p) => p,
+        None => propose(config_path, &config, args)?,
     };
+    let playbook = &playbook;
     if config.playbook(playbook).is_none() {
         return Err(Exit::new(
             Code::Usage,
@@ -77,6 +72,75 @@ pub(crate) fn run(config_path: &Path, args: &FixArgs, json: bool) -> CmdResult {
         Ok(())
     } else {
         Err(Exit::new(Code::Failed, String::new()))
+    }
+}
+
+/// Without a playbook: diagnose, show the verdict and the playbook that
+/// fixes it, and go on only with `--yes` or a yes typed on a terminal.
+fn propose(
+    config_path: &Path,
+    config: &backstop_config::Config,
+    args: &FixArgs,
+) -> Result<String, Exit> {
+    let show_progress = std::io::stderr().is_terminal();
+    let progress = |service: &str, step: &str| {
+        if show_progress {
+            eprint!("\r\x1b[2Kdiagnosing {service}: {step}…");
+        }
+    };
+    let reports = super::diagnose::collect(
+        config_path,
+        config,
+        Some(&args.service),
+        config.daemon.state_dir.join("diagnostics"),
+        false,
+        &progress,
+    );
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    let Some(report) = reports.into_iter().next() else {
+        return Err(Exit::new(
+            Code::Failed,
+            "the diagnosis found nothing to say",
+        ));
+    };
+    print!("{}", super::diagnose::text(&report));
+    if report.healthy {
+        return Err(Exit::new(
+            Code::Failed,
+            format!("{} is healthy: nothing to fix", args.service),
+        ));
+    }
+    let cause = report.causes.first();
+    let Some(playbook) = cause.and_then(|c| c.remedy.playbook.clone()) else {
+        let manual = cause
+            .and_then(|c| c.remedy.manual.clone())
+            .unwrap_or_else(|| "read the bundle's 01-summary.md".to_string());
+        return Err(Exit::new(
+            Code::Failed,
+            format!("no playbook fixes this by itself; by hand: {manual}"),
+        ));
+    };
+    if args.yes {
+        return Ok(playbook);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Exit::new(
+            Code::Failed,
+            format!(
+                "proposed: `backstop fix {} {playbook}`; add --yes to run it without a question",
+                args.service
+            ),
+        ));
+    }
+    eprint!("run {playbook} on {}? [y/N] ", args.service);
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(playbook)
+    } else {
+        Err(Exit::new(Code::Failed, "nothing done"))
     }
 }
 

@@ -44,7 +44,7 @@ pub(super) fn refine(
             "dependency-unavailable" | "dependency-auth-failed" => {
                 name_dependency(c, config, &service.name);
             }
-            "port-in-use" => name_port_holder(c, service),
+            "port-in-use" => name_port_holder(c, service, &config.daemon.state_dir),
             "syntax-error" => locate(c, evidence),
             "startup-timeout" => add_check_detail(c, checks, evidence),
             _ => {}
@@ -176,6 +176,10 @@ fn name_dependency(c: &mut Cause, config: &Config, own: &str) {
             })
     });
     let named = by_port.or_else(|| by_kind(&texts.join("\n"), config, own));
+    // Restarting a dependency is backstop's to do only when it runs it.
+    if !named.as_deref().is_some_and(|w| w.starts_with("service ")) {
+        c.remedy.playbook = None;
+    }
     let unnamed = c.summary.ends_with(" ?");
     let stem = c.summary.trim_end_matches('?').to_string();
     match (unnamed, named) {
@@ -223,7 +227,7 @@ fn by_kind(text: &str, config: &Config, own: &str) -> Option<String> {
 }
 
 /// `the port 8000 is already in use` → `… by pid 42 (python3 -m http.server)`.
-fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
+fn name_port_holder(c: &mut Cause, service: &ServiceConfig, state_dir: &std::path::Path) {
     // The port the message names, the declared one, or a port on the
     // command line that something holds now (`http.server 8000`, `--port 8000`).
     let port = ports_in(&c.summary)
@@ -245,12 +249,31 @@ fn name_port_holder(c: &mut Cause, service: &ServiceConfig) {
     if c.summary.contains('?') {
         c.summary = format!("the port {port} is already in use");
     }
+    let holders = ports::holders(port);
     if !c.summary.contains(" by ") {
-        match ports::holders(port).first() {
+        match holders.first() {
             Some(h) if h.pid > 0 => c.summary = format!("{} by {h}", c.summary),
             Some(_) => c.summary = format!("{} by a process backstop cannot see", c.summary),
             None => c.summary = format!("{} (it is free now: the holder has gone)", c.summary),
         }
+    }
+    // `free-port` frees what a leftover of the service holds; a stranger
+    // is for a person to stop (and the playbook would refuse it).
+    let state_dir = state_dir.display().to_string();
+    let ours = |pid: i32| {
+        pid > 0
+            && backstop_supervisor::procs::environ_var(pid, backstop_supervisor::spawn::SERVICE_ENV)
+                .as_deref()
+                == Some(service.name.as_str())
+            && backstop_supervisor::procs::environ_var(
+                pid,
+                backstop_supervisor::spawn::STATE_DIR_ENV,
+            )
+            .as_deref()
+                == Some(state_dir.as_str())
+    };
+    if holders.is_empty() || !holders.iter().all(|h| ours(h.pid)) {
+        c.remedy.playbook = None;
     }
 }
 

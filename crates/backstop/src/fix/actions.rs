@@ -58,6 +58,7 @@ pub(super) async fn run(
             Ok(Outcome::said(format!("said: {message}")))
         }
         Action::Diagnose => diagnose(ctx).await,
+        Action::RestartDependencies => restart_dependencies(ctx, deadline).await,
     }
 }
 
@@ -202,10 +203,23 @@ async fn kill_leftovers(ctx: &Context) -> Result<Outcome, Outcome> {
     }
 }
 
+/// The service's port: its `port`, else one its command line names
+/// (`--port 8000`, `:8000`, `http.server 8000`) that something listens on.
+fn port_of(service: &backstop_config::ServiceConfig) -> Option<u16> {
+    service.port.or_else(|| {
+        service
+            .command
+            .iter()
+            .filter_map(|w| w.rsplit([':', '=']).next()?.parse::<u16>().ok())
+            .find(|p| *p >= 1024 && ports::is_listening(*p))
+    })
+}
+
 async fn free_port(ctx: &Context, force: bool) -> Result<Outcome, Outcome> {
-    let Some(port) = ctx.service.port else {
+    let service = ctx.service.clone();
+    let Some(port) = blocking(move || port_of(&service)).await else {
         return Err(Outcome::said(format!(
-            "service `{}` has no `port` to free",
+            "service `{}` declares no `port`, and its command line names none that is held",
             ctx.service.name
         )));
     };
@@ -512,6 +526,83 @@ async fn exec(ctx: &Context, command: &str, timeout: Duration) -> Result<Outcome
             }
         }
         Err(e) => Err(Outcome::said(e)),
+    }
+}
+
+async fn status_of(ctx: &Context, name: &str) -> Option<ServiceStatus> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    ctx.control
+        .send(Control::Service {
+            name: name.to_string(),
+            reply,
+        })
+        .await
+        .ok()?;
+    rx.await.ok().flatten()
+}
+
+/// The services it depends on that are not up and healthy.
+async fn dependencies_down(ctx: &Context) -> Vec<ServiceStatus> {
+    let mut down = Vec::new();
+    for dep in &ctx.service.depends_on {
+        if let Some(s) = status_of(ctx, &dep.service).await
+            && s.state != ServiceState::Exited
+            && !healthy(&s)
+        {
+            down.push(s);
+        }
+    }
+    down
+}
+
+async fn restart_dependencies(ctx: &Context, deadline: Instant) -> Result<Outcome, Outcome> {
+    let down = dependencies_down(ctx).await;
+    if down.is_empty() {
+        return Ok(Outcome::said(
+            "every service it depends on is up and healthy",
+        ));
+    }
+    let lines: Vec<String> = down.iter().map(state_line).collect();
+    let names: Vec<String> = down.iter().map(|s| s.name.clone()).collect();
+    if ctx.dry_run {
+        return Ok(Outcome::said(format!("would restart {}", names.join(", "))).with_lines(lines));
+    }
+    for s in &down {
+        let action = if s.state.is_active() {
+            ServiceAction::Restart
+        } else {
+            ServiceAction::Start
+        };
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let _ = ctx
+            .control
+            .send(Control::Act {
+                name: s.name.clone(),
+                action,
+                reply,
+            })
+            .await;
+        if let Ok(Err(e)) = rx.await {
+            return Err(Outcome::said(e.to_string()).with_lines(lines));
+        }
+    }
+    loop {
+        let still = dependencies_down(ctx).await;
+        if still.is_empty() {
+            return Ok(
+                Outcome::said(format!("restarted {}: healthy", names.join(", "))).with_lines(lines),
+            );
+        }
+        if Instant::now() >= deadline {
+            let why: Vec<String> = still
+                .iter()
+                .map(|s| failing_check(s).unwrap_or_else(|| state_line(s)))
+                .collect();
+            return Err(
+                Outcome::said(format!("not healthy in time: {}", why.join("; "))).with_lines(lines),
+            );
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
