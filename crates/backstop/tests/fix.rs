@@ -6,23 +6,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{Sandbox, alive, free_port, wait_until};
+use support::{Reap, Sandbox, alive, free_port, wait_until};
 
 const T: Duration = Duration::from_secs(30);
-
-/// A process of the test's, killed with its group when the test ends.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let pgid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.0.wait();
-    }
-}
 
 /// An HTTP server on `port`; with `markers`, it carries service `web`'s
 /// environment markers (a stale instance of it), else it is a stranger.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use support::{Sandbox, alive, free_port, wait_until};
+use support::{Reap, Sandbox, alive, free_port, wait_until};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -744,16 +744,6 @@ fn stale_instance(s: &Sandbox, port: u16, ignore_term: bool) -> (std::process::C
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });
     (script, stale)
-}
-
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let pgid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

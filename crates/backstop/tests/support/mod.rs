@@ -473,3 +473,15 @@ failures = 1
 "#
     )
 }
+
+/// A process the test started in its own process group, killed with its
+/// whole group when the test ends (by that pid, never by a name).
+pub struct Reap(pub Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let pgid = Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
