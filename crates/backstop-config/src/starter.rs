@@ -30,6 +30,11 @@ stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # depends_on = { api = "started" } # or "healthy", or "completed" for one-shot jobs
 # restart = "on-failure"
 # stop = { mode = "main" }         # signal only the main process (celery warm shutdown)
+
+# `backstop fix api` diagnoses and proposes a playbook (clean-restart, free-port,
+# restart-dependency are built in); your own, run with `backstop fix api deploy-fix`:
+# [playbooks.deploy-fix]
+# steps = ["stop", "kill-leftovers", "clear-cache", "start", "wait-healthy", { action = "verify", for = "5m" }]
 "#;
 
 #[cfg(test)]
