@@ -512,7 +512,10 @@ async fn exec(ctx: &Context, command: &str, timeout: Duration) -> Result<Outcome
     }
     let words = ["/bin/sh".to_string(), "-c".to_string(), command.to_string()];
     let context = plan.probe_context(Some(ctx.reaper.clone()));
-    match backstop_probe::output(&words, &context, None, timeout).await {
+    // Its own limit ends first, so that it kills the command (and says
+    // so) before the step's timeout drops it.
+    let limit = timeout.saturating_sub(Duration::from_millis(500));
+    match backstop_probe::output(&words, &context, None, limit).await {
         Ok(out) => {
             let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
                 .lines()

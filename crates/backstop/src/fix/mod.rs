@@ -78,7 +78,7 @@ pub(crate) async fn run(
             request,
             reply,
         } = command;
-        let prepared = prepare(&config_path, &service, &request.playbook, &running);
+        let prepared = prepare(&config_path, &service, &request.playbook, &running, &bus);
         let (config, service_config, playbook) = match prepared {
             Ok(p) => p,
             Err(e) => {
@@ -113,9 +113,11 @@ fn prepare(
     service: &str,
     playbook: &str,
     running: &Mutex<HashMap<String, String>>,
+    bus: &EventBus,
 ) -> Result<(Config, ServiceConfig, Playbook), FixError> {
+    // The errors quote the file's lines: an outward text, redacted.
     let config = backstop_config::load(config_path)
-        .map_err(|e| FixError::Config(e.render(false)))?
+        .map_err(|e| FixError::Config(bus.redact(&e.render(false))))?
         .config;
     let service_config = config
         .service(service)
