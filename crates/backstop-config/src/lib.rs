@@ -25,6 +25,8 @@ mod model;
 pub mod playbooks;
 mod playbooks_reader;
 mod reader;
+pub mod remediate;
+mod remediate_reader;
 mod signals;
 mod starter;
 
@@ -37,4 +39,5 @@ pub use logs::*;
 pub use model::*;
 pub use playbooks::{Action, OnError, Playbook, Step};
 pub use reader::parse_duration;
+pub use remediate::{RemediateRule, Trigger};
 pub use starter::STARTER_CONFIG;

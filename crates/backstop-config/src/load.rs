@@ -51,6 +51,7 @@ const TOP_KEYS: &[&str] = &[
     "services",
     "checks",
     "playbooks",
+    "remediate",
 ];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
 const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env"];
@@ -274,6 +275,30 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             ));
         }
     }
+    let playbooks: Vec<crate::playbooks::Playbook> = root
+        .get_key_value("playbooks")
+        .map(|(_, v)| crate::playbooks_reader::read_playbooks(r, v))
+        .unwrap_or_default();
+    let remediate = root
+        .get_key_value("remediate")
+        .map(|(_, v)| {
+            let mut known_playbooks: Vec<String> = root
+                .get_key_value("playbooks")
+                .and_then(|(_, v)| v.get_ref().as_table())
+                .map(|t| t.iter().map(|(k, _)| k.get_ref().to_string()).collect())
+                .unwrap_or_default();
+            for p in crate::playbooks::builtin() {
+                if !known_playbooks.contains(&p.name) {
+                    known_playbooks.push(p.name);
+                }
+            }
+            let known = crate::remediate_reader::Known {
+                services: &declared,
+                playbooks: known_playbooks,
+            };
+            crate::remediate_reader::read_rules(r, v, &known)
+        })
+        .unwrap_or_default();
     let all_read = services.len() == declared.len();
     graph::check_dependencies(r, &services, &dep_spans, &declared, &check_names, all_read);
     Config {
@@ -287,10 +312,8 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             .get_key_value("alerts")
             .map(|(_, v)| crate::alerts_reader::read_alerts(r, v, base))
             .unwrap_or_default(),
-        playbooks: root
-            .get_key_value("playbooks")
-            .map(|(_, v)| crate::playbooks_reader::read_playbooks(r, v))
-            .unwrap_or_default(),
+        playbooks,
+        remediate,
     }
 }
 

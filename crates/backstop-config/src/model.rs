@@ -28,6 +28,8 @@ pub struct Config {
     pub alerts: crate::alerts::AlertsConfig,
     /// Remediation playbooks defined in the file (`[playbooks.NAME]`).
     pub playbooks: Vec<crate::playbooks::Playbook>,
+    /// Automatic remediation rules (`[[remediate]]`), in the file's order.
+    pub remediate: Vec<crate::remediate::RemediateRule>,
 }
 
 /// `[events]`: retention of the event history in `events.db`.

@@ -228,6 +228,19 @@ mod tests {
 
     static DIAGNOSER: std::sync::OnceLock<Diagnoser> = std::sync::OnceLock::new();
 
+    /// A `[[remediate]]` rule may name every cause a rule can find (the
+    /// config reader checks `when` against that list).
+    #[test]
+    fn every_cause_id_is_one_a_remediation_rule_may_name() {
+        for rule in super::RULES {
+            assert!(
+                backstop_config::Trigger::parse(rule.id).is_some(),
+                "{} is not in backstop_config::remediate::CAUSE_IDS",
+                rule.id
+            );
+        }
+    }
+
     fn first(lines: &[&str]) -> (String, String) {
         let evidence: Vec<Evidence> = lines
             .iter()
