@@ -114,6 +114,12 @@ kinds! {
     Fix = "fix",
     /// A remediation playbook ended: its outcome and report file.
     FixFinished = "fix-finished",
+    /// Automatic remediation spent its budget: a person is needed (a
+    /// critical alert, with the last diagnosis).
+    Escalation = "escalation",
+    /// A playbook's `notify` step: a message for people, delivered through
+    /// the alert sinks.
+    Notify = "notify",
     /// The automatic diagnosis's verdict and bundle.
     Diagnosed = "diagnosed",
     /// The automatic diagnosis could not run.

@@ -110,6 +110,8 @@ pub struct FixCommand {
     pub service: String,
     /// What to run.
     pub request: FixRequest,
+    /// Who asked, when it was not a person: `rule when memory-max → clean-restart`.
+    pub by: Option<String>,
     /// The report, once done.
     pub reply: oneshot::Sender<Result<FixReport, FixError>>,
 }

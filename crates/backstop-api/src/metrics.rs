@@ -107,6 +107,8 @@ pub struct EventCounters {
     pub alerts_fired: std::sync::atomic::AtomicU64,
     /// Times service output was lost (full disk, writer behind).
     pub log_losses: std::sync::atomic::AtomicU64,
+    /// Playbooks run (not dry runs), by service, playbook and result.
+    remediations: Family<Labels, Counter>,
 }
 
 impl EventCounters {
@@ -122,6 +124,17 @@ impl EventCounters {
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+
+    /// Counts one run of `playbook` on `service`: `ok` when every step
+    /// (verification included) passed.
+    pub fn count_remediation(&self, name: &str, playbook: &str, ok: bool) {
+        let labels = with(
+            with(service(name), "playbook", playbook),
+            "result",
+            if ok { "ok" } else { "failed" },
+        );
+        self.remediations.get_or_create(&labels).inc();
+    }
 }
 
 /// The exposition for `report`; `own_rss` is backstop's own resident size.
@@ -132,6 +145,11 @@ pub fn render(
     latency: &ProbeLatency,
 ) -> String {
     let mut r = Registry::with_prefix("backstop");
+    r.register(
+        "remediations",
+        "Remediation playbooks run, by service, playbook and result (ok: every step and the verification passed)",
+        counted.remediations.clone(),
+    );
     r.register(
         "check_duration_seconds",
         "How long each check run took",

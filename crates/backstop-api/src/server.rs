@@ -291,6 +291,7 @@ async fn fix(
     tx.send(crate::FixCommand {
         service: name,
         request,
+        by: None,
         reply,
     })
     .await

@@ -261,6 +261,7 @@ async fn supervise(
     let latency = backstop_api::metrics::ProbeLatency::default();
     let config_alerts = config.alerts.clone();
     let config_path = config.path.clone();
+    let remediate = config.remediate.clone();
     let supervisor = Supervisor::new(
         config,
         &Options {
@@ -320,6 +321,7 @@ async fn supervise(
         supervisor.publisher(),
         supervisor.probe_reaper(),
     ));
+    let counters = std::sync::Arc::new(backstop_api::metrics::EventCounters::default());
     let (fix_tx, fix_rx) = mpsc::channel(16);
     tokio::spawn(crate::fix::run(
         config_path.clone(),
@@ -327,9 +329,20 @@ async fn supervise(
         control_tx.clone(),
         supervisor.publisher(),
         supervisor.probe_reaper(),
+        counters.clone(),
+    ));
+    tokio::spawn(crate::fix::remediate::run(
+        remediate,
+        crate::fix::remediate::Wiring {
+            config_path: config_path.clone(),
+            events: supervisor.subscribe(),
+            fix: fix_tx.clone(),
+            control: control_tx.clone(),
+            bus: supervisor.publisher(),
+            reaper: supervisor.probe_reaper(),
+        },
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let counters = std::sync::Arc::new(backstop_api::metrics::EventCounters::default());
     tokio::spawn({
         let (counters, mut events) = (counters.clone(), supervisor.subscribe());
         async move {

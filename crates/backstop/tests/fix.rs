@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{Reap, Sandbox, alive, free_port, wait_until};
+use support::{Reap, Sandbox, alive, free_port, receiver, wait_until};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -344,4 +344,175 @@ fn a_cause_that_needs_an_edit_proposes_no_playbook() {
         err.contains("no playbook fixes this by itself; by hand: check `command`"),
         "{err}"
     );
+}
+
+/// The messages of the events of `kind` so far.
+fn events_of(s: &Sandbox, kind: &str) -> Vec<String> {
+    let out = s.stdout(&["events", "--json", "--kind", kind]);
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["message"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_memory_max_rule_acts_max_runs_times_then_escalates_once() {
+    let (hook, got) = receiver();
+    let s = Sandbox::new(&format!(
+        r#"
+[alerts.sinks.ops]
+webhook = "http://127.0.0.1:{hook}/hook"
+
+[services.hog]
+command = ["python3", "-c", "import time; hog = b'x' * 60_000_000; time.sleep(1000)"]
+restart = {{ max_restarts = 1000, backoff_initial = "50ms" }}
+
+[[services.hog.health]]
+process = {{ memory_max = "30MB" }}
+interval = "100ms"
+
+[playbooks.quick-restart]
+steps = ["restart"]
+
+[[remediate]]
+when = "memory-max"
+service = "hog"
+run = "quick-restart"
+max_runs = 2
+per = "1h"
+"#
+    ));
+    let _daemon = s.up();
+    let escalations = || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, body)| body["rule"] == "escalation")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let first = wait_until(
+        "an escalation at the webhook",
+        Duration::from_secs(60),
+        || escalations().into_iter().next(),
+    );
+    let summary = first.1["summary"].as_str().unwrap();
+    assert_eq!(first.1["severity"], "critical", "{first:?}");
+    assert_eq!(first.1["status"], "firing", "{first:?}");
+    assert!(
+        summary.starts_with("hog: needs a person: quick-restart ran 2 times in 1h"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Last diagnosis: out-of-memory: "),
+        "{summary}"
+    );
+    assert!(summary.contains("(bundle: "), "{summary}");
+    // The hog keeps going over its limit (the supervisor restarts it): the
+    // rule sees more memory-max events after its escalation, and does
+    // nothing more.
+    let seen = events_of(&s, "memory-max").len();
+    wait_until(
+        "three more memory-max events",
+        Duration::from_secs(60),
+        || (events_of(&s, "memory-max").len() >= seen + 3).then_some(()),
+    );
+    let by_rule: Vec<String> = events_of(&s, "fix-finished")
+        .into_iter()
+        .filter(|m| m.contains("(rule when memory-max on hog → quick-restart)"))
+        .collect();
+    assert_eq!(by_rule.len(), 2, "{by_rule:#?}");
+    assert!(
+        by_rule.iter().all(|m| m.contains("every step passed")),
+        "{by_rule:#?}"
+    );
+    assert_eq!(escalations().len(), 1, "{:#?}", got.lock().unwrap());
+    assert_eq!(events_of(&s, "escalation").len(), 1);
+    let (code, metrics) = s.api("GET", "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains(
+            r#"backstop_remediations_total{service="hog",playbook="quick-restart",result="ok"} 2"#
+        ),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_port_held_by_a_leftover_heals_itself_by_rule() {
+    let port = free_port();
+    let s = Sandbox::new(&format!(
+        r#"
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+restart = {{ max_restarts = 1, backoff_initial = "50ms" }}
+
+[[services.web.health]]
+http = "http://127.0.0.1:{port}/"
+interval = "100ms"
+
+[[remediate]]
+when = "port-in-use"
+run = "free-port"
+"#
+    ));
+    let stale = listener(&s, port, true);
+    let _daemon = s.up();
+    // Crash loop → automatic diagnosis (port-in-use, a leftover) → the rule
+    // runs the built-in free-port playbook → verified healthy.
+    let done = wait_until(
+        "the rule's playbook to finish",
+        Duration::from_secs(60),
+        || events_of(&s, "fix-finished").into_iter().next(),
+    );
+    assert!(done.contains("free-port done in"), "{done}");
+    assert!(done.contains("every step passed"), "{done}");
+    assert!(
+        done.contains("(rule when port-in-use → free-port)"),
+        "{done}"
+    );
+    assert!(!alive(stale.0.id() as i32));
+    let web = s.service("web");
+    assert_eq!(web["state"], "running");
+    assert_eq!(web["health"], "healthy");
+    let steps = events_of(&s, "fix");
+    assert!(
+        steps[0].starts_with("web: running playbook free-port (rule when port-in-use → free-port)"),
+        "{steps:#?}"
+    );
+}
+
+#[test]
+fn a_notify_step_reaches_the_alert_sinks() {
+    let (hook, got) = receiver();
+    let port = free_port();
+    let s = Sandbox::new(&web(
+        port,
+        &format!(
+            r#"
+[alerts.sinks.ops]
+webhook = "http://127.0.0.1:{hook}/hook"
+
+[playbooks.tell]
+steps = [{{ action = "notify", message = "web was looked at by the on-call" }}]
+"#
+        ),
+    ));
+    let _daemon = s.up();
+    s.wait_state("web", "running", T);
+    let (out, text) = fix(&s, &["web", "tell"]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("sent through the alert sinks"), "{text}");
+    let notice = wait_until("the notice at the webhook", T, || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .find(|(_, b)| b["rule"] == "notify")
+            .cloned()
+    });
+    assert_eq!(notice.1["summary"], "web: web was looked at by the on-call");
+    assert_eq!(notice.1["service"], "web");
 }

@@ -33,6 +33,94 @@ const SETTLE: Duration = Duration::from_millis(200);
 /// A service-down alert waits this long at most for the automatic
 /// diagnosis, so that the first notification carries the verdict.
 const DIAGNOSIS_WAIT: Duration = Duration::from_secs(30);
+/// An escalation lasts until its service has had this long without
+/// trouble (no restart, crash loop, memory_max, failed playbook).
+const ESCALATION_LASTS: Duration = Duration::from_secs(600);
+
+/// What the events said, kept between evaluations.
+#[derive(Default)]
+struct Seen {
+    /// Restarts per service (the last hour's).
+    restarts: HashMap<String, VecDeque<Instant>>,
+    /// `memory_max` restarts per service, the last one.
+    memory_max: HashMap<String, Instant>,
+    /// Escalations per service: what they said.
+    escalations: HashMap<String, String>,
+    /// The last trouble of each service (for escalations to end).
+    trouble: HashMap<String, Instant>,
+    /// `notify` messages to deliver now.
+    notices: Vec<Alert>,
+}
+
+impl Seen {
+    fn note(&mut self, e: &Event) {
+        let Some(s) = &e.service else { return };
+        let now = Instant::now();
+        match e.kind {
+            EventKind::RestartScheduled => {
+                self.restarts.entry(s.clone()).or_default().push_back(now);
+            }
+            EventKind::MemoryMax => {
+                self.memory_max.insert(s.clone(), now);
+            }
+            EventKind::Escalation => {
+                self.escalations.insert(s.clone(), e.message.clone());
+            }
+            EventKind::Notify => self.notices.push(Alert {
+                key: format!("notify:{s}"),
+                rule: "notify",
+                severity: backstop_config::AlertSeverity::Info,
+                service: Some(s.clone()),
+                summary: e.message.clone(),
+            }),
+            _ => {}
+        }
+        let troubled = matches!(
+            e.kind,
+            EventKind::RestartScheduled
+                | EventKind::MemoryMax
+                | EventKind::CrashLoop
+                | EventKind::StartupTimeout
+                | EventKind::LivenessRestart
+                | EventKind::Escalation
+        ) || (e.kind == EventKind::FixFinished
+            && !e.message.contains("every step passed"));
+        if troubled {
+            self.trouble.insert(s.clone(), now);
+        }
+    }
+
+    /// Forgets what is too old to matter.
+    fn age(&mut self, now: Instant) {
+        for times in self.restarts.values_mut() {
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(3600))
+            {
+                times.pop_front();
+            }
+        }
+        self.memory_max
+            .retain(|_, at| now.duration_since(*at) < MEMORY_MAX_LASTS);
+        let trouble = &self.trouble;
+        self.escalations.retain(|s, _| {
+            trouble
+                .get(s)
+                .is_some_and(|at| now.duration_since(*at) < ESCALATION_LASTS)
+        });
+        let escalations = &self.escalations;
+        self.trouble.retain(|s, at| {
+            escalations.contains_key(s) || now.duration_since(*at) < ESCALATION_LASTS
+        });
+    }
+
+    /// Anything that changes with time alone.
+    fn ages(&self) -> bool {
+        !self.memory_max.is_empty()
+            || !self.escalations.is_empty()
+            || self.restarts.values().any(|v| !v.is_empty())
+    }
+}
 
 /// Automatic diagnoses under way, per service, since when: a new
 /// `service-down` incident waits for the verdict (which the status then
@@ -91,8 +179,7 @@ pub(crate) async fn run(
     reaper: backstop_probe::ProbeReaper,
 ) {
     let mut firing: BTreeMap<String, Incident> = BTreeMap::new();
-    let mut restarts: HashMap<String, VecDeque<Instant>> = HashMap::new();
-    let mut memory_max: HashMap<String, Instant> = HashMap::new();
+    let mut seen = Seen::default();
     let mut pending = PendingDiagnoses::default();
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
     let mut watching = true;
@@ -104,18 +191,22 @@ pub(crate) async fn run(
                     if e.kind.is_alert() {
                         continue; // our own reports
                     }
-                    note(&e, &mut restarts, &mut memory_max);
+                    seen.note(&e);
                     pending.note(&e);
                     // Let the rest of the burst arrive, then look once.
                     tokio::time::sleep(SETTLE).await;
                     while let Some(e) = events.try_recv() {
-                        note(&e, &mut restarts, &mut memory_max);
+                        seen.note(&e);
                         pending.note(&e);
                     }
                 }
                 None => return,
             },
             _ = tick.tick(), if watching => {}
+        }
+        // A playbook's message is news, not an incident: delivered once.
+        for notice in std::mem::take(&mut seen.notices) {
+            sinks::notify(&config, &notice, SystemTime::now(), None, &bus, &reaper);
         }
         let (reply, rx) = oneshot::channel();
         // The rules need no memory figures: skip the /proc scan.
@@ -124,21 +215,19 @@ pub(crate) async fn run(
         }
         let Ok(report) = rx.await else { return };
         let now = Instant::now();
-        for times in restarts.values_mut() {
-            while times
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(3600))
-            {
-                times.pop_front();
-            }
-        }
-        memory_max.retain(|_, at| now.duration_since(*at) < MEMORY_MAX_LASTS);
+        seen.age(now);
         let recent = rules::Recent {
-            restarts: restarts
+            restarts: seen
+                .restarts
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.len()))
                 .collect(),
-            memory_max: memory_max.keys().map(String::as_str).collect(),
+            memory_max: seen.memory_max.keys().map(String::as_str).collect(),
+            escalations: seen
+                .escalations
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
             disk_full: tokio::time::timeout(
                 Duration::from_secs(2),
                 backstop_probe::check_disk(&state_dir, f64::from(config.disk_used_percent), 95.0),
@@ -150,29 +239,8 @@ pub(crate) async fn run(
         let active = rules::evaluate(&config, &report, &recent);
         let active = pending.hold(active, &firing, now);
         update(&config, &mut firing, active, now, &bus, &reaper);
-        watching = !config.sinks.is_empty()
-            || !firing.is_empty()
-            || !pending.0.is_empty()
-            || !memory_max.is_empty()
-            || restarts.values().any(|v| !v.is_empty());
-    }
-}
-
-fn note(
-    e: &Event,
-    restarts: &mut HashMap<String, VecDeque<Instant>>,
-    memory_max: &mut HashMap<String, Instant>,
-) {
-    let Some(s) = &e.service else { return };
-    match e.kind {
-        EventKind::RestartScheduled => restarts
-            .entry(s.clone())
-            .or_default()
-            .push_back(Instant::now()),
-        EventKind::MemoryMax => {
-            memory_max.insert(s.clone(), Instant::now());
-        }
-        _ => {}
+        watching =
+            !config.sinks.is_empty() || !firing.is_empty() || !pending.0.is_empty() || seen.ages();
     }
 }
 

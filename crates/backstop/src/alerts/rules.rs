@@ -44,6 +44,8 @@ pub(crate) struct Recent<'a> {
     pub(crate) restarts: HashMap<&'a str, usize>,
     /// Services restarted for going over `memory_max` in the last 10 minutes.
     pub(crate) memory_max: Vec<&'a str>,
+    /// Services whose automatic remediation gave up, with what it said.
+    pub(crate) escalations: HashMap<&'a str, &'a str>,
     /// The state directory's filesystem is too full: what `df` would say.
     pub(crate) disk_full: Option<String>,
 }
@@ -100,6 +102,15 @@ pub(crate) fn evaluate(
                 name,
                 Some(name),
                 format!("{name} went over its memory_max and was restarted"),
+            ));
+        }
+        if let Some(said) = recent.escalations.get(name) {
+            out.push(alert(
+                "escalation",
+                AlertSeverity::Critical,
+                name,
+                Some(name),
+                (*said).to_string(),
             ));
         }
         let n = restarts.get(name).copied().unwrap_or(0);
@@ -224,6 +235,7 @@ mod tests {
         let recent = Recent {
             restarts: HashMap::from([("quiet", 6), ("worker", 5)]),
             memory_max: vec!["web"],
+            escalations: HashMap::from([("api", "api: needs a person: …")]),
             disk_full: Some("/var: 95.0% of 100.0 GB used".into()),
         };
         let got: Vec<(String, AlertSeverity)> =
@@ -235,6 +247,7 @@ mod tests {
             got,
             [
                 ("service-down:api".to_string(), AlertSeverity::Critical),
+                ("escalation:api".to_string(), AlertSeverity::Critical),
                 ("service-unhealthy:web".to_string(), AlertSeverity::Critical),
                 ("memory-max:web".to_string(), AlertSeverity::Critical),
                 (
@@ -250,5 +263,32 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// While a dependency is down, its dependents wait in `pending`: the
+    /// one alert names the dependency, never the services waiting for it.
+    #[test]
+    fn a_dependency_outage_alerts_on_the_dependency_not_its_dependents() {
+        let mut waiting = service("api", ServiceState::Pending, Health::Unknown, 0);
+        waiting.detail = Some("waiting for postgres to be healthy (it is crash-loop)".into());
+        let report = StatusReport {
+            daemon: backstop_api::DaemonInfo {
+                pid: 1,
+                config: "/c".into(),
+                version: "x".into(),
+                uptime_s: 1,
+            },
+            services: vec![
+                service("postgres", ServiceState::CrashLoop, Health::Unhealthy, 0),
+                waiting,
+                service("worker", ServiceState::Pending, Health::Unknown, 0),
+            ],
+            checks: vec![],
+        };
+        let keys: Vec<String> = evaluate(&AlertsConfig::default(), &report, &Recent::default())
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        assert_eq!(keys, ["service-down:postgres"]);
     }
 }

@@ -51,11 +51,16 @@ pub(super) async fn run(
                 let name = &ctx.service.name;
                 ctx.bus.publish(Event::now(
                     Some(name),
-                    EventKind::Fix,
+                    EventKind::Notify,
                     format!("{name}: {message}"),
                 ));
             }
-            Ok(Outcome::said(format!("said: {message}")))
+            let to = if ctx.config.alerts.sinks.is_empty() {
+                "recorded as a notify event (no alert sinks are configured)"
+            } else {
+                "sent through the alert sinks"
+            };
+            Ok(Outcome::said(format!("{to}: {message}")))
         }
         Action::Diagnose => diagnose(ctx).await,
         Action::RestartDependencies => restart_dependencies(ctx, deadline).await,

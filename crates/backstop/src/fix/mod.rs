@@ -17,6 +17,8 @@
 //! blocking threads.
 
 mod actions;
+mod budget;
+pub(crate) mod remediate;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,6 +42,8 @@ pub(crate) struct Context {
     pub(crate) bus: EventBus,
     pub(crate) reaper: ProbeReaper,
     pub(crate) dry_run: bool,
+    /// Who asked, when it was not a person (a `[[remediate]]` rule).
+    pub(crate) by: Option<String>,
 }
 
 /// What a step did, or would do, or why it failed.
@@ -70,12 +74,14 @@ pub(crate) async fn run(
     control: ControlSender,
     bus: EventBus,
     reaper: ProbeReaper,
+    counters: Arc<backstop_api::metrics::EventCounters>,
 ) {
     let running: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     while let Some(command) = commands.recv().await {
         let FixCommand {
             service,
             request,
+            by,
             reply,
         } = command;
         let prepared = prepare(&config_path, &service, &request.playbook, &running, &bus);
@@ -94,10 +100,15 @@ pub(crate) async fn run(
             bus: bus.clone(),
             reaper: reaper.clone(),
             dry_run: request.dry_run,
+            by,
         };
         let running = running.clone();
+        let counters = counters.clone();
         tokio::spawn(async move {
             let report = execute(&ctx, &playbook).await;
+            if !report.dry_run {
+                counters.count_remediation(&report.service, &report.playbook, report.ok);
+            }
             running
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -148,7 +159,14 @@ async fn execute(ctx: &Context, playbook: &Playbook) -> FixReport {
     let total = playbook.steps.len();
     let started = Instant::now();
     let verb = if ctx.dry_run { "planning" } else { "running" };
-    announce(ctx, format!("{name}: {verb} playbook {}", playbook.name));
+    let by = ctx
+        .by
+        .as_deref()
+        .map_or_else(String::new, |by| format!(" ({by})"));
+    announce(
+        ctx,
+        format!("{name}: {verb} playbook {}{by}", playbook.name),
+    );
     let mut steps = Vec::new();
     let mut failed = false;
     for (n, step) in playbook.steps.iter().enumerate() {
@@ -253,7 +271,7 @@ async fn execute(ctx: &Context, playbook: &Playbook) -> FixReport {
         ctx.bus.publish(Event::now(
             Some(name),
             EventKind::FixFinished,
-            format!("{name}: {} {verdict}{file}", playbook.name),
+            format!("{name}: {} {verdict}{file}{by}", playbook.name),
         ));
     }
     report
