@@ -101,6 +101,9 @@ pub enum FixError {
     /// The daemon is stopping.
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// The diagnosis could not be made (it timed out, or failed).
+    #[error("the diagnosis failed: {0}")]
+    DiagnoseFailed(String),
 }
 
 /// A fix asked for, with where its report goes.
@@ -118,3 +121,17 @@ pub struct FixCommand {
 
 /// The sending side, held by the routes.
 pub type FixSender = mpsc::Sender<FixCommand>;
+
+/// A diagnosis asked for over the API: the answer is the document
+/// `backstop diagnose SERVICE --json` prints (verdict, causes with their
+/// evidence, bundle path).
+#[derive(Debug)]
+pub struct DiagnoseCommand {
+    /// The service.
+    pub service: String,
+    /// The document, once done.
+    pub reply: oneshot::Sender<Result<serde_json::Value, FixError>>,
+}
+
+/// The sending side of diagnoses, held by the routes.
+pub type DiagnoseSender = mpsc::Sender<DiagnoseCommand>;

@@ -18,7 +18,10 @@ pub use bus::{EventBus, Redact, SUBSCRIBER_LIMIT, Subscription};
 pub use client::{Client, ClientError};
 pub use control::{ActError, Control, ControlSender};
 pub use event::{Event, EventKind, rfc3339};
-pub use fix::{FixCommand, FixError, FixReport, FixRequest, FixSender, StepOutcome, StepReport};
+pub use fix::{
+    DiagnoseCommand, DiagnoseSender, FixCommand, FixError, FixReport, FixRequest, FixSender,
+    StepOutcome, StepReport,
+};
 pub mod metrics;
 pub mod openapi;
 pub use server::{AppState, EventQueryError, EventSource, router, serve_tcp, serve_unix};

@@ -56,6 +56,8 @@ pub struct AppState {
     pub latency: crate::metrics::ProbeLatency,
     /// The remediation task (`backstop fix`).
     pub fix: crate::FixSender,
+    /// Diagnoses on request.
+    pub diagnose: crate::DiagnoseSender,
 }
 
 /// An error answer.
@@ -95,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/services/{name}", get(get_service))
         .route("/api/v1/services/{name}/fix", post(fix))
+        .route("/api/v1/services/{name}/diagnose", post(diagnose))
         .route("/api/v1/services/{name}/{action}", post(act))
         .route("/api/v1/daemon/reload", post(reload))
         .route("/api/v1/daemon/shutdown", post(shutdown))
@@ -296,17 +299,49 @@ async fn fix(
     })
     .await
     .map_err(|_| daemon_gone())?;
-    rx.await.map_err(|_| daemon_gone())?.map(Json).map_err(|e| {
-        let code = match e {
-            crate::FixError::NoSuchService(_) | crate::FixError::NoSuchPlaybook { .. } => {
-                StatusCode::NOT_FOUND
-            }
-            crate::FixError::Busy { .. } => StatusCode::CONFLICT,
-            crate::FixError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            crate::FixError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ApiError(code, e.to_string())
+    rx.await
+        .map_err(|_| daemon_gone())?
+        .map(Json)
+        .map_err(|e| remedy_error(&e))
+}
+
+fn remedy_error(e: &crate::FixError) -> ApiError {
+    let code = match e {
+        crate::FixError::NoSuchService(_) | crate::FixError::NoSuchPlaybook { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        crate::FixError::Busy { .. } => StatusCode::CONFLICT,
+        crate::FixError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        crate::FixError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        crate::FixError::DiagnoseFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError(code, e.to_string())
+}
+
+/// Diagnose a service now: writes a bundle and answers with what
+/// `backstop diagnose SERVICE --json` prints (verdict, causes with their
+/// evidence lines, the proposed remedy, the bundle's path).
+#[utoipa::path(post, path = "/api/v1/services/{name}/diagnose", tag = "services",
+    params(("name" = String, Path, description = "The service")),
+    responses((status = 200, description = "The diagnosis, as `backstop diagnose SERVICE --json` prints it", body = Object),
+              (status = 404, body = ErrorBody), (status = 500, description = "The diagnosis failed or timed out", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn diagnose(
+    State(AppState { diagnose: tx, .. }): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(crate::DiagnoseCommand {
+        service: name,
+        reply,
     })
+    .await
+    .map_err(|_| daemon_gone())?;
+    rx.await
+        .map_err(|_| daemon_gone())?
+        .map(Json)
+        .map_err(|e| remedy_error(&e))
 }
 
 /// Re-read the config; restart only the services whose definition changed.

@@ -48,9 +48,9 @@ fn read_rule(
     what: &str,
     known: &Known<'_>,
 ) -> Option<RemediateRule> {
-    let t = r.table(v, what)?;
-    r.unknown_keys(t, RULE_KEYS, what);
-    let key = |k: &str| t.get_key_value(k).map(|(_, v)| v);
+    let table = r.table(v, what)?;
+    r.unknown_keys(table, RULE_KEYS, what);
+    let key = |k: &str| table.get_key_value(k).map(|(_, v)| v);
     let missing = |r: &mut Reader, k: &str, help: &str| {
         r.error(
             Diagnostic::error(
@@ -126,11 +126,11 @@ fn read_rule(
     };
     let per = match key("per") {
         None => Some(Duration::from_secs(3600)),
-        Some(d) => match r.duration(d, &format!("`per` of {what}")) {
+        Some(window) => match r.duration(window, &format!("`per` of {what}")) {
             Some(p) if p.is_zero() => {
                 r.error(Diagnostic::error(
                     format!("`per` of {what} is zero"),
-                    d.span(),
+                    window.span(),
                     "the window in which `max_runs` counts: \"1h\", \"30m\"",
                 ));
                 None

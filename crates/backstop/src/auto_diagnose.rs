@@ -129,11 +129,52 @@ async fn undiagnosed(control: &backstop_api::ControlSender) -> Vec<String> {
     )
 }
 
-pub(crate) async fn diagnose(
+/// Answers `POST /api/v1/services/{name}/diagnose` until the daemon stops:
+/// each request is a `backstop diagnose SERVICE --json` child of its own.
+pub(crate) async fn on_request(
+    config: PathBuf,
+    mut requests: tokio::sync::mpsc::Receiver<backstop_api::DiagnoseCommand>,
+    reaper: ProbeReaper,
+    bus: EventBus,
+) {
+    use backstop_api::FixError;
+    while let Some(backstop_api::DiagnoseCommand { service, reply }) = requests.recv().await {
+        let (config, reaper, bus) = (config.clone(), reaper.clone(), bus.clone());
+        tokio::spawn(async move {
+            let known = match backstop_config::load(&config) {
+                Ok(loaded) => loaded.config.service(&service).is_some(),
+                Err(e) => {
+                    let _ = reply.send(Err(FixError::Config(bus.redact(&e.render(false)))));
+                    return;
+                }
+            };
+            if !known {
+                let _ = reply.send(Err(FixError::NoSuchService(service)));
+                return;
+            }
+            let answer = match run_child(&config, &service, "--json", reaper).await {
+                Ok(out) if matches!(out.code, Some(0 | 1)) => serde_json::from_slice(&out.stdout)
+                    .map_err(|e| FixError::DiagnoseFailed(format!("its output is not JSON: {e}"))),
+                Ok(out) => Err(FixError::DiagnoseFailed(format!(
+                    "exit {}: {}",
+                    out.code
+                        .map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
+                    bus.redact(String::from_utf8_lossy(&out.stderr).trim())
+                ))),
+                Err(why) => Err(FixError::DiagnoseFailed(why)),
+            };
+            let _ = reply.send(answer);
+        });
+    }
+}
+
+/// `backstop diagnose SERVICE --quiet MODE` as a child of the daemon.
+async fn run_child(
     config: &std::path::Path,
     service: &str,
+    mode: &str,
     reaper: ProbeReaper,
-) -> Event {
+) -> Result<backstop_probe::Output, String> {
     // The daemon's own binary, even if the file was replaced since it started.
     let command: Vec<String> = [
         "/proc/self/exe",
@@ -142,7 +183,7 @@ pub(crate) async fn diagnose(
         "diagnose",
         service,
         "--quiet",
-        "--event",
+        mode,
     ]
     .iter()
     .map(ToString::to_string)
@@ -156,7 +197,15 @@ pub(crate) async fn diagnose(
         ids: None,
         reaper: Some(reaper),
     };
-    let result = backstop_probe::output(&command, &ctx, None, TIMEOUT).await;
+    backstop_probe::output(&command, &ctx, None, TIMEOUT).await
+}
+
+pub(crate) async fn diagnose(
+    config: &std::path::Path,
+    service: &str,
+    reaper: ProbeReaper,
+) -> Event {
+    let result = run_child(config, service, "--event", reaper).await;
     // `diagnose --event` prints the verdict on one line, and exits 0
     // (healthy) or 1 (a fault); anything else is a failure to diagnose.
     let (kind, message) = match result {

@@ -342,6 +342,13 @@ async fn supervise(
             reaper: supervisor.probe_reaper(),
         },
     ));
+    let (diagnose_tx, diagnose_rx) = mpsc::channel(16);
+    tokio::spawn(crate::auto_diagnose::on_request(
+        config_path.clone(),
+        diagnose_rx,
+        supervisor.probe_reaper(),
+        supervisor.publisher(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn({
         let (counters, mut events) = (counters.clone(), supervisor.subscribe());
@@ -357,6 +364,7 @@ async fn supervise(
         counters,
         latency,
         fix: fix_tx,
+        diagnose: diagnose_tx,
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;

@@ -516,3 +516,33 @@ steps = [{{ action = "notify", message = "web was looked at by the on-call" }}]
     assert_eq!(notice.1["summary"], "web: web was looked at by the on-call");
     assert_eq!(notice.1["service"], "web");
 }
+
+#[test]
+fn the_api_diagnoses_on_request_with_the_same_document_as_the_cli() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = ["python3", "-c", "import no_such_module_here"]
+restart = { max_restarts = 1, backoff_initial = "50ms" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("app", "crash-loop", T);
+    let (code, body) = s.api("POST", "/api/v1/services/app/diagnose");
+    assert_eq!(code, 200, "{body}");
+    let d: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["service"], "app");
+    assert_eq!(d["causes"][0]["id"], "missing-module", "{body}");
+    assert_eq!(
+        d["causes"][0]["remedy"]["playbook"], "clean-restart",
+        "{body}"
+    );
+    let bundle = Path::new(d["bundle"].as_str().unwrap());
+    assert!(
+        bundle.join("summary.txt").is_file() || bundle.is_dir(),
+        "{body}"
+    );
+    let (code, body) = s.api("POST", "/api/v1/services/nope/diagnose");
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("no service named `nope`"), "{body}");
+}

@@ -76,6 +76,7 @@ impl Budgets {
 
 #[cfg(test)]
 mod tests {
+    use super::Decision::{Escalate, Quiet, Run};
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -86,7 +87,6 @@ mod tests {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let got: Vec<Decision> = (0..6).map(|n| b.decide(0, "api", 3, HOUR, at(n))).collect();
-        use Decision::*;
         assert_eq!(got, [Run, Run, Run, Escalate, Quiet, Quiet]);
         // Another service, another rule: budgets of their own.
         assert_eq!(b.decide(0, "web", 3, HOUR, at(6)), Run);
@@ -98,7 +98,6 @@ mod tests {
         let mut b = Budgets::default();
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        use Decision::*;
         assert_eq!(b.decide(0, "api", 1, HOUR, at(0)), Run);
         assert_eq!(b.decide(0, "api", 1, HOUR, at(10)), Escalate);
         assert_eq!(b.decide(0, "api", 1, HOUR, at(20)), Quiet);

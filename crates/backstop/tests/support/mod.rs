@@ -491,6 +491,7 @@ pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
 
 /// An HTTP server that answers 200 to everything and keeps what it got.
 pub fn receiver() -> (u16, Received) {
+    use std::io::{BufRead, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -498,7 +499,6 @@ pub fn receiver() -> (u16, Received) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            use std::io::{BufRead, Read, Write};
             let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
