@@ -19,7 +19,9 @@ pub(super) fn describe(action: &Action) -> String {
     match action {
         Action::FreePort { force: true } => "free-port (any holder, force = true)".to_string(),
         Action::ClearCache { paths } => format!("clear-cache {}", paths.join(" ")),
-        Action::RotateLogs { above: Some(b) } => format!("rotate-logs above {b} bytes"),
+        Action::RotateLogs { above: Some(b) } => {
+            format!("rotate-logs above {}", crate::render::bytes(*b))
+        }
         Action::Verify { window } => format!("verify for {}", humantime::format_duration(*window)),
         Action::Exec { command } => format!("exec `sh -c {command:?}` (a shell runs)"),
         Action::Notify { message } => format!("notify: {message}"),
