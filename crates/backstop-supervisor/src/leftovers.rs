@@ -92,3 +92,66 @@ pub fn of_service<S: std::hash::BuildHasher>(
         .map(|p| (p.pid, procs::cmdline(p.pid)))
         .collect()
 }
+
+/// What process `pid` is to `service` (of the state directory
+/// `state_dir`): a leftover of it (its environment carries the service's
+/// markers), a copy of its command run in its directory outside backstop
+/// (`pid` or one of its ancestors has exactly the service's arguments and
+/// working directory), or a stranger. Reads /proc: call it off the runtime.
+pub fn kinship(
+    pid: i32,
+    service: &backstop_config::ServiceConfig,
+    state_dir: &std::path::Path,
+) -> crate::rules::port::Kinship {
+    use crate::rules::port::Kinship;
+    if pid <= 0 {
+        return Kinship::Stranger;
+    }
+    let state_dir = state_dir.display().to_string();
+    if procs::environ_var(pid, SERVICE_ENV).as_deref() == Some(service.name.as_str())
+        && procs::environ_var(pid, STATE_DIR_ENV).as_deref() == Some(state_dir.as_str())
+    {
+        return Kinship::Leftover;
+    }
+    let me = std::process::id() as i32;
+    let mut root = None;
+    let mut at = pid;
+    // The holder may be a worker of the copy (uvicorn --reload, gunicorn):
+    // look a few generations up, keeping the topmost match.
+    for _ in 0..8 {
+        if at <= 1 || at == me {
+            break;
+        }
+        if runs_command_of(at, service) {
+            root = Some(at);
+        }
+        match procs::lookup(at) {
+            Some(p) => at = p.ppid,
+            None => break,
+        }
+    }
+    root.map_or(Kinship::Stranger, |root| Kinship::HandStarted { root })
+}
+
+/// `pid` runs the service's command line (the program by name or by
+/// path, then the same arguments) in the service's directory.
+fn runs_command_of(pid: i32, service: &backstop_config::ServiceConfig) -> bool {
+    let Ok(process) = procfs::process::Process::new(pid) else {
+        return false;
+    };
+    let (Ok(argv), Ok(cwd)) = (process.cmdline(), process.cwd()) else {
+        return false;
+    };
+    let program = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+    };
+    let dir = std::fs::canonicalize(&service.dir).unwrap_or_else(|_| service.dir.clone());
+    match (argv.split_first(), service.command.split_first()) {
+        (Some((p, args)), Some((want, want_args))) => {
+            cwd == dir && args == want_args && program(p) == program(want)
+        }
+        _ => false,
+    }
+}

@@ -13,9 +13,19 @@ use support::{Reap, Sandbox, alive, free_port, receiver, wait_until};
 
 const T: Duration = Duration::from_secs(30);
 
-/// An HTTP server on `port`; with `markers`, it carries service `web`'s
-/// environment markers (a stale instance of it), else it is a stranger.
-fn listener(s: &Sandbox, port: u16, markers: bool) -> Reap {
+/// What a process on the service's port is to service `web`.
+#[derive(Clone, Copy, PartialEq)]
+enum Kin {
+    /// Carries web's environment markers: a stale instance backstop started.
+    Leftover,
+    /// web's own command in web's directory, started by hand.
+    HandStarted,
+    /// The same program elsewhere: somebody else's.
+    Stranger,
+}
+
+/// An HTTP server on `port`, as `kin` of service `web`.
+fn listener(s: &Sandbox, port: u16, kin: Kin) -> Reap {
     let mut cmd = Command::new("python3");
     cmd.args([
         "-m",
@@ -24,11 +34,17 @@ fn listener(s: &Sandbox, port: u16, markers: bool) -> Reap {
         "--bind",
         "127.0.0.1",
     ])
-    .current_dir(s.dir.path())
     .stdout(Stdio::null())
     .stderr(Stdio::null())
     .process_group(0);
-    if markers {
+    if kin == Kin::Stranger {
+        let elsewhere = s.path("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        cmd.current_dir(elsewhere);
+    } else {
+        cmd.current_dir(s.dir.path());
+    }
+    if kin == Kin::Leftover {
         cmd.env("BACKSTOP_SERVICE", "web")
             .env("BACKSTOP_STATE_DIR", s.path(".backstop"));
     }
@@ -75,7 +91,7 @@ steps = ["free-port", "start", "wait-healthy", { action = "verify", for = "1s" }
     let _daemon = s.up();
     s.wait_state("web", "running", T);
     assert!(s.run(&["stop", "web"]).status.success());
-    let stale = listener(&s, port, true);
+    let stale = listener(&s, port, Kin::Leftover);
     let (out, text) = fix(&s, &["web", "free-port"]);
     assert!(
         out.status.success(),
@@ -102,7 +118,7 @@ fn an_unrelated_holder_is_named_and_left_alone_unless_forced() {
 steps = [{ action = "free-port", force = true }, "start", "wait-healthy"]
 "#,
     ));
-    let stranger = listener(&s, port, false);
+    let stranger = listener(&s, port, Kin::Stranger);
     let _daemon = s.up();
     s.wait_state("web", "failed", T);
     let (out, text) = fix(&s, &["web", "free-port"]);
@@ -306,7 +322,7 @@ http = "http://127.0.0.1:{port}/"
 interval = "100ms"
 "#
     ));
-    let stale = listener(&s, port, true);
+    let stale = listener(&s, port, Kin::Leftover);
     let _daemon = s.up();
     s.wait_state("web", "crash-loop", T);
     // Without a terminal and without --yes, it only proposes.
@@ -459,7 +475,7 @@ when = "port-in-use"
 run = "free-port"
 "#
     ));
-    let stale = listener(&s, port, true);
+    let stale = listener(&s, port, Kin::Leftover);
     let _daemon = s.up();
     // Crash loop → automatic diagnosis (port-in-use, a leftover) → the rule
     // runs the built-in free-port playbook → verified healthy.
@@ -545,4 +561,38 @@ restart = { max_restarts = 1, backoff_initial = "50ms" }
     let (code, body) = s.api("POST", "/api/v1/services/nope/diagnose");
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("no service named `nope`"), "{body}");
+}
+
+#[test]
+fn a_copy_started_by_hand_is_named_and_freed_after_a_yes() {
+    let port = free_port();
+    let s = Sandbox::new(&web(port, ""));
+    // `python3 -m http.server PORT` run by hand in web's directory, before
+    // `backstop up`: the port gate names it and does not touch it.
+    let copy = listener(&s, port, Kin::HandStarted);
+    let _daemon = s.up();
+    let web = s.wait_state("web", "failed", T);
+    let detail = web["detail"].as_str().unwrap();
+    assert!(
+        detail.ends_with("the command of service `web`, started outside backstop; stop it, or run `backstop fix web free-port`"),
+        "{detail}"
+    );
+    assert!(alive(copy.0.id() as i32), "never stopped without a request");
+    let (out, text) = fix(&s, &["web", "--dry-run"]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(": the service's own command, started outside backstop"),
+        "{text}"
+    );
+    assert!(text.contains("would stop the holder(s)"), "{text}");
+    assert!(alive(copy.0.id() as i32), "a dry run changes nothing");
+    let (out, text) = fix(&s, &["web", "--yes"]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", copy.0.id()))
+            && text.contains("this service's command, started outside backstop"),
+        "{text}"
+    );
+    assert!(!alive(copy.0.id() as i32));
+    assert_eq!(s.service("web")["health"], "healthy");
 }

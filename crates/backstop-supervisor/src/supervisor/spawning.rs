@@ -12,7 +12,6 @@ use tokio::time::Instant;
 use crate::machine::Input;
 use crate::output::{Capture, Stream};
 use crate::rules::port::{Gate, Holder};
-use crate::spawn::{SERVICE_ENV, STATE_DIR_ENV};
 use crate::{ports, procs, spawn, tree};
 
 use super::{Internal, MainProcess, Supervisor, redact_with};
@@ -166,17 +165,15 @@ impl Supervisor {
         let gate = self.next_gate;
         self.services[i].port_gate = Some(gate);
         let name = self.services[i].config.name.clone();
-        let state_dir = self.config.daemon.state_dir.display().to_string();
+        let service = self.services[i].config.clone();
+        let state_dir = self.config.daemon.state_dir.clone();
         let tx = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
             let holders: Vec<Holder> = ports::holders(port)
                 .into_iter()
                 .map(|h| Holder {
                     pid: h.pid,
-                    ours: h.pid > 0
-                        && procs::environ_var(h.pid, SERVICE_ENV).as_deref() == Some(name.as_str())
-                        && procs::environ_var(h.pid, STATE_DIR_ENV).as_deref()
-                            == Some(state_dir.as_str()),
+                    kin: crate::leftovers::kinship(h.pid, &service, &state_dir),
                     shown: h.to_string(),
                 })
                 .collect();

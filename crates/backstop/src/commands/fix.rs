@@ -122,7 +122,8 @@ fn propose(
             format!("no playbook fixes this by itself; by hand: {manual}"),
         ));
     };
-    if args.yes {
+    // A dry run changes nothing: no question needed.
+    if args.yes || args.dry_run {
         return Ok(playbook);
     }
     if !std::io::stdin().is_terminal() {

@@ -257,23 +257,25 @@ fn name_port_holder(c: &mut Cause, service: &ServiceConfig, state_dir: &std::pat
             None => c.summary = format!("{} (it is free now: the holder has gone)", c.summary),
         }
     }
-    // `free-port` frees what a leftover of the service holds; a stranger
-    // is for a person to stop (and the playbook would refuse it).
-    let state_dir = state_dir.display().to_string();
-    let ours = |pid: i32| {
-        pid > 0
-            && backstop_supervisor::procs::environ_var(pid, backstop_supervisor::spawn::SERVICE_ENV)
-                .as_deref()
-                == Some(service.name.as_str())
-            && backstop_supervisor::procs::environ_var(
-                pid,
-                backstop_supervisor::spawn::STATE_DIR_ENV,
-            )
-            .as_deref()
-                == Some(state_dir.as_str())
-    };
-    if holders.is_empty() || !holders.iter().all(|h| ours(h.pid)) {
+    // `free-port` frees what a leftover of the service holds, or a copy of
+    // its command started by hand; a stranger is for a person to stop (and
+    // the playbook would refuse it).
+    let kin: Vec<backstop_supervisor::rules::port::Kinship> = holders
+        .iter()
+        .map(|h| backstop_supervisor::leftovers::kinship(h.pid, service, state_dir))
+        .collect();
+    if kin.contains(&backstop_supervisor::rules::port::Kinship::Stranger) || kin.is_empty() {
         c.remedy.playbook = None;
+    } else if kin.iter().any(|k| {
+        matches!(
+            k,
+            backstop_supervisor::rules::port::Kinship::HandStarted { .. }
+        )
+    }) {
+        c.summary = format!(
+            "{}: the service's own command, started outside backstop",
+            c.summary
+        );
     }
 }
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use backstop_config::{Config, ServiceConfig};
-use backstop_supervisor::{ports, procs, spawn, state_file::StateFile};
+use backstop_supervisor::rules::port::Kinship;
+use backstop_supervisor::{ports, procs, state_file::StateFile};
 
 use super::bundle::{Bundle, Part};
 use super::history;
@@ -162,19 +163,21 @@ pub(super) fn ports_part(
         b.line(p, format!("port {port}: free (nothing listens on it)"));
         return;
     }
-    let state_dir = config.daemon.state_dir.display().to_string();
     for h in holders {
         learn_cmdline(b, &h.cmdline);
-        let ours = members.contains(&h.pid)
-            || (procs::environ_var(h.pid, spawn::SERVICE_ENV).as_deref()
-                == Some(service.name.as_str())
-                && procs::environ_var(h.pid, spawn::STATE_DIR_ENV).as_deref()
-                    == Some(state_dir.as_str()));
+        let kin = backstop_supervisor::leftovers::kinship(h.pid, service, &config.daemon.state_dir);
+        let ours = members.contains(&h.pid) || kin == Kinship::Leftover;
         if ours && view.live.as_ref().is_some_and(|s| s.state.is_active()) {
             b.line(p, format!("port {port}: held by the service itself, {h}"));
         } else if ours {
             let text = format!(
                 "port {port} is already in use by {h}, a stale instance of service `{}`",
+                service.name
+            );
+            b.evidence(p, None, &text, &text);
+        } else if let Kinship::HandStarted { root } = kin {
+            let text = format!(
+                "port {port} is already in use by {h}: the command of service `{}` (pid {root}), started outside backstop",
                 service.name
             );
             b.evidence(p, None, &text, &text);

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use backstop_api::{Control, Event, EventKind, Health, ServiceAction, ServiceState, ServiceStatus};
 use backstop_config::Action;
+use backstop_supervisor::rules::port::Kinship;
 use backstop_supervisor::{leftovers, ports, procs, spawn, tree};
 
 use super::{Context, Outcome};
@@ -231,21 +232,14 @@ async fn free_port(ctx: &Context, force: bool) -> Result<Outcome, Outcome> {
         )));
     };
     let current = current_tree(ctx).await?;
-    let (name, state_dir) = (
-        ctx.service.name.clone(),
-        ctx.config.daemon.state_dir.display().to_string(),
-    );
+    let (service, state_dir) = (ctx.service.clone(), ctx.config.daemon.state_dir.clone());
     let holders = blocking(move || {
         ports::holders(port)
             .into_iter()
             .filter(|h| !current.contains(&h.pid))
             .map(|h| {
-                let ours = h.pid > 0
-                    && procs::environ_var(h.pid, spawn::SERVICE_ENV).as_deref()
-                        == Some(name.as_str())
-                    && procs::environ_var(h.pid, spawn::STATE_DIR_ENV).as_deref()
-                        == Some(state_dir.as_str());
-                (h, ours)
+                let kin = leftovers::kinship(h.pid, &service, &state_dir);
+                (h, kin)
             })
             .collect::<Vec<_>>()
     })
@@ -255,18 +249,24 @@ async fn free_port(ctx: &Context, force: bool) -> Result<Outcome, Outcome> {
     }
     let lines: Vec<String> = holders
         .iter()
-        .map(|(h, ours)| {
-            let whose = if *ours {
-                "a leftover of this service"
-            } else {
-                "not part of this service"
+        .map(|(h, kin)| {
+            let whose = match kin {
+                Kinship::Leftover => "a leftover of this service".to_string(),
+                Kinship::HandStarted { root } if *root == h.pid => {
+                    "this service's command, started outside backstop".to_string()
+                }
+                Kinship::HandStarted { root } => format!(
+                    "a child of pid {root} ({}), this service's command started outside backstop",
+                    procs::cmdline(*root)
+                ),
+                Kinship::Stranger => "not part of this service".to_string(),
             };
             format!("{h}: {whose}")
         })
         .collect();
     if let Some((stranger, _)) = holders
         .iter()
-        .find(|(h, ours)| !ours && (!force || h.pid == 0))
+        .find(|(h, kin)| *kin == Kinship::Stranger && (!force || h.pid == 0))
     {
         return Err(Outcome::said(format!(
             "port {port} is held by {stranger}, which is not part of service `{}`: left alone (a step with `force = true` stops it)",
@@ -274,7 +274,16 @@ async fn free_port(ctx: &Context, force: bool) -> Result<Outcome, Outcome> {
         ))
         .with_lines(lines));
     }
-    let pids: Vec<i32> = holders.iter().map(|(h, _)| h.pid).collect();
+    // A copy started by hand is stopped from its top, with its workers.
+    let mut pids: Vec<i32> = holders
+        .iter()
+        .map(|(h, kin)| match kin {
+            Kinship::HandStarted { root } => *root,
+            _ => h.pid,
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
     if ctx.dry_run {
         return Ok(
             Outcome::said(format!("would stop the holder(s) of port {port}: {pids:?}"))
