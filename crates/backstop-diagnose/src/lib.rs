@@ -16,8 +16,14 @@
 //! and writing bundles is the binary's job, so the rules are unit-tested on
 //! real error texts. [`Report`] is the `diagnose --json` contract.
 
+pub mod address;
+pub mod classify;
+pub mod errno;
 pub mod redact;
 pub mod rules;
+pub mod terminal;
+
+pub use classify::Context;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -206,7 +212,29 @@ impl Diagnoser {
     /// Every cause the evidence shows, most likely first; empty when no rule
     /// matched (the caller may then say [`crashed`], knowing the state).
     pub fn diagnose(&self, evidence: &[Evidence]) -> Vec<Cause> {
+        self.diagnose_in(evidence, &Context::default())
+    }
+
+    /// [`Self::diagnose`], knowing what backstop knows of the service
+    /// (its declared addresses, its own ports, its last exit): the terminal
+    /// error is classified by structure first ([`classify`]), the phrase
+    /// rules after.
+    pub fn diagnose_in(&self, evidence: &[Evidence], ctx: &Context) -> Vec<Cause> {
         let mut found: Vec<(Cause, usize)> = Vec::new();
+        let mut from_structure = None;
+        if let Some((index, n, same, shaped)) = structural(evidence, ctx) {
+            from_structure = Some((n.id, n.summary.clone()));
+            found.push((
+                Cause {
+                    id: n.id.to_string(),
+                    confidence: if shaped { STRUCTURAL } else { LAST_WORDS },
+                    summary: n.summary,
+                    evidence: last_distinct(same.iter().map(|i| &evidence[*i]), 5),
+                    remedy: Remedy::of(n.id, rules::remedy_of(n.id)),
+                },
+                index,
+            ));
+        }
         for (rule, patterns) in &self.rules {
             let mut hits: Vec<(usize, &Evidence, String)> = Vec::new();
             for (position, e) in evidence.iter().enumerate() {
@@ -229,7 +257,7 @@ impl Diagnoser {
                     })
                 });
                 if let Some(caps) = found {
-                    hits.push((position, e, fill(rule.summary, &caps)));
+                    hits.push((position, e, fill(rule.summary, &caps, e.text.trim())));
                 }
             }
             if let Some((last, _, summary)) = hits.last().cloned() {
@@ -247,13 +275,108 @@ impl Diagnoser {
         }
         found.sort_by(|(a, pa), (b, pb)| b.confidence.total_cmp(&a.confidence).then(pb.cmp(pa)));
         // Two rules may name one cause (a memory_max restart, a MemoryError):
-        // the better-ranked one speaks for it.
-        let mut seen = std::collections::HashSet::new();
-        found
-            .into_iter()
-            .map(|(c, _)| c)
-            .filter(|c| seen.insert(c.id.clone()))
-            .collect()
+        // the better-ranked one speaks for it, with the evidence of both.
+        let mut out: Vec<Cause> = Vec::new();
+        for (c, _) in found {
+            match out.iter_mut().find(|o| o.id == c.id) {
+                Some(kept) => {
+                    // A template whose blanks the line could not fill
+                    // gives way to a summary that names the specifics.
+                    let blank = |s: &str| s.contains(" ?") || s.ends_with('?') || s.contains("`?`");
+                    if blank(&kept.summary) && !blank(&c.summary) {
+                        kept.summary.clone_from(&c.summary);
+                    }
+                    let mut all = kept.evidence.clone();
+                    all.extend(c.evidence);
+                    let mut seen = std::collections::HashSet::new();
+                    all.retain(|e| seen.insert((e.source.clone(), e.line, e.text.clone())));
+                    all.truncate(5);
+                    kept.evidence = all;
+                }
+                None => out.push(c),
+            }
+        }
+        // Of one cause, the terminal error's summary says the most (it
+        // quotes the error), unless backstop's own fact speaks for it.
+        if let Some((id, summary)) = from_structure
+            && let Some(c) = out.iter_mut().find(|c| c.id == id && c.confidence < FACT)
+        {
+            c.summary = summary;
+        }
+        out
+    }
+}
+
+/// How sure backstop's own facts are (its `memory_max` restart with the
+/// figures): nothing outranks them.
+const FACT: f64 = 0.99;
+
+/// How sure a cause named by the structure of the terminal error is:
+/// above every phrase rule (of the same cause, its summary is the one
+/// kept), below backstop's own facts.
+const STRUCTURAL: f64 = 0.98;
+/// How sure a cause named from a program's last words (an error line of no
+/// known shape) is: below the specific phrase rules.
+const LAST_WORDS: f64 = 0.9;
+
+/// The last terminal error of `evidence` that its structure names, with
+/// its index, and the indexes of every terminal error named the same
+/// (the same failure in the log and in the preflight run, say).
+fn structural(
+    evidence: &[Evidence],
+    ctx: &Context,
+) -> Option<(usize, classify::Named, Vec<usize>, bool)> {
+    let lines: Vec<&str> = evidence.iter().map(|e| e.text.as_str()).collect();
+    let mut named: Vec<(usize, classify::Named)> = terminal::find(&lines)
+        .iter()
+        .filter_map(|t| classify::classify(t, ctx).map(|n| (t.index, n)))
+        .collect();
+    if named.is_empty() {
+        // No error of a known shape says what happened: the last words.
+        let t = terminal::last_words(&lines)?;
+        let n = classify::classify(&t, ctx)?;
+        return Some((t.index, n, vec![t.index], false));
+    }
+    let (mut index, mut last) = named.pop()?;
+    // A compiler lists every syntax error; the first of the run is the one.
+    while last.id == "syntax-error"
+        && let Some((i, n)) = named.pop()
+    {
+        if n.id != "syntax-error" {
+            named.push((i, n));
+            break;
+        }
+        (index, last) = (i, n);
+    }
+    named.push((index, last.clone()));
+    let same = named
+        .iter()
+        .filter(|(_, n)| n.id == last.id)
+        .map(|(i, _)| *i)
+        .collect();
+    Some((index, last, same, true))
+}
+
+/// `crashed`, quoting the terminal error when there is one (not the
+/// `Traceback (most recent call last):` line, not backstop's own
+/// messages), with its errno and runtime; else as [`crashed`].
+pub fn crashed_in(evidence: &[Evidence], fallback: &[Evidence], exit: Option<&str>) -> Cause {
+    let lines: Vec<&str> = evidence.iter().map(|e| e.text.as_str()).collect();
+    match terminal::find(&lines)
+        .pop()
+        .or_else(|| terminal::last_words(&lines))
+    {
+        Some(t) => Cause {
+            id: "crashed".to_string(),
+            confidence: 0.3,
+            summary: classify::crashed_summary(&t, exit),
+            evidence: vec![evidence[t.index].clone()],
+            remedy: Remedy::of(
+                "crashed",
+                "read the quoted lines and 05-logs.txt; `backstop logs SERVICE -n 200` shows more",
+            ),
+        },
+        None => crashed(fallback, exit),
     }
 }
 
@@ -274,8 +397,9 @@ fn last_distinct<'a>(
     out
 }
 
-/// `{name}` in `template` replaced by the named group `name`.
-fn fill(template: &str, caps: &regex::Captures<'_>) -> String {
+/// `{name}` in `template` replaced by the named group `name`; `{line}` by
+/// the whole line.
+fn fill(template: &str, caps: &regex::Captures<'_>, line: &str) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -284,7 +408,11 @@ fn fill(template: &str, caps: &regex::Captures<'_>) -> String {
             break;
         };
         let name = &rest[start + 1..start + end];
-        out.push_str(caps.name(name).map_or("?", |m| m.as_str()));
+        if name == "line" {
+            out.push_str(line);
+        } else {
+            out.push_str(caps.name(name).map_or("?", |m| m.as_str()));
+        }
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);

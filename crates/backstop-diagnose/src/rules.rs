@@ -17,6 +17,23 @@ pub struct Rule {
     pub remedy: &'static str,
 }
 
+/// What fixes cause `id` by hand: the remedy of its first rule, else a
+/// general one.
+pub fn remedy_of(id: &str) -> &'static str {
+    match id {
+        "resource-limit" => {
+            "raise the limit (`limits = { nofile = 65536 }`, `ulimit -n`, `pids_max`), or find what holds so many files or processes (`ls /proc/PID/fd | wc -l`)"
+        }
+        "workdir-missing" => {
+            "restore the directory (a release symlink pointing at a removed release: re-point it), or fix `dir`"
+        }
+        _ => RULES
+            .iter()
+            .find(|r| r.id == id)
+            .map_or("read the quoted lines and 05-logs.txt", |r| r.remedy),
+    }
+}
+
 /// Every rule, most specific first where phrasings overlap.
 pub const RULES: &[Rule] = &[
     Rule {
@@ -45,6 +62,31 @@ pub const RULES: &[Rule] = &[
         ],
         summary: "the runtime cannot import `{module}`",
         remedy: "install it in the environment the service runs in (the venv, node_modules), or fix the module path / PYTHONPATH / `dir`",
+    },
+    Rule {
+        id: "missing-module",
+        confidence: 0.95,
+        // gunicorn, and uvicorn's "Attribute "app" not found in module "main"."
+        patterns: &[
+            r"Failed to find (?:attribute|application object) '(?P<name>[^']+)' in '(?P<module>[^']+)'",
+            r#"Attribute "(?P<name>[^"]+)" not found in module "(?P<module>[^"]+)""#,
+        ],
+        summary: "the runtime cannot import `{module}:{name}`: module `{module}` has no `{name}`",
+        remedy: "fix the application path (`module:attribute`) in the command, or the name in the module",
+    },
+    Rule {
+        id: "missing-module",
+        confidence: 0.95,
+        patterns: &[r#"Could not import module "(?P<module>[^"]+)""#],
+        summary: "the runtime cannot import `{module}`",
+        remedy: "fix the module name in the command (`module:app`), or the service's `dir` / PYTHONPATH",
+    },
+    Rule {
+        id: "command-not-found",
+        confidence: 0.95,
+        patterns: &[r"Unable to access jarfile (?P<program>\S+)"],
+        summary: "the program `{program}` does not exist",
+        remedy: "check `command`: the path of the jar, the release it points into, the service's `dir`",
     },
     Rule {
         id: "syntax-error",
@@ -126,7 +168,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "out-of-memory",
-        confidence: 0.9,
+        confidence: 0.99,
         patterns: &[r"(?P<detail>RSS [\d.]+ \w+ above memory_max [\d.]+ \w+)"],
         summary: "it went over its memory limit and was restarted: {detail}",
         remedy: "find the growth (the `memory-max` events show each restart), then raise `memory_max` if the service simply needs more, or fix the leak",
@@ -145,7 +187,7 @@ pub const RULES: &[Rule] = &[
             r"over memory_max",
             r"(?i)oom[- ]?kill",
         ],
-        summary: "it ran out of memory",
+        summary: "it ran out of memory: {line}",
         remedy: "find the growth (`backstop status` shows the tree's memory over time in the events), raise `memory_max` or the machine's memory, or reduce workers",
     },
     Rule {
@@ -439,14 +481,14 @@ mod tests {
                 "psycopg2.OperationalError: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"app\"",
             ],
             "dependency-auth-failed",
-            "credentials are rejected",
+            "rejects the credentials",
         );
         is(
             &[
                 "redis.exceptions.AuthenticationError: WRONGPASS invalid username-password pair or user is disabled.",
             ],
             "dependency-auth-failed",
-            "credentials are rejected",
+            "rejects the credentials",
         );
     }
 

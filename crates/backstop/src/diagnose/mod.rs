@@ -102,7 +102,8 @@ pub(crate) async fn diagnose(
         f.at.unwrap_or(SystemTime::UNIX_EPOCH + std::time::Duration::MAX / 2)
     });
     let evidence: Vec<Evidence> = found.into_iter().map(|f| f.evidence).collect();
-    let mut causes = Diagnoser::new().diagnose(&evidence);
+    let context = context(service, plan.as_ref().ok(), &view);
+    let mut causes = Diagnoser::new().diagnose_in(&evidence, &context);
     refine::refine(
         &mut causes,
         config,
@@ -164,6 +165,37 @@ pub(crate) async fn diagnose(
         )),
     }
     report
+}
+
+/// What backstop knows of the service beside its output: the addresses
+/// its environment declares (to name a dependency by them), its own ports
+/// (a refusal there is not a dependency's), its last exit.
+fn context(
+    service: &ServiceConfig,
+    plan: Option<&spawn::SpawnPlan>,
+    view: &history::View,
+) -> backstop_diagnose::Context {
+    let known = plan
+        .map(|p| {
+            p.env()
+                .iter()
+                .filter_map(|(k, v)| backstop_diagnose::address::Known::parse(k, v))
+                .collect()
+        })
+        .unwrap_or_default();
+    let own_ports = service
+        .port
+        .into_iter()
+        .chain(service.health.iter().filter_map(|h| {
+            backstop_diagnose::address::find(&h.probe.target()).and_then(|a| a.port)
+        }))
+        .collect();
+    backstop_diagnose::Context {
+        known,
+        own_ports,
+        exit: refine::last_exit(view),
+        open_files_limit: None,
+    }
 }
 
 /// Every value the bundle must not show: what the config carries

@@ -59,6 +59,9 @@ pub(super) fn refine(
 /// file and line from the lines before the error (Python's `File "…", line
 /// N`, Node's `/app/server.js:3`).
 fn locate(c: &mut Cause, evidence: &[Evidence]) {
+    if c.summary.contains(", line ") {
+        return; // the terminal error said where
+    }
     let Some(last) = c.evidence.last() else {
         return;
     };
@@ -120,12 +123,13 @@ fn crashed(evidence: &[Evidence], service: &ServiceConfig, view: &history::View)
         .into_iter()
         .find(|l| !l.is_empty())
         .unwrap_or_default();
-    backstop_diagnose::crashed(quoted, last_exit(view).as_deref())
+    // The terminal error of its own output, not backstop's messages.
+    backstop_diagnose::crashed_in(&logs, quoted, last_exit(view).as_deref())
 }
 
 /// The last exit, `code 3` or `SIGKILL`: from the daemon, else from the
 /// last `exited` event (`api: pid 42 exited with code 3 after 120ms`).
-fn last_exit(view: &history::View) -> Option<String> {
+pub(super) fn last_exit(view: &history::View) -> Option<String> {
     if let Some(e) = view.live.as_ref().and_then(|s| s.last_exit.as_ref()) {
         return Some(e.describe());
     }
@@ -250,12 +254,20 @@ fn name_port_holder(c: &mut Cause, service: &ServiceConfig, state_dir: &std::pat
         c.summary = format!("the port {port} is already in use");
     }
     let holders = ports::holders(port);
-    if !c.summary.contains(" by ") {
-        match holders.first() {
-            Some(h) if h.pid > 0 => c.summary = format!("{} by {h}", c.summary),
-            Some(_) => c.summary = format!("{} by a process backstop cannot see", c.summary),
-            None => c.summary = format!("{} (it is free now: the holder has gone)", c.summary),
-        }
+    if !c.summary.contains(" in use by ") {
+        let who = match holders.first() {
+            Some(h) if h.pid > 0 => format!(" by {h}"),
+            Some(_) => " by a process backstop cannot see".to_string(),
+            None => " (it is free now: the holder has gone)".to_string(),
+        };
+        // Right after "already in use", before the quoted error.
+        c.summary = match c.summary.find("already in use") {
+            Some(at) => {
+                let end = at + "already in use".len();
+                format!("{}{who}{}", &c.summary[..end], &c.summary[end..])
+            }
+            None => format!("{}{who}", c.summary),
+        };
     }
     // `free-port` frees what a leftover of the service holds, or a copy of
     // its command started by hand; a stranger is for a person to stop (and

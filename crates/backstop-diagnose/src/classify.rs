@@ -1,0 +1,774 @@
+//! Classification by structure: a terminal error ([`crate::terminal`]) is
+//! named by what is stable across runtimes and phrasings — its exception
+//! type and the types it was raised from, the errno it carries
+//! ([`crate::errno`]), the address it names ([`crate::address`]) — and by
+//! what backstop itself knows about the service ([`Context`]).
+//!
+//! Phrase patterns ([`crate::rules`]) come after this, for what has no
+//! structure (a log line of a framework, backstop's own messages).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::address::{self, Address, Known};
+use crate::errno::{self, Errno};
+use crate::terminal::{Runtime, TerminalError};
+
+/// What backstop knows about the service, beside its output.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// Addresses its environment, env file and config declare.
+    pub known: Vec<Known>,
+    /// Ports of the service itself (`port`, its own checks): a refusal on
+    /// one of these is the service not listening, never a dependency.
+    pub own_ports: Vec<u16>,
+    /// Its last exit: `code 127`, `SIGSEGV`.
+    pub exit: Option<String>,
+    /// Its open-files limit, when known (to name it in `resource-limit`).
+    pub open_files_limit: Option<u64>,
+}
+
+/// A cause named by structure: its id and its one-line summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named {
+    /// The cause id.
+    pub id: &'static str,
+    /// The summary, with the specifics.
+    pub summary: String,
+}
+
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "every branch of the classifier answers `Option<Named>`: one spelling for all"
+)]
+fn named(id: &'static str, summary: String) -> Option<Named> {
+    Some(Named { id, summary })
+}
+
+macro_rules! re {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
+    };
+}
+
+re!(
+    MODULE,
+    r#"(?i)(?:no module named|cannot find (?:module|package)|can't locate|cannot load such file --|could not find or load main class|NoClassDefFoundError:|ClassNotFoundException:|no required module provides package|cannot find package)\s*['"`]?(?P<module>[\w./@$:-]+?)['"`]?(?:\s|$|,|\)|;)"#
+);
+re!(
+    CYCLE,
+    r"cannot import name '(?P<name>[^']+)' from partially initialized module '(?P<module>[^']+)'"
+);
+re!(
+    SETTING,
+    r"\b(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,}[0-9]*)\b"
+);
+re!(
+    SETTING_SAID,
+    r"(?i)\b(?:not set|must be set|must be defined|is required|are required|required|missing|undefined|is empty|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
+);
+re!(
+    QUOTED_PATH,
+    r#"['"`](?P<path>(?:/|\./|\.\./|~/)?[\w.@+-]+(?:/[\w.@+-]+)*\.?[\w]*)['"`]"#
+);
+re!(
+    BARE_PATH,
+    r"(?P<path>(?:/|\./|\.\./)[\w.@+-]+(?:/[\w.@+-]*)*)"
+);
+re!(
+    AUTH,
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError"
+);
+re!(
+    OPENED,
+    r#"(?:open|stat|read|load|reading|opening|loading)\s+['"]?(?P<path>/[\w./@+-]+|[\w./@+-]+\.\w+)['"]?:"#
+);
+re!(
+    NO_SCRIPT,
+    r"can't open file '(?P<program>[^']+)': \[Errno 2\]"
+);
+re!(
+    CONNECT_FAILED,
+    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b"
+);
+re!(
+    DOWN,
+    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up)\b"
+);
+re!(PYDANTIC_FIELD, r"^(?P<field>[A-Za-z_][\w.]*)$");
+re!(
+    GUNICORN_APP,
+    r"Failed to find (?:attribute|application object) '(?P<name>[^']+)' in '(?P<module>[^']+)'"
+);
+re!(
+    CONFIG_FILE,
+    r"(?:/|\./)?[\w./-]+\.(?:json|ya?ml|toml|ini|cfg|conf|env)\b|in JSON at position"
+);
+
+/// The short name of an exception type: `psycopg.OperationalError` →
+/// `OperationalError`, `Errno::ECONNREFUSED` → `ECONNREFUSED`.
+fn short(kind: &str) -> &str {
+    kind.rsplit(['.', ':', '$']).next().unwrap_or(kind)
+}
+
+const MODULE_TYPES: &[&str] = &[
+    "ModuleNotFoundError",
+    "LoadError",
+    "NoClassDefFoundError",
+    "ClassNotFoundException",
+];
+const SYNTAX_TYPES: &[&str] = &["SyntaxError", "IndentationError", "TabError"];
+const MEMORY_TYPES: &[&str] = &["MemoryError", "OutOfMemoryError"];
+/// Exceptions of database, cache, queue and HTTP clients that mean "cannot
+/// reach it", with or without an errno in the message.
+const UNREACHABLE_TYPES: &[&str] = &[
+    "OperationalError",
+    "InterfaceError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectTimeoutError",
+    "ReadTimeout",
+    "TimeoutError",
+    "PoolTimeout",
+    "MaxRetryError",
+    "NewConnectionError",
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ServerSelectionTimeoutError",
+    "ConnectException",
+    "SocketTimeoutException",
+    "HttpConnectTimeoutException",
+    "NoRouteToHostException",
+    "ECONNREFUSED",
+    "ETIMEDOUT",
+    "ECONNRESET",
+    "EHOSTUNREACH",
+];
+const CONFIG_TYPES: &[&str] = &[
+    "ImproperlyConfigured",
+    "ConfigError",
+    "ConfigurationError",
+    "ConfigException",
+    "SettingsError",
+    "MissingEnvironmentVariable",
+    "EnvError",
+];
+const FILE_TYPES: &[&str] = &[
+    "FileNotFoundError",
+    "NoSuchFileException",
+    "FileNotFoundException",
+    "ENOENT",
+];
+
+/// Names the cause of `t`, or `None` when its structure says nothing known
+/// (the phrase rules and then `crashed` take over).
+pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
+    let kinds: Vec<&str> = std::iter::once(&t.error)
+        .chain(t.chain.iter())
+        .filter_map(|r| r.kind.as_deref())
+        .map(short)
+        .collect();
+    let quote = t.quote();
+    let texts: Vec<&str> = std::iter::once(quote.as_str()).chain(t.texts()).collect();
+    let all = texts.join("\n");
+    let n = name_by_structure(t, ctx, &kinds, &texts, &all)?;
+    // The error itself, quoted, unless the summary says it already; a
+    // Java root cause with the exception it surfaced as.
+    let quote = match (t.runtime, t.chain.last().and_then(|r| r.kind.as_deref())) {
+        (Runtime::Java, Some(outer)) if Some(outer) != t.error.kind.as_deref() => {
+            format!("{outer}, caused by {quote}")
+        }
+        _ => quote,
+    };
+    let short_quote: String = quote.chars().take(200).collect();
+    if n.summary.contains(short_quote.as_str()) || quote.is_empty() {
+        return Some(n);
+    }
+    named(n.id, format!("{} ({short_quote})", n.summary))
+}
+
+fn name_by_structure(
+    t: &TerminalError,
+    ctx: &Context,
+    kinds: &[&str],
+    texts: &[&str],
+    all: &str,
+) -> Option<Named> {
+    let is = |set: &[&str]| kinds.first().is_some_and(|k| set.contains(k));
+    let any = |set: &[&str]| kinds.iter().any(|k| set.contains(k));
+    let message = t.error.message.as_str();
+    let all = all.to_string();
+    if let Some(c) = NO_SCRIPT.captures(&all) {
+        return named(
+            "command-not-found",
+            format!("the program `{}` does not exist", &c["program"]),
+        );
+    }
+    if let Some(c) = GUNICORN_APP.captures(&all) {
+        return named(
+            "missing-module",
+            format!(
+                "the runtime cannot import `{}:{}`: module `{}` has no `{}`",
+                &c["module"], &c["name"], &c["module"], &c["name"]
+            ),
+        );
+    }
+    if is(SYNTAX_TYPES) && CONFIG_FILE.is_match(&all) {
+        let file = CONFIG_FILE
+            .captures(&all)
+            .map_or("", |c| c.get(0).map_or("", |m| m.as_str()));
+        return named(
+            "missing-config",
+            format!("the configuration file {file} is not valid: {message}"),
+        );
+    }
+
+    if let Some(c) = CYCLE.captures(&all) {
+        let at = t
+            .place
+            .as_ref()
+            .map_or_else(String::new, |p| format!(", from {p}"));
+        return named(
+            "import-cycle",
+            format!(
+                "a circular import: `{}` is imported while `{}` is still initialising{at}",
+                &c["name"], &c["module"]
+            ),
+        );
+    }
+    if is(MODULE_TYPES)
+        || kinds.first() == Some(&"ImportError") && message.contains("No module named")
+        || node_code(t).is_some_and(|c| c == "MODULE_NOT_FOUND" || c == "ERR_MODULE_NOT_FOUND")
+        || message.starts_with("Can't locate ")
+        || message.contains("cannot load such file")
+    {
+        let module = MODULE.captures(&all).map_or_else(
+            || message.to_string(),
+            |c| c["module"].trim_end_matches('.').to_string(),
+        );
+        return named(
+            "missing-module",
+            format!("the runtime cannot import `{module}`"),
+        );
+    }
+    if is(SYNTAX_TYPES) || t.runtime == Runtime::Perl && message.starts_with("syntax error") {
+        let at = t
+            .place
+            .as_ref()
+            .or(t.detail.first().filter(|_| t.runtime != Runtime::Python))
+            .map_or_else(String::new, |p| format!(" ({p})"));
+        return named(
+            "syntax-error",
+            format!("the code does not parse: {}{at}", t.quote()),
+        );
+    }
+    if AUTH.is_match(&all) {
+        let who = dependency_of(t, &all, ctx)
+            .map_or_else(|| "a dependency".to_string(), |(a, k)| describe(&a, k));
+        return named(
+            "dependency-auth-failed",
+            format!("{who} rejects the credentials: {}", t.quote()),
+        );
+    }
+    let found_errno = texts.iter().find_map(|s| errno::find(s));
+    if is(MEMORY_TYPES)
+        || all.contains("heap out of memory")
+        || all.to_ascii_lowercase().contains("out of memory")
+        || all.contains("memory allocation of")
+        || found_errno == Some(Errno::NoMemory)
+    {
+        return named(
+            "out-of-memory",
+            format!("it ran out of memory: {}", t.quote()),
+        );
+    }
+    if t.runtime == Runtime::Shell {
+        if let Some(n) = shell(t, ctx) {
+            return Some(n);
+        }
+    }
+    if let Some(e) = found_errno
+        && let Some(n) = by_errno(e, t, &all, ctx)
+    {
+        return Some(n);
+    }
+    if any(UNREACHABLE_TYPES) {
+        if address::find(&all).is_some_and(|a| own(&a, ctx)) {
+            return None;
+        }
+        if let Some((a, k)) = dependency_of(t, &all, ctx) {
+            return named(
+                "dependency-unavailable",
+                format!("{} cannot be reached: {}", describe(&a, k), t.quote()),
+            );
+        }
+        if !ctx.own_ports.is_empty() || !all.contains("localhost") {
+            return named(
+                "dependency-unavailable",
+                format!("a dependency cannot be reached: {}", t.quote()),
+            );
+        }
+    }
+    if CONNECT_FAILED.is_match(&all) || DOWN.is_match(message) {
+        if let Some((a, k)) = dependency_of(t, &all, ctx) {
+            return named(
+                "dependency-unavailable",
+                format!("{} cannot be reached", describe(&a, k)),
+            );
+        }
+    }
+    if let Some(n) = missing_setting(t, kinds, ctx) {
+        return Some(n);
+    }
+    if any(FILE_TYPES) {
+        return match path_in(&all) {
+            Some(path) => missing_file(&path),
+            None => named(
+                "missing-config",
+                "a file it needs is missing (the error does not say which)".to_string(),
+            ),
+        };
+    }
+    None
+}
+
+/// `code: ERR_…` that the Node extractor put first in the detail.
+fn node_code(t: &TerminalError) -> Option<&str> {
+    t.detail.first()?.strip_prefix("code: ")
+}
+
+/// The dependency a text names: the address and, when the service
+/// declares it, its name. An address on the service's own port is not a
+/// dependency.
+fn dependency<'k>(text: &str, ctx: &'k Context) -> Option<(Address, Option<&'k Known>)> {
+    let a = address::find(text)?;
+    if own(&a, ctx) {
+        return None;
+    }
+    let k = address::name(&a, &ctx.known);
+    Some((a, k))
+}
+
+/// Words that name a kind of server, to tell which declared address an
+/// error without one is about.
+const KINDS: &[&[&str]] = &[
+    &["postgres", "psql", "pg"],
+    &["mysql", "maria"],
+    &["redis"],
+    &["mongo"],
+    &["amqp", "rabbit"],
+    &["kafka"],
+    &["elastic", "opensearch"],
+];
+
+/// [`dependency`] of the error, else of the lines printed before it, else
+/// the one declared address it can be (by the kind of server the error
+/// names, or the only one there is).
+fn dependency_of<'k>(
+    t: &TerminalError,
+    all: &str,
+    ctx: &'k Context,
+) -> Option<(Address, Option<&'k Known>)> {
+    if let Some(found) = dependency(all, ctx) {
+        return Some(found);
+    }
+    if address::find(all).is_some_and(|a| own(&a, ctx)) {
+        return None;
+    }
+    if let Some(found) = dependency(&t.before.join("\n"), ctx) {
+        return Some(found);
+    }
+    let lower = all.to_ascii_lowercase();
+    let candidates: Vec<&Known> = ctx
+        .known
+        .iter()
+        .filter(|k| k.host.is_some())
+        .filter(|k| k.port.is_none_or(|p| !ctx.own_ports.contains(&p)))
+        .collect();
+    let by_kind = KINDS.iter().find_map(|words| {
+        if !words.iter().any(|w| lower.contains(w)) {
+            return None;
+        }
+        let hits: Vec<&&Known> = candidates
+            .iter()
+            .filter(|k| {
+                words
+                    .iter()
+                    .any(|w| k.name.to_ascii_lowercase().contains(w))
+            })
+            .collect();
+        (hits.len() == 1).then(|| *hits[0])
+    });
+    let k = by_kind.or_else(|| (candidates.len() == 1).then(|| candidates[0]))?;
+    Some((
+        Address {
+            host: k.host.clone(),
+            port: k.port,
+        },
+        Some(k),
+    ))
+}
+
+/// An address of the service itself: one of its ports, on this host.
+fn own(a: &Address, ctx: &Context) -> bool {
+    a.port.is_some_and(|p| ctx.own_ports.contains(&p))
+        && a.host.as_deref().is_none_or(|h| {
+            h.starts_with("127.") || h == "localhost" || h == "0.0.0.0" || h == "::1"
+        })
+}
+
+/// "`DATABASE_URL` (127.0.0.1:5433)", or the address alone.
+fn describe(a: &Address, k: Option<&Known>) -> String {
+    match k {
+        Some(Known {
+            name,
+            scheme: Some(scheme),
+            ..
+        }) => format!("{name} at {scheme}://{a}"),
+        Some(k) => format!("{} at {a}", k.name),
+        None => a.to_string(),
+    }
+}
+
+/// The port a service binds, when the message does not say: its declared
+/// port, else a `PORT` variable of its environment.
+fn service_port(all: &str, ctx: &Context) -> Option<u16> {
+    address::find(all)
+        .and_then(|a| a.port)
+        .or_else(|| ctx.own_ports.first().copied())
+        .or_else(|| {
+            ctx.known
+                .iter()
+                .find(|k| k.host.is_none() && k.name.to_ascii_uppercase().contains("PORT"))
+                .and_then(|k| k.port)
+        })
+}
+
+fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
+    match e {
+        Errno::AddrInUse => {
+            let port = service_port(all, ctx).map_or_else(|| "?".to_string(), |p| p.to_string());
+            named("port-in-use", format!("the port {port} is already in use"))
+        }
+        Errno::ConnRefused
+        | Errno::TimedOut
+        | Errno::ConnReset
+        | Errno::Unreachable
+        | Errno::NoSuchHost => {
+            let (a, k) = dependency_of(t, all, ctx)?;
+            let what = match e {
+                Errno::ConnRefused => "refuses connections",
+                Errno::TimedOut => "does not answer (timed out)",
+                Errno::ConnReset => "resets the connection",
+                Errno::Unreachable => "is unreachable",
+                _ => "does not resolve",
+            };
+            named(
+                "dependency-unavailable",
+                format!("{} {what} ({})", describe(&a, k), e.name()),
+            )
+        }
+        Errno::TooManyFiles => {
+            let limit = ctx
+                .open_files_limit
+                .map_or_else(String::new, |n| format!(" (the limit is {n})"));
+            named(
+                "resource-limit",
+                format!("too many open files (EMFILE){limit}: {}", t.quote()),
+            )
+        }
+        Errno::NoProcesses => named(
+            "resource-limit",
+            format!("no more processes or threads (EAGAIN): {}", t.quote()),
+        ),
+        Errno::NoSpace => {
+            let path = path_in(all)
+                .map(|p| format!(" holding {p}"))
+                .or_else(|| {
+                    let before = t.before.join("\n");
+                    path_in(&before).map(|p| format!(" (it was writing {p})"))
+                })
+                .unwrap_or_default();
+            named(
+                "disk-full",
+                format!("no space left on the device{path}: {}", t.quote()),
+            )
+        }
+        Errno::Access => {
+            let binding = ["bind", "listen", "Bind"].iter().any(|w| all.contains(w));
+            let what = if binding {
+                service_port(all, ctx).map(|p| format!("binding port {p}"))
+            } else {
+                path_in(all)
+            }
+            .or_else(|| path_in(all));
+            named(
+                "permission-denied",
+                format!("access denied: {}", what.unwrap_or_else(|| t.quote())),
+            )
+        }
+        Errno::NoEntry => {
+            let path = OPENED
+                .captures(all)
+                .map(|c| c["path"].to_string())
+                .or_else(|| path_in(all))?;
+            missing_file(&path)
+        }
+        Errno::NoMemory => None,
+    }
+}
+
+/// A wrapper script's own failures: a program that is not there or not
+/// executable, a directory that is gone, an env file that is missing.
+fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
+    let m = t.error.message.as_str();
+    let exit = ctx.exit.as_deref().unwrap_or("");
+    let subject = |m: &str| {
+        m.split(": ")
+            .find(|p| !p.is_empty() && *p != "exec" && *p != "cd" && *p != "." && *p != "source")
+            .unwrap_or(m)
+            .to_string()
+    };
+    if let Some(rest) = m
+        .strip_prefix("cd: ")
+        .or_else(|| m.strip_prefix("line 1: cd: "))
+    {
+        let dir = rest.split(": ").next().unwrap_or(rest);
+        return named(
+            "workdir-missing",
+            format!("the directory {dir} does not exist"),
+        );
+    }
+    if let Some(rest) = m.strip_prefix(".: ").or_else(|| m.strip_prefix("source: ")) {
+        let file = rest.split(": ").next().unwrap_or(rest);
+        return named(
+            "env-file-missing",
+            format!("the file it sources, {file}, is missing"),
+        );
+    }
+    if let Some(file) = m.strip_suffix(": No such file or directory")
+        && exit != "code 127"
+        && let Some(n) = missing_file(file)
+        && n.id == "env-file-missing"
+    {
+        return Some(n);
+    }
+    if m.ends_with(": not found") || m.ends_with("command not found") || exit == "code 127" {
+        return named(
+            "command-not-found",
+            format!("the program `{}` does not exist", subject(m)),
+        );
+    }
+    if m.ends_with("Permission denied") && exit == "code 126" {
+        return named(
+            "command-not-found",
+            format!("the program `{}` is not executable", subject(m)),
+        );
+    }
+    if m.ends_with("unbound variable") {
+        let name = subject(m);
+        return named(
+            "missing-config",
+            format!("a required setting is missing: {name}"),
+        );
+    }
+    None
+}
+
+/// A missing setting or an invalid configuration, in the forms of the
+/// common frameworks and of programs' own checks.
+fn missing_setting(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
+    let _ = ctx;
+    let m = t.error.message.as_str();
+    let first = kinds.first().copied().unwrap_or("");
+    // os.environ['X'], ENV.fetch("X")
+    if first == "KeyError" {
+        let key = m
+            .trim_start_matches("key not found: ")
+            .trim_matches(['\'', '"', ' ']);
+        if SETTING.is_match(key) {
+            return named(
+                "missing-config",
+                format!("a required setting is missing: {key}"),
+            );
+        }
+    }
+    // pydantic: "1 validation error for Settings" + the field names.
+    if first == "ValidationError" && m.contains("validation error") {
+        let fields: Vec<&str> = t
+            .detail
+            .iter()
+            .filter_map(|l| {
+                PYDANTIC_FIELD
+                    .captures(l)
+                    .map(|c| c.get(1).map_or("", |f| f.as_str()))
+            })
+            .collect();
+        let what = if fields.is_empty() {
+            m.to_string()
+        } else {
+            fields.join(", ")
+        };
+        return named(
+            "missing-config",
+            format!("the configuration is invalid: {what}"),
+        );
+    }
+    if CONFIG_TYPES.contains(&first) {
+        return named(
+            "missing-config",
+            format!("the configuration is invalid: {}", t.quote()),
+        );
+    }
+    // The program's own check: `JWT_SECRET is not set`, `DATABASE_URL must be set`.
+    if SETTING_SAID.is_match(m) {
+        if let Some(name) = SETTING
+            .captures_iter(m)
+            .map(|c| c["name"].to_string())
+            .find(|n| {
+                !matches!(
+                    n.as_str(),
+                    "ERROR"
+                        | "FATAL"
+                        | "WARN"
+                        | "INFO"
+                        | "DEBUG"
+                        | "HTTP"
+                        | "URL"
+                        | "API"
+                        | "JSON"
+                        | "ENV"
+                        | "SQL"
+                )
+            })
+        {
+            return named(
+                "missing-config",
+                format!("a required setting is missing: {name}"),
+            );
+        }
+    }
+    None
+}
+
+/// A file that is not there: an env file, or any other it needs.
+fn missing_file(path: &str) -> Option<Named> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let is_env = std::path::Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("env"));
+    if name == ".env" || is_env || name.starts_with(".env.") {
+        return named(
+            "env-file-missing",
+            format!("the env file {path} is missing"),
+        );
+    }
+    named(
+        "missing-config",
+        format!("a file it needs is missing: {path}"),
+    )
+}
+
+/// A file path `text` names, quoted or bare.
+fn path_in(text: &str) -> Option<String> {
+    QUOTED_PATH
+        .captures_iter(text)
+        .map(|c| c["path"].to_string())
+        .find(|p| p.contains('/') || p.contains('.'))
+        .or_else(|| {
+            BARE_PATH
+                .captures(text)
+                .map(|c| c["path"].trim_end_matches([':', ',', '.']).to_string())
+        })
+}
+
+/// `crashed`, from the terminal error: what to quote, the errno when there
+/// is one, and the runtime.
+pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
+    let errno = t
+        .texts()
+        .find_map(errno::find)
+        .map_or_else(String::new, |e| format!(" ({})", e.name()));
+    let exits = exit.map_or_else(|| "it fails".to_string(), |e| format!("it exits ({e})"));
+    let at = t
+        .place
+        .as_ref()
+        .map_or_else(String::new, |p| format!(" ({p})"));
+    format!(
+        "{exits} on a {} error no known cause explains: {}{errno}{at}",
+        t.runtime.name(),
+        t.quote()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal;
+
+    fn id(text: &str, ctx: &Context) -> Option<Named> {
+        let lines: Vec<&str> = text.lines().collect();
+        let t = terminal::find(&lines).pop().expect("a terminal error");
+        classify(&t, ctx)
+    }
+
+    #[test]
+    fn the_examples_of_the_issue() {
+        let ctx = Context {
+            known: vec![
+                Known::parse("LEDGER_DB", "postgresql://app@127.0.0.1:5432/ledger").unwrap(),
+            ],
+            ..Context::default()
+        };
+        let asyncpg = id(
+            "Traceback (most recent call last):
+  File \"/app/main.py\", line 3, in <module>
+    asyncio.run(main())
+OSError: Multiple exceptions: [Errno 111] Connect call failed ('127.0.0.1', 5432), [Errno 99] Cannot assign requested address",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(asyncpg.id, "dependency-unavailable");
+        assert!(
+            asyncpg
+                .summary
+                .starts_with("LEDGER_DB at postgresql://127.0.0.1:5432 refuses connections"),
+            "{}",
+            asyncpg.summary
+        );
+        let node = id(
+            "Error: JWT_SECRET is not set
+    at Object.<anonymous> (/app/index.js:2:28)
+    at Module._compile (node:internal/modules/cjs/loader:1256:14)",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            node.summary,
+            "a required setting is missing: JWT_SECRET (Error: JWT_SECRET is not set)"
+        );
+    }
+
+    #[test]
+    fn a_refusal_on_the_service_own_port_is_no_dependency() {
+        let ctx = Context {
+            own_ports: vec![8000],
+            ..Context::default()
+        };
+        assert_eq!(
+            id(
+                "Traceback (most recent call last):
+  File \"/app/probe.py\", line 3, in <module>
+ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
+                &ctx
+            ),
+            None
+        );
+    }
+}

@@ -1,0 +1,764 @@
+//! The *terminal error* of a failed run: the error a runtime printed last,
+//! found by the shape every runtime gives it, whatever the words.
+//!
+//! | runtime | shape |
+//! |---|---|
+//! | Python | `Traceback (most recent call last):`, frames, then `Type: message`; chains joined by "The above exception was the direct cause …" |
+//! | Node.js | `Error [CODE]: message` or `TypeError: message` over `    at …` frames, an object dump with `code: 'E…'`, `[cause]: …` |
+//! | Java | `Exception in thread "main" type: message`, then `Caused by: type: message` (the last is the root) |
+//! | Go | `panic: …`, `fatal error: …` |
+//! | Rust | `thread 'main' panicked at FILE:LINE:COL:` and the message on the next line |
+//! | Ruby | `FILE:LINE:in 'method': message (Type)` |
+//! | Perl | `message at FILE line N.` |
+//! | shell | `./start.sh: line 3: prog: not found`, `sh: 1: exec: prog: not found` |
+//!
+//! Extraction reads the lines once; the classification
+//! ([`crate::classify`]) looks only at what is found here.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Which runtime printed an error, as far as its shape tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// CPython.
+    Python,
+    /// Node.js.
+    Node,
+    /// A JVM.
+    Java,
+    /// Go.
+    Go,
+    /// Rust.
+    Rust,
+    /// Ruby.
+    Ruby,
+    /// Perl.
+    Perl,
+    /// A shell running a wrapper script.
+    Shell,
+    /// A program whose error has no shape backstop knows: its last words.
+    Other,
+}
+
+impl Runtime {
+    /// How a summary names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Python => "Python",
+            Self::Node => "Node.js",
+            Self::Java => "Java",
+            Self::Go => "Go",
+            Self::Rust => "Rust",
+            Self::Ruby => "Ruby",
+            Self::Perl => "Perl",
+            Self::Shell => "shell",
+            Self::Other => "program",
+        }
+    }
+}
+
+/// One error, with its type and message (and its code, for Node).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Raised {
+    /// The exception type (`ModuleNotFoundError`, `java.net.ConnectException`,
+    /// `Errno::ECONNREFUSED`), when the shape has one.
+    pub kind: Option<String>,
+    /// The message.
+    pub message: String,
+}
+
+/// The terminal error of one failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalError {
+    /// Who printed it.
+    pub runtime: Runtime,
+    /// The error itself (for a chain: the root cause).
+    pub error: Raised,
+    /// The errors it was raised from or caused by, outermost last.
+    pub chain: Vec<Raised>,
+    /// Lines after it that belong to it (pydantic's field list, Node's
+    /// `code: 'ECONNREFUSED'`), at most a few.
+    pub detail: Vec<String>,
+    /// Its line's index among the lines given.
+    pub index: usize,
+    /// Where it was raised, when the shape says: `/app/main.py, line 7`.
+    pub place: Option<String>,
+    /// The lines printed just before it began (a log line saying what the
+    /// program was doing), at most three.
+    pub before: Vec<String>,
+}
+
+impl TerminalError {
+    /// The line to quote: `Type: message`.
+    pub fn quote(&self) -> String {
+        match &self.error.kind {
+            Some(k) if !self.error.message.is_empty() => format!("{k}: {}", self.error.message),
+            Some(k) => k.clone(),
+            None => self.error.message.clone(),
+        }
+    }
+
+    /// Every text that belongs to it: message, chain, detail.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.error.message.as_str())
+            .chain(self.error.kind.as_deref())
+            .chain(self.chain.iter().map(|r| r.message.as_str()))
+            .chain(self.chain.iter().filter_map(|r| r.kind.as_deref()))
+            .chain(self.detail.iter().map(String::as_str))
+    }
+}
+
+macro_rules! re {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
+    };
+}
+
+re!(PY_TRACEBACK, r"Traceback \(most recent call last\):\s*$");
+re!(
+    PY_RAISED,
+    r"^(?:[\w.]+\.)?(?P<kind>[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning|Group|Timeout|Refused|Missing|Invalid|Configured|NotFound|Failed|Denied)|[A-Z]\w*Error\w*|KeyError|StopIteration|SystemExit)(?::\s?(?P<message>.*))?$"
+);
+re!(
+    PY_QUALIFIED,
+    r"^(?P<kind>(?:[a-z_][\w]*\.)+[A-Z]\w*)(?::\s?(?P<message>.*))?$"
+);
+re!(
+    NODE_RAISED,
+    r"^(?:.*?\s)??(?:Uncaught )?(?P<kind>[A-Z]\w*(?:Error|Exception)|[Ee]rror)(?: \[(?P<code>[\w-]+)\])?: (?P<message>.+)$"
+);
+re!(NODE_FRAME, r"^\s+at .+");
+re!(NODE_CODE, r"^\s*code: '(?P<code>[\w-]+)',?$");
+re!(NODE_CAUSE, r"^\s*\[cause\]: (?P<rest>.+)$");
+re!(
+    JAVA_RAISED,
+    r#"^(?:Exception in thread "[^"]*" |Caused by: )(?P<kind>[\w.$]+)(?:: (?P<message>.*))?$"#
+);
+re!(GO_PANIC, r"^(?P<kind>panic|fatal error): (?P<message>.+)$");
+re!(
+    RUST_PANIC,
+    r"^thread '[^']*'(?: \(\d+\))? panicked at (?:'(?P<old>.*)', )?(?P<place>\S+?):?$"
+);
+re!(
+    RUBY_RAISED,
+    r"^(?P<place>\S+:\d+):in [`'][^']*': (?P<message>.*) \((?P<kind>[A-Z][\w:]*)\)$"
+);
+re!(
+    PERL_DIED,
+    r"^(?P<message>.+?) at (?P<file>\S+) line (?P<line>\d+)(?:, near .*|, <[^>]*> (?:line|chunk) \d+)?\.?$"
+);
+re!(
+    SHELL_SAID,
+    r"^(?P<script>[\w./-]*(?:sh|bash|dash)|\S+): (?:line )?\d+: (?P<message>.+)$"
+);
+
+/// Whether a Python traceback's frame (or code) line: indented, or the
+/// `^^^^` markers, or the chain separators.
+fn python_frame(line: &str) -> bool {
+    line.starts_with(' ') || line.starts_with('\t') || line.trim().is_empty()
+}
+
+const PY_CHAINED: &[&str] = &[
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+];
+
+/// The terminal errors in `lines`, in order; the last one is usually the
+/// failure, earlier ones its symptoms or earlier attempts.
+pub fn find(lines: &[&str]) -> Vec<TerminalError> {
+    let mut found = blocks(lines);
+    for (start, t) in &mut found {
+        situate(lines, *start, t);
+    }
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+re!(PY_FRAME_AT, r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#);
+re!(
+    NODE_AT,
+    r"^(?:file://)?(?P<file>/\S+\.[cm]?[jt]s):(?P<line>\d+)$"
+);
+re!(
+    JAVA_AT,
+    r"^\s*at [\w.$<>]+\((?P<file>[\w$]+\.(?:java|kt|scala)):(?P<line>\d+)\)"
+);
+
+/// Fills in where `t` (whose block begins at `start`) was raised, and what
+/// was printed before it.
+fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
+    if t.place.is_none() && t.runtime == Runtime::Java {
+        // The first frame of the application's own code.
+        t.place = lines[t.index + 1..]
+            .iter()
+            .take(40)
+            .filter_map(|l| JAVA_AT.captures(l))
+            .find(|c| !c["file"].starts_with("Thread"))
+            .map(|c| format!("{}:{}", &c["file"], &c["line"]));
+    }
+    if t.place.is_none() {
+        let from = if t.runtime == Runtime::Node {
+            t.index.saturating_sub(5)
+        } else {
+            start
+        };
+        t.place = lines[from..t.index].iter().rev().find_map(|l| {
+            PY_FRAME_AT
+                .captures(l)
+                .map(|c| format!("{}, line {}", &c["file"], &c["line"]))
+                .or_else(|| {
+                    NODE_AT
+                        .captures(l.trim())
+                        .map(|c| format!("{}:{}", &c["file"], &c["line"]))
+                })
+        });
+    }
+    t.before = lines[..start]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .take(6)
+        .map(str::to_string)
+        .collect();
+}
+
+/// Each terminal error with the index where its block begins.
+fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let start = i;
+        let line = lines[i].trim_end();
+        if PY_TRACEBACK.is_match(line) {
+            let (found, next) = python(lines, i);
+            if let Some(t) = found {
+                // A chain: the separator right before this traceback.
+                out.push((start, t));
+            }
+            i = next;
+            continue;
+        }
+        if let Some(c) = JAVA_RAISED.captures(line) {
+            let (t, next) = java(lines, i, &c);
+            out.push((start, t));
+            i = next;
+            continue;
+        }
+        if let Some(t) = node(lines, i) {
+            i = t.1;
+            out.push((start, t.0));
+            continue;
+        }
+        if let Some(c) = GO_PANIC.captures(line) {
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Go,
+                    error: Raised {
+                        kind: Some(c["kind"].to_string()),
+                        message: c["message"].to_string(),
+                    },
+                    chain: Vec::new(),
+                    detail: following(lines, i + 1, 2),
+                    index: i,
+                    place: None,
+                    before: Vec::new(),
+                },
+            ));
+            i += 1;
+            continue;
+        }
+        if let Some(c) = RUST_PANIC.captures(line) {
+            let message = match c.name("old") {
+                Some(m) => m.as_str().to_string(),
+                None => lines
+                    .get(i + 1)
+                    .map_or_else(String::new, |l| l.trim().to_string()),
+            };
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Rust,
+                    error: Raised {
+                        kind: Some("panic".to_string()),
+                        message,
+                    },
+                    chain: Vec::new(),
+                    detail: vec![c["place"].to_string()],
+                    index: i,
+                    place: Some(c["place"].to_string()),
+                    before: Vec::new(),
+                },
+            ));
+            i += 1;
+            continue;
+        }
+        if let Some(c) = RUBY_RAISED.captures(line) {
+            // Ruby prints the exception, then each of its causes.
+            let mut chain = Vec::new();
+            let mut j = i + 1;
+            while j < lines.len() {
+                let l = lines[j].trim_end();
+                if l.trim_start().starts_with("from ") {
+                    j += 1;
+                } else if let Some(cause) = RUBY_RAISED.captures(l) {
+                    chain.push(Raised {
+                        kind: Some(cause["kind"].to_string()),
+                        message: cause["message"].to_string(),
+                    });
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Ruby,
+                    error: Raised {
+                        kind: Some(c["kind"].to_string()),
+                        message: c["message"].to_string(),
+                    },
+                    chain,
+                    detail: vec![c["place"].to_string()],
+                    index: i,
+                    place: None,
+                    before: Vec::new(),
+                },
+            ));
+            i = j;
+            continue;
+        }
+        if let Some(c) = SHELL_SAID.captures(line) {
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Shell,
+                    error: Raised {
+                        kind: None,
+                        message: c["message"].to_string(),
+                    },
+                    chain: Vec::new(),
+                    detail: vec![c["script"].to_string()],
+                    index: i,
+                    place: None,
+                    before: Vec::new(),
+                },
+            ));
+            i += 1;
+            continue;
+        }
+        if let Some(c) = PERL_DIED.captures(line)
+            && !line.starts_with(' ')
+            && (std::path::Path::new(&c["file"])
+                .extension()
+                .is_some_and(|e| ["pl", "pm", "t"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+                || c["file"] == *"-e")
+        {
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Perl,
+                    error: Raised {
+                        kind: None,
+                        message: c["message"].to_string(),
+                    },
+                    chain: Vec::new(),
+                    detail: std::iter::once(format!("{} line {}", &c["file"], &c["line"]))
+                        .chain(
+                            lines[start.saturating_sub(4)..start]
+                                .iter()
+                                .rev()
+                                .take_while(|l| !l.trim().is_empty())
+                                .map(|l| l.trim().to_string()),
+                        )
+                        .collect(),
+                    index: i,
+                    place: None,
+                    before: Vec::new(),
+                },
+            ));
+            i += 1;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+re!(
+    ERRORISH,
+    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound"
+);
+re!(
+    NOISE,
+    r"^(?:Node\.js v\d|note: run with|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited)"
+);
+re!(
+    LOG_PREFIX,
+    r"^(?:\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s*|\[[^\]]*\]\s*|(?:ERROR|FATAL|CRITICAL|CRIT|PANIC|WARN(?:ING)?|INFO|error|fatal)\b:?\s*|[\w.-]+\[\d+\]:\s*)+"
+);
+re!(
+    JSON_FIELD,
+    r#""(?P<key>msg|message|error|err|reason)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)""#
+);
+
+/// The last words of a program whose error has no known shape (a Go
+/// `log.Fatal`, a caught error logged before `exit(1)`, a JSON log
+/// line): the last line that reads as an error among the last few, its
+/// timestamp, level and logger stripped, a JSON line's message and error
+/// joined.
+pub fn last_words(lines: &[&str]) -> Option<TerminalError> {
+    let tail: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, l)| !l.trim().is_empty() && !NOISE.is_match(l))
+        .take(6)
+        .map(|(i, l)| (i, *l))
+        .collect();
+    // The last line that names an errno says the most; else the last that
+    // reads as an error; else the last line.
+    let (index, line) = tail
+        .iter()
+        .find(|(_, l)| crate::errno::find(l).is_some())
+        .or_else(|| tail.iter().find(|(_, l)| ERRORISH.is_match(l)))
+        .or_else(|| tail.first())
+        .copied()?;
+    let message = if line.trim_start().starts_with('{') {
+        let parts: Vec<String> = JSON_FIELD
+            .captures_iter(line)
+            .map(|c| c["value"].replace("\\\"", "\""))
+            .collect();
+        if parts.is_empty() {
+            line.trim().to_string()
+        } else {
+            parts.join(": ")
+        }
+    } else {
+        LOG_PREFIX.replace(line.trim(), "").trim().to_string()
+    };
+    Some(TerminalError {
+        runtime: Runtime::Other,
+        error: Raised {
+            kind: None,
+            message,
+        },
+        chain: Vec::new(),
+        detail: Vec::new(),
+        index,
+        place: None,
+        before: lines[..index]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .take(6)
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// Up to `n` non-empty lines from `from`, trimmed.
+fn following(lines: &[&str], from: usize, n: usize) -> Vec<String> {
+    lines
+        .iter()
+        .skip(from)
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .map(str::to_string)
+        .collect()
+}
+
+/// A Python traceback starting at `start`, with the tracebacks chained to
+/// it; returns it and the index after it.
+fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
+    let mut chain = Vec::new();
+    let mut i = start + 1;
+    loop {
+        while i < lines.len() && python_frame(lines[i]) {
+            i += 1;
+        }
+        let Some(line) = lines.get(i).map(|l| l.trim_end()) else {
+            return (None, i);
+        };
+        let raised = PY_RAISED
+            .captures(line)
+            .or_else(|| PY_QUALIFIED.captures(line))
+            .map_or_else(
+                || Raised {
+                    kind: None,
+                    message: line.to_string(),
+                },
+                |c| Raised {
+                    kind: Some(c["kind"].to_string()),
+                    message: c
+                        .name("message")
+                        .map_or("", |m| m.as_str())
+                        .trim()
+                        .to_string(),
+                },
+            );
+        let at = i;
+        i += 1;
+        // What belongs to the message: indented lines, a pydantic field list.
+        let mut detail = Vec::new();
+        while i < lines.len() && detail.len() < 6 {
+            let l = lines[i].trim_end();
+            if l.is_empty()
+                || PY_TRACEBACK.is_match(l)
+                || PY_CHAINED.contains(&l.trim())
+                || PY_RAISED.is_match(l)
+            {
+                break;
+            }
+            detail.push(l.trim().to_string());
+            i += 1;
+        }
+        // A chained traceback follows the separator.
+        let mut j = i;
+        while j < lines.len() && lines[j].trim().is_empty() {
+            j += 1;
+        }
+        let chained = lines.get(j).is_some_and(|l| PY_CHAINED.contains(&l.trim()));
+        if chained {
+            let mut k = j + 1;
+            while k < lines.len() && lines[k].trim().is_empty() {
+                k += 1;
+            }
+            if lines.get(k).is_some_and(|l| PY_TRACEBACK.is_match(l)) {
+                chain.push(raised);
+                i = k + 1;
+                continue;
+            }
+        }
+        return (
+            Some(TerminalError {
+                runtime: Runtime::Python,
+                error: raised,
+                chain,
+                detail,
+                index: at,
+                place: None,
+                before: Vec::new(),
+            }),
+            i,
+        );
+    }
+}
+
+/// A Java exception at `start`, with its `Caused by:` chain (the last one,
+/// the root cause, is the error); returns it and the index after it.
+fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalError, usize) {
+    let raise = |c: &regex::Captures<'_>| Raised {
+        kind: Some(c["kind"].to_string()),
+        message: c.name("message").map_or("", |m| m.as_str()).to_string(),
+    };
+    let mut chain = vec![raise(first)];
+    let mut index = start;
+    let mut i = start + 1;
+    while i < lines.len() {
+        let l = lines[i].trim_end();
+        if l.trim_start().starts_with("at ") || l.trim_start().starts_with("... ") {
+            i += 1;
+            continue;
+        }
+        match JAVA_RAISED.captures(l) {
+            Some(c) if l.starts_with("Caused by: ") => {
+                chain.push(raise(&c));
+                index = i;
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    let error = chain.pop().expect("UNWRAP: the first is there");
+    chain.reverse();
+    (
+        TerminalError {
+            runtime: Runtime::Java,
+            error,
+            chain,
+            detail: Vec::new(),
+            index,
+            place: None,
+            before: Vec::new(),
+        },
+        i,
+    )
+}
+
+/// A Node.js error at `i`: `Type [CODE]: message` followed by stack frames
+/// (or by the object dump of a thrown error); returns it and the index
+/// after what belongs to it.
+fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
+    let i = at;
+    let line = lines[i].trim_end();
+    let raised = NODE_RAISED.captures(line)?;
+    let next = lines.get(i + 1).map_or("", |l| l.trim_end());
+    if !NODE_FRAME.is_match(next) && !next.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut error = Raised {
+        kind: Some(raised["kind"].to_string()),
+        message: raised["message"].to_string(),
+    };
+    let mut code = raised.name("code").map(|m| m.as_str().to_string());
+    let mut chain = Vec::new();
+    let mut detail = Vec::new();
+    let mut j = i + 1;
+    while j < lines.len() {
+        let l = lines[j].trim_end();
+        if NODE_FRAME.is_match(l) {
+            j += 1;
+            continue;
+        }
+        if let Some(m) = NODE_CODE.captures(l) {
+            code.get_or_insert_with(|| m["code"].to_string());
+            j += 1;
+            continue;
+        }
+        if let Some(m) = NODE_CAUSE.captures(l) {
+            // `[cause]: Error: connect ECONNREFUSED …`: the root cause.
+            let rest = m["rest"].trim_end_matches('{').trim();
+            let inner = NODE_RAISED.captures(rest).map_or_else(
+                || Raised {
+                    kind: None,
+                    message: rest.to_string(),
+                },
+                |c| Raised {
+                    kind: Some(c["kind"].to_string()),
+                    message: c["message"].to_string(),
+                },
+            );
+            chain.push(std::mem::replace(&mut error, inner));
+            j += 1;
+            continue;
+        }
+        let t = l.trim();
+        let in_dump = t.starts_with('{')
+            || t.starts_with('}')
+            || t.starts_with('[')
+            || t.starts_with(']')
+            || (t.contains(": ") && l.starts_with("  "));
+        if in_dump && detail.len() < 12 {
+            detail.push(t.to_string());
+            j += 1;
+            continue;
+        }
+        break;
+    }
+    if let Some(code) = code {
+        detail.insert(0, format!("code: {code}"));
+    }
+    Some((
+        TerminalError {
+            runtime: Runtime::Node,
+            error,
+            chain,
+            detail,
+            index: i,
+            place: None,
+            before: Vec::new(),
+        },
+        j,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last(text: &str) -> TerminalError {
+        let lines: Vec<&str> = text.lines().collect();
+        find(&lines).pop().expect("a terminal error")
+    }
+
+    #[test]
+    fn python_takes_the_last_line_of_the_last_traceback_of_a_chain() {
+        let t = last(
+            "Traceback (most recent call last):
+  File \"/app/db.py\", line 3, in connect
+    sock.connect(addr)
+ConnectionRefusedError: [Errno 111] Connection refused
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File \"/app/main.py\", line 9, in <module>
+    db.connect()
+app.errors.DatabaseDown: the ledger is unreachable",
+        );
+        assert_eq!(t.runtime, Runtime::Python);
+        assert_eq!(t.error.kind.as_deref(), Some("app.errors.DatabaseDown"));
+        assert_eq!(t.chain[0].kind.as_deref(), Some("ConnectionRefusedError"));
+        assert_eq!(t.index, 10);
+    }
+
+    #[test]
+    fn node_reads_the_code_and_the_cause() {
+        let t = last(
+            "TypeError: fetch failed
+    at node:internal/deps/undici/undici:13510:13
+    at async main (/app/index.js:3:3) {
+  [cause]: Error: connect ECONNREFUSED 127.0.0.1:9999
+      at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1607:16) {
+    errno: -111,
+    code: 'ECONNREFUSED',
+    syscall: 'connect',
+    address: '127.0.0.1',
+    port: 9999
+  }
+}",
+        );
+        assert_eq!(t.runtime, Runtime::Node);
+        assert_eq!(t.error.message, "connect ECONNREFUSED 127.0.0.1:9999");
+        assert_eq!(t.chain[0].message, "fetch failed");
+        assert_eq!(t.detail[0], "code: ECONNREFUSED");
+    }
+
+    #[test]
+    fn java_takes_the_root_cause() {
+        let t = last(
+            "Exception in thread \"main\" java.lang.RuntimeException: cannot start
+\tat App.main(App.java:5)
+Caused by: java.net.ConnectException: Connection refused
+\tat java.base/sun.nio.ch.Net.connect0(Native Method)
+\t... 3 more",
+        );
+        assert_eq!(t.error.kind.as_deref(), Some("java.net.ConnectException"));
+        assert_eq!(t.chain[0].message, "cannot start");
+    }
+
+    #[test]
+    fn go_rust_ruby_perl_and_shell_shapes() {
+        assert_eq!(
+            last("panic: runtime error: invalid memory address or nil pointer dereference").runtime,
+            Runtime::Go
+        );
+        let rust = last("thread 'main' panicked at src/main.rs:3:5:\nboom");
+        assert_eq!(
+            (rust.runtime, rust.error.message.as_str()),
+            (Runtime::Rust, "boom")
+        );
+        let ruby = last(
+            "app.rb:3:in 'initialize': Connection refused - connect(2) for \"127.0.0.1\" port 6390 (Errno::ECONNREFUSED)",
+        );
+        assert_eq!(ruby.error.kind.as_deref(), Some("Errno::ECONNREFUSED"));
+        let perl = last("API_TOKEN not set at app.pl line 4.");
+        assert_eq!(
+            (perl.runtime, perl.error.message.as_str()),
+            (Runtime::Perl, "API_TOKEN not set")
+        );
+        let sh = last("./start.sh: line 3: ./venv/bin/gunicorn: No such file or directory");
+        assert_eq!(sh.runtime, Runtime::Shell);
+        assert_eq!(
+            sh.error.message,
+            "./venv/bin/gunicorn: No such file or directory"
+        );
+    }
+}
