@@ -27,6 +27,10 @@ pub struct Context {
     pub exit: Option<String>,
     /// Its open-files limit, when known (to name it in `resource-limit`).
     pub open_files_limit: Option<u64>,
+    /// The evidence sources that are the program's own output (its log,
+    /// its preflight run): terminal errors are looked for there only, never
+    /// in backstop's own messages. Empty: every source.
+    pub output_sources: Vec<String>,
 }
 
 /// A cause named by structure: its id and its one-line summary.
@@ -413,6 +417,11 @@ fn dependency_of<'k>(
         },
         Some(k),
     ))
+}
+
+/// Whether `text` names an address of the service itself.
+pub fn names_own_address(text: &str, ctx: &Context) -> bool {
+    address::find(text).is_some_and(|a| own(&a, ctx))
 }
 
 /// An address of the service itself: one of its ports, on this host.

@@ -273,6 +273,15 @@ impl Diagnoser {
                 ));
             }
         }
+        // A refusal on the service's own port is the service not
+        // listening, never a dependency's outage.
+        for (c, _) in &mut found {
+            if c.id == "dependency-unavailable" {
+                c.evidence
+                    .retain(|e| !classify::names_own_address(&e.text, ctx));
+            }
+        }
+        found.retain(|(c, _)| !c.evidence.is_empty());
         found.sort_by(|(a, pa), (b, pb)| b.confidence.total_cmp(&a.confidence).then(pb.cmp(pa)));
         // Two rules may name one cause (a memory_max restart, a MemoryError):
         // the better-ranked one speaks for it, with the evidence of both.
@@ -326,16 +335,22 @@ fn structural(
     evidence: &[Evidence],
     ctx: &Context,
 ) -> Option<(usize, classify::Named, Vec<usize>, bool)> {
-    let lines: Vec<&str> = evidence.iter().map(|e| e.text.as_str()).collect();
+    // The program's own output only, each line with its index in `evidence`.
+    let (at, lines): (Vec<usize>, Vec<&str>) = evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
+        .map(|(i, e)| (i, e.text.as_str()))
+        .unzip();
     let mut named: Vec<(usize, classify::Named)> = terminal::find(&lines)
         .iter()
-        .filter_map(|t| classify::classify(t, ctx).map(|n| (t.index, n)))
+        .filter_map(|t| classify::classify(t, ctx).map(|n| (at[t.index], n)))
         .collect();
     if named.is_empty() {
         // No error of a known shape says what happened: the last words.
         let t = terminal::last_words(&lines)?;
         let n = classify::classify(&t, ctx)?;
-        return Some((t.index, n, vec![t.index], false));
+        return Some((at[t.index], n, vec![at[t.index]], false));
     }
     let (mut index, mut last) = named.pop()?;
     // A compiler lists every syntax error; the first of the run is the one.

@@ -24,9 +24,6 @@ pub fn remedy_of(id: &str) -> &'static str {
         "resource-limit" => {
             "raise the limit (`limits = { nofile = 65536 }`, `ulimit -n`, `pids_max`), or find what holds so many files or processes (`ls /proc/PID/fd | wc -l`)"
         }
-        "workdir-missing" => {
-            "restore the directory (a release symlink pointing at a removed release: re-point it), or fix `dir`"
-        }
         _ => RULES
             .iter()
             .find(|r| r.id == id)
@@ -80,6 +77,14 @@ pub const RULES: &[Rule] = &[
         patterns: &[r#"Could not import module "(?P<module>[^"]+)""#],
         summary: "the runtime cannot import `{module}`",
         remedy: "fix the module name in the command (`module:app`), or the service's `dir` / PYTHONPATH",
+    },
+    Rule {
+        id: "workdir-missing",
+        confidence: 0.99,
+        // backstop's own spawn failure.
+        patterns: &[r"working directory does not exist: (?P<path>\S+)"],
+        summary: "the service's dir {path} does not exist",
+        remedy: "restore the directory (a release symlink pointing at a removed release: re-point it), or fix `dir`",
     },
     Rule {
         id: "command-not-found",

@@ -95,6 +95,25 @@ fn command_not_found() {
 }
 
 #[test]
+fn a_dangling_release_symlink_is_workdir_missing_naming_its_target() {
+    let s = Sandbox::new(&format!(
+        "[services.api]\ncommand = \"python3 -m http.server\"\ndir = \"current\"\n{FAST}\n"
+    ));
+    std::fs::create_dir(s.path("releases")).unwrap();
+    std::os::unix::fs::symlink(s.path("releases/v2.14.0"), s.path("current")).unwrap();
+    let _daemon = s.up();
+    s.wait_state("api", "failed", T);
+    let r = diagnose(&s, "api");
+    assert_cause(&r, "workdir-missing", "current");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("current is a symlink to ")
+            && summary.contains("releases/v2.14.0, which does not exist"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn missing_module() {
     let (_s, _d, r) = diagnosed(
         &format!(
@@ -430,6 +449,38 @@ interval = "100ms"
         summary.contains("check exec fails now: exit 1"),
         "says what the check saw: {summary}"
     );
+}
+
+/// backstop's own probe refused on the service's own port says the
+/// service does not listen (yet): never a dependency outage, even when the
+/// program's own output also mentions the refusal.
+#[test]
+fn a_probe_refused_on_the_service_own_port_is_not_a_dependency() {
+    let port = support::free_port();
+    let (_s, _d, r) = diagnosed(
+        &format!(
+            r#"
+[services.api]
+command = ["python3", "-c", "import socket,time; s=socket.socket(); print(s.connect_ex(('127.0.0.1', {port})), 'Connection refused on 127.0.0.1:{port}', flush=True); time.sleep(100)"]
+port = {port}
+startup = "500ms"
+
+[[services.api.health]]
+http = "http://127.0.0.1:{port}/health"
+interval = "100ms"
+"#
+        ),
+        "api",
+        "startup-timeout",
+    );
+    assert_cause(&r, "startup-timeout", "startup period");
+    let ids: Vec<&str> = r["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"dependency-unavailable"), "{ids:?}");
 }
 
 #[test]

@@ -195,6 +195,10 @@ fn context(
         own_ports,
         exit: refine::last_exit(view),
         open_files_limit: None,
+        output_sources: [Part::Logs, Part::Preflight]
+            .iter()
+            .map(|p| bundle::FILES[*p as usize].to_string())
+            .collect(),
     }
 }
 

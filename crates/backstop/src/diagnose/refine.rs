@@ -46,6 +46,7 @@ pub(super) fn refine(
             }
             "port-in-use" => name_port_holder(c, service, &config.daemon.state_dir),
             "syntax-error" => locate(c, evidence),
+            "workdir-missing" => follow_symlinks(c, &service.dir),
             "startup-timeout" => add_check_detail(c, checks, evidence),
             _ => {}
         }
@@ -86,6 +87,28 @@ fn locate(c: &mut Cause, evidence: &[Evidence]) {
             let n = c.evidence.len() - 1;
             c.evidence.insert(n, e);
         }
+    }
+}
+
+/// A missing `dir` is often a release symlink left pointing at a removed
+/// release: name the link and where it points.
+fn follow_symlinks(c: &mut Cause, dir: &std::path::Path) {
+    let dangling = dir.ancestors().find_map(|p| {
+        let meta = std::fs::symlink_metadata(p).ok()?;
+        if !meta.file_type().is_symlink() || p.exists() {
+            return None;
+        }
+        std::fs::read_link(p)
+            .ok()
+            .map(|target| (p.to_path_buf(), target))
+    });
+    if let Some((link, target)) = dangling {
+        c.summary = format!(
+            "{}: {} is a symlink to {}, which does not exist",
+            c.summary,
+            link.display(),
+            target.display()
+        );
     }
 }
 
