@@ -194,7 +194,13 @@ fn context(
         known,
         own_ports,
         exit: refine::last_exit(view),
-        open_files_limit: None,
+        // The limit its processes inherit from backstop (until `limits`
+        // sets one of its own).
+        open_files_limit: nix::sys::resource::getrlimit(
+            nix::sys::resource::Resource::RLIMIT_NOFILE,
+        )
+        .ok()
+        .map(|(soft, _)| soft),
         output_sources: [Part::Logs, Part::Preflight]
             .iter()
             .map(|p| bundle::FILES[*p as usize].to_string())
