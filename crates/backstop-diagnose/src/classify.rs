@@ -62,6 +62,10 @@ re!(
     r#"(?i)(?:no module named|cannot find (?:module|package)|can't locate|cannot load such file --|could not find or load main class|NoClassDefFoundError:|ClassNotFoundException:|no required module provides package|cannot find package)\s*['"`]?(?P<module>[\w./@$:-]+?)['"`]?(?:\s|$|,|\)|;)"#
 );
 re!(
+    PHP_MISSING,
+    r#"(?i)(?:class|interface|trait) "(?P<module>[\w\\]+)" not found|call to undefined function (?P<function>[\w\\]+)\("#
+);
+re!(
     CYCLE,
     r"cannot import name '(?P<name>[^']+)' from partially initialized module '(?P<module>[^']+)'"
 );
@@ -123,7 +127,7 @@ const MODULE_TYPES: &[&str] = &[
     "NoClassDefFoundError",
     "ClassNotFoundException",
 ];
-const SYNTAX_TYPES: &[&str] = &["SyntaxError", "IndentationError", "TabError"];
+const SYNTAX_TYPES: &[&str] = &["SyntaxError", "IndentationError", "TabError", "ParseError"];
 const MEMORY_TYPES: &[&str] = &["MemoryError", "OutOfMemoryError"];
 /// Exceptions of database, cache, queue and HTTP clients that mean "cannot
 /// reach it", with or without an errno in the message.
@@ -186,7 +190,12 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
     // Java root cause with the exception it surfaced as.
     let quote = match (t.runtime, t.chain.last().and_then(|r| r.kind.as_deref())) {
         (Runtime::Java, Some(outer)) if Some(outer) != t.error.kind.as_deref() => {
-            format!("{outer}, caused by {quote}")
+            let said = t.chain.last().map_or("", |r| r.message.as_str());
+            if said.is_empty() {
+                format!("{outer}, caused by {quote}")
+            } else {
+                format!("{outer}: {said}, caused by {quote}")
+            }
         }
         _ => quote,
     };
@@ -251,11 +260,16 @@ fn name_by_structure(
         || node_code(t).is_some_and(|c| c == "MODULE_NOT_FOUND" || c == "ERR_MODULE_NOT_FOUND")
         || message.starts_with("Can't locate ")
         || message.contains("cannot load such file")
+        || PHP_MISSING.is_match(message)
     {
-        let module = MODULE.captures(&all).map_or_else(
-            || message.to_string(),
-            |c| c["module"].trim_end_matches('.').to_string(),
-        );
+        let module = MODULE
+            .captures(&all)
+            .or_else(|| PHP_MISSING.captures(message))
+            .and_then(|c| c.name("module").or_else(|| c.name("function")))
+            .map_or_else(
+                || message.to_string(),
+                |m| m.as_str().trim_end_matches('.').to_string(),
+            );
         return named(
             "missing-module",
             format!("the runtime cannot import `{module}`"),
@@ -494,7 +508,10 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
         }
         Errno::NoProcesses => named(
             "resource-limit",
-            format!("no more processes or threads (EAGAIN): {}", t.quote()),
+            format!(
+                "no more processes or threads (EAGAIN: the process limit, `ulimit -u` or the cgroup's pids.max): {}",
+                t.quote()
+            ),
         ),
         Errno::NoSpace => {
             let path = path_in(all)
@@ -580,6 +597,13 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
             format!("the program `{}` is not executable", subject(m)),
         );
     }
+    if let Some(what) = m.strip_prefix("syntax error") {
+        let script = t.detail.first().map_or("the script", String::as_str);
+        return named(
+            "syntax-error",
+            format!("the script {script} does not parse: syntax error{what}"),
+        );
+    }
     if m.ends_with("unbound variable") {
         let name = subject(m);
         return named(
@@ -593,6 +617,49 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
 /// A missing setting or an invalid configuration, in the forms of the
 /// common frameworks and of programs' own checks.
 fn missing_setting(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
+    let n = setting_named(t, kinds, ctx)?;
+    // A setting missing because its env file was not found: the file is the cause.
+    if n.summary.starts_with("a required setting is missing")
+        && let Some(file) = t.before.iter().find_map(|l| unfound_env_file(l))
+    {
+        return named(
+            "env-file-missing",
+            format!("the env file {file} is missing, so {}", n.summary),
+        );
+    }
+    Some(n)
+}
+
+/// `could not find configuration file /etc/app/app.env`: the env file.
+fn unfound_env_file(line: &str) -> Option<String> {
+    let lower = line.to_ascii_lowercase();
+    if ![
+        "could not find",
+        "not found",
+        "no such file",
+        "does not exist",
+        "missing",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        return None;
+    }
+    BARE_PATH
+        .captures_iter(line)
+        .chain(QUOTED_PATH.captures_iter(line))
+        .map(|c| c["path"].trim_end_matches(['.', ',', ':']).to_string())
+        .find(|p| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            name == ".env"
+                || name.starts_with(".env.")
+                || std::path::Path::new(name)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("env"))
+        })
+}
+
+fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
     let _ = ctx;
     let m = t.error.message.as_str();
     let first = kinds.first().copied().unwrap_or("");
@@ -709,8 +776,20 @@ pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
         .place
         .as_ref()
         .map_or_else(String::new, |p| format!(" ({p})"));
+    // Python's "During handling of the above exception": the one it was
+    // handling is often the real bug.
+    let from = match (t.runtime, t.chain.last()) {
+        (Runtime::Python, Some(cause)) => {
+            let q = cause.kind.as_ref().map_or_else(
+                || cause.message.clone(),
+                |k| format!("{k}: {}", cause.message),
+            );
+            format!(", raised from {q}")
+        }
+        _ => String::new(),
+    };
     format!(
-        "{exits} on a {} error no known cause explains: {}{errno}{at}",
+        "{exits} on a {} error no known cause explains: {}{from}{errno}{at}",
         t.runtime.name(),
         t.quote()
     )

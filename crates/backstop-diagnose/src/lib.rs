@@ -347,10 +347,12 @@ fn structural(
         .filter_map(|t| classify::classify(t, ctx).map(|n| (at[t.index], n)))
         .collect();
     if named.is_empty() {
-        // No error of a known shape says what happened: the last words.
-        let t = terminal::last_words(&lines)?;
-        let n = classify::classify(&t, ctx)?;
-        return Some((at[t.index], n, vec![at[t.index]], false));
+        // No error of a known shape says what happened: the last words
+        // that do.
+        return terminal::last_words_all(&lines).into_iter().find_map(|t| {
+            let n = classify::classify(&t, ctx)?;
+            Some((at[t.index], n, vec![at[t.index]], false))
+        });
     }
     let (mut index, mut last) = named.pop()?;
     // A compiler lists every syntax error; the first of the run is the one.

@@ -38,6 +38,8 @@ pub enum Runtime {
     Perl,
     /// A shell running a wrapper script.
     Shell,
+    /// PHP.
+    Php,
     /// A program whose error has no shape backstop knows: its last words.
     Other,
 }
@@ -54,6 +56,7 @@ impl Runtime {
             Self::Ruby => "Ruby",
             Self::Perl => "Perl",
             Self::Shell => "shell",
+            Self::Php => "PHP",
             Self::Other => "program",
         }
     }
@@ -149,6 +152,10 @@ re!(
 re!(
     PERL_DIED,
     r"^(?P<message>.+?) at (?P<file>\S+) line (?P<line>\d+)(?:, near .*|, <[^>]*> (?:line|chunk) \d+)?\.?$"
+);
+re!(
+    PHP_FATAL,
+    r"^(?:PHP )?(?P<level>Fatal error|Parse error):\s+(?:Uncaught (?P<kind>[\w\\]+): )?(?P<message>.+?)(?: in (?P<file>/\S+?)(?::(?P<line>\d+)| on line (?P<line2>\d+)))?$"
 );
 re!(
     SHELL_SAID,
@@ -332,6 +339,37 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             i = j;
             continue;
         }
+        if let Some(c) = PHP_FATAL.captures(line) {
+            let kind = match (&c["level"], c.name("kind")) {
+                ("Parse error", _) => Some("ParseError".to_string()),
+                (_, Some(k)) => Some(k.as_str().to_string()),
+                _ => None,
+            };
+            let place = c.name("file").map(|f| {
+                let n = c
+                    .name("line")
+                    .or_else(|| c.name("line2"))
+                    .map_or("", |m| m.as_str());
+                format!("{}:{n}", f.as_str())
+            });
+            out.push((
+                start,
+                TerminalError {
+                    runtime: Runtime::Php,
+                    error: Raised {
+                        kind,
+                        message: c["message"].to_string(),
+                    },
+                    chain: Vec::new(),
+                    detail: Vec::new(),
+                    index: i,
+                    place,
+                    before: Vec::new(),
+                },
+            ));
+            i += 1;
+            continue;
+        }
         if let Some(c) = SHELL_SAID.captures(line) {
             out.push((
                 start,
@@ -402,16 +440,27 @@ re!(
     r"^(?:\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s*|\[[^\]]*\]\s*|(?:ERROR|FATAL|CRITICAL|CRIT|PANIC|WARN(?:ING)?|INFO|error|fatal)\b:?\s*|[\w.-]+\[\d+\]:\s*)+"
 );
 re!(
+    LOGFMT_FIELD,
+    r#"(?:^|\s)(?:msg|message|err|error|reason)=(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>\S+))"#
+);
+re!(
     JSON_FIELD,
     r#""(?P<key>msg|message|error|err|reason)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)""#
 );
 
 /// The last words of a program whose error has no known shape (a Go
-/// `log.Fatal`, a caught error logged before `exit(1)`, a JSON log
-/// line): the last line that reads as an error among the last few, its
-/// timestamp, level and logger stripped, a JSON line's message and error
-/// joined.
+/// `log.Fatal`, a caught error logged before `exit(1)`, a JSON or logfmt
+/// log line): the last line that reads as an error among the last few, its
+/// timestamp, level and logger stripped, a structured line's message and
+/// error joined.
 pub fn last_words(lines: &[&str]) -> Option<TerminalError> {
+    last_words_all(lines).into_iter().next()
+}
+
+/// Every candidate for [`last_words`], the likeliest first: the lines of
+/// the last few that name an errno (latest first), then those that read as
+/// an error, then the last line.
+pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
     let tail: Vec<(usize, &str)> = lines
         .iter()
         .enumerate()
@@ -420,46 +469,68 @@ pub fn last_words(lines: &[&str]) -> Option<TerminalError> {
         .take(6)
         .map(|(i, l)| (i, *l))
         .collect();
-    // The last line that names an errno says the most; else the last that
-    // reads as an error; else the last line.
-    let (index, line) = tail
+    let mut order: Vec<(usize, &str)> = tail
         .iter()
-        .find(|(_, l)| crate::errno::find(l).is_some())
-        .or_else(|| tail.iter().find(|(_, l)| ERRORISH.is_match(l)))
-        .or_else(|| tail.first())
-        .copied()?;
-    let message = if line.trim_start().starts_with('{') {
-        let parts: Vec<String> = JSON_FIELD
+        .filter(|(_, l)| crate::errno::find(l).is_some())
+        .copied()
+        .collect();
+    order.extend(
+        tail.iter()
+            .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
+    );
+    if let Some(last) = tail.first()
+        && !order.contains(last)
+    {
+        order.push(*last);
+    }
+    order
+        .into_iter()
+        .map(|(index, line)| TerminalError {
+            runtime: Runtime::Other,
+            error: Raised {
+                kind: None,
+                message: said(line),
+            },
+            chain: Vec::new(),
+            detail: Vec::new(),
+            index,
+            place: None,
+            before: lines[..index]
+                .iter()
+                .rev()
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty())
+                .take(6)
+                .map(str::to_string)
+                .collect(),
+        })
+        .collect()
+}
+
+/// What a log line says: a JSON or logfmt line's message and error, or
+/// the text without its timestamp, level and logger.
+fn said(line: &str) -> String {
+    let structured: Vec<String> = if line.trim_start().starts_with('{') {
+        JSON_FIELD
             .captures_iter(line)
             .map(|c| c["value"].replace("\\\"", "\""))
-            .collect();
-        if parts.is_empty() {
-            line.trim().to_string()
-        } else {
-            parts.join(": ")
-        }
+            .collect()
     } else {
-        LOG_PREFIX.replace(line.trim(), "").trim().to_string()
+        LOGFMT_FIELD
+            .captures_iter(line)
+            .map(|c| {
+                c.name("quoted")
+                    .or_else(|| c.name("bare"))
+                    .map_or("", |m| m.as_str())
+                    .replace("\\\"", "\"")
+            })
+            .collect()
     };
-    Some(TerminalError {
-        runtime: Runtime::Other,
-        error: Raised {
-            kind: None,
-            message,
-        },
-        chain: Vec::new(),
-        detail: Vec::new(),
-        index,
-        place: None,
-        before: lines[..index]
-            .iter()
-            .rev()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty())
-            .take(6)
-            .map(str::to_string)
-            .collect(),
-    })
+    if structured.is_empty() {
+        LOG_PREFIX.replace(line.trim(), "").trim().to_string()
+    } else {
+        structured.join(": ")
+    }
 }
 
 /// Up to `n` non-empty lines from `from`, trimmed.
