@@ -110,7 +110,9 @@ fn judge(d: &Diagnoser, s: &Sample) -> Result<(), String> {
         .iter()
         .filter(|n| !summary.contains(n.as_str()))
         .collect();
-    if id == s.expect && missing.is_empty() {
+    // The error is the exception, never the traceback's header.
+    let quotes_header = summary.contains("Traceback (most recent call last)");
+    if id == s.expect && missing.is_empty() && !quotes_header {
         Ok(())
     } else {
         Err(format!(
