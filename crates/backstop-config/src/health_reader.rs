@@ -419,6 +419,11 @@ fn read_percent(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<f64> {
     read_percent_of(r, v, what, 0.0..=100.0)
 }
 
+/// A CPU percentage of one core (`"80%"`, `150`), 0 to 10 000.
+pub(crate) fn read_cpu_percent(r: &mut Reader, v: &Value<'_>, what: &str) -> Option<f64> {
+    read_percent_of(r, v, what, 0.0..=10_000.0)
+}
+
 /// `"80%"` or `80` within `range` (CPU may exceed 100% on several cores).
 fn read_percent_of(
     r: &mut Reader,

@@ -68,6 +68,7 @@ const SERVICE_KEYS: &[&str] = &[
     "port",
     "startup",
     "health",
+    "limits",
     "logs",
     "preflight",
 ];
@@ -429,9 +430,16 @@ fn read_service(
         .and_then(|v| r.integer(v, &what("port"), 1..65536))
         .map(|p| p as u16);
     let startup = field("startup").and_then(|v| r.duration(v, &what("startup")));
-    let health = field("health")
+    let mut health = field("health")
         .map(|v| crate::health_reader::read_service_health(r, v, name, base))
         .unwrap_or_default();
+    let limits = field("limits").map_or_else(
+        || Some(crate::limits::Limits::default()),
+        |v| crate::limits_reader::read_limits(r, v, name),
+    );
+    if let Some(check) = limits.as_ref().and_then(crate::limits::Limits::check) {
+        health.push(check);
+    }
     let logs = field("logs").map_or_else(
         || Some(log_defaults.clone()),
         |v| {
@@ -467,6 +475,7 @@ fn read_service(
             health,
             logs: logs?,
             preflight,
+            limits: limits?,
         },
         dep_spans,
     ))

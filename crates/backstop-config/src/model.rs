@@ -135,6 +135,9 @@ pub struct ServiceConfig {
     /// Shell command lines `diagnose` runs to test what a start needs
     /// (`python -c 'import main'`), with the service's env, dir and user.
     pub preflight: Vec<String>,
+    /// Resource limits (`limits = { … }`); the sampled ones also appear in
+    /// `health` as a check named `limits`.
+    pub limits: crate::limits::Limits,
 }
 
 impl ServiceConfig {
@@ -158,13 +161,15 @@ impl ServiceConfig {
             health: Vec::new(),
             logs: crate::logs::LogSettings::default(),
             preflight: Vec::new(),
+            limits: crate::limits::Limits::default(),
         }
     }
 
     /// Equal in everything that needs a restart to take effect. Left out:
     /// log settings, health checks, the startup grace and the restart and
-    /// stop policies (a running service takes them as they are), and
-    /// preflight commands (only `diagnose` runs them).
+    /// stop policies (a running service takes them as they are), the
+    /// sampled `limits` (a check), and preflight commands (only `diagnose`
+    /// runs them). `limits.nofile` does need a restart.
     pub fn same_process(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.logs.clone_from(&other.logs);
@@ -173,6 +178,11 @@ impl ServiceConfig {
         a.startup = other.startup;
         a.restart.clone_from(&other.restart);
         a.stop.clone_from(&other.stop);
+        // The sampled limits are a check; only `nofile` is set at spawn.
+        a.limits = crate::limits::Limits {
+            nofile: a.limits.nofile,
+            ..other.limits.clone()
+        };
         a == *other
     }
 }

@@ -41,6 +41,8 @@ pub struct SpawnPlan {
     dir: PathBuf,
     env: BTreeMap<String, String>,
     credentials: Option<Credentials>,
+    /// `limits.nofile`: `RLIMIT_NOFILE` of the child.
+    nofile: Option<u64>,
 }
 
 /// A started main process.
@@ -118,6 +120,16 @@ pub enum SpawnError {
         /// backstop's own uid.
         uid: u32,
     },
+    /// `limits.nofile` is above the hard limit and backstop may not raise it.
+    #[error(
+        "limits.nofile = {wanted} is above the hard limit of open files ({hard}), which only root may raise: lower `limits.nofile`, or raise the limit of backstop itself (`ulimit -Hn`, LimitNOFILE= of its unit)"
+    )]
+    NofileAboveHardLimit {
+        /// The configured value.
+        wanted: u64,
+        /// backstop's own hard limit.
+        hard: u64,
+    },
     /// The program is not there (no such file, or not in `PATH`).
     #[error("command not found: {program} ({where_})")]
     CommandNotFound {
@@ -169,7 +181,20 @@ pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, S
         dir: service.dir.clone(),
         env,
         credentials,
+        nofile: service.limits.nofile,
     })
+}
+
+/// `limits.nofile` can be set in the child: below backstop's hard limit,
+/// or backstop runs as root.
+fn check_nofile(wanted: Option<u64>) -> Result<(), SpawnError> {
+    let Some(wanted) = wanted else { return Ok(()) };
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((0, u64::MAX));
+    if wanted > hard && !Uid::effective().is_root() {
+        return Err(SpawnError::NofileAboveHardLimit { wanted, hard });
+    }
+    Ok(())
 }
 
 fn needs_root(what: String) -> Result<(), SpawnError> {
@@ -286,6 +311,7 @@ impl SpawnPlan {
 
 /// Forks and execs the plan.
 pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
+    check_nofile(plan.nofile)?;
     let mut command = Command::new(&plan.program);
     command
         .args(&plan.args)
@@ -301,12 +327,13 @@ pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
         .map(|c| c.groups.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
     let ids = credentials.map(|c| (c.uid.as_raw(), c.gid.as_raw()));
+    let nofile = plan.nofile;
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, signal, sigprocmask, setgroups,
-    // setgid, setuid, close_range); it allocates nothing, `groups` was built
-    // before the fork.
+    // async-signal-safe functions (setsid, signal, sigprocmask, setrlimit,
+    // setgroups, setgid, setuid, close_range); it allocates nothing,
+    // `groups` was built before the fork.
     unsafe {
-        command.pre_exec(move || child_setup(ids, &groups));
+        command.pre_exec(move || child_setup(ids, &groups, nofile));
     }
     match command.spawn() {
         Ok(mut child) => {
@@ -323,11 +350,25 @@ pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
 }
 
 /// Runs in the child between fork and exec.
-fn child_setup(ids: Option<(libc::uid_t, libc::gid_t)>, groups: &[libc::gid_t]) -> io::Result<()> {
+fn child_setup(
+    ids: Option<(libc::uid_t, libc::gid_t)>,
+    groups: &[libc::gid_t],
+    nofile: Option<u64>,
+) -> io::Result<()> {
     // SAFETY: plain syscalls on this (single-threaded, forked) process.
     unsafe {
         if libc::setsid() == -1 {
             return Err(io::Error::last_os_error());
+        }
+        // Before dropping privileges: raising the hard limit needs root.
+        if let Some(n) = nofile {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) == -1 {
+                return Err(io::Error::last_os_error());
+            }
         }
         // The raw syscall, not libc's signal(): glibc refuses its internal
         // real-time signals (32, 33), yet they can arrive ignored. An

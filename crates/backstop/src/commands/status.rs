@@ -61,6 +61,9 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
                 println!("  last error at {}: {}", e.at, e.line);
             }
         }
+        if !only.is_empty() {
+            print_limits(config, &report);
+        }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {
             println!("\nexits of {} (oldest first):", s.name);
             for e in &s.exits {
@@ -94,5 +97,66 @@ fn print_checks(title: &str, checks: &[backstop_api::CheckResult]) {
             c.state,
             c.detail.as_deref().unwrap_or("no result yet")
         );
+    }
+}
+
+/// `limits of api: memory 21.5 MB now · warn 400.0 MB · max 480.0 MB …`:
+/// each named service's `limits` beside its usage.
+fn print_limits(config: &Path, report: &StatusReport) {
+    use std::fmt::Write as _;
+    let Ok(loaded) = backstop_config::load(config) else {
+        return; // the daemon's view was shown; `validate` says what is wrong
+    };
+    for s in &report.services {
+        let Some(service) = loaded.config.service(&s.name) else {
+            continue;
+        };
+        let l = &service.limits;
+        let mut parts = Vec::new();
+        if l.memory_warn.is_some() || l.memory_max.is_some() {
+            let now = s.rss_bytes.map_or_else(
+                || "not running".to_string(),
+                |b| format!("{} now", render::bytes(b)),
+            );
+            let mut memory = format!("memory {now}");
+            if let Some(w) = l.memory_warn {
+                let _ = write!(memory, ", degraded above {}", render::bytes(w));
+            }
+            if let Some(m) = l.memory_max {
+                let _ = write!(memory, ", restarted above {}", render::bytes(m));
+            }
+            parts.push(memory);
+        }
+        if let Some(w) = l.cpu_warn {
+            let held = l.cpu_for.unwrap_or(std::time::Duration::from_secs(60));
+            parts.push(format!(
+                "cpu degraded above {w}% for {}",
+                humantime::format_duration(held)
+            ));
+        }
+        if let Some(n) = l.nofile {
+            parts.push(format!("nofile {n}"));
+        }
+        let unenforced: Vec<String> = [
+            l.cpu_max.map(|c| format!("cpu_max {c}%")),
+            l.pids_max.map(|p| format!("pids_max {p}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !unenforced.is_empty() {
+            parts.push(format!(
+                "{} not enforced (kernel limits: they need cgroup mode)",
+                unenforced.join(", ")
+            ));
+        }
+        if !parts.is_empty() {
+            println!(
+                "
+limits of {}:\n  {}",
+                s.name,
+                parts.join("\n  ")
+            );
+        }
     }
 }
