@@ -90,6 +90,9 @@ kinds! {
     LivenessRestart = "liveness-restart",
     /// It exited while a dependency was down: it waits for it, no restart counted.
     DependencyWait = "dependency-wait",
+    /// The kernel's OOM killer killed a process of the service (cgroup
+    /// mode): the limit and the peak.
+    OomKilled = "oom-killed",
     /// Memory passed `memory_max`: the service is restarted.
     MemoryMax = "memory-max",
     /// The stop timeout passed: SIGKILL was sent.

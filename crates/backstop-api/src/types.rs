@@ -102,12 +102,18 @@ pub struct ExitInfo {
     pub at: String,
     /// How long the process had run, in seconds.
     pub uptime_s: f64,
+    /// The kernel's OOM killer did it (cgroup mode): `oom-kill at 64.0 MB, peak 64.0 MB`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub oom_kill: Option<String>,
 }
 
 impl ExitInfo {
-    /// `code 1`, `SIGKILL`.
+    /// `code 1`, `SIGKILL`, `SIGKILL (oom-kill at 64.0 MB, peak 64.0 MB)`.
     pub fn describe(&self) -> String {
         match (&self.code, &self.signal) {
+            (_, Some(sig)) if self.oom_kill.is_some() => {
+                format!("{sig} ({})", self.oom_kill.as_deref().unwrap_or_default())
+            }
             (_, Some(sig)) => sig.clone(),
             (Some(code), None) => format!("code {code}"),
             (None, None) => "unknown".to_string(),
@@ -224,6 +230,10 @@ pub struct DaemonInfo {
     pub version: String,
     /// Seconds since it started.
     pub uptime_s: u64,
+    /// How services are tracked: `cgroup v2`, `cgroup hybrid (…)`, or
+    /// `process tree (no cgroups: why)`.
+    #[serde(default)]
+    pub tracking: String,
 }
 
 /// `GET /api/v1/services`.
@@ -501,6 +511,7 @@ mod tests {
                 config: "backstop.toml".into(),
                 version: "0".into(),
                 uptime_s: 0,
+                tracking: String::new(),
             },
             services: Vec::new(),
             checks,

@@ -5,9 +5,10 @@
 //! check is the general form; `limits` adds one, named `limits`): above a
 //! warning the service is `degraded` with the figure, above `memory_max`
 //! it is restarted with the figure in the event. `nofile` is set as
-//! `RLIMIT_NOFILE` at each spawn. `cpu_max` and `pids_max` are kernel
-//! limits that need a cgroup per service (issue #15's cgroup mode): until
-//! then `validate` says they are not enforced.
+//! `RLIMIT_NOFILE` at each spawn. In cgroup mode the kernel also holds
+//! `memory_max` (the cgroup's hard limit), `cpu_max` (a CPU quota) and
+//! `pids_max`; without cgroups `cpu_max` and `pids_max` are not enforced
+//! (`status SERVICE` says so).
 
 use std::time::Duration;
 

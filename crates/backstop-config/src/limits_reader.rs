@@ -79,15 +79,6 @@ pub(crate) fn read_limits(r: &mut Reader, v: &Value<'_>, service: &str) -> Optio
         ));
         ok = false;
     }
-    for key in ["cpu_max", "pids_max"] {
-        if let Some((_, v)) = table.get_key_value(key) {
-            r.error(Diagnostic::warning(
-                format!("{} is not enforced yet", what(key)),
-                v.span(),
-                "a kernel limit: it needs a cgroup per service, which backstop does not create yet",
-            ));
-        }
-    }
     ok.then_some(limits)
 }
 

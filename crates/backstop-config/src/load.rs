@@ -54,7 +54,7 @@ const TOP_KEYS: &[&str] = &[
     "remediate",
 ];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
-const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env"];
+const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env", "cgroups"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
     "dir",
@@ -178,6 +178,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         state_dir: base.join(".backstop"),
         listen: None,
         token: None,
+        cgroups: true,
     };
     if let Some((_, v)) = root.get_key_value("daemon")
         && let Some(t) = r.table(v, "`[daemon]`")
@@ -189,6 +190,11 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             daemon.state_dir = resolve(base, &s);
         }
         read_listen(r, t, base, &mut daemon);
+        if let Some((_, v)) = t.get_key_value("cgroups")
+            && let Some(b) = r.boolean(v, "`daemon.cgroups`")
+        {
+            daemon.cgroups = b;
+        }
     }
 
     let mut events = crate::model::EventsConfig::default();

@@ -90,6 +90,9 @@ pub struct DaemonConfig {
     pub listen: Option<std::net::SocketAddr>,
     /// Where the API's bearer token comes from.
     pub token: Option<TokenSource>,
+    /// Give each service a cgroup where the host allows it (default true;
+    /// `false` tracks services by their process tree only).
+    pub cgroups: bool,
 }
 
 /// Where the bearer token of the TCP API is read from (at daemon start).

@@ -180,6 +180,14 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "out-of-memory",
+        confidence: 0.99,
+        // backstop's `oom-killed` event (cgroup mode).
+        patterns: &[r"killed by the kernel's OOM killer \((?P<detail>oom-kill at [^;)]+)"],
+        summary: "the kernel's OOM killer killed it at its cgroup's memory limit: {detail}",
+        remedy: "find the growth, then raise `limits.memory_max` if the service simply needs more, or fix the leak; `memory_warn` below it warns first",
+    },
+    Rule {
+        id: "out-of-memory",
         confidence: 0.85,
         patterns: &[
             r"^MemoryError",

@@ -18,6 +18,7 @@
 //! daemon, a stale instance on a port), whose end no SIGCHLD announces.
 
 pub mod capture;
+pub mod cgroup;
 mod checks;
 pub mod leftovers;
 pub mod machine;

@@ -309,9 +309,15 @@ impl SpawnPlan {
     }
 }
 
-/// Forks and execs the plan.
-pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
+/// Forks and execs the plan; the child first joins the cgroups whose
+/// `cgroup.procs` are open in `cgroup_procs` (none: no cgroup).
+pub fn spawn(
+    plan: &SpawnPlan,
+    cgroup_procs: &[std::os::fd::OwnedFd],
+) -> Result<Spawned, SpawnError> {
+    use std::os::fd::AsRawFd;
     check_nofile(plan.nofile)?;
+    let cgroup_fds: Vec<i32> = cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect();
     let mut command = Command::new(&plan.program);
     command
         .args(&plan.args)
@@ -329,11 +335,15 @@ pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
     let ids = credentials.map(|c| (c.uid.as_raw(), c.gid.as_raw()));
     let nofile = plan.nofile;
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, signal, sigprocmask, setrlimit,
-    // setgroups, setgid, setuid, close_range); it allocates nothing,
-    // `groups` was built before the fork.
+    // async-signal-safe functions (write, setsid, signal, sigprocmask,
+    // setrlimit, setgroups, setgid, setuid, close_range); it allocates
+    // nothing, `groups` and `cgroup_fds` were built before the fork.
     unsafe {
-        command.pre_exec(move || child_setup(ids, &groups, nofile));
+        command.pre_exec(move || {
+            // First: whatever it starts from here on is in the cgroup.
+            crate::cgroup::join_self(&cgroup_fds)?;
+            child_setup(ids, &groups, nofile)
+        });
     }
     match command.spawn() {
         Ok(mut child) => {

@@ -163,6 +163,7 @@ mod tests {
                 signal: None,
                 at: String::new(),
                 uptime_s: 0.1,
+                oom_kill: None,
             }),
             rss_bytes: None,
             detail: Some("restarting in 2.0s".into()),

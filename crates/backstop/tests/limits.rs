@@ -9,11 +9,16 @@ use support::Sandbox;
 
 const T: Duration = Duration::from_secs(30);
 
+/// Without cgroups (`[daemon] cgroups = false`) the sampler holds the
+/// limits: degraded with the figure, restarted (SIGTERM) above memory_max.
 #[test]
 fn limits_degrade_with_the_figure_then_restart_above_memory_max() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grow.py");
     let s = Sandbox::new(&format!(
         r#"
+[daemon]
+cgroups = false
+
 [services.hog]
 command = ["python3", "{fixture}"]
 restart = {{ backoff_initial = "0s" }}
@@ -34,6 +39,14 @@ limits = {{ memory_warn = "60MB", memory_max = "150MB" }}
         status.contains("limits of hog:\n  memory ")
             && status.contains(", degraded above 60.0 MB, restarted above 150.0 MB"),
         "{status}"
+    );
+    assert!(
+        s.status()["daemon"]["tracking"]
+            .as_str()
+            .unwrap()
+            .starts_with("process tree (no cgroups: `[daemon] cgroups = false`)"),
+        "{}",
+        s.status()
     );
 
     std::fs::write(s.path("more"), "").unwrap();
@@ -70,6 +83,9 @@ limits = { nofile = 64 }
 fn a_service_over_memory_max_is_diagnosed_out_of_memory_with_the_figure() {
     let s = Sandbox::new(
         r#"
+[daemon]
+cgroups = false
+
 [services.api]
 command = ["python3", "-c", "import time; hog = b'x' * 60_000_000; time.sleep(100)"]
 restart = { max_restarts = 1, backoff_initial = "50ms" }
@@ -83,4 +99,148 @@ limits = { memory_max = "30MB" }
     assert_eq!(r["causes"][0]["id"], "out-of-memory", "{r:#}");
     let summary = r["causes"][0]["summary"].as_str().unwrap();
     assert!(summary.contains("above memory_max 30.0 MB"), "{summary}");
+}
+
+/// The tests below need a writable cgroup hierarchy (CI runs them as root
+/// on a host with one): they fail, saying so, where there is none.
+fn cgroup_mode(s: &Sandbox) -> String {
+    let tracking = s.status()["daemon"]["tracking"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        tracking.starts_with("cgroup"),
+        "these tests need cgroup mode (root and a writable cgroup hierarchy); the daemon says: {tracking}"
+    );
+    tracking
+}
+
+#[test]
+fn the_kernel_holds_memory_max_and_the_oom_kill_is_named_with_the_figure() {
+    let s = Sandbox::new(
+        r#"
+[services.hog]
+command = ["python3", "-c", "import time; held = [b'x' * 10_000_000 for _ in range(20)]; time.sleep(100)"]
+restart = { max_restarts = 1, backoff_initial = "50ms" }
+limits = { memory_max = "64MB" }
+"#,
+    );
+    let _daemon = s.up();
+    cgroup_mode(&s);
+    let hog = s.wait_service("hog", "an oom kill", T, |hog| {
+        hog["last_exit"]["oom_kill"].is_string()
+    });
+    let last = &hog["last_exit"];
+    assert_eq!(last["signal"], "SIGKILL");
+    let note = last["oom_kill"].as_str().unwrap();
+    assert!(note.starts_with("oom-kill at 64.0 MB"), "{note}");
+    let events = s.stdout(&["events", "--kind", "oom-killed"]);
+    assert!(
+        events.contains("hog: killed by the kernel's OOM killer (oom-kill at 64.0 MB"),
+        "{events}"
+    );
+    s.wait_state("hog", "crash-loop", T);
+    let out = s.run(&["diagnose", "hog", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["causes"][0]["id"], "out-of-memory", "{r:#}");
+    let summary = r["causes"][0]["summary"].as_str().unwrap();
+    assert!(summary.contains("oom-kill at 64.0 MB"), "{summary}");
+}
+
+#[test]
+fn a_double_forked_child_in_its_own_session_is_stopped_with_its_service() {
+    let s = Sandbox::new(
+        r#"
+[services.forker]
+command = ["python3", "-c", """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open('escaped.pid', 'w').write(str(os.getpid()))
+        time.sleep(1000)
+    os._exit(0)
+time.sleep(1000)
+"""]
+"#,
+    );
+    let _daemon = s.up();
+    cgroup_mode(&s);
+    s.wait_state("forker", "running", T);
+    let escaped = support::wait_until("the escaped grandchild", T, || {
+        std::fs::read_to_string(s.path("escaped.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    });
+    assert!(support::alive(escaped));
+    // It left the process group and the session, not the cgroup.
+    let cgroups = std::fs::read_to_string(format!("/proc/{escaped}/cgroup")).unwrap();
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| l.contains("/backstop-") && l.ends_with("/forker")),
+        "{cgroups}"
+    );
+    let out = s.run(&["stop", "forker"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    support::wait_until("the escaped grandchild gone", T, || {
+        (!support::alive(escaped)).then_some(())
+    });
+}
+
+#[test]
+fn pids_max_stops_a_fork_bomb_and_the_daemon_keeps_answering() {
+    let s = Sandbox::new(
+        r#"
+[services.bomb]
+command = ["python3", "-c", """
+import os, time
+n = 0
+try:
+    while n < 200:
+        if os.fork() == 0:
+            time.sleep(1000)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print(f'forked {n}, then: {e}', flush=True)
+time.sleep(1000)
+"""]
+limits = { pids_max = 20 }
+"#,
+    );
+    let _daemon = s.up();
+    cgroup_mode(&s);
+    let logs = support::wait_until("the bomb to run into its limit", T, || {
+        let logs = s.stdout(&["logs", "bomb"]);
+        logs.contains("forked ").then_some(logs)
+    });
+    assert!(
+        logs.contains("forked 19, then: [Errno 11] Resource temporarily unavailable"),
+        "fork fails at the limit (the main process is the 20th): {logs}"
+    );
+    // Counted by the kernel in the service's cgroup.
+    let main = s.service("bomb")["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{main}/cgroup")).unwrap();
+    let pids_dir = own
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_string()))
+        .expect("a pids cgroup");
+    let current: u64 =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids{pids_dir}/pids.current"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert!(current <= 20, "{current} processes");
+    let status = s.stdout(&["status", "bomb"]);
+    assert!(
+        status.contains("pids_max 20 held by the kernel"),
+        "{status}"
+    );
+    assert!(s.run(&["stop", "bomb"]).status.success());
 }

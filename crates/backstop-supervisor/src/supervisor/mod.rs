@@ -92,6 +92,10 @@ struct Service {
     diagnosis: Option<String>,
     /// The playbook running on it, and its step.
     fixing: Option<String>,
+    /// Its cgroups, once made (cgroup mode).
+    cgroup: Option<crate::cgroup::ServiceCgroup>,
+    /// The kernel's OOM kills in its cgroup when the current process started.
+    oom_kills_at_start: u64,
 }
 
 impl Service {
@@ -104,6 +108,8 @@ impl Service {
             log_stats: Arc::default(),
             diagnosis: None,
             fixing: None,
+            cgroup: None,
+            oom_kills_at_start: 0,
             config,
             main: None,
             orphans: HashSet::new(),
@@ -209,6 +215,8 @@ pub struct Supervisor {
     /// What outward texts must not show: the config's secrets, and those
     /// learnt from each spawn's environment (an env file edited since).
     redactor: Redactor,
+    /// Whether services get cgroups, and where.
+    cgroups: crate::cgroup::Cgroups,
 }
 
 impl Supervisor {
@@ -240,6 +248,8 @@ impl Supervisor {
             logs.configure(&s.name, &s.logs);
         }
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let cgroups =
+            crate::cgroup::Cgroups::detect(&config.daemon.state_dir, config.daemon.cgroups);
         Ok(Self {
             config,
             services,
@@ -260,6 +270,7 @@ impl Supervisor {
             reloads: 0,
             next_gate: 0,
             redactor,
+            cgroups,
         })
     }
 

@@ -26,10 +26,23 @@ impl Supervisor {
         // The respawn hot path: a process that exited alone leaves an empty
         // group and no orphans (descendants of dead members would be ours
         // now), so there is nothing to scan /proc for.
-        if !main_alive && s.orphans.is_empty() && !s.pgid().is_some_and(tree::group_alive) {
+        let in_cgroup = s.cgroup.as_ref().map(crate::cgroup::ServiceCgroup::members);
+        if !main_alive
+            && s.orphans.is_empty()
+            && !s.pgid().is_some_and(tree::group_alive)
+            && in_cgroup.as_ref().is_none_or(Vec::is_empty)
+        {
             return;
         }
         tree::signal_all(&s.roots(), s.pgid(), sig);
+        // Whatever escaped the tree (a double fork into its own session)
+        // is still in the cgroup.
+        for pid in in_cgroup.unwrap_or_default() {
+            let _ = nix::sys::signal::kill(
+                Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
+        }
     }
 
     pub(super) fn reap(&mut self, now: Instant) {
@@ -82,10 +95,18 @@ impl Supervisor {
             signal,
             at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             uptime_s: uptime.as_secs_f64(),
+            oom_kill: None,
         };
         *s.exit_counts.entry(exit.describe()).or_default() += 1;
         s.exits.push_back(exit);
         let name = s.config.name.clone();
+        // The kernel's OOM killer acted in its cgroup since it started.
+        let oom = s.cgroup.as_ref().and_then(|cg| {
+            (cg.oom_kills() > s.oom_kills_at_start).then(|| cg.memory_limit_and_peak())
+        });
+        if let (Some((limit, peak)), Some(last)) = (oom, s.exits.back_mut()) {
+            last.oom_kill = Some(oom_note(limit, peak));
+        }
         self.last_exited = Some(name.clone());
         self.event(
             Some(&name),
@@ -96,6 +117,16 @@ impl Supervisor {
                 humantime::format_duration(round_ms(uptime))
             ),
         );
+        if let Some((limit, peak)) = oom {
+            self.event(
+                Some(&name),
+                EventKind::OomKilled,
+                format!(
+                    "{name}: killed by the kernel's OOM killer ({}; memory_max is the cgroup's limit)",
+                    oom_note(limit, peak)
+                ),
+            );
+        }
         self.feed(i, Input::MainExited(status), now);
     }
 
@@ -155,7 +186,12 @@ impl Supervisor {
                 .orphans
                 .iter()
                 .any(|p| procs::lookup(*p).is_some_and(|p| !p.zombie));
-            if !group && !orphans {
+            let in_cgroup = s.cgroup.as_ref().is_some_and(|cg| {
+                cg.members()
+                    .iter()
+                    .any(|p| procs::lookup(*p).is_some_and(|p| !p.zombie))
+            });
+            if !group && !orphans && !in_cgroup {
                 self.feed(i, Input::TreeGone, now);
             }
         }
@@ -182,6 +218,16 @@ impl Supervisor {
             }
         }
         let _ = std::fs::remove_file(self.state_path());
+        // Every service is stopped: no empty cgroup stays behind.
+        for s in &self.services {
+            if let Some(cg) = &s.cgroup {
+                if cg.populated() {
+                    cg.kill();
+                }
+                cg.remove();
+            }
+        }
+        self.cgroups.remove_parents();
     }
 
     pub(super) fn save_state(&self) {
@@ -208,5 +254,15 @@ impl Supervisor {
                 format!("cannot write {}: {e}", self.state_path().display()),
             );
         }
+    }
+}
+
+/// `oom-kill at 64.0 MB, peak 64.0 MB`: the cgroup's limit and peak.
+fn oom_note(limit: Option<u64>, peak: Option<u64>) -> String {
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let peak = peak.map_or_else(String::new, |p| format!(", peak {}", mb(p)));
+    match limit {
+        Some(l) => format!("oom-kill at {}{peak}", mb(l)),
+        None => format!("oom-kill{peak}"),
     }
 }

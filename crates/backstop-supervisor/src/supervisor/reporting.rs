@@ -23,6 +23,7 @@ impl Supervisor {
                 config: self.config.path.display().to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_s: self.started.elapsed().as_secs(),
+                tracking: self.cgroups.mode(),
             },
             checks: self
                 .checks

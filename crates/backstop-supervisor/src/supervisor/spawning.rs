@@ -98,7 +98,8 @@ impl Supervisor {
             Err(reason) => return self.spawn_failed(i, reason.to_string(), now),
         };
         self.learn_secrets(i, &plan);
-        match spawn::spawn(&plan) {
+        let procs_files = self.join_cgroup(i);
+        match spawn::spawn(&plan, &procs_files) {
             Ok(child) => {
                 let reaper = self.probe_reaper.clone();
                 let s = &mut self.services[i];
@@ -127,6 +128,40 @@ impl Supervisor {
                 self.feed(i, Input::Spawned, now);
             }
             Err(reason) => self.spawn_failed(i, reason.to_string(), now),
+        }
+    }
+
+    /// Makes (or finds) service `i`'s cgroups with its limits, and opens
+    /// their `cgroup.procs` for the child to join. Without cgroups, or
+    /// when they cannot be made, the service is tracked by its process
+    /// tree (said once, as an event).
+    fn join_cgroup(&mut self, i: usize) -> Vec<std::os::fd::OwnedFd> {
+        if !self.cgroups.enabled() {
+            return Vec::new();
+        }
+        let s = &self.services[i];
+        let made = self
+            .cgroups
+            .service(&s.config.name, &s.config.limits)
+            .and_then(|cg| cg.procs_files().map(|fds| (cg, fds)));
+        match made {
+            Ok((cg, fds)) => {
+                let s = &mut self.services[i];
+                s.oom_kills_at_start = cg.oom_kills();
+                s.cgroup = Some(cg);
+                fds
+            }
+            Err(e) => {
+                let name = s.config.name.clone();
+                if self.services[i].cgroup.take().is_some() || self.services[i].generation == 0 {
+                    self.event(
+                        Some(&name),
+                        EventKind::Request,
+                        format!("{name}: no cgroup ({e}); tracked by its process tree, kernel limits not set"),
+                    );
+                }
+                Vec::new()
+            }
         }
     }
 

@@ -213,6 +213,7 @@ mod tests {
                 config: "/c".into(),
                 version: "x".into(),
                 uptime_s: 1,
+                tracking: String::new(),
             },
             services: vec![
                 service("api", ServiceState::CrashLoop, Health::Unhealthy, 0),
@@ -277,6 +278,7 @@ mod tests {
                 config: "/c".into(),
                 version: "x".into(),
                 uptime_s: 1,
+                tracking: String::new(),
             },
             services: vec![
                 service("postgres", ServiceState::CrashLoop, Health::Unhealthy, 0),

@@ -137,18 +137,33 @@ fn print_limits(config: &Path, report: &StatusReport) {
         if let Some(n) = l.nofile {
             parts.push(format!("nofile {n}"));
         }
-        let unenforced: Vec<String> = [
+        let kernel: Vec<String> = [
             l.cpu_max.map(|c| format!("cpu_max {c}%")),
             l.pids_max.map(|p| format!("pids_max {p}")),
         ]
         .into_iter()
         .flatten()
         .collect();
-        if !unenforced.is_empty() {
-            parts.push(format!(
-                "{} not enforced (kernel limits: they need cgroup mode)",
-                unenforced.join(", ")
-            ));
+        if !kernel.is_empty() {
+            let cgroup = report.daemon.tracking.starts_with("cgroup");
+            parts.push(if cgroup {
+                format!(
+                    "{} held by the kernel ({})",
+                    kernel.join(", "),
+                    report.daemon.tracking
+                )
+            } else {
+                format!(
+                    "{} not enforced: {} (kernel limits need a cgroup per service)",
+                    kernel.join(", "),
+                    report.daemon.tracking
+                )
+            });
+        }
+        if l.memory_max.is_some() && report.daemon.tracking.starts_with("cgroup") {
+            parts.push(
+                "memory_max is also the cgroup's hard limit: the kernel holds it".to_string(),
+            );
         }
         if !parts.is_empty() {
             println!(

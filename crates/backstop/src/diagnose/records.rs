@@ -107,6 +107,7 @@ pub(super) const EVIDENCE_KINDS: &[EventKind] = &[
     EventKind::SpawnFailed,
     EventKind::StartupTimeout,
     EventKind::MemoryMax,
+    EventKind::OomKilled,
     EventKind::CheckFailing,
 ];
 
