@@ -192,6 +192,8 @@ static IN_TEXT: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"(?:^|[\s(/'\x22=,@])(?:\[(?P<host6>[0-9a-fA-F:]+)\]|(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+)):(?P<port>\d{1,5})\b",
         // a host name that does not resolve
         r#"(?:ENOTFOUND|EAI_AGAIN|EAI_NONAME|UnknownHostException:|lookup|translate host name "?|getaddrinfo\S* for|resolve host:?|host "?)\s*"?(?P<host>[a-zA-Z][\w-]*(?:\.[\w-]+)+)"#,
+        // `TCP port 58587 on 127.0.0.1`
+        r"(?i)port (?P<port>\d{2,5}) on (?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+)",
         // `listen tcp :80`, `bind :8080`
         r"(?:tcp|bind|listen|on)\s+:(?P<port>\d{2,5})\b",
         // port 5432 alone

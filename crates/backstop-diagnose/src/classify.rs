@@ -40,6 +40,9 @@ pub struct Named {
     pub id: &'static str,
     /// The summary, with the specifics.
     pub summary: String,
+    /// Named from a fact specific enough (a missing `.env` file by its path)
+    /// to outrank the phrase rules even from a program's last words.
+    pub strong: bool,
 }
 
 #[allow(
@@ -47,7 +50,24 @@ pub struct Named {
     reason = "every branch of the classifier answers `Option<Named>`: one spelling for all"
 )]
 fn named(id: &'static str, summary: String) -> Option<Named> {
-    Some(Named { id, summary })
+    Some(Named {
+        id,
+        summary,
+        strong: false,
+    })
+}
+
+/// [`named`], strong: see [`Named::strong`].
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "every branch of the classifier answers `Option<Named>`: one spelling for all"
+)]
+fn strongly_named(id: &'static str, summary: String) -> Option<Named> {
+    Some(Named {
+        id,
+        summary,
+        strong: true,
+    })
 }
 
 macro_rules! re {
@@ -64,6 +84,31 @@ re!(
 re!(
     PHP_MISSING,
     r#"(?i)(?:class|interface|trait) "(?P<module>[\w\\]+)" not found|call to undefined function (?P<function>[\w\\]+)\("#
+);
+re!(NODE_PATH_FIELD, r"path: '(?P<path>[^']+)'");
+re!(
+    PERL_INSTALL,
+    r"you may need to install the (?P<module>[\w:]+) module"
+);
+re!(
+    OPTIONAL_PACKAGE,
+    r#"(?i)(?:could not|cannot|can't|unable to|failed to) (?:load|find|import|require)(?: the)?(?: optional| required)? (?:(?:module|package|gem|library|dependency|extension|plugin) ['"`]?(?P<module>[\w@/.:-]+?)['"`]?(?:[\s,.;]|$)|['"`](?P<named>[\w@/.:-]+)['"`] (?:module|package|gem|library|dependency|extension|plugin))"#
+);
+re!(
+    DEPENDENCIES_DIR,
+    r"(?P<path>\S*/(?:vendor/autoload\.php|node_modules/\S+|site-packages/\S+))"
+);
+re!(
+    CONFIG_KEY_INVALID,
+    r#"(?i)^(?:\w+: )?(?:required )?(?:configuration |config )?(?:option|setting|key|parameter|property|field) ['"`](?P<name>[\w.-]+)['"`] (?:is )?(?:missing|required|not set|invalid|must)"#
+);
+re!(
+    DOTTED_SETTING,
+    r"^(?P<name>[a-z][\w-]*(?:\.[\w-]+)+): .*\b(?:must|should|invalid|expected|required|not allowed|cannot be|out of range)\b"
+);
+re!(
+    TLS_MATERIAL,
+    r"(?i)\b(?:PEM|x509|certificate|private key|keystore|truststore|tls: )"
 );
 re!(
     CYCLE,
@@ -87,7 +132,7 @@ re!(
 );
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b"
 );
 re!(
     OPENED,
@@ -203,7 +248,10 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
     if n.summary.contains(short_quote.as_str()) || quote.is_empty() {
         return Some(n);
     }
-    named(n.id, format!("{} ({short_quote})", n.summary))
+    Some(Named {
+        summary: format!("{} ({short_quote})", n.summary),
+        ..n
+    })
 }
 
 fn name_by_structure(
@@ -217,6 +265,12 @@ fn name_by_structure(
     let any = |set: &[&str]| kinds.iter().any(|k| set.contains(k));
     let message = t.error.message.as_str();
     let all = all.to_string();
+    if let Some(file) = unfound_env_file(message) {
+        return strongly_named(
+            "env-file-missing",
+            format!("the env file {file} is missing"),
+        );
+    }
     if let Some(c) = NO_SCRIPT.captures(&all) {
         return named(
             "command-not-found",
@@ -258,14 +312,21 @@ fn name_by_structure(
     if is(MODULE_TYPES)
         || kinds.first() == Some(&"ImportError") && message.contains("No module named")
         || node_code(t).is_some_and(|c| c == "MODULE_NOT_FOUND" || c == "ERR_MODULE_NOT_FOUND")
-        || message.starts_with("Can't locate ")
+        || message.contains("Can't locate ")
         || message.contains("cannot load such file")
         || PHP_MISSING.is_match(message)
+        || OPTIONAL_PACKAGE.is_match(message)
     {
-        let module = MODULE
+        let module = PERL_INSTALL
             .captures(&all)
+            .or_else(|| OPTIONAL_PACKAGE.captures(message))
+            .or_else(|| MODULE.captures(&all))
             .or_else(|| PHP_MISSING.captures(message))
-            .and_then(|c| c.name("module").or_else(|| c.name("function")))
+            .and_then(|c| {
+                c.name("module")
+                    .or_else(|| c.name("named"))
+                    .or_else(|| c.name("function"))
+            })
             .map_or_else(
                 || message.to_string(),
                 |m| m.as_str().trim_end_matches('.').to_string(),
@@ -295,6 +356,9 @@ fn name_by_structure(
         );
     }
     let found_errno = texts.iter().find_map(|s| errno::find(s));
+    if found_errno == Some(Errno::NoProcesses) {
+        return by_errno(Errno::NoProcesses, t, &all, ctx);
+    }
     if is(MEMORY_TYPES)
         || all.contains("heap out of memory")
         || all.to_ascii_lowercase().contains("out of memory")
@@ -340,6 +404,28 @@ fn name_by_structure(
                 format!("{} cannot be reached", describe(&a, k)),
             );
         }
+    }
+    if TLS_MATERIAL.is_match(message) {
+        let wants_key = message.to_ascii_lowercase().contains("key");
+        let paths: Vec<String> = std::iter::once(message.to_string())
+            .chain(t.before.iter().cloned())
+            .flat_map(|l| {
+                BARE_PATH
+                    .captures_iter(&l)
+                    .map(|c| c["path"].trim_end_matches([':', ',', '.', ')']).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let path = paths
+            .iter()
+            .find(|p| p.to_ascii_lowercase().contains("key") == wants_key)
+            .or(paths.first())
+            .map_or_else(String::new, |p| format!(" {p}"));
+        let what = if wants_key { "key" } else { "certificate" };
+        return named(
+            "missing-config",
+            format!("the TLS {what}{path} is not valid or not readable"),
+        );
     }
     if let Some(n) = missing_setting(t, kinds, ctx) {
         return Some(n);
@@ -468,7 +554,7 @@ fn service_port(all: &str, ctx: &Context) -> Option<u16> {
         .or_else(|| {
             ctx.known
                 .iter()
-                .find(|k| k.host.is_none() && k.name.to_ascii_uppercase().contains("PORT"))
+                .find(|k| k.name.to_ascii_uppercase().contains("PORT"))
                 .and_then(|k| k.port)
         })
 }
@@ -476,8 +562,25 @@ fn service_port(all: &str, ctx: &Context) -> Option<u16> {
 fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
     match e {
         Errno::AddrInUse => {
-            let port = service_port(all, ctx).map_or_else(|| "?".to_string(), |p| p.to_string());
-            named("port-in-use", format!("the port {port} is already in use"))
+            let port = service_port(all, ctx);
+            let host = address::find(all)
+                .filter(|a| a.port.is_some() && a.port == port)
+                .and_then(|a| a.host)
+                .or_else(|| {
+                    ctx.known
+                        .iter()
+                        .find(|k| k.port.is_some() && k.port == port)
+                        .and_then(|k| k.host.clone())
+                });
+            let on = match (&host, port) {
+                (Some(h), Some(p)) => format!(" on {h}:{p}"),
+                _ => String::new(),
+            };
+            let port = port.map_or_else(|| "?".to_string(), |p| p.to_string());
+            named(
+                "port-in-use",
+                format!("the port {port} is already in use{on}"),
+            )
         }
         Errno::ConnRefused
         | Errno::TimedOut
@@ -514,11 +617,11 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             ),
         ),
         Errno::NoSpace => {
-            let path = path_in(all)
+            let path = data_path_in(all)
                 .map(|p| format!(" holding {p}"))
                 .or_else(|| {
                     let before = t.before.join("\n");
-                    path_in(&before).map(|p| format!(" (it was writing {p})"))
+                    data_path_in(&before).map(|p| format!(" (it was writing {p})"))
                 })
                 .unwrap_or_default();
             named(
@@ -528,12 +631,18 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
         }
         Errno::Access => {
             let binding = ["bind", "listen", "Bind"].iter().any(|w| all.contains(w));
+            let port = || {
+                service_port(all, ctx).map(|p| {
+                    format!("binding :{p} (a port below 1024 needs root or CAP_NET_BIND_SERVICE)")
+                })
+            };
             let what = if binding {
-                service_port(all, ctx).map(|p| format!("binding port {p}"))
+                port().or_else(|| data_path_in(all))
             } else {
-                path_in(all)
-            }
-            .or_else(|| path_in(all));
+                data_path_in(all)
+                    .or_else(|| data_path_in(&t.before.join("\n")))
+                    .or_else(port)
+            };
             named(
                 "permission-denied",
                 format!("access denied: {}", what.unwrap_or_else(|| t.quote())),
@@ -702,26 +811,51 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             format!("the configuration is invalid: {}", t.quote()),
         );
     }
-    // The program's own check: `JWT_SECRET is not set`, `DATABASE_URL must be set`.
-    if SETTING_SAID.is_match(m) {
+    // `Required configuration option 'client' is missing`, `smtp.port: must be …`.
+    if let Some(c) = CONFIG_KEY_INVALID
+        .captures(m)
+        .or_else(|| DOTTED_SETTING.captures(m))
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the configuration is invalid: `{}`: {}",
+                &c["name"],
+                t.quote()
+            ),
+        );
+    }
+    // The program's own check: `JWT_SECRET is not set`, `DATABASE_URL must be set`
+    // (not an assertion about code: "is missing a third argument").
+    if SETTING_SAID.is_match(m) && first != "AssertionError" && !m.contains("AssertionError") {
         if let Some(name) = SETTING
             .captures_iter(m)
             .map(|c| c["name"].to_string())
             .find(|n| {
-                !matches!(
-                    n.as_str(),
-                    "ERROR"
-                        | "FATAL"
-                        | "WARN"
-                        | "INFO"
-                        | "DEBUG"
-                        | "HTTP"
-                        | "URL"
-                        | "API"
-                        | "JSON"
-                        | "ENV"
-                        | "SQL"
-                )
+                !n.starts_with("ERR_")
+                    && !matches!(
+                        n.as_str(),
+                        "ERROR"
+                            | "FATAL"
+                            | "WARN"
+                            | "INFO"
+                            | "DEBUG"
+                            | "HTTP"
+                            | "URL"
+                            | "API"
+                            | "JSON"
+                            | "ENV"
+                            | "SQL"
+                            | "GET"
+                            | "POST"
+                            | "PUT"
+                            | "HEAD"
+                            | "DELETE"
+                            | "PATCH"
+                            | "TLS"
+                            | "SSL"
+                            | "UTF"
+                    )
             })
         {
             return named(
@@ -735,6 +869,15 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
 
 /// A file that is not there: an env file, or any other it needs.
 fn missing_file(path: &str) -> Option<Named> {
+    if let Some(c) = DEPENDENCIES_DIR.captures(path) {
+        return named(
+            "missing-module",
+            format!(
+                "the runtime cannot import `{}`: the installed dependencies are missing (run the install step: composer install, npm ci, pip install)",
+                &c["path"]
+            ),
+        );
+    }
     let name = path.rsplit('/').next().unwrap_or(path);
     let is_env = std::path::Path::new(name)
         .extension()
@@ -749,6 +892,35 @@ fn missing_file(path: &str) -> Option<Named> {
         "missing-config",
         format!("a file it needs is missing: {path}"),
     )
+}
+
+/// A path `text` names that is not the program's own source file (a
+/// script's path in "… in /srv/app/bin/run.php on line 19").
+fn data_path_in(text: &str) -> Option<String> {
+    let source = |p: &str| {
+        std::path::Path::new(p).extension().is_some_and(|e| {
+            [
+                "php", "py", "rb", "pl", "pm", "js", "mjs", "cjs", "ts", "go", "java", "psgi",
+            ]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+        })
+    };
+    NODE_PATH_FIELD
+        .captures(text)
+        .map(|c| c["path"].to_string())
+        .into_iter()
+        .chain(
+            QUOTED_PATH
+                .captures_iter(text)
+                .map(|c| c["path"].to_string()),
+        )
+        .chain(
+            BARE_PATH
+                .captures_iter(text)
+                .map(|c| c["path"].trim_end_matches([':', ',', '.', ')']).to_string()),
+        )
+        .find(|p| (p.contains('/') || p.contains('.')) && !source(p))
 }
 
 /// A file path `text` names, quoted or bare.

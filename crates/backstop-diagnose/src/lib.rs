@@ -351,7 +351,8 @@ fn structural(
         // that do.
         return terminal::last_words_all(&lines).into_iter().find_map(|t| {
             let n = classify::classify(&t, ctx)?;
-            Some((at[t.index], n, vec![at[t.index]], false))
+            let strong = n.strong;
+            Some((at[t.index], n, vec![at[t.index]], strong))
         });
     }
     let (mut index, mut last) = named.pop()?;

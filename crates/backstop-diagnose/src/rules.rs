@@ -95,6 +95,14 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "syntax-error",
+        confidence: 0.96,
+        // esbuild (tsx, ts-node's swc, bundlers): `src/routes.ts:17:5: ERROR: Expected ")"`.
+        patterns: &[r"(?P<file>\S+\.[cm]?[jt]sx?):(?P<line>\d+):(?P<col>\d+): ERROR: (?P<what>.+)"],
+        summary: "the code does not parse: {what} ({file}:{line}:{col})",
+        remedy: "fix the syntax error at the file and line quoted; `tsc --noEmit` or `node --check` confirm it",
+    },
+    Rule {
+        id: "syntax-error",
         confidence: 0.9,
         patterns: &[
             r"^\s*(SyntaxError|IndentationError|TabError): (?P<what>.+)",

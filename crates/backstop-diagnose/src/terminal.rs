@@ -433,7 +433,7 @@ re!(
 );
 re!(
     NOISE,
-    r"^(?:Node\.js v\d|note: run with|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited)"
+    r"^(?:Node\.js v\d|note: run with|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$)"
 );
 re!(
     LOG_PREFIX,
