@@ -69,6 +69,28 @@ pub async fn stop_previous_instance(config: &Config) -> Vec<String> {
     report
 }
 
+/// Stops what an earlier daemon left in the services' cgroups (cgroup
+/// mode): whatever `state.json` did not know of, however it escaped.
+/// Returns one line per service that had some.
+pub async fn stop_cgroup_leftovers(config: &Config) -> Vec<String> {
+    let cgroups = crate::cgroup::Cgroups::detect(&config.daemon.state_dir, config.daemon.cgroups);
+    let mut report = Vec::new();
+    for (name, pids) in cgroups.leftovers() {
+        let (signal, timeout) = config
+            .service(&name)
+            .map_or((libc::SIGTERM, Duration::from_secs(10)), |s| {
+                (s.stop.signal.number, s.stop.timeout)
+            });
+        let survivors = tree::stop_foreign(pids.clone(), Vec::new(), signal, timeout).await;
+        report.push(if survivors.is_empty() {
+            format!("{name}: stopped processes {pids:?} left in its cgroup by a previous backstop")
+        } else {
+            format!("{name}: processes {survivors:?} left in its cgroup survive SIGKILL")
+        });
+    }
+    report
+}
+
 /// Processes of service `name` of the state directory `state_dir` that
 /// are not among `current` (its running tree): earlier runs, or processes
 /// that escaped from it. Recognised by the `BACKSTOP_SERVICE` and

@@ -248,6 +248,9 @@ async fn supervise(
     for line in leftovers::stop_previous_instance(&config).await {
         say(&line);
     }
+    for line in leftovers::stop_cgroup_leftovers(&config).await {
+        say(&line);
+    }
     let listener = bind_socket(&paths)?;
     let tcp = match config.daemon.listen {
         Some(addr) => Some(bind_tcp(addr, config.daemon.token.as_ref()).await?),

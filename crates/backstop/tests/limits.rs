@@ -244,3 +244,49 @@ limits = { pids_max = 20 }
     );
     assert!(s.run(&["stop", "bomb"]).status.success());
 }
+
+#[test]
+fn after_a_sigkilled_daemon_an_escaped_process_is_found_by_its_cgroup() {
+    let s = Sandbox::new(
+        r#"
+[services.forker]
+command = ["python3", "-c", """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open('escaped.pid', 'w').write(str(os.getpid()))
+        # No group, no session, no environment marker left to find it by.
+        os.execve('/bin/sleep', ['sleep', '1000'], {})
+    os._exit(0)
+time.sleep(1000)
+"""]
+"#,
+    );
+    let mut first = s.up();
+    cgroup_mode(&s);
+    s.wait_state("forker", "running", T);
+    let escaped = support::wait_until("the escaped grandchild", T, || {
+        std::fs::read_to_string(s.path("escaped.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    });
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.wait(T);
+    assert!(
+        support::alive(escaped),
+        "nothing stops it while no daemon runs"
+    );
+    std::fs::remove_file(s.path("escaped.pid")).unwrap();
+    let _second = s.up();
+    support::wait_until("the escaped process stopped", T, || {
+        (!support::alive(escaped)).then_some(())
+    });
+    let said = s.daemon_output();
+    assert!(
+        said.contains(&format!("forker: stopped processes [{escaped}]"))
+            && said.contains("left in its cgroup by a previous backstop"),
+        "{said}"
+    );
+    s.wait_state("forker", "running", T);
+}

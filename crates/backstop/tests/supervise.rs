@@ -392,8 +392,13 @@ command = "sleep 1000"
 fn a_leftover_of_the_same_service_on_its_port_is_stopped() {
     let port = free_port();
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prefork.py");
+    // Process-tree mode: in cgroup mode the leftover is found by its cgroup
+    // before the port is looked at (limits.rs tests that).
     let s = Sandbox::new(&format!(
         r#"
+[daemon]
+cgroups = false
+
 [services.web]
 command = ["python3", "{fixture}", "{port}", "1"]
 port = {port}

@@ -149,6 +149,35 @@ impl Cgroups {
         self.off.is_none()
     }
 
+    /// Processes left in the services' cgroups by an earlier daemon (killed
+    /// with SIGKILL, say): each service's name with its members. Exact: a
+    /// process that left its group, its session and its environment is
+    /// still found.
+    pub fn leftovers(&self) -> Vec<(String, Vec<i32>)> {
+        let Some(parent) = self
+            .unified
+            .as_ref()
+            .or_else(|| self.v1.first().map(|(_, d)| d))
+        else {
+            return Vec::new();
+        };
+        let Ok(entries) = fs::read_dir(parent) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, Vec<i32>)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let procs = fs::read_to_string(e.path().join("cgroup.procs")).ok()?;
+                let pids = files::pids(&procs);
+                (!pids.is_empty()).then_some((name, pids))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Removes backstop's parent cgroups (when empty: the daemon is done).
     pub fn remove_parents(&self) {
         for dir in self.unified.iter().chain(self.v1.iter().map(|(_, d)| d)) {

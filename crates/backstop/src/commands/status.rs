@@ -63,6 +63,7 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
         }
         if !only.is_empty() {
             print_limits(config, &report);
+            println!("\nprocesses tracked by: {}", report.daemon.tracking);
         }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {
             println!("\nexits of {} (oldest first):", s.name);
