@@ -193,7 +193,7 @@ pub fn render(
     let cpu: Family<Labels, FloatGauge> = family(
         &mut r,
         "service_cpu_seconds",
-        "CPU time used so far by the live processes of the service's tree",
+        "CPU seconds used: by the service's cgroup since backstop made it (cgroup mode), or by the live processes of its tree",
     );
     let lines: Family<Labels, Counter> = family(
         &mut r,

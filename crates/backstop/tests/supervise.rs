@@ -853,6 +853,8 @@ impl Trace {
     }
 }
 
+/// Process-tree mode (`cgroups = false`): each service's tree is walked,
+/// never the whole process table.
 #[test]
 fn status_health_and_metrics_read_the_services_trees_not_the_whole_host() {
     use std::os::unix::process::CommandExt;
@@ -861,6 +863,7 @@ fn status_health_and_metrics_read_the_services_trees_not_the_whole_host() {
         r#"
 [daemon]
 listen = "127.0.0.1:{port}"
+cgroups = false
 
 [services.api]
 command = ["sh", "-c", "sleep 1000 & exec sleep 1000"]
@@ -900,6 +903,49 @@ command = "sleep 1000"
         read.len()
     );
     drop(crowd);
+}
+
+/// Cgroup mode: the figures come from each service's cgroup; no process
+/// is read in /proc for them.
+#[test]
+fn in_cgroup_mode_status_reads_the_cgroups_not_proc() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = ["sh", "-c", "sleep 1000 & exec sleep 1000"]
+
+[services.worker]
+command = "sleep 1000"
+"#,
+    );
+    let daemon = s.up();
+    let tracking = s.status()["daemon"]["tracking"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        tracking.starts_with("cgroup"),
+        "needs cgroup mode: {tracking}"
+    );
+    s.wait_state("worker", "running", T);
+    let trace = Trace::attach(daemon.pid(), s.path("strace.out"), "memory.stat", || {
+        drop(s.status())
+    });
+    let status = s.status();
+    let api = &status["services"][0];
+    assert!(api["rss_bytes"].as_u64().unwrap() > 0, "{api}");
+    assert!(api["cpu_seconds"].as_f64().is_some(), "{api}");
+    let read = trace.stat_reads();
+    let services: Vec<i32> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["pid"].as_i64().map(|p| p as i32))
+        .collect();
+    assert!(
+        services.iter().all(|p| !read.contains(p)),
+        "the services' processes were read in /proc: {read:?}"
+    );
 }
 
 fn procfs_count() -> usize {

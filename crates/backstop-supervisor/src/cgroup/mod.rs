@@ -385,6 +385,29 @@ impl ServiceCgroup {
         }
     }
 
+    /// Resident memory (bytes: anonymous and mapped file pages, as RSS
+    /// counts them) and CPU seconds, from the cgroup's own accounting;
+    /// `None` when it has no memory accounting.
+    pub fn usage(&self) -> Option<(u64, f64)> {
+        let memory = self.find("memory")?;
+        let stat = fs::read_to_string(memory.path.join("memory.stat")).ok()?;
+        let rss = if memory.v2 {
+            files::value_of(&stat, "anon")? + files::value_of(&stat, "file_mapped").unwrap_or(0)
+        } else {
+            files::value_of(&stat, "total_rss")?
+                + files::value_of(&stat, "total_mapped_file").unwrap_or(0)
+        };
+        // cgroup v2 accounts CPU in every cgroup, controller or not.
+        let cpu = self
+            .dirs
+            .iter()
+            .find(|d| d.v2)
+            .and_then(|d| fs::read_to_string(d.path.join("cpu.stat")).ok())
+            .and_then(|t| files::value_of(&t, "usage_usec"))
+            .map_or(0.0, |us| us as f64 / 1e6);
+        Some((rss, cpu))
+    }
+
     /// How many times the kernel's OOM killer has killed in it.
     pub fn oom_kills(&self) -> u64 {
         let Some(d) = self.find("memory") else {

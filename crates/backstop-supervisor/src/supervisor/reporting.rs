@@ -38,11 +38,17 @@ impl Supervisor {
     }
 
     /// Each service with processes, and the roots of its trees.
-    pub(super) fn trees(&self) -> Vec<(String, Vec<i32>)> {
+    pub(super) fn trees(&self) -> Vec<(String, Measure)> {
         self.services
             .iter()
             .filter(|s| !s.removed && s.main.is_some())
-            .map(|s| (s.config.name.clone(), s.roots()))
+            .map(|s| {
+                let how = match &s.cgroup {
+                    Some(cg) => Measure::Cgroup(cg.clone()),
+                    None => Measure::Tree(s.roots()),
+                };
+                (s.config.name.clone(), how)
+            })
             .collect()
     }
 
@@ -151,19 +157,34 @@ impl Supervisor {
 /// Memory (bytes) and CPU (seconds) of each service's process tree.
 pub(super) type Usage = std::collections::HashMap<String, (u64, f64)>;
 
+/// How a service's usage is read.
+pub(super) enum Measure {
+    /// Its cgroup's own accounting: one or two file reads.
+    Cgroup(crate::cgroup::ServiceCgroup),
+    /// Walking its process tree in /proc.
+    Tree(Vec<i32>),
+}
+
 /// Measures `trees` on a blocking thread, never on the runtime (reading
-/// /proc can be slow on a loaded host), walking each service's tree only,
-/// then hands the figures to `done`.
-pub(super) fn measured(trees: Vec<(String, Vec<i32>)>, done: impl FnOnce(Usage) + Send + 'static) {
+/// /proc can be slow on a loaded host): from each service's cgroup when it
+/// has one, else by walking its tree only; then hands the figures to `done`.
+pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) + Send + 'static) {
     tokio::task::spawn_blocking(move || {
         let (page, ticks) = (procs::page_size(), procs::ticks_per_second() as f64);
+        let tree = |roots: &[i32]| {
+            let members = procs::tree(roots);
+            let rss = members.iter().map(|p| p.rss_pages).sum::<u64>() * page;
+            let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
+            (rss, cpu)
+        };
         let usage = trees
             .into_iter()
-            .map(|(name, roots)| {
-                let members = procs::tree(&roots);
-                let rss = members.iter().map(|p| p.rss_pages).sum::<u64>() * page;
-                let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
-                (name, (rss, cpu))
+            .map(|(name, how)| {
+                let figures = match how {
+                    Measure::Cgroup(cg) => cg.usage().unwrap_or_else(|| tree(&cg.members())),
+                    Measure::Tree(roots) => tree(&roots),
+                };
+                (name, figures)
             })
             .collect();
         done(usage);
