@@ -19,7 +19,7 @@ use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
 /// it when the figure rises).
-const HOLDOUT_FLOOR: f64 = 0.70;
+const HOLDOUT_FLOOR: f64 = 0.84;
 
 /// One captured output and what it must be named.
 struct Sample {
@@ -187,7 +187,7 @@ fn the_held_out_half_stays_above_its_recorded_accuracy() {
     let accuracy = right as f64 / total as f64;
     println!("held-out accuracy: {:.1}%", accuracy * 100.0);
     assert!(
-        accuracy >= HOLDOUT_FLOOR,
+        accuracy + 1e-9 >= HOLDOUT_FLOOR,
         "held-out accuracy {:.1}% fell below {:.1}%",
         accuracy * 100.0,
         HOLDOUT_FLOOR * 100.0
