@@ -6,7 +6,9 @@
 //! count). Memory above `memory_max` fails the check (and the supervisor
 //! restarts the service); above `memory_warn`, CPU above `cpu_warn` for
 //! `cpu_for`, or memory growing steadily over `leak_window` passes with a
-//! warning (the service is degraded).
+//! warning (the service is degraded). In cgroup mode the same thresholds
+//! judge the cgroup's own totals ([`ProcessSampler::sample_totals`]): the
+//! memory the kernel charges it, and its CPU seconds.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
@@ -39,6 +41,8 @@ pub struct ProcessSampler {
     limits: ProcessLimits,
     ticks_per_second: f64,
     previous: Option<(Instant, TicksByProcess)>,
+    /// The previous total CPU seconds of a cgroup, and when.
+    previous_total: Option<(Instant, f64)>,
     cpu_high_since: Option<Instant>,
     memory: VecDeque<(Instant, u64)>,
 }
@@ -54,6 +58,7 @@ impl ProcessSampler {
             limits,
             ticks_per_second: ticks_per_second.max(1) as f64,
             previous: None,
+            previous_total: None,
             cpu_high_since: None,
             memory: VecDeque::new(),
         }
@@ -77,13 +82,33 @@ impl ProcessSampler {
             })
         });
         self.previous = Some((now, ticks));
-        self.remember(now, rss);
+        self.judge(rss, cpu, members.len(), now)
+    }
 
+    /// Judges a service by its cgroup's own accounting (cgroup mode): the
+    /// memory charged to it, its CPU seconds so far, its process count.
+    pub fn sample_totals(
+        &mut self,
+        rss: u64,
+        cpu_total: f64,
+        processes: usize,
+        now: Instant,
+    ) -> Verdict {
+        let cpu = self.previous_total.and_then(|(at, before)| {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64();
+            (elapsed > 0.0).then(|| (cpu_total - before).max(0.0) / elapsed * 100.0)
+        });
+        self.previous_total = Some((now, cpu_total));
+        self.judge(rss, cpu, processes, now)
+    }
+
+    fn judge(&mut self, rss: u64, cpu: Option<f64>, processes: usize, now: Instant) -> Verdict {
+        self.remember(now, rss);
         let mut detail = format!(
             "RSS {} in {} process{}",
             mb(rss),
-            members.len(),
-            if members.len() == 1 { "" } else { "es" }
+            processes,
+            if processes == 1 { "" } else { "es" }
         );
         if let Some(cpu) = cpu {
             let _ = write!(detail, ", CPU {cpu:.1}%");
@@ -241,6 +266,30 @@ mod tests {
         assert!(!v.passed);
         assert_eq!(v.detail, "RSS 500.0 MB above memory_max 480.0 MB");
         assert_eq!(v.over_max, Some(500_002_816));
+    }
+
+    /// Cgroup mode: the same thresholds over the cgroup's totals; CPU from
+    /// the change of its CPU seconds.
+    #[test]
+    fn a_cgroup_total_is_judged_like_a_tree() {
+        let t = Instant::now();
+        let mut s = ProcessSampler::new(limits(), 100);
+        let v = s.sample_totals(150_000_000, 10.0, 3, t);
+        assert_eq!(v.detail, "RSS 150.0 MB in 3 processes");
+        // 90 s of CPU in 100 s: 90%, above cpu_warn, held for cpu_for.
+        let v = s.sample_totals(150_000_000, 100.0, 3, t + Duration::from_secs(100));
+        assert!(
+            v.detail
+                .starts_with("RSS 150.0 MB in 3 processes, CPU 90.0%"),
+            "{v:?}"
+        );
+        let v = s.sample_totals(150_000_000, 190.0, 3, t + Duration::from_secs(200));
+        assert!(
+            v.warning && v.detail.contains("CPU above 80% for 1m 40s"),
+            "{v:?}"
+        );
+        let v = s.sample_totals(500_000_000, 191.0, 3, t + Duration::from_secs(210));
+        assert_eq!((v.passed, v.over_max), (false, Some(500_000_000)));
     }
 
     #[test]

@@ -156,11 +156,24 @@ impl Supervisor {
         let page_size = procs::page_size();
         for (i, c) in due {
             let s = &mut self.services[i];
-            let members = procs::tree(&s.roots());
+            // In cgroup mode, what the kernel charges the service (and
+            // holds memory_max against); else its process tree.
+            let totals = s
+                .cgroup
+                .as_ref()
+                .and_then(|cg| cg.usage().map(|(rss, cpu)| (rss, cpu, cg.members().len())));
+            let members = if totals.is_none() {
+                procs::tree(&s.roots())
+            } else {
+                Vec::new()
+            };
             let Some(sampler) = s.checks[c].sampler.as_mut() else {
                 continue;
             };
-            let verdict = sampler.sample(&members, page_size, now);
+            let verdict = match totals {
+                Some((rss, cpu, processes)) => sampler.sample_totals(rss, cpu, processes, now),
+                None => sampler.sample(&members, page_size, now),
+            };
             let (name, generation) = (s.config.name.clone(), s.generation);
             let outcome = Outcome {
                 passed: verdict.passed,
