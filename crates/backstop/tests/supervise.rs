@@ -929,7 +929,7 @@ command = "sleep 1000"
     );
     s.wait_state("worker", "running", T);
     let trace = Trace::attach(daemon.pid(), s.path("strace.out"), "memory.stat", || {
-        drop(s.status())
+        drop(s.status());
     });
     let status = s.status();
     let api = &status["services"][0];
