@@ -290,3 +290,38 @@ time.sleep(1000)
     );
     s.wait_state("forker", "running", T);
 }
+
+#[test]
+fn a_one_shot_service_leaves_no_empty_cgroup_behind() {
+    let s = Sandbox::new(
+        r#"
+[services.oneshot_cgroup_probe]
+command = ["sh", "-c", "cat /proc/self/cgroup > cgroups.txt"]
+restart = "never"
+
+[services.keeper]
+command = "sleep 1000"
+"#,
+    );
+    let _daemon = s.up();
+    cgroup_mode(&s);
+    s.wait_state("oneshot_cgroup_probe", "exited", T);
+    // It ran in its cgroup …
+    let cgroups = std::fs::read_to_string(s.path("cgroups.txt")).unwrap();
+    let dir = cgroups
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 membership");
+    assert!(dir.ends_with("/oneshot_cgroup_probe"), "{cgroups}");
+    // … which is gone once it is at rest, empty.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v2_mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+        .expect("a cgroup2 mount");
+    let path = format!("{v2_mount}{dir}");
+    support::wait_until("its cgroup removed", T, || {
+        (!std::path::Path::new(&path).exists()).then_some(())
+    });
+}

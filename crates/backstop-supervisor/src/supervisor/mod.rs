@@ -385,6 +385,12 @@ impl Supervisor {
         if !after.is_active() && s.main.as_ref().is_some_and(|m| !m.alive) {
             s.main = None;
             s.orphans.clear();
+            // At rest and empty: no cgroup stays behind (a start makes it again).
+            if s.cgroup.as_ref().is_some_and(|cg| !cg.populated()) {
+                if let Some(cg) = s.cgroup.take() {
+                    cg.remove();
+                }
+            }
             self.save_state();
         }
         let s = &mut self.services[i];

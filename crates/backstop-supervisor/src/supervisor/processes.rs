@@ -36,7 +36,14 @@ impl Supervisor {
         }
         tree::signal_all(&s.roots(), s.pgid(), sig);
         // Whatever escaped the tree (a double fork into its own session)
-        // is still in the cgroup.
+        // is still in the cgroup: SIGKILL all of it at once (`cgroup.kill`,
+        // which no fork can race), other signals member by member.
+        if sig == libc::SIGKILL
+            && let Some(cg) = &s.cgroup
+        {
+            cg.kill();
+            return;
+        }
         for pid in in_cgroup.unwrap_or_default() {
             let _ = nix::sys::signal::kill(
                 Pid::from_raw(pid),
