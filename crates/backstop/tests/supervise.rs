@@ -152,7 +152,18 @@ restart = { backoff_initial = "10ms", max_restarts = 3, window = "1h" }
 
 #[test]
 fn stop_kills_a_tree_that_ignores_sigterm_within_the_timeout() {
-    let s = Sandbox::new(
+    stop_kills_a_tree_that_ignores_sigterm_within_the_timeout_in(true);
+}
+
+/// The same with `[daemon] cgroups = false`: the process tree alone.
+#[test]
+fn stop_kills_a_tree_that_ignores_sigterm_within_the_timeout_in_process_tree_mode() {
+    stop_kills_a_tree_that_ignores_sigterm_within_the_timeout_in(false);
+}
+
+fn stop_kills_a_tree_that_ignores_sigterm_within_the_timeout_in(cgroups: bool) {
+    let s = Sandbox::new(&with_mode(
+        cgroups,
         r#"
 [services.stubborn]
 command = ["sh", "-c", """
@@ -164,7 +175,7 @@ wait
 """]
 stop = { timeout = "500ms" }
 "#,
-    );
+    ));
     let _daemon = s.up();
     s.wait_state("stubborn", "running", T);
     let pids = [
@@ -300,7 +311,18 @@ stop = {{ mode = "group", timeout = "5s" }}
 
 #[test]
 fn sigterm_to_backstop_leaves_no_process_behind() {
-    let s = Sandbox::new(
+    sigterm_to_backstop_leaves_no_process_behind_in(true);
+}
+
+/// The same with `[daemon] cgroups = false`: the process tree alone.
+#[test]
+fn sigterm_to_backstop_leaves_no_process_behind_in_process_tree_mode() {
+    sigterm_to_backstop_leaves_no_process_behind_in(false);
+}
+
+fn sigterm_to_backstop_leaves_no_process_behind_in(cgroups: bool) {
+    let s = Sandbox::new(&with_mode(
+        cgroups,
         r#"
 [services.a]
 command = ["sh", "-c", "sleep 1000 & echo $! > a-child.pid; setsid sleep 1000 & echo $! > a-escaped.pid; wait"]
@@ -309,7 +331,7 @@ command = ["sh", "-c", "sleep 1000 & echo $! > a-child.pid; setsid sleep 1000 & 
 command = ["sh", "-c", "echo $$ > b.pid; exec sleep 1000"]
 depends_on = ["a"]
 "#,
-    );
+    ));
     let mut daemon = s.up();
     s.wait_state("b", "running", T);
     let pids: Vec<i32> = ["a-child.pid", "a-escaped.pid", "b.pid"]
@@ -998,4 +1020,14 @@ fn a_project_in_a_deep_directory_runs() {
         "{}",
         String::from_utf8_lossy(&down.stderr)
     );
+}
+
+/// `config` in cgroup mode (where the host allows it), or with
+/// `[daemon] cgroups = false`.
+fn with_mode(cgroups: bool, config: &str) -> String {
+    if cgroups {
+        config.to_string()
+    } else {
+        format!("[daemon]\ncgroups = false\n{config}")
+    }
 }
