@@ -72,7 +72,34 @@ pub(crate) fn read_service_health(
         let Some(table) = r.table(item, &context) else {
             continue;
         };
-        r.unknown_keys(table, &keys, &context);
+        // A service key written after a `[[…health]]` header belongs, for
+        // TOML, to that table: say so, instead of "unknown key".
+        let header = r.line_of(item.span().start);
+        let (misplaced, rest): (Vec<_>, Vec<_>) = table.iter().partition(|(k, _)| {
+            let k: &str = k.get_ref();
+            !keys.contains(&k) && crate::load::SERVICE_KEYS.contains(&k)
+        });
+        for (key, _) in misplaced {
+            r.error(
+                Diagnostic::error(
+                    format!(
+                        "`{}` is read as part of the `[[services.{service}.health]]` table above (line {header})",
+                        key.get_ref()
+                    ),
+                    key.span(),
+                    "a key of the service, not of the check",
+                )
+                .with_help(format!(
+                    "in TOML every key after a table header belongs to that table: put `{}` and the other keys of service `{service}` before its `[[services.{service}.health]]` tables",
+                    key.get_ref()
+                )),
+            );
+        }
+        let rest: toml::de::DeTable<'_> = rest
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        r.unknown_keys(&rest, &keys, &context);
         if let Some(mut check) = read_check(r, table, item.span(), &context, base) {
             let n = seen.entry(check.name.clone()).or_insert(0);
             *n += 1;

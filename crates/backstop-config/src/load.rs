@@ -55,7 +55,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
 const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env", "cgroups"];
-const SERVICE_KEYS: &[&str] = &[
+pub(crate) const SERVICE_KEYS: &[&str] = &[
     "command",
     "dir",
     "env",
@@ -120,7 +120,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
     let base_dir = absolute_parent(path);
     let (root, syntax_errors) = DeTable::parse_recoverable(&source);
-    let mut reader = Reader::default();
+    let mut reader = Reader::of(&source);
     if syntax_errors.is_empty() {
         let config = read_config(&mut reader, root.get_ref(), path, &base_dir);
         collect_runtime_warnings(&mut reader, root.get_ref(), &config);

@@ -20,6 +20,9 @@ pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 #[derive(Default)]
 pub(crate) struct Reader {
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Byte offsets where the source's lines begin (for messages that name
+    /// another line than the one they point at).
+    pub(crate) line_starts: Vec<usize>,
 }
 
 /// Describes a found value for "expected X, found Y" labels.
@@ -49,6 +52,24 @@ pub(crate) fn suggest<'a>(
 }
 
 impl Reader {
+    /// A reader of `source`.
+    pub(crate) fn of(source: &str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            diagnostics: Vec::new(),
+            line_starts,
+        }
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&start| start <= offset)
+            .max(1)
+    }
+
     /// Records an error.
     pub(crate) fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);

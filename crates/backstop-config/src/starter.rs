@@ -23,7 +23,15 @@ port = 8000                        # checked before each start; a stale holder i
 # user = "www-data"                # drop privileges when backstop runs as root
 restart = { policy = "always", backoff_initial = "1s", backoff_max = "5m", max_restarts = 10, window = "1h" }
 stop = { signal = "TERM", timeout = "10s", mode = "group" }
+# limits = { memory_warn = "400MB", memory_max = "480MB", nofile = 65536 }  # memory_max: kernel-held in cgroup mode
 # preflight = ["python3 -c 'import main'"]  # run by `backstop diagnose` to test a start
+
+# A health check: `backstop check` runs it once; the daemon runs it every interval
+# ([[…health]] tables come after the service's own keys).
+# [[services.api.health]]
+# http = "http://127.0.0.1:8000/"
+# expect = { status = 200 }
+# interval = "10s"
 
 # [services.worker]
 # command = ["python3", "worker.py"]
@@ -35,6 +43,11 @@ stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # restart-dependency are built in); your own, run with `backstop fix api deploy-fix`:
 # [playbooks.deploy-fix]
 # steps = ["stop", "kill-leftovers", "clear-cache", "start", "wait-healthy", { action = "verify", for = "5m" }]
+
+# Let backstop run a playbook by itself, at most 3 times an hour, then alert a person:
+# [[remediate]]
+# when = "crash-loop"
+# run = "clean-restart"
 "#;
 
 #[cfg(test)]
@@ -49,5 +62,37 @@ mod tests {
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
         assert_eq!(loaded.config.services[0].name, "api");
         assert_eq!(loaded.config.services[0].port, Some(8000));
+    }
+
+    /// Uncommenting the examples (a line `# key = …` or `# [table]`) gives
+    /// a valid file too: what users will do with it.
+    #[test]
+    fn starter_config_with_every_example_uncommented_is_valid() {
+        let mut uncommented = String::new();
+        for line in super::STARTER_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+        {
+            uncommented.push_str(line);
+            uncommented.push('\n');
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = crate::parse(&dir.path().join("backstop.toml"), uncommented.clone())
+            .unwrap_or_else(|e| panic!("{}\n{uncommented}", e.render(false)));
+        let api = loaded.config.service("api").unwrap();
+        assert_eq!(api.limits.memory_max, Some(480_000_000));
+        assert_eq!(api.health.len(), 2, "its check and the limits check");
+        assert_eq!(loaded.config.remediate.len(), 1);
+        assert!(loaded.config.service("worker").is_some());
     }
 }

@@ -417,3 +417,23 @@ timeout = "1s"
     assert!(untrusted.ends_with("(not signed by a trusted authority: set ca_file, or insecure = true for a self-signed certificate)"), "{untrusted}");
     assert_eq!(detail(&v, "plain_to_tls").0, false);
 }
+
+/// A config without checks has nothing that can fail: exit 0, and a note
+/// on how to add some (a cron job of `backstop check` must not page).
+#[test]
+fn no_checks_is_healthy_with_a_note() {
+    let s = Sandbox::new("[services.api]\ncommand = \"sleep 1000\"\n");
+    let out = s.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no checks configured, so nothing fails"),
+        "{text}"
+    );
+    assert!(text.ends_with("overall: healthy\n"), "{text}");
+    let out = s.run(&["check", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["checks"].as_array().unwrap().len(), 0);
+}
