@@ -42,5 +42,11 @@ pub use logs::*;
 pub use model::*;
 pub use playbooks::{Action, OnError, Playbook, Step};
 pub use reader::parse_duration;
+
+/// The closest of `candidates` to `word`, when close enough to be a likely
+/// typo (for "did you mean" in messages).
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    reader::suggest(word, candidates)
+}
 pub use remediate::{RemediateRule, Trigger};
 pub use starter::STARTER_CONFIG;

@@ -211,6 +211,9 @@ pub(crate) struct FixArgs {
 /// `events` options.
 #[derive(Debug, Args)]
 pub(crate) struct EventsArgs {
+    /// Only this service's events (as `backstop logs api`).
+    #[arg(value_name = "SERVICE", conflicts_with = "service")]
+    pub(crate) only: Option<String>,
     /// Only this service's events.
     #[arg(long)]
     pub(crate) service: Option<String>,
@@ -228,7 +231,7 @@ pub(crate) struct EventsArgs {
 /// Services to act on.
 #[derive(Debug, Args)]
 pub(crate) struct ServiceArgs {
-    /// The services.
+    /// The services (`all`: every service of the config).
     #[arg(required = true)]
     pub(crate) services: Vec<String>,
     /// Return as soon as the request is taken, without waiting for the result.

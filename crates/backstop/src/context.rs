@@ -114,13 +114,28 @@ pub(crate) fn known_services<'a>(
 ) -> Result<(), Exit> {
     if let Some(unknown) = names.into_iter().find(|n| config.service(n).is_none()) {
         let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+        let hint = backstop_config::suggest(unknown, all.iter().copied())
+            .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"));
         return Err(Exit::new(
             Code::Usage,
             format!(
-                "no service named `{unknown}`; the services are: {}",
+                "no service named `{unknown}`{hint}; the services are: {}",
                 all.join(", ")
             ),
         ));
     }
     Ok(())
+}
+
+/// The services a command names: `all` (unless a service is called so) is
+/// every service of `config`; an unknown name is a usage error.
+pub(crate) fn named_services(
+    config: &backstop_config::Config,
+    names: &[String],
+) -> Result<Vec<String>, Exit> {
+    if names.len() == 1 && names[0] == "all" && config.service("all").is_none() {
+        return Ok(config.services.iter().map(|s| s.name.clone()).collect());
+    }
+    known_services(config, names)?;
+    Ok(names.to_vec())
 }

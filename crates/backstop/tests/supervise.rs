@@ -537,8 +537,51 @@ fn cli_without_daemon_exits_3_and_second_up_refuses() {
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );
+    // `up -d` asks for a running daemon of this config: it is there.
+    let again = s.run(&["up", "-d"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("backstop.toml (pid ")
+            && String::from_utf8_lossy(&again.stdout).contains("nothing to do"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     let mode = std::fs::metadata(s.path(".backstop/backstop.sock")).unwrap();
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn unknown_names_are_usage_errors_with_a_suggestion_and_all_means_every_service() {
+    let s = Sandbox::new(
+        "[services.api]\ncommand = \"sleep 1000\"\n\n[services.worker]\ncommand = \"sleep 1000\"\n",
+    );
+    let _daemon = s.up();
+    s.wait_state("worker", "running", T);
+    let out = s.run(&["restart", "apj"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no service named `apj` (did you mean `api`?)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.run(&["events", "--kind", "exitd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(did you mean `exited`?)"));
+    let out = s.run(&["stop", "all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("api: stopped") && text.contains("worker: stopped"),
+        "{text}"
+    );
+    let events = s.stdout(&["events", "api", "--kind", "state"]);
+    assert!(events.lines().all(|l| l.contains(" api ")), "{events}");
+    assert!(events.contains("api: stopping → stopped"), "{events}");
 }
 
 #[test]

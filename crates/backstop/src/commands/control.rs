@@ -57,10 +57,12 @@ pub(crate) fn act(
     args: &ServiceArgs,
     json: bool,
 ) -> CmdResult {
+    let loaded = crate::context::load_config(config)?.config;
+    let services = crate::context::named_services(&loaded, &args.services)?;
     let client = client(config);
-    let budget = wait_budget(config, &args.services, action);
+    let budget = wait_budget(config, &services, action);
     let finals = super::runtime().block_on(async {
-        for name in &args.services {
+        for name in &services {
             let _: ActionOutcome = client
                 .post(&format!("/api/v1/services/{name}/{}", action.as_str()))
                 .await
@@ -68,7 +70,7 @@ pub(crate) fn act(
         }
         let deadline = Instant::now() + budget;
         let mut finals = Vec::new();
-        for name in &args.services {
+        for name in &services {
             finals.push(
                 wait_for(&client, name, action, args.no_wait, deadline)
                     .await

@@ -44,13 +44,31 @@ pub(crate) fn query(db: &Path, filter: &EventFilter) -> Result<Vec<Event>, Event
 
 pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResult {
     let config = load_config(config_path)?.config;
-    known_services(&config, &args.service)?;
+    let service = args.only.clone().or_else(|| args.service.clone());
+    known_services(&config, &service)?;
+    let known = backstop_api::EventKind::ALL;
+    if let Some(unknown) = args
+        .kinds
+        .iter()
+        .find(|k| !known.iter().any(|kind| kind.as_str() == k.as_str()))
+    {
+        let names: Vec<&str> = known.iter().map(backstop_api::EventKind::as_str).collect();
+        let hint = backstop_config::suggest(unknown, names.iter().copied())
+            .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"));
+        return Err(Exit::new(
+            Code::Usage,
+            format!(
+                "unknown event kind `{unknown}`{hint}; the kinds are: {}",
+                names.join(", ")
+            ),
+        ));
+    }
     if let Some(text) = &args.since {
         parse_time(text, "--since")?;
     }
     let db = config.daemon.state_dir.join("events.db");
     let filter = EventFilter {
-        service: args.service.clone(),
+        service,
         since: args.since.clone(),
         kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
         limit: args.lines,

@@ -78,8 +78,11 @@ pub(crate) fn run_detached_child(config_path: &Path, services: Vec<String>) -> C
 }
 
 fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
-    // Refuse early, with the running daemon's pid, rather than after forking.
-    drop(daemon::lock(paths, config_path)?);
+    // Refuse early, with the running daemon's pid, rather than after forking;
+    // a daemon already serving this very config is what was asked for.
+    if let Err(running) = daemon::lock(paths, config_path) {
+        return already_running(config_path, running);
+    }
     let log_path = paths.daemon_log();
     let log = OpenOptions::new()
         .create(true)
@@ -206,4 +209,33 @@ fn not_up(s: &backstop_api::ServiceStatus) -> String {
         line.push_str(detail);
     }
     line
+}
+
+/// `up -d` while a daemon holds the state directory: exit 0 when it serves
+/// this config (the wanted state is there), 2 when it serves another one.
+fn already_running(config_path: &Path, running: crate::exit::Exit) -> CmdResult {
+    let client = crate::context::client(config_path);
+    let report: Result<backstop_api::StatusReport, _> =
+        super::runtime().block_on(client.get("/api/v1/services"));
+    let Ok(report) = report else {
+        return Err(running);
+    };
+    let ours = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    if Path::new(&report.daemon.config) == ours {
+        println!(
+            "backstop is already running for {} (pid {}): nothing to do; `backstop status` shows its services",
+            config_path.display(),
+            report.daemon.pid
+        );
+        return Ok(());
+    }
+    Err(Exit::new(
+        Code::Usage,
+        format!(
+            "the state directory of {} is in use by a backstop running another config, {} (pid {}): give this config its own `[daemon] state_dir`",
+            config_path.display(),
+            report.daemon.config,
+            report.daemon.pid
+        ),
+    ))
 }
