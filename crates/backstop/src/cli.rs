@@ -15,19 +15,14 @@ Define services in backstop.toml, then `backstop up` starts them in dependency o
 restarts them with exponential backoff, stops whole process trees cleanly and reports \
 their state with `backstop status`.",
     after_help = "Exit codes: 0 ok; 1 a service asked about failed; 2 usage or config error; 3 no daemon running\n(`check`: 0 healthy, 1 degraded, 2 unhealthy).\n\
-Environment: BACKSTOP_CONFIG (default config path), NO_COLOR, BACKSTOP_LOG=error|warn|info|debug|trace\n(backstop's own diagnostics, default warn).\n\
+Config: -c PATH, else BACKSTOP_CONFIG, else backstop.toml here or in the nearest parent directory.\nEnvironment: BACKSTOP_CONFIG, NO_COLOR, BACKSTOP_LOG=error|warn|info|debug|trace\n(backstop's own diagnostics, default warn).\n\
 Docs: docs/configuration.md (every key), docs/architecture.md (how it works)."
 )]
 pub(crate) struct Cli {
-    /// The config file.
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "BACKSTOP_CONFIG",
-        default_value = "backstop.toml"
-    )]
-    pub(crate) config: PathBuf,
+    /// The config file (default: backstop.toml here, or in the nearest
+    /// parent directory that has one, as cargo and git look).
+    #[arg(short, long, global = true, env = "BACKSTOP_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
 
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]

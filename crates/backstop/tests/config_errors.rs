@@ -107,8 +107,10 @@ fn missing_config_file_says_how_to_make_one() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr
-            .starts_with("error: cannot read config file backstop.toml: No such file or directory"),
+        stderr.starts_with(&format!(
+            "no backstop.toml in {} or any directory above it",
+            dir.path().display()
+        )),
         "{stderr}"
     );
     assert!(
@@ -157,4 +159,48 @@ fn warnings_name_the_file_as_given_like_errors_do() {
     assert!(out.status.success(), "a warning only: {out:?}");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains(" --> backstop.toml:3:"), "{err}");
+}
+
+/// Without `-c`, the config is `backstop.toml` here or in the nearest
+/// parent directory (as cargo and git look); none at all is a usage error
+/// that says where it looked, not "no daemon running".
+#[test]
+fn the_config_is_found_in_a_parent_directory_and_its_absence_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("backstop.toml"),
+        "[services.api]\ncommand = \"sleep 1\"\n",
+    )
+    .unwrap();
+    let deep = dir.path().join("src/app");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .arg("validate")
+        .current_dir(&deep)
+        .env_remove("BACKSTOP_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("{}/backstop.toml is valid", dir.path().display())),
+        "{said}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .arg("status")
+        .current_dir(empty.path())
+        .env_remove("BACKSTOP_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("no backstop.toml in ") && said.contains("or any directory above it"),
+        "{said}"
+    );
 }

@@ -14,8 +14,73 @@ mod validate;
 use crate::cli::{Cli, Command};
 use crate::exit::CmdResult;
 
+/// The config file: the one given (`-c`, `BACKSTOP_CONFIG`), else
+/// `backstop.toml` in the current directory or its nearest parent that has
+/// one; `init` always writes in the current directory.
+fn config_path(given: Option<std::path::PathBuf>, writing: bool) -> std::path::PathBuf {
+    const NAME: &str = "backstop.toml";
+    if let Some(path) = given {
+        return path;
+    }
+    if writing {
+        return NAME.into();
+    }
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    here.ancestors()
+        .map(|dir| dir.join(NAME))
+        .find(|p| p.is_file())
+        .map_or_else(
+            || NAME.into(),
+            |found| {
+                // Shown as given when it is the one here.
+                if found.parent() == Some(here.as_path()) {
+                    NAME.into()
+                } else {
+                    found
+                }
+            },
+        )
+}
+
 /// Runs the command the user asked for.
 pub(crate) fn run(cli: Cli) -> CmdResult {
+    let writing = matches!(cli.command, Command::Init { .. });
+    let given = cli.config.is_some();
+    let config = config_path(cli.config, writing);
+    // Without its config no command can find the daemon either: say what
+    // was looked for, rather than "no daemon running".
+    if !writing && !config.exists() {
+        let here = std::env::current_dir().unwrap_or_default();
+        let looked = if given {
+            format!("{} does not exist", config.display())
+        } else {
+            format!(
+                "no backstop.toml in {} or any directory above it",
+                here.display()
+            )
+        };
+        return Err(crate::exit::Exit::new(
+            crate::exit::Code::Usage,
+            format!(
+                "{looked}: create one with `backstop init`, or name one with -c PATH (or BACKSTOP_CONFIG)"
+            ),
+        ));
+    }
+    run_resolved(CliResolved {
+        config,
+        json: cli.json,
+        command: cli.command,
+    })
+}
+
+/// The command line with its config file found.
+struct CliResolved {
+    config: std::path::PathBuf,
+    json: bool,
+    command: Command,
+}
+
+fn run_resolved(cli: CliResolved) -> CmdResult {
     match cli.command {
         Command::Init { force } => init::run(&cli.config, force),
         Command::Validate => validate::run(&cli.config, cli.json),
