@@ -120,6 +120,13 @@ pub(crate) enum Command {
     /// edit propose none and say what to edit. Exit 0 when every step
     /// passed, 1 otherwise. docs/fix.md.
     Fix(FixArgs),
+    /// Print a shell completion script: `backstop completions bash > /etc/bash_completion.d/backstop`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (troff): `backstop man | man -l -`.
+    Man,
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {

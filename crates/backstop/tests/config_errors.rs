@@ -204,3 +204,44 @@ fn the_config_is_found_in_a_parent_directory_and_its_absence_is_said() {
         "{said}"
     );
 }
+
+/// Shell completions and the man page need no config, and are what the
+/// shells and `man` accept.
+#[test]
+fn completions_and_man_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("BACKSTOP_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = dir.path().join("backstop.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let parsed = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(parsed.success(), "bash -n rejects the completion script");
+    let text = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        text.contains("complete -F") && text.contains("diagnose"),
+        "{text}"
+    );
+    for shell in ["zsh", "fish"] {
+        assert!(run(&["completions", shell]).status.success(), "{shell}");
+    }
+    let man = run(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie \\n(.g") || page.contains(".TH backstop"),
+        "{page}"
+    );
+    assert!(page.contains("diagnose"), "{page}");
+}

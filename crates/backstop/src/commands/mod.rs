@@ -44,6 +44,29 @@ fn config_path(given: Option<std::path::PathBuf>, writing: bool) -> std::path::P
 
 /// Runs the command the user asked for.
 pub(crate) fn run(cli: Cli) -> CmdResult {
+    // These need no config.
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "backstop", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            return match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                // `backstop man | head`: the reader had enough.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other,
+            }
+            .map_err(|e| {
+                crate::exit::Exit::new(
+                    crate::exit::Code::Failed,
+                    format!("cannot print the man page: {e}"),
+                )
+            });
+        }
+        _ => {}
+    }
     let writing = matches!(cli.command, Command::Init { .. });
     let given = cli.config.is_some();
     let config = config_path(cli.config, writing);
@@ -112,6 +135,7 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
         Command::Events(args) => events::run(&cli.config, &args, cli.json),
         Command::Diagnose(args) => diagnose::run(&cli.config, &args, cli.json),
         Command::Fix(args) => fix::run(&cli.config, &args, cli.json),
+        Command::Completions { .. } | Command::Man => Ok(()), // answered above
     }
 }
 
