@@ -18,6 +18,7 @@ mod environment;
 mod graph;
 mod health;
 mod health_reader;
+mod interpolate;
 mod limits;
 mod limits_reader;
 mod load;

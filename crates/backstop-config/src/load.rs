@@ -54,7 +54,14 @@ const TOP_KEYS: &[&str] = &[
     "remediate",
 ];
 const EVENTS_KEYS: &[&str] = &["max_age", "max_events"];
-const DAEMON_KEYS: &[&str] = &["state_dir", "listen", "token_file", "token_env", "cgroups"];
+const DAEMON_KEYS: &[&str] = &[
+    "state_dir",
+    "listen",
+    "token_file",
+    "token_env",
+    "cgroups",
+    "env_file",
+];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "command",
     "dir",
@@ -119,9 +126,10 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 /// `path` gives the base directory for relative paths and the name in messages.
 pub fn parse(path: &Path, source: String) -> Result<Loaded, ConfigError> {
     let base_dir = absolute_parent(path);
-    let (root, syntax_errors) = DeTable::parse_recoverable(&source);
+    let (mut root, syntax_errors) = DeTable::parse_recoverable(&source);
     let mut reader = Reader::of(&source);
     if syntax_errors.is_empty() {
+        crate::interpolate::interpolate(&mut reader, root.get_mut(), &base_dir);
         let config = read_config(&mut reader, root.get_ref(), path, &base_dir);
         collect_runtime_warnings(&mut reader, root.get_ref(), &config);
         let errors = reader

@@ -22,8 +22,39 @@ fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// What an example expects of its surroundings: its `${VAR}`s set (as the
+/// reader's shell would have them), its `env_file`s present.
+fn surroundings(block: &str, dir: &Path) {
+    let mut rest = block;
+    while let Some(at) = rest.find("${") {
+        let inner = &rest[at + 2..];
+        let end = inner.find('}').unwrap_or(0);
+        let name = &inner[..end];
+        if !name.contains(":-") && !name.is_empty() && std::env::var_os(name).is_none() {
+            // SAFETY: this test binary has one test: no other thread reads
+            // the environment meanwhile.
+            unsafe { std::env::set_var(name, "example") };
+        }
+        rest = &inner[end..];
+    }
+    for line in block.lines() {
+        if let Some(file) = line
+            .trim()
+            .strip_prefix("env_file = \"")
+            .and_then(|f| f.split('"').next())
+        {
+            let path = dir.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).unwrap();
+            }
+            std::fs::write(path, "").unwrap();
+        }
+    }
+}
+
 #[test]
 fn every_toml_example_of_the_docs_loads() {
+    let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut files = vec![root.join("README.md")];
     for entry in std::fs::read_dir(root.join("docs")).unwrap() {
@@ -57,8 +88,8 @@ fn every_toml_example_of_the_docs_loads() {
                 format!("[services.api]\ncommand = \"true\"\n\n{block}")
             };
             checked += 1;
-            if let Err(e) = backstop_config::parse(Path::new("/tmp/example/backstop.toml"), source)
-            {
+            surroundings(&source, dir.path());
+            if let Err(e) = backstop_config::parse(&dir.path().join("backstop.toml"), source) {
                 failures.push(format!("{}:{line}:\n{}", file.display(), e.render(false)));
             }
         }

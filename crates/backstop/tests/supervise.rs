@@ -1074,3 +1074,27 @@ fn with_mode(cgroups: bool, config: &str) -> String {
         format!("[daemon]\ncgroups = false\n{config}")
     }
 }
+
+/// `${VAR}` in the config comes from `[daemon] env_file` (and backstop's
+/// environment); `$${VAR}` is left to the service's shell.
+#[test]
+fn variables_in_the_config_come_from_the_daemon_env_file() {
+    let s = Sandbox::new(
+        r#"
+[daemon]
+env_file = "backstop.env"
+
+[services.greeter]
+command = ["sh", "-c", "echo ${WHO} from $${WHERE}; exec sleep 1000"]
+env = { WHERE = "${PLACE:-the shell}" }
+"#,
+    );
+    s.write("backstop.env", "WHO=world\n");
+    let _daemon = s.up();
+    s.wait_state("greeter", "running", T);
+    let said = wait_until("the greeting", T, || {
+        let logs = s.stdout(&["logs", "greeter"]);
+        logs.contains(" from ").then_some(logs)
+    });
+    assert!(said.contains("world from the shell"), "{said}");
+}
