@@ -76,6 +76,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "startup",
     "health",
     "limits",
+    "disabled",
     "logs",
     "preflight",
 ];
@@ -468,6 +469,9 @@ fn read_service(
     let (depends_on, dep_spans) = field("depends_on")
         .map(|v| read_depends_on(r, v, name))
         .unwrap_or_default();
+    let disabled = field("disabled")
+        .and_then(|v| r.boolean(v, &what("disabled")))
+        .unwrap_or(false);
     let preflight = field("preflight")
         .map(|v| read_preflight(r, v, &what("preflight")))
         .unwrap_or_default();
@@ -490,6 +494,7 @@ fn read_service(
             logs: logs?,
             preflight,
             limits: limits?,
+            disabled,
         },
         dep_spans,
     ))

@@ -141,6 +141,8 @@ pub struct ServiceConfig {
     /// Resource limits (`limits = { … }`); the sampled ones also appear in
     /// `health` as a check named `limits`.
     pub limits: crate::limits::Limits,
+    /// `disabled = true`: `up` leaves it stopped; `backstop start NAME` starts it.
+    pub disabled: bool,
 }
 
 impl ServiceConfig {
@@ -165,6 +167,7 @@ impl ServiceConfig {
             logs: crate::logs::LogSettings::default(),
             preflight: Vec::new(),
             limits: crate::limits::Limits::default(),
+            disabled: false,
         }
     }
 
@@ -181,6 +184,7 @@ impl ServiceConfig {
         a.startup = other.startup;
         a.restart.clone_from(&other.restart);
         a.stop.clone_from(&other.stop);
+        a.disabled = other.disabled;
         // The sampled limits are a check; only `nofile` is set at spawn.
         a.limits = crate::limits::Limits {
             nofile: a.limits.nofile,

@@ -1098,3 +1098,29 @@ env = { WHERE = "${PLACE:-the shell}" }
     });
     assert!(said.contains("world from the shell"), "{said}");
 }
+
+/// `disabled = true`: kept in the config, left stopped by `up`, started by
+/// name.
+#[test]
+fn a_disabled_service_is_left_stopped_until_started_by_name() {
+    let s = Sandbox::new(
+        r#"
+[services.nightly]
+command = "sleep 1000"
+disabled = true
+
+[services.web]
+command = "sleep 1000"
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("web", "running", T);
+    assert_eq!(s.service("nightly")["state"], "stopped");
+    let out = s.run(&["start", "nightly"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_state("nightly", "running", T);
+}

@@ -231,7 +231,13 @@ impl Supervisor {
             .map(|(i, s)| Service::new(s.clone(), i))
             .collect();
         let wanted = if options.services.is_empty() {
-            config.services.iter().map(|s| s.name.clone()).collect()
+            // `disabled = true`: kept in the config, started only by name.
+            config
+                .services
+                .iter()
+                .filter(|s| !s.disabled)
+                .map(|s| s.name.clone())
+                .collect()
         } else {
             config
                 .with_dependencies(&options.services)
