@@ -120,6 +120,8 @@ pub(crate) enum Command {
     /// edit propose none and say what to edit. Exit 0 when every step
     /// passed, 1 otherwise. docs/fix.md.
     Fix(FixArgs),
+    /// List every backstop daemon of this user that runs, across projects.
+    Ls,
     /// Print a shell completion script: `backstop completions bash > /etc/bash_completion.d/backstop`.
     Completions {
         /// The shell.

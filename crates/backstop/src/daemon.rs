@@ -240,6 +240,8 @@ async fn supervise(
     paths: StatePaths,
 ) -> Result<(), Exit> {
     let _lock = lock(&paths, &config.path)?;
+    // `backstop ls` finds it while it runs.
+    let _registered = crate::registry::register(&config.path, &paths.dir);
     if let Some(backstop_config::TokenSource::Env(var)) = &config.daemon.token {
         backstop_supervisor::spawn::withhold_from_children(var);
     }

@@ -10,6 +10,7 @@ mod diagnose;
 mod exit;
 mod fix;
 mod memory;
+mod registry;
 mod render;
 
 use std::process::ExitCode;

@@ -1124,3 +1124,44 @@ command = "sleep 1000"
     );
     s.wait_state("nightly", "running", T);
 }
+
+/// `backstop ls`: every daemon of this user, across projects, like `pm2 ls`.
+#[test]
+fn ls_lists_the_daemons_of_every_project() {
+    let runtime = tempfile::tempdir().unwrap();
+    let a = Sandbox::new("[services.a]\ncommand = \"sleep 1000\"\n");
+    let b = Sandbox::new("[services.b]\ncommand = \"sleep 1000\"\n");
+    let with_runtime = |cmd: &mut std::process::Command| {
+        cmd.env("XDG_RUNTIME_DIR", runtime.path());
+    };
+    let da = a.up_with(&[], with_runtime);
+    let _db = b.up_with(&[], with_runtime);
+    let ls = || {
+        let out = a
+            .command(&["ls", "--json"])
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["config"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let both = ls();
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(both.contains(&a.config().display().to_string()), "{both:?}");
+    assert!(both.contains(&b.config().display().to_string()), "{both:?}");
+    // A daemon killed without a word is not listed (its record is stale).
+    da.signal(Signal::SIGKILL);
+    wait_until("a's daemon gone from ls", T, || {
+        (ls().len() == 1).then_some(())
+    });
+    assert_eq!(ls(), [b.config().display().to_string()]);
+    // A new daemon takes over what the killed one left (and, at its end,
+    // removes the cgroups).
+    let _again = a.up_with(&[], with_runtime);
+    wait_until("a back in ls", T, || (ls().len() == 2).then_some(()));
+}

@@ -51,6 +51,23 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
             clap_complete::generate(shell, &mut command, "backstop", &mut std::io::stdout());
             return Ok(());
         }
+        Command::Ls => {
+            let daemons = crate::registry::running();
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&daemons).expect("UNWRAP: plain data serialises")
+                );
+            } else if daemons.is_empty() {
+                println!("no backstop daemon of yours is running");
+            } else {
+                println!("{:<8} {:<21} CONFIG", "PID", "STARTED");
+                for d in &daemons {
+                    println!("{:<8} {:<21} {}", d.pid, d.started, d.config);
+                }
+            }
+            return Ok(());
+        }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             return match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
@@ -135,7 +152,7 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
         Command::Events(args) => events::run(&cli.config, &args, cli.json),
         Command::Diagnose(args) => diagnose::run(&cli.config, &args, cli.json),
         Command::Fix(args) => fix::run(&cli.config, &args, cli.json),
-        Command::Completions { .. } | Command::Man => Ok(()), // answered above
+        Command::Completions { .. } | Command::Man | Command::Ls => Ok(()), // answered above
     }
 }
 
