@@ -1165,3 +1165,42 @@ fn ls_lists_the_daemons_of_every_project() {
     let _again = a.up_with(&[], with_runtime);
     wait_until("a back in ls", T, || (ls().len() == 2).then_some(()));
 }
+
+/// A wait that cannot succeed ends at once, with the reason: a service
+/// pending on a dependency that failed will not start by itself.
+#[test]
+fn waits_on_a_failed_dependency_end_at_once_with_the_reason() {
+    let s = Sandbox::new(
+        r#"
+[services.db]
+command = ["sh", "-c", "exit 1"]
+restart = { max_restarts = 1, backoff_initial = "50ms" }
+
+[[services.db.health]]
+exec = "false"
+interval = "100ms"
+
+[services.api]
+command = "sleep 1000"
+depends_on = { db = "healthy" }
+"#,
+    );
+    // `up -d` asked to wait two minutes returns well before: nothing it
+    // waits for can happen.
+    let mut up = s.command(&["up", "-d", "--wait", "120s"]).spawn().unwrap();
+    let status = wait_until("up -d to return", T, || up.try_wait().unwrap());
+    assert!(!status.success());
+    let api = s.service("api");
+    assert_eq!(api["state"], "pending");
+    assert!(
+        api["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(it is crash-loop)"),
+        "{api}"
+    );
+    let mut start = s.command(&["start", "api"]).spawn().unwrap();
+    let status = wait_until("start to return", T, || start.try_wait().unwrap());
+    assert_eq!(status.code(), Some(1));
+    assert!(s.run(&["down"]).status.success());
+}

@@ -99,7 +99,8 @@ pub(crate) fn act(
                 !matches!(
                     s.state,
                     ServiceState::Failed | ServiceState::CrashLoop | ServiceState::StartupTimeout
-                ) && (args.no_wait || settled(action, s.state))
+                ) && !cannot_start(action, s)
+                    && (args.no_wait || settled(action, s.state))
             }
         };
         failed |= !ok;
@@ -117,13 +118,66 @@ async fn wait_for(
     no_wait: bool,
     deadline: Instant,
 ) -> Result<ServiceStatus, ClientError> {
-    loop {
+    use std::io::IsTerminal;
+    let started = Instant::now();
+    let show = std::io::stderr().is_terminal();
+    let mut shown = false;
+    let result = loop {
         let s: ServiceStatus = client.get(&format!("/api/v1/services/{name}")).await?;
-        if no_wait || settled(action, s.state) || Instant::now() >= deadline {
-            return Ok(s);
+        if no_wait
+            || settled(action, s.state)
+            || Instant::now() >= deadline
+            || cannot_start(action, &s)
+        {
+            break s;
+        }
+        // A wait longer than a moment says what it waits for.
+        if show && started.elapsed() > Duration::from_secs(1) {
+            let detail = s
+                .detail
+                .as_deref()
+                .map_or(String::new(), |d| format!(": {d}"));
+            let restarts = if s.restarts > 0 {
+                format!(", {} restarts", s.restarts)
+            } else {
+                String::new()
+            };
+            eprint!(
+                "\r\x1b[2Kwaiting for {name}, {} {}s{restarts}{detail}",
+                s.state,
+                started.elapsed().as_secs()
+            );
+            shown = true;
         }
         tokio::time::sleep(POLL).await;
+    };
+    if shown {
+        eprint!("\r\x1b[2K");
     }
+    Ok(result)
+}
+
+/// A start that cannot succeed now: the service waits for a dependency
+/// that is at rest (failed, in a crash loop, stopped) and will not come up
+/// by itself. Waiting out the deadline would only hide that.
+fn cannot_start(action: ServiceAction, s: &ServiceStatus) -> bool {
+    action != ServiceAction::Stop && waits_in_vain(s)
+}
+
+/// `s` is pending on a dependency at rest (failed, in a crash loop,
+/// stopped): it will not start by itself.
+pub(crate) fn waits_in_vain(s: &ServiceStatus) -> bool {
+    s.state == ServiceState::Pending
+        && s.detail.as_deref().is_some_and(|d| {
+            [
+                "(it is failed)",
+                "(it is crash-loop)",
+                "(it is stopped)",
+                "(it is startup-timeout)",
+            ]
+            .iter()
+            .any(|rest| d.contains(rest))
+        })
 }
 
 pub(crate) fn reload(config: &Path, json: bool) -> CmdResult {

@@ -144,11 +144,14 @@ fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
             }
             match client.get::<StatusReport>("/api/v1/services").await {
                 Ok(report) if report.daemon.pid == child.id() => {
+                    // A service waiting on a dependency that failed will
+                    // not start by itself: no reason to wait for it.
                     let busy = report.services.iter().any(|s| {
-                        matches!(
+                        (matches!(
                             s.state,
                             ServiceState::Pending | ServiceState::Starting | ServiceState::Backoff
-                        ) || (s.state == ServiceState::Stopping)
+                        ) || s.state == ServiceState::Stopping)
+                            && !super::control::waits_in_vain(s)
                     });
                     if !busy || Instant::now() >= deadline {
                         return Ok(report);
