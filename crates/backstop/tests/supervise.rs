@@ -1185,6 +1185,10 @@ command = "sleep 1000"
 depends_on = { db = "healthy" }
 "#,
     );
+    // Stopped when the test ends, even if it fails first.
+    let _guard = support::DetachedGuard {
+        state_dir: s.path(".backstop"),
+    };
     // `up -d` asked to wait two minutes returns well before: nothing it
     // waits for can happen.
     let mut up = s.command(&["up", "-d", "--wait", "120s"]).spawn().unwrap();
