@@ -94,6 +94,34 @@ pub struct TerminalError {
 }
 
 impl TerminalError {
+    /// An error of `runtime` at line `index`: nothing chained, no detail.
+    fn at(runtime: Runtime, kind: Option<String>, message: String, index: usize) -> Self {
+        Self {
+            runtime,
+            error: Raised { kind, message },
+            chain: Vec::new(),
+            detail: Vec::new(),
+            index,
+            place: None,
+            before: Vec::new(),
+        }
+    }
+
+    fn with_chain(mut self, chain: Vec<Raised>) -> Self {
+        self.chain = chain;
+        self
+    }
+
+    fn with_detail(mut self, detail: Vec<String>) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    fn with_place(mut self, place: Option<String>) -> Self {
+        self.place = place;
+        self
+    }
+
     /// The line to quote: `Type: message`.
     pub fn quote(&self) -> String {
         match &self.error.kind {
@@ -262,18 +290,13 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
         if let Some(c) = GO_PANIC.captures(line) {
             out.push((
                 start,
-                TerminalError {
-                    runtime: Runtime::Go,
-                    error: Raised {
-                        kind: Some(c["kind"].to_string()),
-                        message: c["message"].to_string(),
-                    },
-                    chain: Vec::new(),
-                    detail: following(lines, i + 1, 2),
-                    index: i,
-                    place: None,
-                    before: Vec::new(),
-                },
+                TerminalError::at(
+                    Runtime::Go,
+                    Some(c["kind"].to_string()),
+                    c["message"].to_string(),
+                    i,
+                )
+                .with_detail(following(lines, i + 1, 2)),
             ));
             i += 1;
             continue;
@@ -287,18 +310,9 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             };
             out.push((
                 start,
-                TerminalError {
-                    runtime: Runtime::Rust,
-                    error: Raised {
-                        kind: Some("panic".to_string()),
-                        message,
-                    },
-                    chain: Vec::new(),
-                    detail: vec![c["place"].to_string()],
-                    index: i,
-                    place: Some(c["place"].to_string()),
-                    before: Vec::new(),
-                },
+                TerminalError::at(Runtime::Rust, Some("panic".to_string()), message, i)
+                    .with_detail(vec![c["place"].to_string()])
+                    .with_place(Some(c["place"].to_string())),
             ));
             i += 1;
             continue;
@@ -323,18 +337,14 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             }
             out.push((
                 start,
-                TerminalError {
-                    runtime: Runtime::Ruby,
-                    error: Raised {
-                        kind: Some(c["kind"].to_string()),
-                        message: c["message"].to_string(),
-                    },
-                    chain,
-                    detail: vec![c["place"].to_string()],
-                    index: i,
-                    place: None,
-                    before: Vec::new(),
-                },
+                TerminalError::at(
+                    Runtime::Ruby,
+                    Some(c["kind"].to_string()),
+                    c["message"].to_string(),
+                    i,
+                )
+                .with_chain(chain)
+                .with_detail(vec![c["place"].to_string()]),
             ));
             i = j;
             continue;
@@ -373,18 +383,8 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
         if let Some(c) = SHELL_SAID.captures(line) {
             out.push((
                 start,
-                TerminalError {
-                    runtime: Runtime::Shell,
-                    error: Raised {
-                        kind: None,
-                        message: c["message"].to_string(),
-                    },
-                    chain: Vec::new(),
-                    detail: vec![c["script"].to_string()],
-                    index: i,
-                    place: None,
-                    before: Vec::new(),
-                },
+                TerminalError::at(Runtime::Shell, None, c["message"].to_string(), i)
+                    .with_detail(vec![c["script"].to_string()]),
             ));
             i += 1;
             continue;

@@ -38,12 +38,8 @@ fn dir() -> Option<PathBuf> {
 
 /// The file of the daemon of `state_dir`.
 fn file_of(dir: &Path, state_dir: &Path) -> PathBuf {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in state_dir.as_os_str().as_encoded_bytes() {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    dir.join(format!("{hash:016x}.json"))
+    let id = backstop_supervisor::state_file::state_dir_id(state_dir);
+    dir.join(format!("{id:016x}.json"))
 }
 
 /// Records this daemon; the returned guard removes the record when dropped.

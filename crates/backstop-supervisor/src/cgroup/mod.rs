@@ -217,13 +217,10 @@ impl Cgroups {
 
 /// `backstop-<hash of the state directory>`: one parent per daemon.
 fn parent_name(state_dir: &Path) -> String {
-    // FNV-1a: stable across builds and runs, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in state_dir.as_os_str().as_encoded_bytes() {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("backstop-{:08x}", hash as u32)
+    format!(
+        "backstop-{:08x}",
+        crate::state_file::state_dir_id(state_dir) as u32
+    )
 }
 
 fn make_dir(dir: &Path) -> io::Result<()> {
