@@ -63,6 +63,24 @@ fn fix(s: &Sandbox, args: &[&str]) -> (Output, String) {
     (out, text)
 }
 
+/// Service `web` without a declared `port`: its start is not gated, so
+/// with its port held it dies on "address already in use" and, after one
+/// restart, crash-loops.
+fn crash_looping_web(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[services.web]
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+restart = {{ max_restarts = 1, backoff_initial = "50ms" }}
+
+[[services.web.health]]
+http = "http://127.0.0.1:{port}/"
+interval = "100ms"
+
+{extra}"#
+    )
+}
+
 fn web(port: u16, extra: &str) -> String {
     format!(
         r#"
@@ -311,17 +329,7 @@ fn fix_without_a_playbook_diagnoses_proposes_and_heals_a_port_held_by_a_leftover
     let port = free_port();
     // No `port` declared: the start is not gated, the service dies on
     // "address already in use" while a leftover of it holds the port.
-    let s = Sandbox::new(&format!(
-        r#"
-[services.web]
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-restart = {{ max_restarts = 1, backoff_initial = "50ms" }}
-
-[[services.web.health]]
-http = "http://127.0.0.1:{port}/"
-interval = "100ms"
-"#
-    ));
+    let s = Sandbox::new(&crash_looping_web(port, ""));
     let stale = listener(&s, port, Kin::Leftover);
     let _daemon = s.up();
     s.wait_state("web", "crash-loop", T);
@@ -360,18 +368,6 @@ fn a_cause_that_needs_an_edit_proposes_no_playbook() {
         err.contains("no playbook fixes this by itself; by hand: check `command`"),
         "{err}"
     );
-}
-
-/// The messages of the events of `kind` so far.
-fn events_of(s: &Sandbox, kind: &str) -> Vec<String> {
-    let out = s.stdout(&["events", "--json", "--kind", kind]);
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let e: serde_json::Value = serde_json::from_str(l).unwrap();
-            e["message"].as_str().unwrap().to_string()
-        })
-        .collect()
 }
 
 #[test]
@@ -430,13 +426,14 @@ per = "1h"
     // The hog keeps going over its limit (the supervisor restarts it): the
     // rule sees more memory-max events after its escalation, and does
     // nothing more.
-    let seen = events_of(&s, "memory-max").len();
+    let seen = s.event_messages("memory-max").len();
     wait_until(
         "three more memory-max events",
         Duration::from_secs(60),
-        || (events_of(&s, "memory-max").len() >= seen + 3).then_some(()),
+        || (s.event_messages("memory-max").len() >= seen + 3).then_some(()),
     );
-    let by_rule: Vec<String> = events_of(&s, "fix-finished")
+    let by_rule: Vec<String> = s
+        .event_messages("fix-finished")
         .into_iter()
         .filter(|m| m.contains("(rule when memory-max on hog → quick-restart)"))
         .collect();
@@ -446,7 +443,7 @@ per = "1h"
         "{by_rule:#?}"
     );
     assert_eq!(escalations().len(), 1, "{:#?}", got.lock().unwrap());
-    assert_eq!(events_of(&s, "escalation").len(), 1);
+    assert_eq!(s.event_messages("escalation").len(), 1);
     let (code, metrics) = s.api("GET", "/metrics");
     assert_eq!(code, 200);
     assert!(
@@ -460,20 +457,9 @@ per = "1h"
 #[test]
 fn a_port_held_by_a_leftover_heals_itself_by_rule() {
     let port = free_port();
-    let s = Sandbox::new(&format!(
-        r#"
-[services.web]
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-restart = {{ max_restarts = 1, backoff_initial = "50ms" }}
-
-[[services.web.health]]
-http = "http://127.0.0.1:{port}/"
-interval = "100ms"
-
-[[remediate]]
-when = "port-in-use"
-run = "free-port"
-"#
+    let s = Sandbox::new(&crash_looping_web(
+        port,
+        "[[remediate]]\nwhen = \"port-in-use\"\nrun = \"free-port\"\n",
     ));
     let stale = listener(&s, port, Kin::Leftover);
     let _daemon = s.up();
@@ -482,7 +468,7 @@ run = "free-port"
     let done = wait_until(
         "the rule's playbook to finish",
         Duration::from_secs(60),
-        || events_of(&s, "fix-finished").into_iter().next(),
+        || s.event_messages("fix-finished").into_iter().next(),
     );
     assert!(done.contains("free-port done in"), "{done}");
     assert!(done.contains("every step passed"), "{done}");
@@ -494,7 +480,7 @@ run = "free-port"
     let web = s.service("web");
     assert_eq!(web["state"], "running");
     assert_eq!(web["health"], "healthy");
-    let steps = events_of(&s, "fix");
+    let steps = s.event_messages("fix");
     assert!(
         steps[0].starts_with("web: running playbook free-port (rule when port-in-use → free-port)"),
         "{steps:#?}"

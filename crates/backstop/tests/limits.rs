@@ -72,10 +72,7 @@ limits = { nofile = 64 }
     );
     let _daemon = s.up();
     s.wait_state("lim", "running", T);
-    let said = support::wait_until("the child's limits in its log", T, || {
-        let logs = s.stdout(&["logs", "lim"]);
-        logs.contains("soft=").then_some(logs)
-    });
+    let said = s.wait_log("lim", "soft=", T);
     assert!(said.contains("soft=64 hard=64"), "{said}");
 }
 
@@ -149,29 +146,11 @@ limits = { memory_max = "64MB" }
 
 #[test]
 fn a_double_forked_child_in_its_own_session_is_stopped_with_its_service() {
-    let s = Sandbox::new(
-        r#"
-[services.forker]
-command = ["python3", "-c", """
-import os, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        open('escaped.pid', 'w').write(str(os.getpid()))
-        time.sleep(1000)
-    os._exit(0)
-time.sleep(1000)
-"""]
-"#,
-    );
+    let s = Sandbox::new(&forker(false));
     let _daemon = s.up();
     cgroup_mode(&s);
     s.wait_state("forker", "running", T);
-    let escaped = support::wait_until("the escaped grandchild", T, || {
-        std::fs::read_to_string(s.path("escaped.pid"))
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-    });
+    let escaped = escaped_pid(&s);
     assert!(support::alive(escaped));
     // It left the process group and the session, not the cgroup.
     let cgroups = std::fs::read_to_string(format!("/proc/{escaped}/cgroup")).unwrap();
@@ -215,10 +194,7 @@ limits = { pids_max = 20 }
     );
     let _daemon = s.up();
     cgroup_mode(&s);
-    let logs = support::wait_until("the bomb to run into its limit", T, || {
-        let logs = s.stdout(&["logs", "bomb"]);
-        logs.contains("forked ").then_some(logs)
-    });
+    let logs = s.wait_log("bomb", "forked ", T);
     assert!(
         logs.contains("forked 19, then: [Errno 11] Resource temporarily unavailable"),
         "fork fails at the limit (the main process is the 20th): {logs}"
@@ -247,30 +223,11 @@ limits = { pids_max = 20 }
 
 #[test]
 fn after_a_sigkilled_daemon_an_escaped_process_is_found_by_its_cgroup() {
-    let s = Sandbox::new(
-        r#"
-[services.forker]
-command = ["python3", "-c", """
-import os, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        open('escaped.pid', 'w').write(str(os.getpid()))
-        # No group, no session, no environment marker left to find it by.
-        os.execve('/bin/sleep', ['sleep', '1000'], {})
-    os._exit(0)
-time.sleep(1000)
-"""]
-"#,
-    );
+    let s = Sandbox::new(&forker(true));
     let mut first = s.up();
     cgroup_mode(&s);
     s.wait_state("forker", "running", T);
-    let escaped = support::wait_until("the escaped grandchild", T, || {
-        std::fs::read_to_string(s.path("escaped.pid"))
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-    });
+    let escaped = escaped_pid(&s);
     first.signal(nix::sys::signal::Signal::SIGKILL);
     first.wait(T);
     assert!(
@@ -324,4 +281,39 @@ command = "sleep 1000"
     support::wait_until("its cgroup removed", T, || {
         (!std::path::Path::new(&path).exists()).then_some(())
     });
+}
+
+/// Service `forker`: its grandchild double-forks into a session of its own
+/// and writes its pid to `escaped.pid`; with `bare`, it also drops its
+/// environment (no marker left to find it by).
+fn forker(bare: bool) -> String {
+    let run = if bare {
+        "os.execve('/bin/sleep', ['sleep', '1000'], {})"
+    } else {
+        "time.sleep(1000)"
+    };
+    format!(
+        r#"
+[services.forker]
+command = ["python3", "-c", """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open('escaped.pid', 'w').write(str(os.getpid()))
+        {run}
+    os._exit(0)
+time.sleep(1000)
+"""]
+"#
+    )
+}
+
+/// The pid the escaped grandchild of [`forker`] wrote.
+fn escaped_pid(s: &Sandbox) -> i32 {
+    support::wait_until("the escaped grandchild", T, || {
+        std::fs::read_to_string(s.path("escaped.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    })
 }

@@ -1092,10 +1092,7 @@ env = { WHERE = "${PLACE:-the shell}" }
     s.write("backstop.env", "WHO=world\n");
     let _daemon = s.up();
     s.wait_state("greeter", "running", T);
-    let said = wait_until("the greeting", T, || {
-        let logs = s.stdout(&["logs", "greeter"]);
-        logs.contains(" from ").then_some(logs)
-    });
+    let said = s.wait_log("greeter", " from ", T);
     assert!(said.contains("world from the shell"), "{said}");
 }
 

@@ -105,6 +105,30 @@ impl Sandbox {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The log of `service` once it contains `needle` (polled, with a deadline).
+    pub fn wait_log(&self, service: &str, needle: &str, timeout: Duration) -> String {
+        wait_until(
+            &format!("`{needle}` in the log of {service}"),
+            timeout,
+            || {
+                let logs = self.stdout(&["logs", service]);
+                logs.contains(needle).then_some(logs)
+            },
+        )
+    }
+
+    /// The messages of the recorded events of `kind`, oldest first.
+    pub fn event_messages(&self, kind: &str) -> Vec<String> {
+        self.stdout(&["events", "--json", "--kind", kind])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let e: Value = serde_json::from_str(l).unwrap();
+                e["message"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
     /// `method path` on the daemon's unix socket: (status code, body).
     pub fn api(&self, method: &str, path: &str) -> (u16, String) {
         let socket = self.path(".backstop/backstop.sock");
