@@ -290,15 +290,22 @@ async fn fix(
             format!("invalid request body: {}", e.body_text()),
         )
     })?;
-    let (reply, rx) = oneshot::channel();
-    tx.send(crate::FixCommand {
+    remedy(&tx, |reply| crate::FixCommand {
         service: name,
         request,
         by: None,
         reply,
     })
     .await
-    .map_err(|_| daemon_gone())?;
+}
+
+/// Hands a request to the remediation tasks and waits for the answer.
+async fn remedy<C, T>(
+    tx: &tokio::sync::mpsc::Sender<C>,
+    make: impl FnOnce(oneshot::Sender<Result<T, crate::FixError>>) -> C,
+) -> ApiResult<T> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply)).await.map_err(|_| daemon_gone())?;
     rx.await
         .map_err(|_| daemon_gone())?
         .map(Json)
@@ -331,17 +338,11 @@ async fn diagnose(
     State(AppState { diagnose: tx, .. }): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<serde_json::Value> {
-    let (reply, rx) = oneshot::channel();
-    tx.send(crate::DiagnoseCommand {
+    remedy(&tx, |reply| crate::DiagnoseCommand {
         service: name,
         reply,
     })
     .await
-    .map_err(|_| daemon_gone())?;
-    rx.await
-        .map_err(|_| daemon_gone())?
-        .map(Json)
-        .map_err(|e| remedy_error(&e))
 }
 
 /// Re-read the config; restart only the services whose definition changed.

@@ -58,6 +58,19 @@ impl StateFile {
     }
 }
 
+/// A stable number for a state directory (FNV-1a of its path: the same
+/// across builds and runs, unlike std's hasher). It names what belongs to
+/// one daemon outside its state directory: its cgroups, its record for
+/// `backstop ls`.
+pub fn state_dir_id(state_dir: &std::path::Path) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in state_dir.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,17 +97,4 @@ mod tests {
         std::fs::write(&path, "{not json").unwrap();
         assert_eq!(StateFile::load(&path), StateFile::default());
     }
-}
-
-/// A stable number for a state directory (FNV-1a of its path: the same
-/// across builds and runs, unlike std's hasher). It names what belongs to
-/// one daemon outside its state directory: its cgroups, its record for
-/// `backstop ls`.
-pub fn state_dir_id(state_dir: &std::path::Path) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in state_dir.as_os_str().as_encoded_bytes() {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }

@@ -205,16 +205,20 @@ mod tests {
         }
     }
 
+    fn daemon() -> backstop_api::DaemonInfo {
+        backstop_api::DaemonInfo {
+            pid: 1,
+            config: "/c".into(),
+            version: "x".into(),
+            uptime_s: 1,
+            tracking: String::new(),
+        }
+    }
+
     #[test]
     fn each_rule_names_its_subject_and_severity() {
         let report = StatusReport {
-            daemon: backstop_api::DaemonInfo {
-                pid: 1,
-                config: "/c".into(),
-                version: "x".into(),
-                uptime_s: 1,
-                tracking: String::new(),
-            },
+            daemon: daemon(),
             services: vec![
                 service("api", ServiceState::CrashLoop, Health::Unhealthy, 0),
                 service("web", ServiceState::Running, Health::Unhealthy, 0),
@@ -273,13 +277,7 @@ mod tests {
         let mut waiting = service("api", ServiceState::Pending, Health::Unknown, 0);
         waiting.detail = Some("waiting for postgres to be healthy (it is crash-loop)".into());
         let report = StatusReport {
-            daemon: backstop_api::DaemonInfo {
-                pid: 1,
-                config: "/c".into(),
-                version: "x".into(),
-                uptime_s: 1,
-                tracking: String::new(),
-            },
+            daemon: daemon(),
             services: vec![
                 service("postgres", ServiceState::CrashLoop, Health::Unhealthy, 0),
                 waiting,
