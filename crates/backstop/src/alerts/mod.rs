@@ -60,7 +60,7 @@ impl Seen {
             EventKind::RestartScheduled => {
                 self.restarts.entry(s.clone()).or_default().push_back(now);
             }
-            EventKind::MemoryMax => {
+            EventKind::MemoryMax | EventKind::OomKilled => {
                 self.memory_max.insert(s.clone(), now);
             }
             EventKind::Escalation => {
@@ -79,6 +79,7 @@ impl Seen {
             e.kind,
             EventKind::RestartScheduled
                 | EventKind::MemoryMax
+                | EventKind::OomKilled
                 | EventKind::CrashLoop
                 | EventKind::StartupTimeout
                 | EventKind::LivenessRestart

@@ -101,7 +101,9 @@ pub(crate) fn evaluate(
                 AlertSeverity::Critical,
                 name,
                 Some(name),
-                format!("{name} went over its memory_max and was restarted"),
+                format!(
+                    "{name} went over its memory_max and was restarted (or killed by the kernel)"
+                ),
             ));
         }
         if let Some(said) = recent.escalations.get(name) {

@@ -38,7 +38,9 @@ fn holds(when: &Trigger, s: &ServiceStatus) -> bool {
 fn event_trigger(e: &Event) -> Option<(&str, Trigger)> {
     let service = e.service.as_deref()?;
     match e.kind {
-        EventKind::MemoryMax => Some((service, Trigger::MemoryMax)),
+        // Over memory_max: restarted by the sampler, or killed by the
+        // kernel in cgroup mode.
+        EventKind::MemoryMax | EventKind::OomKilled => Some((service, Trigger::MemoryMax)),
         // `api: port-in-use: … (bundle: …)`
         EventKind::Diagnosed => {
             let rest = e.message.strip_prefix(service)?.strip_prefix(": ")?;
@@ -316,6 +318,8 @@ mod tests {
             Some(("web", Trigger::Cause("port-in-use".into())))
         );
         let e = Event::now(Some("web"), EventKind::MemoryMax, "web: over".to_string());
+        assert_eq!(event_trigger(&e), Some(("web", Trigger::MemoryMax)));
+        let e = Event::now(Some("web"), EventKind::OomKilled, "web: killed".to_string());
         assert_eq!(event_trigger(&e), Some(("web", Trigger::MemoryMax)));
         let healthy = Event::now(
             Some("web"),
