@@ -38,6 +38,16 @@ pub enum Control {
         /// The outcome, or why it cannot be done.
         reply: oneshot::Sender<Result<ActionOutcome, ActError>>,
     },
+    /// Run a service as this many copies (`backstop scale`), until the
+    /// daemon restarts or the file's `instances` of it changes.
+    Scale {
+        /// The service as the config declares it (`api`, not `api.2`).
+        name: String,
+        /// How many copies.
+        instances: u32,
+        /// What was added and removed, or why it cannot be done.
+        reply: oneshot::Sender<Result<ReloadOutcome, ScaleError>>,
+    },
     /// Re-read the config file and apply what changed.
     Reload {
         /// The outcome, or the rendered config errors.
@@ -85,6 +95,38 @@ pub enum ActError {
         name: String,
         /// The services there are.
         known: Vec<String>,
+    },
+    /// The daemon is stopping everything.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a service cannot be scaled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScaleError {
+    /// No declared service has that name.
+    #[error("no service named `{name}`; the services are: {}", known.join(", "))]
+    NoSuchService {
+        /// The name asked for.
+        name: String,
+        /// The declared services.
+        known: Vec<String>,
+    },
+    /// A copy's name, not the service's.
+    #[error("`{name}` is one copy of `{group}`: scale `{group}`")]
+    Copy {
+        /// The name asked for.
+        name: String,
+        /// The service it is a copy of.
+        group: String,
+    },
+    /// Out of 1 …= MAX.
+    #[error("{instances} instances: expected 1 to {max}")]
+    OutOfRange {
+        /// The count asked for.
+        instances: u32,
+        /// The most there may be.
+        max: u32,
     },
     /// The daemon is stopping everything.
     #[error("the daemon is shutting down")]

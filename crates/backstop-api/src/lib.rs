@@ -16,7 +16,7 @@ mod types;
 
 pub use bus::{EventBus, Redact, SUBSCRIBER_LIMIT, Subscription};
 pub use client::{Client, ClientError};
-pub use control::{ActError, Control, ControlSender};
+pub use control::{ActError, Control, ControlSender, ScaleError};
 pub use event::{Event, EventKind, rfc3339};
 pub use fix::{
     DiagnoseCommand, DiagnoseSender, FixCommand, FixError, FixReport, FixRequest, FixSender,

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::server::{
     __path_act, __path_diagnose, __path_events, __path_fix, __path_get_service, __path_health,
-    __path_list_services, __path_metrics, __path_reload, __path_shutdown,
+    __path_list_services, __path_metrics, __path_reload, __path_scale, __path_shutdown,
 };
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use crate::server::{
         description = "Control and monitoring API of the backstop daemon: on its 0600 unix socket (`.backstop/backstop.sock`), and optionally on TCP (`[daemon] listen`), where `/api/` needs the bearer token (and is refused without a configured token), `/metrics` is open, and `/health` without the token shows only states and health names (`PublicHealth`). Every text is redacted: secrets from the config, env files, URLs and secret-named assignments are masked.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(health, metrics, events, list_services, get_service, act, fix, diagnose, reload, shutdown),
+    paths(health, metrics, events, list_services, get_service, act, fix, diagnose, scale, reload, shutdown),
     components(schemas(crate::PublicHealth)),
     modifiers(&Bearer)
 )]

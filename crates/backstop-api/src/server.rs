@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/services/{name}", get(get_service))
         .route("/api/v1/services/{name}/fix", post(fix))
         .route("/api/v1/services/{name}/diagnose", post(diagnose))
+        .route("/api/v1/services/{name}/scale", post(scale))
         .route("/api/v1/services/{name}/{action}", post(act))
         .route("/api/v1/daemon/reload", post(reload))
         .route("/api/v1/daemon/shutdown", post(shutdown))
@@ -343,6 +344,47 @@ async fn diagnose(
         reply,
     })
     .await
+}
+
+/// Run a service as N copies (`api.1` … `api.N`), each supervised and
+/// health-checked on its own; answers with the copies added and removed.
+/// Lasts until the daemon restarts or the file's `instances` changes.
+#[utoipa::path(post, path = "/api/v1/services/{name}/scale", tag = "services",
+    params(("name" = String, Path, description = "The service as the config declares it")),
+    request_body = crate::ScaleRequest,
+    responses((status = 200, body = crate::ReloadOutcome), (status = 404, body = ErrorBody),
+              (status = 422, description = "Not a count of 1 to 256, or a copy's name", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 503, description = "The daemon is shutting down", body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn scale(
+    State(AppState { control: tx, .. }): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<crate::ScaleRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<crate::ReloadOutcome> {
+    let Json(request) = body.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {}", e.body_text()),
+        )
+    })?;
+    ask(&tx, |reply| Control::Scale {
+        name,
+        instances: request.instances,
+        reply,
+    })
+    .await?
+    .map(Json)
+    .map_err(|e| {
+        let code = match e {
+            crate::ScaleError::NoSuchService { .. } => StatusCode::NOT_FOUND,
+            crate::ScaleError::Copy { .. } | crate::ScaleError::OutOfRange { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            crate::ScaleError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, e.to_string())
+    })
 }
 
 /// Re-read the config; restart only the services whose definition changed.

@@ -280,6 +280,13 @@ pub struct ActionOutcome {
     pub state: ServiceState,
 }
 
+/// `POST /api/v1/services/{name}/scale`: how many copies to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScaleRequest {
+    /// 1 … 256.
+    pub instances: u32,
+}
+
 /// The answer to a reload.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReloadOutcome {

@@ -146,20 +146,26 @@ fn find_cycle(services: &[ServiceConfig]) -> Option<Vec<String>> {
 }
 
 impl Config {
-    /// `names` and everything they depend on, transitively, in config order.
+    /// `names` (a service with `instances`: its copies) and everything
+    /// they depend on, transitively, in config order.
     ///
     /// Unknown names are returned in the `Err`.
     pub fn with_dependencies(&self, names: &[String]) -> Result<Vec<String>, Vec<String>> {
         let unknown: Vec<String> = names
             .iter()
-            .filter(|n| self.service(n).is_none())
+            .filter(|n| self.members(n).is_empty())
             .cloned()
             .collect();
         if !unknown.is_empty() {
             return Err(unknown);
         }
         let mut wanted: BTreeSet<&str> = BTreeSet::new();
-        let mut todo: Vec<&str> = names.iter().map(String::as_str).collect();
+        // A service with `instances` is every copy of it.
+        let mut todo: Vec<&str> = names
+            .iter()
+            .flat_map(|n| self.members(n))
+            .map(|s| s.name.as_str())
+            .collect();
         while let Some(name) = todo.pop() {
             if wanted.insert(name)
                 && let Some(s) = self.service(name)

@@ -7,6 +7,8 @@
 //! - `$${`: a literal `${`, for a shell snippet that expands at run time
 //!   (`sh -c "exec gunicorn -b 0.0.0.0:$${PORT}"`).
 //! - `$VAR` without braces and `$$` are left alone: shell commands use them.
+//! - `${BACKSTOP_INSTANCE}` and `${BACKSTOP_PORT}` are each service's own
+//!   (its copy number and port, see `instances`), filled in later.
 //!
 //! The parsed tree is rewritten in place, so every later message still
 //! points at the file's own text.
@@ -63,6 +65,13 @@ pub(crate) fn expand(
             && !name.starts_with(|c: char| c.is_ascii_digit());
         if !valid {
             return Err(ExpandError::BadName(inner.to_string()));
+        }
+        // Filled in per copy of a service (see `instances`), not from here.
+        if crate::instances::INSTANCE_VARIABLES.contains(&name) && !vars.contains_key(name) {
+            let end = inner_start + len;
+            out.push_str(&rest[at..=end]);
+            rest = &rest[end + 1..];
+            continue;
         }
         match (
             vars.get(name)

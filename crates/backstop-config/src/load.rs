@@ -77,6 +77,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "health",
     "limits",
     "disabled",
+    "instances",
     "logs",
     "preflight",
 ];
@@ -317,11 +318,13 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
         .unwrap_or_default();
     let all_read = services.len() == declared.len();
     graph::check_dependencies(r, &services, &dep_spans, &declared, &check_names, all_read);
+    check_copies(r, root, &services);
     Config {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         base_dir: base.to_path_buf(),
         daemon,
-        services,
+        services: crate::instances::expand(&services),
+        declared: services,
         checks,
         events,
         alerts: root
@@ -330,6 +333,37 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             .unwrap_or_default(),
         playbooks,
         remediate,
+    }
+}
+
+/// A copy of a service with `instances` may not take the name of another
+/// service (`api` with 3 instances and a service `api.2`).
+fn check_copies(r: &mut Reader, root: &DeTable<'_>, services: &[ServiceConfig]) {
+    for s in services {
+        let Some(n) = s.instances else { continue };
+        let Some(clash) = (1..=n)
+            .map(|i| format!("{}.{i}", s.name))
+            .find(|copy| services.iter().any(|o| o.name == *copy))
+        else {
+            continue;
+        };
+        let span = root
+            .get("services")
+            .and_then(|v| v.get_ref().as_table())
+            .and_then(|t| t.get(s.name.as_str()))
+            .and_then(|v| v.get_ref().as_table())
+            .and_then(|t| t.get_key_value("instances"))
+            .map(|(_, v)| v.span());
+        r.error(Diagnostic {
+            severity: Severity::Error,
+            message: format!(
+                "`instances = {n}` of service `{}` makes a copy `{clash}`, which is also the name of a service",
+                s.name
+            ),
+            span,
+            label: "the copies are named NAME.1 … NAME.N".to_string(),
+            help: Some(format!("rename the service `{clash}`")),
+        });
     }
 }
 
@@ -475,6 +509,15 @@ fn read_service(
     let preflight = field("preflight")
         .map(|v| read_preflight(r, v, &what("preflight")))
         .unwrap_or_default();
+    let instances = field("instances")
+        .and_then(|v| {
+            r.integer(
+                v,
+                &what("instances"),
+                1..i64::from(crate::instances::MAX_INSTANCES) + 1,
+            )
+        })
+        .and_then(|n| u32::try_from(n).ok());
 
     Some((
         ServiceConfig {
@@ -495,6 +538,8 @@ fn read_service(
             preflight,
             limits: limits?,
             disabled,
+            instances,
+            instance: None,
         },
         dep_spans,
     ))

@@ -20,6 +20,9 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// The services, in the order the file declares them.
     pub services: Vec<ServiceConfig>,
+    /// The services as the file declares them, before `instances` makes
+    /// copies of some (`services` is what runs).
+    pub declared: Vec<ServiceConfig>,
     /// Checks of things backstop does not run (`[checks.NAME]`).
     pub checks: Vec<crate::health::CheckConfig>,
     /// How much event history is kept (`[events]`).
@@ -54,6 +57,33 @@ impl Config {
     /// The service called `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The services `name` stands for: the service of that name, or every
+    /// copy of a service with `instances` (`api` → `api.1`, `api.2`).
+    pub fn members(&self, name: &str) -> Vec<&ServiceConfig> {
+        if let Some(s) = self.service(name) {
+            return vec![s];
+        }
+        self.services
+            .iter()
+            .filter(|s| s.instance.as_ref().is_some_and(|i| i.group == name))
+            .collect()
+    }
+
+    /// Whether `service` is `name` or one of its copies.
+    pub fn is_member(service: &ServiceConfig, name: &str) -> bool {
+        service.name == name || service.instance.as_ref().is_some_and(|i| i.group == name)
+    }
+
+    /// This config with `group` run as `count` copies (`backstop scale`);
+    /// `None` when no declared service is called `group`.
+    pub fn scaled(&self, group: &str, count: u32) -> Option<Self> {
+        let mut new = self.clone();
+        let declared = new.declared.iter_mut().find(|s| s.name == group)?;
+        declared.instances = Some(count);
+        new.services = crate::instances::expand(&new.declared);
+        Some(new)
     }
 
     /// The playbook called `name`: the file's, else a built-in one.
@@ -143,6 +173,10 @@ pub struct ServiceConfig {
     pub limits: crate::limits::Limits,
     /// `disabled = true`: `up` leaves it stopped; `backstop start NAME` starts it.
     pub disabled: bool,
+    /// `instances = N` as declared: run N copies (`NAME.1` … `NAME.N`).
+    pub instances: Option<u32>,
+    /// Which copy this is, for a service expanded from `instances`.
+    pub instance: Option<crate::instances::Instance>,
 }
 
 impl ServiceConfig {
@@ -168,6 +202,8 @@ impl ServiceConfig {
             preflight: Vec::new(),
             limits: crate::limits::Limits::default(),
             disabled: false,
+            instances: None,
+            instance: None,
         }
     }
 
@@ -185,6 +221,7 @@ impl ServiceConfig {
         a.restart.clone_from(&other.restart);
         a.stop.clone_from(&other.stop);
         a.disabled = other.disabled;
+        a.instances = other.instances;
         // The sampled limits are a check; only `nofile` is set at spawn.
         a.limits = crate::limits::Limits {
             nofile: a.limits.nofile,

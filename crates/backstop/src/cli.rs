@@ -58,6 +58,21 @@ pub(crate) enum Command {
     Stop(ServiceArgs),
     /// Stop, then start services.
     Restart(ServiceArgs),
+    /// Run a service as N copies (NAME.1 … NAME.N), each supervised and checked.
+    ///
+    /// Each copy gets BACKSTOP_INSTANCE (1…N) and, with `port`, the port
+    /// `port + i - 1` (as PORT and BACKSTOP_PORT). Lasts until the daemon
+    /// restarts or the file's `instances` of the service changes; write
+    /// `instances = N` in backstop.toml to keep it.
+    Scale {
+        /// The service, as backstop.toml declares it (`api`, not `api.2`).
+        service: String,
+        /// How many copies: 1 to 256.
+        instances: u32,
+        /// Return as soon as the copies are added, without waiting for them to start.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Show each service's state, pid, uptime, restarts, last exit and memory.
     Status {
         /// Only these services.

@@ -112,8 +112,12 @@ pub(crate) fn known_services<'a>(
     config: &backstop_config::Config,
     names: impl IntoIterator<Item = &'a String>,
 ) -> Result<(), Exit> {
-    if let Some(unknown) = names.into_iter().find(|n| config.service(n).is_none()) {
-        let all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+    if let Some(unknown) = names.into_iter().find(|n| config.members(n).is_empty()) {
+        let mut all: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+        // `api` for the copies of a service with `instances`.
+        for s in config.declared.iter().filter(|s| s.instances.is_some()) {
+            all.push(s.name.as_str());
+        }
         let hint = backstop_config::suggest(unknown, all.iter().copied())
             .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"));
         return Err(Exit::new(
@@ -128,7 +132,8 @@ pub(crate) fn known_services<'a>(
 }
 
 /// The services a command names: `all` (unless a service is called so) is
-/// every service of `config`; an unknown name is a usage error.
+/// every service of `config`, a service with `instances` every copy of
+/// it; an unknown name is a usage error.
 pub(crate) fn named_services(
     config: &backstop_config::Config,
     names: &[String],
@@ -137,5 +142,14 @@ pub(crate) fn named_services(
         return Ok(config.services.iter().map(|s| s.name.clone()).collect());
     }
     known_services(config, names)?;
-    Ok(names.to_vec())
+    // A service with `instances` is every copy of it.
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        for m in config.members(name) {
+            if !out.contains(&m.name) {
+                out.push(m.name.clone());
+            }
+        }
+    }
+    Ok(out)
 }

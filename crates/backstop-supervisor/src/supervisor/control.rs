@@ -2,7 +2,8 @@
 
 use super::reporting::{add_usage, measured};
 use backstop_api::{
-    ActError, ActionOutcome, Control, EventKind, ReloadOutcome, ServiceAction, ServiceState,
+    ActError, ActionOutcome, Control, EventKind, ReloadOutcome, ScaleError, ServiceAction,
+    ServiceState,
 };
 use tokio::time::Instant;
 
@@ -48,6 +49,13 @@ impl Supervisor {
                 reply,
             } => {
                 let _ = reply.send(self.act(&name, action));
+            }
+            Control::Scale {
+                name,
+                instances,
+                reply,
+            } => {
+                let _ = reply.send(self.scale(&name, instances));
             }
             Control::Reload { reply } => {
                 let result = self.reload();
@@ -138,9 +146,75 @@ impl Supervisor {
         })
     }
 
+    /// `backstop scale NAME N`: the config with `NAME` run as N copies,
+    /// applied as a reload would; kept over reloads until the file's
+    /// `instances` of it changes.
+    pub(super) fn scale(
+        &mut self,
+        name: &str,
+        instances: u32,
+    ) -> Result<ReloadOutcome, ScaleError> {
+        if self.shutting_down {
+            return Err(ScaleError::ShuttingDown);
+        }
+        if !(1..=backstop_config::MAX_INSTANCES).contains(&instances) {
+            return Err(ScaleError::OutOfRange {
+                instances,
+                max: backstop_config::MAX_INSTANCES,
+            });
+        }
+        let Some(declared) = self.config.declared.iter().find(|s| s.name == name) else {
+            if let Some(group) = self
+                .config
+                .service(name)
+                .and_then(|s| s.instance.as_ref())
+                .map(|i| i.group.clone())
+            {
+                return Err(ScaleError::Copy {
+                    name: name.to_string(),
+                    group,
+                });
+            }
+            return Err(ScaleError::NoSuchService {
+                name: name.to_string(),
+                known: self
+                    .config
+                    .declared
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect(),
+            });
+        };
+        let in_file = declared.instances;
+        let new = self
+            .config
+            .scaled(name, instances)
+            .expect("UNWRAP: the service is declared");
+        self.scales.insert(name.to_string(), (in_file, instances));
+        Ok(self.run_config(new, &format!("{name} scaled to {instances}")))
+    }
+
     pub(super) fn reload(&mut self) -> Result<ReloadOutcome, String> {
         let loaded = backstop_config::load(&self.config.path).map_err(|e| e.render(false))?;
-        let new = loaded.config;
+        let mut new = loaded.config;
+        // A `backstop scale` holds until the file says otherwise.
+        self.scales.retain(|name, (in_file, _)| {
+            new.declared
+                .iter()
+                .any(|s| s.name == *name && s.instances == *in_file)
+        });
+        for (name, (_, n)) in &self.scales {
+            if let Some(scaled) = new.scaled(name, *n) {
+                new = scaled;
+            }
+        }
+        Ok(self.run_config(new, "config reloaded"))
+    }
+
+    /// Runs `new` in place of the current config: starts what was added,
+    /// stops what was removed, restarts what changed; `what` begins the
+    /// event that says so.
+    fn run_config(&mut self, new: backstop_config::Config, what: &str) -> ReloadOutcome {
         // First, so that the events of this reload are masked with the new
         // config's secrets (and still the old config's).
         let mut redactor = Redactor::for_config(&new);
@@ -216,10 +290,10 @@ impl Supervisor {
             None,
             EventKind::Reload,
             format!(
-                "config reloaded: added {:?}, removed {:?}, restarted {:?}, updated in place {:?}",
+                "{what}: added {:?}, removed {:?}, restarted {:?}, updated in place {:?}",
                 outcome.added, outcome.removed, outcome.changed, outcome.updated
             ),
         );
-        Ok(outcome)
+        outcome
     }
 }

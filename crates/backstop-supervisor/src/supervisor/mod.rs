@@ -210,6 +210,9 @@ pub struct Supervisor {
     checks: Vec<(CheckRun, ExecContext)>,
     /// Config reloads so far; tags `[checks]` results.
     reloads: u64,
+    /// `backstop scale` counts by declared service, with the file's
+    /// `instances` at the time (a change in the file ends the scale).
+    scales: std::collections::BTreeMap<String, (Option<u32>, u32)>,
     /// Numbers port gates, so that each result finds its own.
     next_gate: u64,
     /// What outward texts must not show: the config's secrets, and those
@@ -274,6 +277,7 @@ impl Supervisor {
             probe_latency: options.probe_latency.clone(),
             checks: Vec::new(),
             reloads: 0,
+            scales: std::collections::BTreeMap::new(),
             next_gate: 0,
             redactor,
             cgroups,

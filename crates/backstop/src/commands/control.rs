@@ -212,6 +212,78 @@ pub(crate) fn reload(config: &Path, json: bool) -> CmdResult {
     Ok(())
 }
 
+/// `backstop scale NAME N`: the daemon runs N copies; waits for the ones
+/// added to start, as `start` does.
+pub(crate) fn scale(
+    config: &Path,
+    service: &str,
+    instances: u32,
+    no_wait: bool,
+    json: bool,
+) -> CmdResult {
+    let loaded = crate::context::load_config(config)?.config;
+    if !loaded.declared.iter().any(|s| s.name == service) {
+        crate::context::known_services(&loaded, [&service.to_string()])?;
+        let group = loaded
+            .service(service)
+            .and_then(|s| s.instance.as_ref())
+            .map_or(service, |i| i.group.as_str());
+        return Err(Exit::new(
+            Code::Usage,
+            format!("`{service}` is one copy of `{group}`: scale `{group}`"),
+        ));
+    }
+    let client = client(config);
+    let budget = wait_budget(config, &[service.to_string()], ServiceAction::Start);
+    let (outcome, finals) = super::runtime().block_on(async {
+        let outcome: ReloadOutcome = client
+            .post_json(
+                &format!("/api/v1/services/{service}/scale"),
+                &backstop_api::ScaleRequest { instances },
+            )
+            .await
+            .map_err(|e| match e {
+                ClientError::Refused { message, .. } => Exit::new(Code::Usage, message),
+                other => client_error(config, other),
+            })?;
+        let deadline = Instant::now() + budget;
+        let mut finals = Vec::new();
+        for name in &outcome.added {
+            finals.push(
+                wait_for(&client, name, ServiceAction::Start, no_wait, deadline)
+                    .await
+                    .map_err(|e| client_error(config, e))?,
+            );
+        }
+        Ok::<_, Exit>((outcome, finals))
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "scaled": outcome, "services": finals })
+        );
+    } else {
+        println!("{service}: {instances} instances");
+        if !outcome.removed.is_empty() {
+            println!("stopped: {}", outcome.removed.join(", "));
+        }
+        for s in &finals {
+            let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            println!("{}: {}{pid}", s.name, s.state);
+        }
+    }
+    let failed = finals.iter().any(|s| {
+        matches!(
+            s.state,
+            ServiceState::Failed | ServiceState::CrashLoop | ServiceState::StartupTimeout
+        )
+    });
+    if failed {
+        return Err(Exit::new(Code::Failed, String::new()));
+    }
+    Ok(())
+}
+
 pub(crate) fn down(config: &Path) -> CmdResult {
     let client = client(config);
     let budget = backstop_config::load(config)

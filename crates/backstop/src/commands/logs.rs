@@ -9,7 +9,7 @@ use std::time::Duration;
 use backstop_logs::{Entry, Follower, Query, Source, Stream};
 
 use crate::cli::LogsArgs;
-use crate::context::{color_stdout, known_services, load_config, parse_time};
+use crate::context::{color_stdout, load_config, parse_time};
 use crate::exit::{CmdResult, Code, Exit};
 
 /// How often `-f` looks for new lines (the files are ours to read; no daemon round trip).
@@ -21,8 +21,7 @@ pub(crate) fn run(config_path: &Path, args: &LogsArgs, json: bool) -> CmdResult 
     let names: Vec<String> = if args.services.is_empty() {
         config.services.iter().map(|s| s.name.clone()).collect()
     } else {
-        known_services(&config, &args.services)?;
-        args.services.clone()
+        crate::context::named_services(&config, &args.services)?
     };
     let log_dir = config.daemon.state_dir.join("logs");
     let sources: Vec<Source> = names

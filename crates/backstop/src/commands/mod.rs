@@ -146,6 +146,11 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             cli.json,
         ),
         Command::Status { services } => status::run(&cli.config, &services, cli.json),
+        Command::Scale {
+            service,
+            instances,
+            no_wait,
+        } => control::scale(&cli.config, &service, instances, no_wait, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
