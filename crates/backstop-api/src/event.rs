@@ -80,6 +80,9 @@ kinds! {
     Exited = "exited",
     /// A main process could not be started.
     SpawnFailed = "spawn-failed",
+    /// A `pre_start`, `post_stop` or `stop.command` ran: how it ended,
+    /// and its last output line when it failed.
+    Hook = "hook",
     /// A restart will happen after a backoff.
     RestartScheduled = "restart-scheduled",
     /// The restart budget is spent.

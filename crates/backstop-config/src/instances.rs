@@ -114,6 +114,12 @@ fn fill(s: &mut ServiceConfig, i: u32, port: Option<u16>) {
     s.command.iter_mut().for_each(put);
     s.env.0.values_mut().for_each(put);
     s.preflight.iter_mut().for_each(put);
+    for hook in [&mut s.pre_start, &mut s.post_stop].into_iter().flatten() {
+        hook.command.iter_mut().for_each(put);
+    }
+    if let Some(c) = &mut s.stop.command {
+        c.iter_mut().for_each(put);
+    }
     for check in &mut s.health {
         match &mut check.probe {
             Probe::Http(h) => put(&mut h.url),

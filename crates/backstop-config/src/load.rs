@@ -78,10 +78,12 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "limits",
     "disabled",
     "instances",
+    "pre_start",
+    "post_stop",
     "logs",
     "preflight",
 ];
-const STOP_KEYS: &[&str] = &["signal", "timeout", "mode"];
+const STOP_KEYS: &[&str] = &["signal", "timeout", "mode", "command"];
 const RESTART_KEYS: &[&str] = &[
     "policy",
     "backoff_initial",
@@ -509,6 +511,12 @@ fn read_service(
     let preflight = field("preflight")
         .map(|v| read_preflight(r, v, &what("preflight")))
         .unwrap_or_default();
+    let pre_start = field("pre_start").and_then(|v| {
+        crate::hooks_reader::read_hook(r, v, name, "pre_start", crate::hooks::PRE_START_TIMEOUT)
+    });
+    let post_stop = field("post_stop").and_then(|v| {
+        crate::hooks_reader::read_hook(r, v, name, "post_stop", crate::hooks::POST_STOP_TIMEOUT)
+    });
     let instances = field("instances")
         .and_then(|v| {
             r.integer(
@@ -538,6 +546,8 @@ fn read_service(
             preflight,
             limits: limits?,
             disabled,
+            pre_start,
+            post_stop,
             instances,
             instance: None,
         },
@@ -683,6 +693,12 @@ fn read_stop(r: &mut Reader, v: &Value<'_>, name: &str) -> Option<StopConfig> {
     if let Some((_, v)) = table.get_key_value("mode") {
         match r.choice(v, &format!("`stop.mode` in service `{name}`"), MODES) {
             Some(m) => stop.mode = m,
+            None => ok = false,
+        }
+    }
+    if let Some((_, v)) = table.get_key_value("command") {
+        match read_command(r, v, &format!("`stop.command` in service `{name}`")) {
+            Some(c) => stop.command = Some(c),
             None => ok = false,
         }
     }

@@ -173,6 +173,10 @@ pub struct ServiceConfig {
     pub limits: crate::limits::Limits,
     /// `disabled = true`: `up` leaves it stopped; `backstop start NAME` starts it.
     pub disabled: bool,
+    /// `pre_start`: run before each start; a failure is a failed start.
+    pub pre_start: Option<crate::hooks::Hook>,
+    /// `post_stop`: run after each stop or exit; a failure is an event.
+    pub post_stop: Option<crate::hooks::Hook>,
     /// `instances = N` as declared: run N copies (`NAME.1` … `NAME.N`).
     pub instances: Option<u32>,
     /// Which copy this is, for a service expanded from `instances`.
@@ -202,6 +206,8 @@ impl ServiceConfig {
             preflight: Vec::new(),
             limits: crate::limits::Limits::default(),
             disabled: false,
+            pre_start: None,
+            post_stop: None,
             instances: None,
             instance: None,
         }
@@ -210,8 +216,8 @@ impl ServiceConfig {
     /// Equal in everything that needs a restart to take effect. Left out:
     /// log settings, health checks, the startup grace and the restart and
     /// stop policies (a running service takes them as they are), the
-    /// sampled `limits` (a check), and preflight commands (only `diagnose`
-    /// runs them). `limits.nofile` does need a restart.
+    /// sampled `limits` (a check), the hooks (run around the next start
+    /// and stop), and preflight commands (only `diagnose` runs them). `limits.nofile` does need a restart.
     pub fn same_process(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.logs.clone_from(&other.logs);
@@ -222,6 +228,8 @@ impl ServiceConfig {
         a.stop.clone_from(&other.stop);
         a.disabled = other.disabled;
         a.instances = other.instances;
+        a.pre_start.clone_from(&other.pre_start);
+        a.post_stop.clone_from(&other.post_stop);
         // The sampled limits are a check; only `nofile` is set at spawn.
         a.limits = crate::limits::Limits {
             nofile: a.limits.nofile,
@@ -252,6 +260,10 @@ pub struct StopConfig {
     pub timeout: Duration,
     /// Who receives the signal (default the whole process group).
     pub mode: StopMode,
+    /// `stop.command`: run instead of sending the signal (`nginx -s
+    /// quit`); if it cannot run or fails, the signal is sent. `SIGKILL`
+    /// follows the timeout either way.
+    pub command: Option<Vec<String>>,
 }
 
 impl Default for StopConfig {
@@ -260,6 +272,7 @@ impl Default for StopConfig {
             signal: StopSignal::default(),
             timeout: Duration::from_secs(10),
             mode: StopMode::Group,
+            command: None,
         }
     }
 }

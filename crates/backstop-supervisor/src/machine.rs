@@ -63,6 +63,9 @@ pub enum Input {
     Spawned,
     /// The main process could not be created; the reason is for the operator.
     SpawnFailed(String),
+    /// The `pre_start` hook failed: a failed start, under the restart
+    /// policy (backoff, crash loop) like an exit.
+    PreStartFailed(String),
     /// The main process ended.
     MainExited(ExitStatus),
     /// No process of the service is left.
@@ -110,6 +113,9 @@ pub enum Action {
     SignalAll(i32),
     /// `SIGKILL` every process of the service that is left.
     KillAll,
+    /// Run `stop.command` (instead of sending the stop signal; the runtime
+    /// sends the signal if the command cannot run or fails).
+    StopCommand,
     /// Something worth an event.
     Notify(Notice),
 }
@@ -193,6 +199,8 @@ pub struct Machine {
     stop_signal: i32,
     stop_timeout: Duration,
     stop_mode: StopMode,
+    /// `stop.command` is set: a stop runs it instead of the signal.
+    stop_command: bool,
     phase: Phase,
     restarts: u32,
     recent_restarts: VecDeque<Instant>,
@@ -220,6 +228,7 @@ impl Machine {
             stop_signal: service.stop.signal.number,
             stop_timeout: service.stop.timeout,
             stop_mode: service.stop.mode,
+            stop_command: service.stop.command.is_some(),
             phase: Phase::Stopped,
             restarts: 0,
             recent_restarts: VecDeque::new(),
@@ -323,6 +332,9 @@ impl Machine {
     }
 
     fn stop_signal_action(&self) -> Action {
+        if self.stop_command {
+            return Action::StopCommand;
+        }
         match self.stop_mode {
             StopMode::Group => Action::SignalAll(self.stop_signal),
             StopMode::Main => Action::SignalMain(self.stop_signal),
@@ -392,6 +404,18 @@ impl Machine {
                     self.phase = Phase::Failed { reason };
                 }
                 Vec::new()
+            }
+            Input::PreStartFailed(reason) => {
+                if self.phase != (Phase::Starting { has_main: false }) {
+                    return Vec::new();
+                }
+                self.started_at = None;
+                // A failed start, as an exit with a failure would be.
+                let actions = self.after_exit(ExitStatus::Code(1), now);
+                if let Phase::Failed { reason: why } = &mut self.phase {
+                    *why = format!("pre_start failed: {reason}");
+                }
+                actions
             }
             Input::MainExited(status) => self.on_main_exit(status, now),
             Input::TreeGone => self.on_tree_gone(now),
@@ -637,6 +661,7 @@ impl Machine {
         self.stop_signal = service.stop.signal.number;
         self.stop_timeout = service.stop.timeout;
         self.stop_mode = service.stop.mode;
+        self.stop_command = service.stop.command.is_some();
         if !self.has_probes
             && matches!(
                 self.phase,
@@ -716,6 +741,57 @@ mod tests {
         );
         assert_eq!(m.state(), ServiceState::Stopping);
         m.handle(Input::TreeGone, now)
+    }
+
+    #[test]
+    fn a_failed_pre_start_is_a_failed_start_under_the_restart_policy() {
+        let t = Instant::now();
+        let mut m = machine(1);
+        m.handle(Input::Start, t);
+        m.handle(Input::Launch, t);
+        let actions = m.handle(Input::PreStartFailed("exit 1".into()), t);
+        assert!(matches!(
+            actions[..],
+            [Action::Notify(Notice::RestartScheduled { restarts: 1, .. })]
+        ));
+        assert_eq!(m.state(), ServiceState::Backoff);
+        m.handle(Input::Deadline, t + Duration::from_secs(60));
+        m.handle(Input::Launch, t + Duration::from_secs(60));
+        m.handle(
+            Input::PreStartFailed("exit 1".into()),
+            t + Duration::from_secs(60),
+        );
+        assert_eq!(m.state(), ServiceState::CrashLoop);
+        // Without restarts, the reason says it was the hook.
+        let mut never = Machine::new(&service(
+            RestartConfig {
+                policy: RestartPolicy::Never,
+                ..RestartConfig::default()
+            },
+            StopMode::Group,
+        ));
+        never.handle(Input::Start, t);
+        never.handle(Input::Launch, t);
+        never.handle(Input::PreStartFailed("timed out after 1m".into()), t);
+        assert_eq!(
+            never.failure(),
+            Some("pre_start failed: timed out after 1m")
+        );
+    }
+
+    #[test]
+    fn a_stop_command_replaces_the_signal_and_the_timeout_still_kills() {
+        let t = Instant::now();
+        let mut s = service(restart_cfg(3), StopMode::Group);
+        s.stop.command = Some(vec!["nginx".into(), "-s".into(), "quit".into()]);
+        let mut m = Machine::new(&s);
+        running(&mut m, t);
+        assert_eq!(m.handle(Input::Stop, t), vec![Action::StopCommand]);
+        let later = t + s.stop.timeout;
+        assert_eq!(
+            m.handle(Input::Deadline, later),
+            vec![Action::Notify(Notice::KillEscalated), Action::KillAll]
+        );
     }
 
     #[test]

@@ -281,6 +281,11 @@ impl World {
             }
             Action::SignalMain(sig) | Action::SignalAll(sig) => self.signal(i, sig),
             Action::KillAll => self.signal(i, SIGKILL),
+            // The model's services stop on their signal (none has `stop.command`).
+            Action::StopCommand => {
+                let sig = self.services[i].config.stop.signal.number;
+                self.signal(i, sig);
+            }
             Action::Notify(Notice::RestartScheduled { .. }) => {
                 let s = &mut self.services[i];
                 let window = s.config.restart.window;

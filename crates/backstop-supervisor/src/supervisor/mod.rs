@@ -34,6 +34,7 @@ use backstop_diagnose::redact::Redactor;
 use backstop_logs::{ErrorPatterns, LogStats, LogWriter};
 
 mod control;
+mod hooks;
 mod probes;
 mod processes;
 mod reporting;
@@ -96,6 +97,13 @@ struct Service {
     cgroup: Option<crate::cgroup::ServiceCgroup>,
     /// The kernel's OOM kills in its cgroup when the current process started.
     oom_kills_at_start: u64,
+    /// The hook that runs now (`pre_start`, `post_stop`, `stop.command`),
+    /// by its number: its end is expected only once.
+    hook: Option<(u64, hooks::HookKind)>,
+    /// `pre_start` passed for the start under way.
+    pre_start_passed: bool,
+    /// A start waits for `post_stop` to end.
+    start_after_hook: bool,
 }
 
 impl Service {
@@ -110,6 +118,9 @@ impl Service {
             fixing: None,
             cgroup: None,
             oom_kills_at_start: 0,
+            hook: None,
+            pre_start_passed: false,
+            start_after_hook: false,
             config,
             main: None,
             orphans: HashSet::new(),
@@ -176,6 +187,13 @@ enum Internal {
         service: String,
         gate: u64,
         survivors: Vec<i32>,
+    },
+    /// A hook ended ([`hooks`]).
+    HookDone {
+        service: String,
+        token: u64,
+        kind: hooks::HookKind,
+        result: hooks::HookResult,
     },
     /// A health check run ended.
     ProbeDone {
@@ -395,6 +413,11 @@ impl Supervisor {
         if !after.is_active() && s.main.as_ref().is_some_and(|m| !m.alive) {
             s.main = None;
             s.orphans.clear();
+            // Its process is gone: `post_stop` (the next start waits for it).
+            if s.config.post_stop.is_some() {
+                self.run_hook(i, hooks::HookKind::PostStop);
+            }
+            let s = &mut self.services[i];
             // At rest and empty: no cgroup stays behind (a start makes it again).
             if s.cgroup.as_ref().is_some_and(|cg| !cg.populated()) {
                 if let Some(cg) = s.cgroup.take() {
@@ -444,6 +467,12 @@ impl Supervisor {
             }
             Action::SignalAll(sig) => self.signal_service(i, sig),
             Action::KillAll => self.signal_service(i, libc::SIGKILL),
+            Action::StopCommand => {
+                if !self.run_hook(i, hooks::HookKind::Stop) {
+                    let signal = self.services[i].config.stop.signal.number;
+                    self.signal_service(i, signal);
+                }
+            }
             Action::Notify(notice) => {
                 let name = self.services[i].config.name.clone();
                 let (kind, message) = match notice {
@@ -529,6 +558,16 @@ impl Supervisor {
             } => {
                 if let Some(i) = self.index(&service) {
                     self.port_cleared(i, gate, &survivors);
+                }
+            }
+            Internal::HookDone {
+                service,
+                token,
+                kind,
+                result,
+            } => {
+                if let Some(i) = self.index(&service) {
+                    self.hook_done(i, token, kind, &result, Instant::now());
                 }
             }
         }

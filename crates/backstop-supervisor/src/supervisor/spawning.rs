@@ -78,11 +78,24 @@ impl Supervisor {
         patterns
     }
 
-    /// Starts service `i`'s process: at once, or, for a service with a
-    /// `port`, once its port is known to be free ([`Self::gate_port`]).
+    /// Starts service `i`'s process: after its `pre_start`, and, for a
+    /// service with a `port`, once its port is known to be free
+    /// ([`Self::gate_port`]).
     pub(super) fn spawn(&mut self, i: usize, now: Instant) {
         if self.services[i].port_gate.is_some() {
             return; // the gate under way resumes this start
+        }
+        // A `post_stop` still running: the start resumes when it ends.
+        if self.services[i].hook.is_some() {
+            self.services[i].start_after_hook = true;
+            return;
+        }
+        // `pre_start` first; its end resumes the start ([`Self::hook_done`]).
+        if !self.services[i].pre_start_passed
+            && self.services[i].config.pre_start.is_some()
+            && self.run_hook(i, super::hooks::HookKind::PreStart)
+        {
+            return;
         }
         match self.services[i].config.port {
             Some(port) => self.gate_port(i, port),
@@ -92,6 +105,8 @@ impl Supervisor {
 
     /// Creates the process, with nothing left to wait for.
     pub(super) fn spawn_now(&mut self, i: usize, now: Instant) {
+        // The next start runs `pre_start` again.
+        self.services[i].pre_start_passed = false;
         let state_dir = self.config.daemon.state_dir.clone();
         let plan = match spawn::prepare(&self.services[i].config, &state_dir) {
             Ok(plan) => plan,
