@@ -95,6 +95,16 @@ impl Known {
                 out.push(k);
                 continue;
             }
+            // A list: `REDIS_NODES=10.0.0.1:7000,10.0.0.2:7000`, Kafka's brokers.
+            let listed: Vec<Self> = value
+                .split([',', ' ', ';'])
+                .filter(|v| !v.is_empty())
+                .filter_map(|v| Self::parse(name, v))
+                .collect();
+            if listed.len() > 1 {
+                out.extend(listed);
+                continue;
+            }
             let upper = name.to_ascii_uppercase();
             if let Some(stem) = upper
                 .strip_suffix("HOST")

@@ -150,6 +150,14 @@ re!(
     DOWN,
     r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up)\b"
 );
+re!(
+    NAME_NOT_FOUND,
+    r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?: was| is)? not found\b"
+);
+re!(
+    ENV_INVALID,
+    r"(?i)\b(?:invalid|missing|required|undefined|unset|bad)\b[^.]*\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b|\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b[^.]*\b(?:invalid|missing|required|undefined|not set)\b"
+);
 re!(PYDANTIC_FIELD, r"^(?P<field>[A-Za-z_][\w.]*)$");
 re!(
     GUNICORN_APP,
@@ -164,6 +172,121 @@ re!(
 /// `OperationalError`, `Errno::ECONNREFUSED` → `ECONNREFUSED`.
 fn short(kind: &str) -> &str {
     kind.rsplit(['.', ':', '$']).next().unwrap_or(kind)
+}
+
+/// The words of a type name: `AMQPConnectorStackTimeout` → `AMQP`,
+/// `Connector`, `Stack`, `Timeout`.
+fn type_words(kind: &str) -> Vec<&str> {
+    let b = kind.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for i in 1..b.len() {
+        let upper = b[i].is_ascii_uppercase();
+        let after_lower = b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit();
+        let ends_acronym =
+            b[i - 1].is_ascii_uppercase() && b.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        if upper && (after_lower || ends_acronym) {
+            out.push(&kind[from..i]);
+            from = i;
+        }
+    }
+    out.push(&kind[from..]);
+    out
+}
+
+/// A type whose name says the other side could not be reached or did not
+/// answer in time: `…Timeout…`, `Connection…Error`, `…Unavailable…`.
+fn unreachable_type(kind: &str) -> bool {
+    let w = type_words(kind);
+    let has = |x: &str| w.iter().any(|v| v.eq_ignore_ascii_case(x));
+    UNREACHABLE_TYPES.contains(&kind)
+        || has("Timeout")
+        || has("Unavailable")
+        || has("Unreachable")
+        || ["Connection", "Connect", "Connector"]
+            .iter()
+            .any(|c| has(c))
+            && [
+                "Error",
+                "Exception",
+                "Failed",
+                "Failure",
+                "Refused",
+                "Reset",
+                "Closed",
+                "Lost",
+            ]
+            .iter()
+            .any(|c| has(c))
+}
+
+/// A type whose name says a configuration is wrong: `…Config…Error`,
+/// `…Settings…`, `Undefined…`/`Missing…` values (not Python's
+/// `EnvironmentError`, an alias of `OSError`).
+fn config_type(kind: &str) -> bool {
+    let w = type_words(kind);
+    let has = |x: &str| w.iter().any(|v| v.eq_ignore_ascii_case(x));
+    CONFIG_TYPES.contains(&kind)
+        || ["Config", "Configuration", "Settings", "Setting"]
+            .iter()
+            .any(|c| has(c))
+}
+
+/// A type whose name says a value is absent: `UndefinedValueError`,
+/// `MissingSecret`, `RequiredSettingUnset`.
+fn absent_type(kind: &str) -> bool {
+    let w = type_words(kind);
+    ["Undefined", "Missing", "Unset", "Required"]
+        .iter()
+        .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
+}
+
+/// A parser's error: the input does not parse (`ScannerError`,
+/// `JSONDecodeError`, `TOMLDecodeError`, `ParserError`).
+fn parse_type(kind: &str) -> bool {
+    let w = type_words(kind);
+    [
+        "Scanner",
+        "Parser",
+        "Parse",
+        "Decode",
+        "Syntax",
+        "Constructor",
+    ]
+    .iter()
+    .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
+}
+
+/// Types that are a bug of the program whatever library raised them.
+fn programming_type(kind: &str) -> bool {
+    let w = type_words(kind);
+    [
+        "Type",
+        "Attribute",
+        "Name",
+        "Reference",
+        "Method",
+        "Key",
+        "Index",
+        "Value",
+        "Argument",
+        "Null",
+        "Pointer",
+        "Assertion",
+        "Response",
+        "Command",
+        "Query",
+        "Data",
+        "Integrity",
+        "Programming",
+        "Validation",
+        "Parse",
+        "Syntax",
+        "Unsupported",
+        "NotImplemented",
+    ]
+    .iter()
+    .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
 }
 
 const MODULE_TYPES: &[&str] = &[
@@ -286,7 +409,9 @@ fn name_by_structure(
             ),
         );
     }
-    if is(SYNTAX_TYPES) && CONFIG_FILE.is_match(&all) {
+    if (is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k)))
+        && CONFIG_FILE.is_match(&all)
+    {
         let file = CONFIG_FILE
             .captures(&all)
             .map_or("", |c| c.get(0).map_or("", |m| m.as_str()));
@@ -380,7 +505,10 @@ fn name_by_structure(
     {
         return Some(n);
     }
-    if any(UNREACHABLE_TYPES) {
+    if kinds.iter().any(|k| unreachable_type(k)) {
+        if let Some(n) = auth_said_before(t, &all, ctx) {
+            return Some(n);
+        }
         if address::find(&all).is_some_and(|a| own(&a, ctx)) {
             return None;
         }
@@ -404,6 +532,28 @@ fn name_by_structure(
                 format!("{} cannot be reached", describe(&a, k)),
             );
         }
+    }
+    // An error raised inside the client library of a kind of server (an
+    // `ioredis` cluster error, a `pika` workflow failure), not a bug's type.
+    if let Some(lib) = t.library.as_deref()
+        && let Some(server) = server_kind(lib)
+        && !kinds.first().is_some_and(|k| programming_type(k))
+        && !any(MODULE_TYPES)
+    {
+        if let Some(n) = auth_said_before(t, &all, ctx) {
+            return Some(n);
+        }
+        let hinted = format!("{all}\n{lib}");
+        return match dependency_of(t, &hinted, ctx) {
+            Some((a, k)) => named(
+                "dependency-unavailable",
+                format!("{} cannot be used: its client {lib} fails", describe(&a, k)),
+            ),
+            None => named(
+                "dependency-unavailable",
+                format!("the {server} server cannot be used: its client {lib} fails"),
+            ),
+        };
     }
     if TLS_MATERIAL.is_match(message) {
         let wants_key = message.to_ascii_lowercase().contains("key");
@@ -462,14 +612,49 @@ fn dependency<'k>(text: &str, ctx: &'k Context) -> Option<(Address, Option<&'k K
 /// Words that name a kind of server, to tell which declared address an
 /// error without one is about.
 const KINDS: &[&[&str]] = &[
-    &["postgres", "psql", "pg"],
+    &["postgres", "psql", "pg", "psycopg", "libpq", "pq", "npgsql"],
     &["mysql", "maria"],
-    &["redis"],
+    &["redis", "valkey"],
     &["mongo"],
-    &["amqp", "rabbit"],
+    &["amqp", "rabbit", "pika", "kombu"],
     &["kafka"],
     &["elastic", "opensearch"],
+    &["nats"],
+    &["mqtt"],
+    &["memcache"],
 ];
+
+/// A connection closed right after the server refused the credentials
+/// (`WRONGPASS` logged, then "Connection is closed"): the credentials are
+/// the cause.
+fn auth_said_before(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
+    let said = t.before.iter().take(3).find(|l| AUTH.is_match(l))?;
+    let who = dependency_of(t, all, ctx)
+        .map_or_else(|| "a dependency".to_string(), |(a, k)| describe(&a, k));
+    named(
+        "dependency-auth-failed",
+        format!("{who} rejects the credentials: {said}"),
+    )
+}
+
+/// The kind of server a client library is for (`ioredis` → `redis`), by
+/// the words of [`KINDS`] (a short word must be the whole name: `pg`).
+fn server_kind(library: &str) -> Option<&'static str> {
+    let lower = library.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    KINDS
+        .iter()
+        .find(|words| {
+            words.iter().any(|w| {
+                if w.len() <= 3 {
+                    name == *w
+                } else {
+                    name.contains(w)
+                }
+            })
+        })
+        .map(|words| words[0])
+}
 
 /// [`dependency`] of the error, else of the lines printed before it, else
 /// the one declared address it can be (by the kind of server the error
@@ -499,17 +684,18 @@ fn dependency_of<'k>(
         if !words.iter().any(|w| lower.contains(w)) {
             return None;
         }
-        let hits: Vec<&&Known> = candidates
+        let hits: Vec<&Known> = candidates
             .iter()
+            .copied()
             .filter(|k| {
                 words
                     .iter()
                     .any(|w| k.name.to_ascii_lowercase().contains(w))
             })
             .collect();
-        (hits.len() == 1).then(|| *hits[0])
+        one_name(&hits)
     });
-    let k = by_kind.or_else(|| (candidates.len() == 1).then(|| candidates[0]))?;
+    let k = by_kind.or_else(|| one_name(&candidates))?;
     Some((
         Address {
             host: k.host.clone(),
@@ -517,6 +703,13 @@ fn dependency_of<'k>(
         },
         Some(k),
     ))
+}
+
+/// The first of `known` when they are all one declaration (a list of
+/// cluster nodes is one dependency), else none.
+fn one_name<'k>(known: &[&'k Known]) -> Option<&'k Known> {
+    let first = *known.first()?;
+    known.iter().all(|k| k.name == first.name).then_some(first)
 }
 
 /// Whether `text` names an address of the service itself.
@@ -532,16 +725,25 @@ fn own(a: &Address, ctx: &Context) -> bool {
         })
 }
 
-/// "`DATABASE_URL` (127.0.0.1:5433)", or the address alone.
+/// "`AMQP_URL` at amqp://localhost:5672", the address as the service
+/// declares it (and as the error wrote it, when that differs:
+/// `localhost` resolved to `127.0.0.1`), or the address alone.
 fn describe(a: &Address, k: Option<&Known>) -> String {
-    match k {
-        Some(Known {
-            name,
-            scheme: Some(scheme),
-            ..
-        }) => format!("{name} at {scheme}://{a}"),
-        Some(k) => format!("{} at {a}", k.name),
-        None => a.to_string(),
+    let Some(k) = k else {
+        return a.to_string();
+    };
+    let declared = Address {
+        host: k.host.clone().or_else(|| a.host.clone()),
+        port: k.port.or(a.port),
+    };
+    let written = if declared.to_string() == a.to_string() {
+        String::new()
+    } else {
+        format!(" ({a})")
+    };
+    match &k.scheme {
+        Some(scheme) => format!("{} at {scheme}://{declared}{written}", k.name),
+        None => format!("{} at {declared}{written}", k.name),
     }
 }
 
@@ -805,7 +1007,30 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             format!("the configuration is invalid: {what}"),
         );
     }
-    if CONFIG_TYPES.contains(&first) {
+    // `UndefinedValueError: STRIPE_WEBHOOK_SECRET not found`,
+    // `STRIPE_KEY was not found in the environment`.
+    let said_absent = SETTING_SAID.is_match(m) || NAME_NOT_FOUND.is_match(m) || absent_type(first);
+    if said_absent
+        && first != "AssertionError"
+        && !m.contains("AssertionError")
+        && let Some(name) = setting_name(m)
+    {
+        return named(
+            "missing-config",
+            format!("a required setting is missing: {name}"),
+        );
+    }
+    // `Invalid environment variables: { "JWT_SECRET": [ … ] }`: the names
+    // are in the block below.
+    if ENV_INVALID.is_match(m) {
+        let below = t.detail.join("\n");
+        let what = setting_name(&below).unwrap_or_else(|| t.quote());
+        return named(
+            "missing-config",
+            format!("a required setting is missing or invalid: {what}"),
+        );
+    }
+    if config_type(first) {
         return named(
             "missing-config",
             format!("the configuration is invalid: {}", t.quote()),
@@ -825,46 +1050,54 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             ),
         );
     }
-    // The program's own check: `JWT_SECRET is not set`, `DATABASE_URL must be set`
-    // (not an assertion about code: "is missing a third argument").
-    if SETTING_SAID.is_match(m) && first != "AssertionError" && !m.contains("AssertionError") {
-        if let Some(name) = SETTING
-            .captures_iter(m)
-            .map(|c| c["name"].to_string())
-            .find(|n| {
-                !n.starts_with("ERR_")
-                    && !matches!(
-                        n.as_str(),
-                        "ERROR"
-                            | "FATAL"
-                            | "WARN"
-                            | "INFO"
-                            | "DEBUG"
-                            | "HTTP"
-                            | "URL"
-                            | "API"
-                            | "JSON"
-                            | "ENV"
-                            | "SQL"
-                            | "GET"
-                            | "POST"
-                            | "PUT"
-                            | "HEAD"
-                            | "DELETE"
-                            | "PATCH"
-                            | "TLS"
-                            | "SSL"
-                            | "UTF"
-                    )
-            })
-        {
-            return named(
-                "missing-config",
-                format!("a required setting is missing: {name}"),
-            );
-        }
-    }
     None
+}
+
+/// The setting a message names: an env-variable-shaped word
+/// (`SMTP_ADDR` before `SMTP`), not a log level, a protocol or an error code.
+fn setting_name(m: &str) -> Option<String> {
+    let names: Vec<&str> = SETTING
+        .captures_iter(m)
+        .filter_map(|c| c.name("name").map(|n| n.as_str()))
+        .filter(|n| {
+            !n.starts_with("ERR_")
+                && errno::find(n).is_none()
+                && !matches!(
+                    *n,
+                    "ERROR"
+                        | "FATAL"
+                        | "WARN"
+                        | "INFO"
+                        | "DEBUG"
+                        | "HTTP"
+                        | "URL"
+                        | "API"
+                        | "JSON"
+                        | "ENV"
+                        | "SQL"
+                        | "GET"
+                        | "POST"
+                        | "PUT"
+                        | "HEAD"
+                        | "DELETE"
+                        | "PATCH"
+                        | "TLS"
+                        | "SSL"
+                        | "UTF"
+                        | "NOT_FOUND"
+                        | "AMQP"
+                        | "SMTP"
+                        | "TCP"
+                        | "UDP"
+                        | "DNS"
+                )
+        })
+        .collect();
+    names
+        .iter()
+        .find(|n| n.contains('_'))
+        .or(names.first())
+        .map(|n| (*n).to_string())
 }
 
 /// A file that is not there: an env file, or any other it needs.
@@ -1012,6 +1245,76 @@ OSError: Multiple exceptions: [Errno 111] Connect call failed ('127.0.0.1', 5432
         assert_eq!(
             node.summary,
             "a required setting is missing: JWT_SECRET (Error: JWT_SECRET is not set)"
+        );
+    }
+
+    #[test]
+    fn type_names_are_read_by_their_words() {
+        assert_eq!(
+            type_words("AMQPConnectorStackTimeout"),
+            ["AMQP", "Connector", "Stack", "Timeout"]
+        );
+        assert_eq!(type_words("JSONDecodeError"), ["JSON", "Decode", "Error"]);
+        assert!(unreachable_type("AMQPConnectorStackTimeout"));
+        assert!(unreachable_type("ConnectionClosedError"));
+        assert!(!unreachable_type("ConnectionPoolSettings"));
+        assert!(absent_type("UndefinedValueError"));
+        assert!(config_type("ConfigValidationError"));
+        assert!(!config_type("EnvironmentError"), "an alias of OSError");
+        assert!(parse_type("ScannerError"));
+        assert!(programming_type("TypeError") && !programming_type("ClusterAllFailedError"));
+    }
+
+    #[test]
+    fn a_client_library_names_the_dependency_an_error_does_not() {
+        let ctx = Context {
+            known: Known::from_env([
+                ("REDIS_NODES", "127.0.0.1:27001,127.0.0.1:27002"),
+                ("DATABASE_URL", "postgres://app@127.0.0.1:5432/app"),
+            ]),
+            ..Context::default()
+        };
+        let n = id(
+            "ClusterAllFailedError: Failed to refresh slots cache.
+    at tryNode (/app/node_modules/ioredis/built/cluster/index.js:336:31)",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(n.id, "dependency-unavailable");
+        assert!(
+            n.summary.starts_with("REDIS_NODES at 127.0.0.1:27001"),
+            "{}",
+            n.summary
+        );
+        // A bug's type raised inside the same library stays unexplained.
+        assert_eq!(
+            id(
+                "TypeError: key must be a string
+    at Redis.get (/app/node_modules/ioredis/built/Redis.js:12:3)",
+                &ctx,
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_declared_address_is_shown_as_declared() {
+        let ctx = Context {
+            known: vec![Known::parse("AMQP_URL", "amqp://u:p@localhost:5672/x").unwrap()],
+            ..Context::default()
+        };
+        let n = id(
+            "Error: connect ECONNREFUSED 127.0.0.1:5672
+    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)",
+            &ctx,
+        )
+        .unwrap();
+        assert!(
+            n.summary.starts_with(
+                "AMQP_URL at amqp://localhost:5672 (127.0.0.1:5672) refuses connections"
+            ),
+            "{}",
+            n.summary
         );
     }
 

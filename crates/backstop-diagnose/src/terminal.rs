@@ -91,6 +91,11 @@ pub struct TerminalError {
     /// The lines printed just before it began (a log line saying what the
     /// program was doing), at most three.
     pub before: Vec<String>,
+    /// The installed package whose code raised it (the innermost frame in
+    /// `site-packages/`, `node_modules/`, a gem, a Go module): `ioredis`,
+    /// `pika`, `psycopg`. A client library of a kind of server says which
+    /// dependency an error of no other shape is about.
+    pub library: Option<String>,
 }
 
 impl TerminalError {
@@ -104,6 +109,7 @@ impl TerminalError {
             index,
             place: None,
             before: Vec::new(),
+            library: None,
         }
     }
 
@@ -250,6 +256,21 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
                 })
         });
     }
+    if t.place.is_none() {
+        t.place = match t.runtime {
+            // `/app/lib/plans.rb:11`, `app.pl line 4`: the shape put it first.
+            Runtime::Ruby | Runtime::Perl => t.detail.first().cloned(),
+            // The first frame of the program's own code below the panic.
+            Runtime::Go => lines[t.index + 1..]
+                .iter()
+                .take(40)
+                .filter_map(|l| GO_FRAME.captures(l))
+                .find(|c| !c["file"].contains("/src/runtime/"))
+                .map(|c| format!("{}:{}", &c["file"], &c["line"])),
+            _ => None,
+        };
+    }
+    t.library = library_of(lines, start, t);
     t.before = lines[..start]
         .iter()
         .rev()
@@ -258,6 +279,55 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         .take(6)
         .map(str::to_string)
         .collect();
+}
+
+re!(GO_FRAME, r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)");
+re!(
+    PACKAGE_DIR,
+    r#"/(?:site-packages|dist-packages|node_modules|gems)/(?P<package>@[\w.-]+/[\w.-]+|[A-Za-z_][\w-]*(?:\.[\w-]+)*?)(?:/|\.py")|/(?:pkg/mod|gocode/src|go/src)/(?P<module>[\w.-]+/[\w.-]+/[\w.-]+)[@/]"#
+);
+re!(
+    JAVA_PACKAGE,
+    r"^\s*at (?:[\w.-]+/)?(?P<package>[a-z][\w]*(?:\.[a-z][\w]*)+)\.[A-Z]"
+);
+
+/// The installed package whose frame is innermost in `t`'s stack (see
+/// [`TerminalError::library`]).
+fn library_of(lines: &[&str], start: usize, t: &TerminalError) -> Option<String> {
+    let package = |l: &str| -> Option<String> {
+        if let Some(c) = JAVA_PACKAGE.captures(l) {
+            let p = &c["package"];
+            let platform = ["java.", "javax.", "sun.", "jdk.", "com.sun."];
+            return (!platform.iter().any(|x| p.starts_with(x))).then(|| p.to_string());
+        }
+        let c = PACKAGE_DIR.captures(l)?;
+        if let Some(m) = c.name("module") {
+            return Some(m.as_str().to_string());
+        }
+        // `ioredis`, `@prisma/client`, `pika`, a gem's `redis-5.0.8`
+        // without its version.
+        let p = &c["package"];
+        let p = match p.rsplit_once('-') {
+            Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => name,
+            _ => p,
+        };
+        Some(p.to_string())
+    };
+    match t.runtime {
+        // Innermost last: the frames above the error line.
+        Runtime::Python => lines[start..t.index].iter().rev().find_map(|l| {
+            l.trim_start()
+                .starts_with("File ")
+                .then(|| package(l))
+                .flatten()
+        }),
+        // Innermost first: the frames below it.
+        Runtime::Node | Runtime::Java | Runtime::Ruby | Runtime::Go => lines
+            [t.index..lines.len().min(t.index + 40)]
+            .iter()
+            .find_map(|l| package(l)),
+        _ => None,
+    }
 }
 
 /// Each terminal error with the index where its block begins.
@@ -375,6 +445,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     index: i,
                     place,
                     before: Vec::new(),
+                    library: None,
                 },
             ));
             i += 1;
@@ -417,6 +488,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     index: i,
                     place: None,
                     before: Vec::new(),
+                    library: None,
                 },
             ));
             i += 1;
@@ -461,6 +533,10 @@ pub fn last_words(lines: &[&str]) -> Option<TerminalError> {
 /// the last few that name an errno (latest first), then those that read as
 /// an error, then the last line.
 pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
+    // A usage text printed after the error (Go's `flag`, argparse, getopt):
+    // the error is before it.
+    let end = usage_starts(lines).unwrap_or(lines.len());
+    let lines = &lines[..end];
     let tail: Vec<(usize, &str)> = lines
         .iter()
         .enumerate()
@@ -469,19 +545,28 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
         .take(6)
         .map(|(i, l)| (i, *l))
         .collect();
-    let mut order: Vec<(usize, &str)> = tail
+    // A line that opens a block (`… variables: {`, `errors:`) speaks for
+    // the block: its lines are its detail, not errors of their own.
+    let opener = |i: usize| -> Option<usize> {
+        (i.saturating_sub(12)..i)
+            .rev()
+            .find(|&j| opens_block(lines[j]) && !lines[j].starts_with([' ', '\t']))
+            .filter(|&j| lines[j + 1..=i].iter().all(|l| in_block(l)))
+    };
+    let candidates = tail
         .iter()
         .filter(|(_, l)| crate::errno::find(l).is_some())
-        .copied()
-        .collect();
-    order.extend(
-        tail.iter()
-            .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
-    );
-    if let Some(last) = tail.first()
-        && !order.contains(last)
-    {
-        order.push(*last);
+        .chain(
+            tail.iter()
+                .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
+        )
+        .chain(tail.first())
+        .map(|&(i, l)| opener(i).map_or((i, l), |j| (j, lines[j])));
+    let mut order: Vec<(usize, &str)> = Vec::new();
+    for at in candidates {
+        if !order.iter().any(|(k, _)| *k == at.0) {
+            order.push(at);
+        }
     }
     order
         .into_iter()
@@ -489,10 +574,26 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
             runtime: Runtime::Other,
             error: Raised {
                 kind: None,
-                message: said(line),
+                message: if opens_block(line) {
+                    said(line)
+                        .trim_end_matches(['{', '[', ':', ' '])
+                        .to_string()
+                } else {
+                    said(line)
+                },
             },
             chain: Vec::new(),
-            detail: Vec::new(),
+            detail: if opens_block(line) {
+                lines[index + 1..]
+                    .iter()
+                    .take_while(|l| in_block(l))
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .take(12)
+                    .collect()
+            } else {
+                Vec::new()
+            },
             index,
             place: None,
             before: lines[..index]
@@ -503,8 +604,34 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .take(6)
                 .map(str::to_string)
                 .collect(),
+            library: None,
         })
         .collect()
+}
+
+re!(USAGE, r"^(?i:usage)(?: of \S+)?:(?:\s|$)");
+
+/// Where a usage text printed at the end begins: a `Usage:` line
+/// followed only by indented lines (the flags), blank lines and more
+/// usage lines.
+fn usage_starts(lines: &[&str]) -> Option<usize> {
+    let from = lines.len().saturating_sub(60);
+    let at = (from..lines.len())
+        .rev()
+        .find(|&i| USAGE.is_match(lines[i]))?;
+    (at > 0).then_some(at)
+}
+
+/// A line ending in `{`, `[` or `:` opens a block of detail below it.
+fn opens_block(line: &str) -> bool {
+    let t = line.trim_end();
+    t.ends_with('{') || t.ends_with('[') || (t.ends_with(':') && !t.ends_with("::"))
+}
+
+/// A line inside a block: indented, a bracket, or blank.
+fn in_block(line: &str) -> bool {
+    let t = line.trim();
+    line.starts_with([' ', '\t']) || t.is_empty() || t.starts_with(['}', ']', '"'])
 }
 
 /// What a log line says: a JSON or logfmt line's message and error, or
@@ -616,6 +743,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 index: at,
                 place: None,
                 before: Vec::new(),
+                library: None,
             }),
             i,
         );
@@ -658,6 +786,7 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
             index,
             place: None,
             before: Vec::new(),
+            library: None,
         },
         i,
     )
@@ -735,6 +864,7 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             index: i,
             place: None,
             before: Vec::new(),
+            library: None,
         },
         j,
     ))
@@ -803,6 +933,62 @@ Caused by: java.net.ConnectException: Connection refused
         );
         assert_eq!(t.error.kind.as_deref(), Some("java.net.ConnectException"));
         assert_eq!(t.chain[0].message, "cannot start");
+    }
+
+    #[test]
+    fn last_words_skip_a_usage_text_and_take_a_block_with_its_opener() {
+        let flags = "notifier: SMTP relay not configured: set SMTP_ADDR
+Usage of /srv/bin/notifier:
+  -smtp-addr string
+    \tSMTP relay host:port (env SMTP_ADDR)
+  -workers int
+    \tdelivery workers (default 4)";
+        let lines: Vec<&str> = flags.lines().collect();
+        assert_eq!(
+            last_words(&lines).unwrap().error.message,
+            "notifier: SMTP relay not configured: set SMTP_ADDR"
+        );
+        let zod = "starting auth-api
+Invalid environment variables: {
+  \"JWT_SECRET\": [
+    \"Invalid input: expected string, received undefined\"
+  ]
+}";
+        let lines: Vec<&str> = zod.lines().collect();
+        let t = last_words(&lines).unwrap();
+        assert_eq!(t.error.message, "Invalid environment variables");
+        assert_eq!(t.detail[0], "\"JWT_SECRET\": [");
+    }
+
+    #[test]
+    fn the_library_is_the_innermost_installed_package() {
+        let py = last(
+            "Traceback (most recent call last):
+  File \"/app/consumer.py\", line 31, in main
+    connection = pika.BlockingConnection(params)
+  File \"/venv/lib/python3.11/site-packages/pika/adapters/blocking_connection.py\", line 478, in _create_connection
+    raise error
+pika.exceptions.AMQPConnectionError",
+        );
+        assert_eq!(py.library.as_deref(), Some("pika"));
+        let node = last(
+            "ClusterAllFailedError: Failed to refresh slots cache.
+    at tryNode (/app/node_modules/ioredis/built/cluster/index.js:336:31)
+    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+        );
+        assert_eq!(node.library.as_deref(), Some("ioredis"));
+        let decouple = last(
+            "Traceback (most recent call last):
+  File \"/venv/lib/python3.11/site-packages/decouple.py\", line 92, in get
+decouple.UndefinedValueError: SECRET not found.",
+        );
+        assert_eq!(decouple.library.as_deref(), Some("decouple"));
+        let gem = last(
+            "/app/app.rb:3:in 'connect': Connection refused (Redis::CannotConnectError)
+\tfrom /var/lib/gems/3.1.0/gems/redis-5.0.8/lib/redis/client.rb:10:in 'call'",
+        );
+        assert_eq!(gem.library.as_deref(), Some("redis"));
+        assert_eq!(gem.place.as_deref(), Some("/app/app.rb:3"));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! (docs/diagnose.md records it), and may not fall below [`HOLDOUT_FLOOR`].
 //!
 //! `cargo test -p backstop-diagnose --test corpus -- --nocapture` prints
-//! the accuracy per runtime and per cause, and every miss.
+//! the accuracy per runtime and per cause, and every miss;
+//! `BACKSTOP_SHOW_VERDICTS=1` prints every development verdict too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
 /// it when the figure rises).
-const HOLDOUT_FLOOR: f64 = 0.84;
+const HOLDOUT_FLOOR: f64 = 0.86;
 
 /// One captured output and what it must be named.
 struct Sample {
@@ -142,8 +143,16 @@ fn measure(half: &str) -> (usize, usize, Vec<String>) {
     let all = samples(half);
     let mut by: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
+    let show = std::env::var_os("BACKSTOP_SHOW_VERDICTS").is_some() && half == "dev";
     for s in &all {
         let ok = judge(&d, s);
+        if show {
+            let (id, summary) = verdict(&d, s);
+            println!(
+                "   {}: {id}: {summary}",
+                s.file.file_name().unwrap().to_string_lossy()
+            );
+        }
         for key in [
             format!("runtime {}", s.runtime),
             format!("cause {}", s.expect),
