@@ -83,6 +83,8 @@ kinds! {
     /// A `pre_start`, `post_stop` or `stop.command` ran: how it ended,
     /// and its last output line when it failed.
     Hook = "hook",
+    /// Files a service watches changed: it is restarted (`watch`).
+    Watch = "watch",
     /// A restart will happen after a backoff.
     RestartScheduled = "restart-scheduled",
     /// The restart budget is spent.

@@ -35,6 +35,8 @@ pub mod remediate;
 mod remediate_reader;
 mod signals;
 mod starter;
+mod watch;
+mod watch_reader;
 
 pub use alerts::*;
 pub use diagnostic::{ConfigError, Diagnostic, Severity, line_col, render_all};
@@ -48,6 +50,7 @@ pub use logs::*;
 pub use model::*;
 pub use playbooks::{Action, OnError, Playbook, Step};
 pub use reader::parse_duration;
+pub use watch::{IGNORED_FILES, SKIPPED_DIRS, Watch};
 
 /// The closest of `candidates` to `word`, when close enough to be a likely
 /// typo (for "did you mean" in messages).

@@ -80,6 +80,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "instances",
     "pre_start",
     "post_stop",
+    "watch",
     "logs",
     "preflight",
 ];
@@ -517,6 +518,7 @@ fn read_service(
     let post_stop = field("post_stop").and_then(|v| {
         crate::hooks_reader::read_hook(r, v, name, "post_stop", crate::hooks::POST_STOP_TIMEOUT)
     });
+    let watch = field("watch").and_then(|v| crate::watch_reader::read_watch(r, v, name));
     let instances = field("instances")
         .and_then(|v| {
             r.integer(
@@ -548,6 +550,7 @@ fn read_service(
             disabled,
             pre_start,
             post_stop,
+            watch,
             instances,
             instance: None,
         },

@@ -177,6 +177,8 @@ pub struct ServiceConfig {
     pub pre_start: Option<crate::hooks::Hook>,
     /// `post_stop`: run after each stop or exit; a failure is an event.
     pub post_stop: Option<crate::hooks::Hook>,
+    /// `watch`: restart when these files change (development).
+    pub watch: Option<crate::watch::Watch>,
     /// `instances = N` as declared: run N copies (`NAME.1` … `NAME.N`).
     pub instances: Option<u32>,
     /// Which copy this is, for a service expanded from `instances`.
@@ -208,6 +210,7 @@ impl ServiceConfig {
             disabled: false,
             pre_start: None,
             post_stop: None,
+            watch: None,
             instances: None,
             instance: None,
         }
@@ -230,6 +233,7 @@ impl ServiceConfig {
         a.instances = other.instances;
         a.pre_start.clone_from(&other.pre_start);
         a.post_stop.clone_from(&other.post_stop);
+        a.watch.clone_from(&other.watch);
         // The sampled limits are a check; only `nofile` is set at spawn.
         a.limits = crate::limits::Limits {
             nofile: a.limits.nofile,

@@ -32,5 +32,6 @@ pub mod state_file;
 mod supervisor;
 pub mod terminal;
 pub mod tree;
+pub mod watch;
 
 pub use supervisor::{Options, Supervisor};

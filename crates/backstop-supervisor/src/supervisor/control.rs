@@ -286,6 +286,7 @@ impl Supervisor {
         self.config = new;
         self.reloads += 1;
         self.arm_checks(Instant::now());
+        self.rewatch();
         self.event(
             None,
             EventKind::Reload,

@@ -40,6 +40,7 @@ mod processes;
 mod reporting;
 mod scheduling;
 mod spawning;
+mod watching;
 
 /// How many exits of each service are remembered.
 const EXIT_HISTORY: usize = 32;
@@ -188,6 +189,8 @@ enum Internal {
         gate: u64,
         survivors: Vec<i32>,
     },
+    /// Files a service watches changed, and then were quiet.
+    FilesChanged(crate::rules::watch::Due),
     /// A hook ended ([`hooks`]).
     HookDone {
         service: String,
@@ -231,6 +234,8 @@ pub struct Supervisor {
     /// `backstop scale` counts by declared service, with the file's
     /// `instances` at the time (a change in the file ends the scale).
     scales: std::collections::BTreeMap<String, (Option<u32>, u32)>,
+    /// The task that watches the files of services with `watch`.
+    watching: Option<tokio::task::JoinHandle<()>>,
     /// Numbers port gates, so that each result finds its own.
     next_gate: u64,
     /// What outward texts must not show: the config's secrets, and those
@@ -296,6 +301,7 @@ impl Supervisor {
             checks: Vec::new(),
             reloads: 0,
             scales: std::collections::BTreeMap::new(),
+            watching: None,
             next_gate: 0,
             redactor,
             cgroups,
@@ -339,6 +345,7 @@ impl Supervisor {
 
         let now = Instant::now();
         self.arm_checks(now);
+        self.rewatch();
         for name in self.wanted.clone() {
             if let Some(i) = self.index(&name) {
                 self.feed(i, Input::Start, now);
@@ -560,6 +567,7 @@ impl Supervisor {
                     self.port_cleared(i, gate, &survivors);
                 }
             }
+            Internal::FilesChanged(due) => self.files_changed(&due, Instant::now()),
             Internal::HookDone {
                 service,
                 token,
