@@ -144,6 +144,15 @@ pub(crate) enum Command {
     },
     /// Print the manual page (troff): `backstop man | man -l -`.
     Man,
+    /// Start this config's daemon at boot with a systemd unit (like `pm2 startup`).
+    ///
+    /// `install` writes backstop-<dir>-<id>.service (as root in
+    /// /etc/systemd/system, else a user unit in ~/.config/systemd/user),
+    /// then enables and starts it; `uninstall` stops, disables and removes it.
+    Boot {
+        #[command(subcommand)]
+        action: BootAction,
+    },
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {
@@ -245,6 +254,28 @@ pub(crate) struct EventsArgs {
     /// At most N events, the newest.
     #[arg(short = 'n', long = "lines")]
     pub(crate) lines: Option<usize>,
+}
+
+/// What `boot` does.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BootAction {
+    /// Write the unit, then enable and start it.
+    Install(BootArgs),
+    /// Stop and disable the unit, then remove it.
+    Uninstall(BootArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BootArgs {
+    /// Print the unit instead of installing it.
+    #[arg(long)]
+    pub(crate) print: bool,
+    /// Write (or remove) the unit in this directory instead of systemd's.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) unit_dir: Option<std::path::PathBuf>,
+    /// Only write (or remove) the file; do not call systemctl.
+    #[arg(long)]
+    pub(crate) no_enable: bool,
 }
 
 /// Services to act on.

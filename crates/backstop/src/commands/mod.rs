@@ -1,5 +1,6 @@
 //! One module per verb; `run` is the single dispatch.
 
+mod boot;
 pub(crate) mod check;
 mod control;
 mod diagnose;
@@ -152,6 +153,10 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             no_wait,
         } => control::scale(&cli.config, &service, instances, no_wait, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
+        Command::Boot { action } => match action {
+            crate::cli::BootAction::Install(args) => boot::install(&cli.config, &args),
+            crate::cli::BootAction::Uninstall(args) => boot::uninstall(&cli.config, &args),
+        },
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
         Command::Events(args) => events::run(&cli.config, &args, cli.json),
