@@ -100,7 +100,7 @@ re!(
 );
 re!(
     CONFIG_KEY_INVALID,
-    r#"(?i)^(?:\w+: )?(?:required )?(?:configuration |config )?(?:option|setting|key|parameter|property|field) ['"`](?P<name>[\w.-]+)['"`] (?:is )?(?:missing|required|not set|invalid|must)"#
+    r#"(?i)^(?:\w+: )?(?:required )?(?:configuration |config )?(?:option|setting|key|parameter|property|field|variable|value) ['"`](?P<name>[\w.-]+)['"`] (?:is |was )?(?:missing|required|not set|not defined|undefined|not found|not provided|not configured|invalid|must)"#
 );
 re!(
     DOTTED_SETTING,
@@ -148,15 +148,27 @@ re!(
 );
 re!(
     DOWN,
-    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up)\b"
+    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up|gave up|timeout|timed out)\b"
 );
 re!(
     NAME_NOT_FOUND,
-    r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?: was| is)? not found\b"
+    r#"['"`]?\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b['"`]?(?: was| is)? not (?:found|set|defined)\b"#
 );
 re!(
     ENV_INVALID,
-    r"(?i)\b(?:invalid|missing|required|undefined|unset|bad)\b[^.]*\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b|\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b[^.]*\b(?:invalid|missing|required|undefined|not set)\b"
+    r"(?i)\b(?:invalid|missing|required|undefined|unset|bad)\b[^.]*\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b|\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b[^.]*\b(?:invalid|missing|required|undefined|not set|not found|not defined)\b"
+);
+re!(
+    ENV_FILE_WORD,
+    r"(?:^|[\s=\[(])(?P<path>\.env(?:\.[\w-]+)*|[\w-]+\.env)\b:?"
+);
+re!(
+    QUOTED_SETTING,
+    r#"(?i)\b(?:property|setting|key|option|variable|parameter|field)\s+['"`](?P<name>[\w.-]+)['"`]"#
+);
+re!(
+    MEMORY_EXHAUSTED,
+    r"(?i)\bmemory (?:size |limit )?(?:of \d+ bytes )?(?:exhausted|exceeded)\b|\b(?:failed|unable|cannot|could not) (?:to )?allocate \d+|\ballocation failed\b.*\bmemory\b"
 );
 re!(PYDANTIC_FIELD, r"^(?P<field>[A-Za-z_][\w.]*)$");
 re!(
@@ -485,6 +497,7 @@ fn name_by_structure(
         return by_errno(Errno::NoProcesses, t, &all, ctx);
     }
     if is(MEMORY_TYPES)
+        || MEMORY_EXHAUSTED.is_match(&all)
         || all.contains("heap out of memory")
         || all.to_ascii_lowercase().contains("out of memory")
         || all.contains("memory allocation of")
@@ -532,6 +545,30 @@ fn name_by_structure(
                 format!("{} cannot be reached", describe(&a, k)),
             );
         }
+    }
+    // An error raised inside a configuration library (node's `config`,
+    // nconf, convict, envalid, OmegaConf, Hydra, dynaconf, decouple): the
+    // configuration is wrong, whatever its words.
+    if let Some(lib) = t.library.as_deref()
+        && config_library(lib)
+        && !kinds
+            .first()
+            .is_some_and(|k| programming_type(k) && *k != "KeyError" && *k != "ValueError")
+        && !any(MODULE_TYPES)
+    {
+        let what = CONFIG_FILE
+            .find(&all)
+            .map(|m| format!("the configuration file {} is not valid", m.as_str()))
+            .or_else(|| {
+                QUOTED_SETTING
+                    .captures(&all)
+                    .map(|c| format!("a required setting is missing or invalid: {}", &c["name"]))
+            })
+            .or_else(|| {
+                setting_name(&all).map(|n| format!("a required setting is missing or invalid: {n}"))
+            })
+            .unwrap_or_else(|| "the configuration is invalid".to_string());
+        return named("missing-config", format!("{what} ({lib})"));
     }
     // An error raised inside the client library of a kind of server (an
     // `ioredis` cluster error, a `pika` workflow failure), not a bug's type.
@@ -635,6 +672,19 @@ fn auth_said_before(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named
         "dependency-auth-failed",
         format!("{who} rejects the credentials: {said}"),
     )
+}
+
+/// A library that reads configuration: its name says so (`config`,
+/// `nconf`, `omegaconf`, `pydantic_settings`, `envalid`, `dotenv`) or it is
+/// one of the common ones whose name does not.
+fn config_library(library: &str) -> bool {
+    let lower = library.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    name.contains("conf")
+        || name.contains("settings")
+        || name.starts_with("env")
+        || name.ends_with("env")
+        || ["decouple", "hydra", "everett", "convict"].contains(&name)
 }
 
 /// The kind of server a client library is for (`ioredis` → `redis`), by
@@ -959,6 +1009,7 @@ fn unfound_env_file(line: &str) -> Option<String> {
     BARE_PATH
         .captures_iter(line)
         .chain(QUOTED_PATH.captures_iter(line))
+        .chain(ENV_FILE_WORD.captures_iter(line))
         .map(|c| c["path"].trim_end_matches(['.', ',', ':']).to_string())
         .find(|p| {
             let name = p.rsplit('/').next().unwrap_or(p);

@@ -220,6 +220,20 @@ impl Diagnoser {
     /// error is classified by structure first ([`classify`]), the phrase
     /// rules after.
     pub fn diagnose_in(&self, evidence: &[Evidence], ctx: &Context) -> Vec<Cause> {
+        // Colour codes of a program's logger are not words.
+        let plain: Vec<Evidence>;
+        let evidence = if evidence.iter().any(|e| e.text.contains('\x1b')) {
+            plain = evidence
+                .iter()
+                .map(|e| Evidence {
+                    text: strip_ansi(&e.text),
+                    ..e.clone()
+                })
+                .collect();
+            &plain[..]
+        } else {
+            evidence
+        };
         let mut found: Vec<(Cause, usize)> = Vec::new();
         let mut from_structure = None;
         if let Some((index, n, same, shaped)) = structural(evidence, ctx) {
@@ -314,6 +328,15 @@ impl Diagnoser {
         }
         out
     }
+}
+
+/// `text` without its ANSI escape sequences (colours, cursor moves).
+fn strip_ansi(text: &str) -> String {
+    static ANSI: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+            .expect("UNWRAP: a constant pattern")
+    });
+    ANSI.replace_all(text, "").into_owned()
 }
 
 /// How sure backstop's own facts are (its `memory_max` restart with the
@@ -435,4 +458,15 @@ fn fill(template: &str, caps: &regex::Captures<'_>, line: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_not_words() {
+        assert_eq!(
+            super::strip_ansi("\x1b[33mMissing\x1b[0m environment variables:\x1b]0;title\x07"),
+            "Missing environment variables:"
+        );
+    }
 }

@@ -210,11 +210,43 @@ const PY_CHAINED: &[&str] = &[
 /// The terminal errors in `lines`, in order; the last one is usually the
 /// failure, earlier ones its symptoms or earlier attempts.
 pub fn find(lines: &[&str]) -> Vec<TerminalError> {
+    // Python's exception groups draw a gutter (`  | `, `  +-+---- 1 ----`)
+    // around tracebacks of the usual shape: read them without it.
+    let ungrouped: Vec<String>;
+    let lines: &[&str] = if lines.iter().any(|l| GROUP_GUTTER.is_match(l)) {
+        ungrouped = lines.iter().map(|l| without_gutter(l)).collect();
+        &ungrouped.iter().map(String::as_str).collect::<Vec<_>>()
+    } else {
+        lines
+    };
     let mut found = blocks(lines);
     for (start, t) in &mut found {
         situate(lines, *start, t);
     }
     found.into_iter().map(|(_, t)| t).collect()
+}
+
+re!(
+    GROUP_GUTTER,
+    r"^\s*(?:\+ Exception Group Traceback|\+-[-+]|\| )"
+);
+re!(
+    GROUP_SEPARATOR,
+    r"^\s*\+?-[-+]*(?: (?:\d+|\.\.\.) -+| and \d+ more exceptions? -+)?-*$"
+);
+
+/// A line of an exception group without its gutter: separators become
+/// blank, `    | X: y` becomes `X: y`, `    |   File …` stays indented.
+fn without_gutter(line: &str) -> String {
+    if GROUP_SEPARATOR.is_match(line) && line.contains("--") {
+        return String::new();
+    }
+    let t = line.trim_start();
+    t.strip_prefix("+ ")
+        .or_else(|| t.strip_prefix("| "))
+        .or_else(|| (t == "|").then_some(""))
+        .unwrap_or(line)
+        .to_string()
 }
 
 re!(PY_FRAME_AT, r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#);
@@ -573,7 +605,10 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
         .map(|(index, line)| TerminalError {
             runtime: Runtime::Other,
             error: Raised {
-                kind: None,
+                kind: JSON_KIND
+                    .captures(line)
+                    .filter(|_| line.trim_start().starts_with('{'))
+                    .map(|c| c["kind"].to_string()),
                 message: if opens_block(line) {
                     said(line)
                         .trim_end_matches(['{', '[', ':', ' '])
@@ -633,6 +668,11 @@ fn in_block(line: &str) -> bool {
     let t = line.trim();
     line.starts_with([' ', '\t']) || t.is_empty() || t.starts_with(['}', ']', '"'])
 }
+
+re!(
+    JSON_KIND,
+    r#""(?:type|name|errorType|error_type|exc_type|exception|kind)"\s*:\s*"(?P<kind>[\w.]*[A-Z]\w*(?:Error|Exception|Timeout|Fault)\w*)""#
+);
 
 /// What a log line says: a JSON or logfmt line's message and error, or
 /// the text without its timestamp, level and logger.
@@ -958,6 +998,33 @@ Invalid environment variables: {
         let t = last_words(&lines).unwrap();
         assert_eq!(t.error.message, "Invalid environment variables");
         assert_eq!(t.detail[0], "\"JWT_SECRET\": [");
+    }
+
+    #[test]
+    fn an_exception_group_is_read_without_its_gutter() {
+        let all = find(&[
+            "  + Exception Group Traceback (most recent call last):",
+            "  |   File \"/app/main.py\", line 3, in <module>",
+            "  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)",
+            "  +-+---------------- 1 ----------------",
+            "    | Traceback (most recent call last):",
+            "    |   File \"/app/db.py\", line 9, in connect",
+            "    | ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)",
+            "    +------------------------------------",
+        ]);
+        let kinds: Vec<&str> = all.iter().filter_map(|t| t.error.kind.as_deref()).collect();
+        assert_eq!(kinds, ["ExceptionGroup", "ConnectionRefusedError"]);
+    }
+
+    #[test]
+    fn a_json_log_line_gives_its_error_type() {
+        let line = r#"{"level":60,"msg":"startup failed","err":{"type":"TimeoutError","message":"The operation was aborted due to timeout"}}"#;
+        let t = last_words(&[line]).unwrap();
+        assert_eq!(t.error.kind.as_deref(), Some("TimeoutError"));
+        assert_eq!(
+            t.error.message,
+            "startup failed: The operation was aborted due to timeout"
+        );
     }
 
     #[test]
