@@ -15,11 +15,11 @@ pub const STARTER_CONFIG: &str = r#"# backstop.toml: the services backstop keeps
 
 [services.api]
 # A string is split like a shell would; use an array to avoid quoting.
-command = "python3 -m http.server 8000 --bind 127.0.0.1"
+command = "python3 -m http.server ${BACKSTOP_PORT} --bind 127.0.0.1"   # its `port`
 # dir = "backend"                  # working directory (default: this file's directory)
 # env_file = ".env"                # dotenv file read at every start
 env = { PYTHONUNBUFFERED = "1" }
-port = 8000                        # checked before each start; a stale holder is named
+port = 8080                        # checked before each start; a stale holder is named
 # user = "www-data"                # drop privileges when backstop runs as root
 restart = { policy = "always", backoff_initial = "1s", backoff_max = "5m", max_restarts = 10, window = "1h" }
 stop = { signal = "TERM", timeout = "10s", mode = "group" }
@@ -29,7 +29,7 @@ stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # A health check: `backstop check` runs it once; the daemon runs it every interval
 # ([[…health]] tables come after the service's own keys).
 # [[services.api.health]]
-# http = "http://127.0.0.1:8000/"
+# http = "http://127.0.0.1:8080/"
 # expect = { status = 200 }
 # interval = "10s"
 
@@ -61,7 +61,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
         assert_eq!(loaded.config.services[0].name, "api");
-        assert_eq!(loaded.config.services[0].port, Some(8000));
+        assert_eq!(loaded.config.services[0].port, Some(8080));
     }
 
     /// Uncommenting the examples (a line `# key = …` or `# [table]`) gives

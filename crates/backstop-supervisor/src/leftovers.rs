@@ -130,7 +130,7 @@ pub fn kinship(
         return Kinship::Stranger;
     }
     let state_dir = state_dir.display().to_string();
-    if procs::environ_var(pid, SERVICE_ENV).as_deref() == Some(service.name.as_str())
+    if procs::environ_var(pid, SERVICE_ENV).is_some_and(|n| same_service(&n, service))
         && procs::environ_var(pid, STATE_DIR_ENV).as_deref() == Some(state_dir.as_str())
     {
         return Kinship::Leftover;
@@ -153,6 +153,22 @@ pub fn kinship(
         }
     }
     root.map_or(Kinship::Stranger, |root| Kinship::HandStarted { root })
+}
+
+/// Whether a process marked as service `marked` is `service`, or another
+/// copy of the same declared service (`api` before `backstop scale api 3`
+/// made it `api.1`): its port is this service's to take back.
+fn same_service(marked: &str, service: &backstop_config::ServiceConfig) -> bool {
+    let group = service
+        .instance
+        .as_ref()
+        .map_or(service.name.as_str(), |i| i.group.as_str());
+    marked == service.name
+        || marked == group
+        || marked
+            .strip_prefix(group)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 /// `pid` runs the service's command line (the program by name or by

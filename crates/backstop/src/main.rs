@@ -28,6 +28,19 @@ fn log_level() -> tracing::Level {
 fn main() -> ExitCode {
     memory::record_startup_segments();
     let cli = cli::Cli::parse();
+    // A report piped into `head` ends quietly when `head` has enough, as
+    // other Unix tools do. Not for the daemon: a client that goes away must
+    // never stop supervision.
+    if !matches!(
+        cli.command,
+        cli::Command::Up(_) | cli::Command::Daemon { .. }
+    ) {
+        // SAFETY: setting a signal's disposition to its default, before any
+        // thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_writer(backstop_supervisor::terminal::stderr_writer)
         .with_max_level(log_level())

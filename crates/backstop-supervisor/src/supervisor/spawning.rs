@@ -16,6 +16,10 @@ use crate::{ports, procs, spawn, tree};
 
 use super::{Internal, MainProcess, Supervisor, redact_with};
 
+/// How long a port held by a process nobody can see is looked at again
+/// before the start fails (an exiting process releases it meanwhile).
+const UNSEEN_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Supervisor {
     /// Starts the capture of a freshly spawned service's output.
     pub(super) fn capture(
@@ -219,7 +223,16 @@ impl Supervisor {
         let state_dir = self.config.daemon.state_dir.clone();
         let tx = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let holders: Vec<Holder> = ports::holders(port)
+            // A socket whose owner cannot be seen is often a process in the
+            // middle of exiting (its files released after its socket is
+            // counted): look again for a moment before calling it a stranger.
+            let deadline = std::time::Instant::now() + UNSEEN_HOLDER_GRACE;
+            let mut found = ports::holders(port);
+            while found.iter().any(|h| h.pid == 0) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                found = ports::holders(port);
+            }
+            let holders: Vec<Holder> = found
                 .into_iter()
                 .map(|h| Holder {
                     pid: h.pid,

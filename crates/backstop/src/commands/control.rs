@@ -269,7 +269,12 @@ pub(crate) fn scale(
         }
         for s in &finals {
             let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            println!("{}: {}{pid}", s.name, s.state);
+            let detail = s
+                .detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            println!("{}: {}{pid}{detail}", s.name, s.state);
         }
     }
     let failed = finals.iter().any(|s| {
