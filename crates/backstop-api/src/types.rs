@@ -170,6 +170,10 @@ pub struct ServiceStatus {
     /// The playbook running on it now (`clean-restart, step 4/7: start`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fixing: Option<String>,
+    /// `disabled = true`: kept off on purpose; at rest, it does not count
+    /// against the daemon's overall health.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub disabled: bool,
 }
 
 /// A service's captured output, counted since the daemon started.
@@ -368,9 +372,9 @@ pub struct ServiceHealth {
 }
 
 impl HealthReport {
-    /// Summarises a status report. A service that is not running (and did
-    /// not finish on purpose) is unhealthy; a failing `[checks]` entry
-    /// makes the whole degraded.
+    /// Summarises a status report: each service with the health `status`
+    /// shows, the whole by [`counts_as`]; a failing `[checks]` entry makes
+    /// the whole degraded (unhealthy when `critical`).
     pub fn from_status(report: &StatusReport) -> Self {
         let services: Vec<ServiceHealth> = report
             .services
@@ -378,7 +382,8 @@ impl HealthReport {
             .map(|s| ServiceHealth {
                 name: s.name.clone(),
                 state: s.state,
-                health: effective_health(s),
+                // As `status` shows it: one value everywhere.
+                health: s.health,
                 pid: s.pid,
                 uptime_s: s.uptime_s,
                 restarts: s.restarts,
@@ -387,8 +392,8 @@ impl HealthReport {
             })
             .collect();
         let mut status = Health::Healthy;
-        for s in &services {
-            status = worse(status, s.health);
+        for s in &report.services {
+            status = worse(status, counts_as(s));
         }
         for c in report.checks.iter().filter(|c| c.state == "failing") {
             // A `[checks]` entry of severity `critical` is as bad as a service down.
@@ -472,14 +477,25 @@ impl From<&HealthReport> for PublicHealth {
     }
 }
 
-fn effective_health(s: &ServiceStatus) -> Health {
+/// What a service adds to the overall health: a running one its checks'
+/// verdict (without checks: fine), a starting one at least `degraded`, a
+/// finished one-shot job nothing, one kept off on purpose (`disabled`)
+/// nothing; any other not running (stopped, failed, crash loop, backoff,
+/// startup timeout) makes the whole unhealthy: it cannot serve.
+fn counts_as(s: &ServiceStatus) -> Health {
     match s.state {
-        ServiceState::Running | ServiceState::Starting => match s.health {
-            Health::Unknown if s.state == ServiceState::Running => Health::Healthy,
-            Health::Unknown => Health::Degraded,
+        ServiceState::Running => match s.health {
+            Health::Unknown => Health::Healthy,
+            h => h,
+        },
+        ServiceState::Starting => match s.health {
+            Health::Unknown | Health::Healthy => Health::Degraded,
             h => h,
         },
         ServiceState::Exited => Health::Healthy,
+        ServiceState::Stopped | ServiceState::Pending | ServiceState::Stopping if s.disabled => {
+            Health::Healthy
+        }
         _ => Health::Unhealthy,
     }
 }

@@ -174,6 +174,7 @@ mod tests {
             cpu_seconds: None,
             diagnosis: None,
             fixing: None,
+            disabled: false,
             output: backstop_api::OutputStats {
                 errors_last_minute: 3,
                 ..Default::default()

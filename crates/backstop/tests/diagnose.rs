@@ -529,6 +529,9 @@ fn crashed_quotes_the_last_error() {
             .contains("code 3"),
         "{r:#}"
     );
+    // The remedy names the service: nothing left to fill in.
+    let manual = r["causes"][0]["remedy"]["manual"].as_str().unwrap();
+    assert!(manual.contains("`backstop logs api -n 200`"), "{manual}");
 }
 
 #[test]

@@ -94,10 +94,15 @@ command = "sleep 1000"
 
 [services.worker]
 command = "sleep 1000"
+
+[services.off]
+command = "sleep 1000"
+disabled = true
 "#,
     );
     let _daemon = s.up();
     s.wait_state("worker", "running", T);
+    // `off` is kept off on purpose: it does not make the whole unhealthy.
     let (code, body) = wait_until("healthy", T, || {
         let (code, body) = s.api("GET", "/health");
         (code == 200).then_some((code, body))
@@ -115,7 +120,13 @@ command = "sleep 1000"
         (503, Some("unhealthy")),
         "{v}"
     );
-    assert_eq!(v["services"][1]["health"], "unhealthy");
+    // The whole cannot serve; the stopped service itself has no health to
+    // speak of, the same word `status` shows.
+    assert_eq!(v["services"][1]["state"], "stopped");
+    assert_eq!(v["services"][1]["health"], "unknown");
+    let status: Value = serde_json::from_str(&s.stdout(&["status", "--json"])).unwrap();
+    assert_eq!(status["services"][1]["health"], "unknown");
+    assert_eq!(v["services"][2]["state"], "stopped");
 
     let (code, body) = s.api("GET", "/api/v1/openapi.json");
     let spec: Value = serde_json::from_str(&body).unwrap();

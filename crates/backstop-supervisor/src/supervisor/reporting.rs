@@ -93,6 +93,7 @@ impl Supervisor {
             exit_counts: s.exit_counts.clone(),
             cpu_seconds,
             diagnosis: s.diagnosis.as_deref().map(|d| self.events.redact(d)),
+            disabled: s.config.disabled,
             fixing: s.fixing.clone(),
             output: {
                 let o = s.log_stats.snapshot(SystemTime::now());
@@ -119,8 +120,17 @@ impl Supervisor {
     }
 
     /// Own checks first, then lost dependencies ([`crate::rules::health`]).
+    /// A service that is down after a fault (failed, crash loop, backoff)
+    /// is unhealthy; one at rest otherwise (stopped, pending, exited) has
+    /// no health to speak of: unknown, never healthy.
     pub(super) fn health_of(&self, i: usize) -> Health {
         let s = &self.services[i];
+        if matches!(
+            s.state(),
+            ServiceState::Failed | ServiceState::CrashLoop | ServiceState::Backoff
+        ) {
+            return Health::Unhealthy;
+        }
         if !s.state().is_active() {
             return Health::Unknown;
         }

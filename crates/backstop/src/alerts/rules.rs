@@ -200,6 +200,7 @@ mod tests {
             cpu_seconds: None,
             diagnosis: None,
             fixing: None,
+            disabled: false,
             output: OutputStats {
                 errors_last_minute: errors,
                 ..OutputStats::default()

@@ -54,6 +54,14 @@ pub(super) fn refine(
     if causes.is_empty() && (history::is_fault(&view.state) || preflight_failed) {
         causes.push(crashed(evidence, service, view));
     }
+    // A remedy names the service, not a placeholder to fill in by hand.
+    for c in causes.iter_mut() {
+        if let Some(m) = &mut c.remedy.manual {
+            *m = m
+                .replace(" SERVICE ", &format!(" {} ", service.name))
+                .replace(" SERVICE`", &format!(" {}`", service.name));
+        }
+    }
 }
 
 /// `… does not parse: invalid syntax` → `… (/srv/main.py, line 12)`: the
