@@ -970,3 +970,38 @@ fn an_unreadable_event_history_is_a_warning_not_a_silence() {
         "{r:#}"
     );
 }
+
+#[test]
+fn a_service_degraded_by_a_stopped_dependency_names_it() {
+    let s = Sandbox::new(
+        r#"
+[services.db]
+command = "sleep 1000"
+
+[services.web]
+command = "sleep 1000"
+depends_on = { db = "healthy" }
+"#,
+    );
+    let _d = s.up();
+    s.wait_state("web", "running", T);
+    s.stdout(&["stop", "db"]);
+    s.wait_service("web", "web degraded", T, |v| v["health"] == "degraded");
+    let r = diagnose(&s, "web");
+    let cause = &r["causes"][0];
+    assert_eq!(cause["id"], "dependency-unavailable", "{r:#}");
+    assert!(
+        cause["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("its dependency db is stopped"),
+        "{r:#}"
+    );
+    assert!(
+        cause["remedy"]["manual"]
+            .as_str()
+            .unwrap()
+            .contains("`backstop start db`"),
+        "{r:#}"
+    );
+}

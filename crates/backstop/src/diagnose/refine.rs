@@ -54,6 +54,46 @@ pub(super) fn refine(
     if causes.is_empty() && (history::is_fault(&view.state) || preflight_failed) {
         causes.push(crashed(evidence, service, view));
     }
+    // Running, but degraded because a dependency is down: the daemon said
+    // which (`dependency postgres is stopped`); that is the cause.
+    if causes.is_empty()
+        && let Some(detail) = view
+            .live
+            .as_ref()
+            .filter(|s| s.health != backstop_api::Health::Healthy)
+            .and_then(|s| s.detail.clone())
+            .filter(|d| d.starts_with("dependency "))
+    {
+        let dependency = detail
+            .trim_start_matches("dependency ")
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        causes.push(Cause {
+            id: "dependency-unavailable".to_string(),
+            confidence: 0.9,
+            summary: format!("its {detail}; it keeps running, degraded, until {dependency} is back"),
+            // The line of 02-status.txt that says it, else the detail itself.
+            evidence: vec![
+                evidence
+                    .iter()
+                    .find(|e| e.source == FILES[Part::Status as usize] && e.text.contains(&detail))
+                    .cloned()
+                    .unwrap_or(Evidence {
+                        source: "status".to_string(),
+                        line: None,
+                        text: format!("{}: {detail}", service.name),
+                    }),
+            ],
+            remedy: backstop_diagnose::Remedy {
+                playbook: None,
+                manual: Some(format!(
+                    "bring {dependency} back: `backstop diagnose {dependency}` says why it is down, `backstop start {dependency}` starts it"
+                )),
+            },
+        });
+    }
     // A remedy names the service, not a placeholder to fill in by hand.
     for c in causes.iter_mut() {
         if let Some(m) = &mut c.remedy.manual {
