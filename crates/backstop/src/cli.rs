@@ -138,6 +138,9 @@ pub(crate) enum Command {
     /// List every backstop daemon of this user that runs, across projects.
     Ls,
     /// Print a shell completion script: `backstop completions bash > /etc/bash_completion.d/backstop`.
+    ///
+    /// bash and fish also complete service names, from the config the
+    /// command would use (`backstop restart a<TAB>`).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -153,6 +156,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
+    #[command(hide = true, name = "__services")]
+    /// Internal: the service names, for shell completion.
+    Services,
     #[command(hide = true)]
     /// Internal: the detached daemon process started by `up -d`.
     Daemon {

@@ -245,3 +245,74 @@ fn completions_and_man_page() {
     );
     assert!(page.contains("diagnose"), "{page}");
 }
+
+/// bash completes service names from the config, honouring `-c`, and the
+/// usual subcommands and options elsewhere.
+#[test]
+fn bash_completes_service_names_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("backstop.toml"),
+        "[services.api]\ncommand = \"sleep 1\"\n[services.worker]\ncommand = \"sleep 1\"\ninstances = 2\n",
+    )
+    .unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[services.billing]\ncommand = \"sleep 1\"\n").unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_backstop"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let script = std::process::Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(dir.path().join("backstop.bash"), &script).unwrap();
+    // What bash offers for the words typed so far.
+    let complete = |line: &str| -> Vec<String> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let probe = format!(
+            "source ./backstop.bash\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n_backstop_services backstop '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1,
+            words.last().unwrap(),
+            words[words.len().saturating_sub(2)],
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(probe)
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .env_remove("BACKSTOP_CONFIG")
+            .output()
+            .unwrap();
+        let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        complete("backstop restart "),
+        ["api", "worker", "worker.1", "worker.2"]
+    );
+    assert_eq!(
+        complete("backstop logs wo"),
+        ["worker", "worker.1", "worker.2"]
+    );
+    assert_eq!(
+        complete(&format!("backstop -c {} stop b", other.display())),
+        ["billing"]
+    );
+    // Not a service position: the subcommands, from clap's own completion.
+    assert!(complete("backstop rel").contains(&"reload".to_string()));
+}

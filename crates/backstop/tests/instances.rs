@@ -125,6 +125,14 @@ fn copies_run_on_their_own_ports_and_scale_live() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // `events web` is the story of every copy.
+    let events = s.stdout(&["events", "web", "--kind", "spawned"]);
+    for copy in ["web.1:", "web.2:", "web.3:"] {
+        assert!(events.contains(copy), "{copy} in {events}");
+    }
+    let last = s.stdout(&["events", "web", "--kind", "spawned", "-n", "1"]);
+    assert_eq!(last.lines().count(), 1, "{last}");
+
     // A reload keeps the scale while the file's `instances` stays.
     let out = s.stdout(&["reload"]);
     assert!(out.contains("removed none"), "{out}");

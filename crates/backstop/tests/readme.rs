@@ -1,7 +1,8 @@
 //! Every shell command of the README works when pasted, in order, after the
 //! two set-up commands: the blocks are extracted and run by bash in a copy
 //! of the examples (a git repository, as a clone is), with `backstop` and
-//! `cargo run … --` both meaning the binary under test.
+//! `cargo run … --` both meaning the binary under test (`cargo install`
+//! has nothing left to do: the binary is on PATH).
 //!
 //! A command must exit 0, unless its own comment names the exit codes it
 //! may have ("exits 1 after 5 quick restarts", "exit 0 healthy, 1
@@ -134,7 +135,7 @@ fn every_readme_shell_command_works_when_pasted() {
     std::fs::write(
         bin.join("cargo"),
         format!(
-            "#!/bin/sh\n[ \"$1\" = run ] || exit 64\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec {} \"$@\"\n",
+            "#!/bin/sh\n[ \"$1\" = install ] && exit 0\n[ \"$1\" = run ] || exit 64\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec {} \"$@\"\n",
             env!("CARGO_BIN_EXE_backstop")
         ),
     )

@@ -67,11 +67,20 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
         parse_time(text, "--since")?;
     }
     let db = config.daemon.state_dir.join("events.db");
+    // A service with `instances` is its copies: read them all, keep theirs.
+    let copies_of = service
+        .as_ref()
+        .filter(|n| config.service(n).is_none())
+        .cloned();
     let filter = EventFilter {
-        service,
+        service: if copies_of.is_some() { None } else { service },
         since: args.since.clone(),
         kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
-        limit: args.lines,
+        limit: if copies_of.is_some() {
+            None
+        } else {
+            args.lines
+        },
     };
     if !db.exists() {
         eprintln!(
@@ -81,6 +90,19 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
         return Ok(());
     }
     let mut events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e.to_string()))?;
+    if let Some(group) = &copies_of {
+        // By name: copies added by `backstop scale` are not in the file.
+        let copy = |s: &str| {
+            s.strip_prefix(group.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        };
+        events.retain(|e| e.service.as_deref().is_some_and(copy));
+        if let Some(n) = args.lines {
+            let skip = events.len().saturating_sub(n);
+            events.drain(..skip);
+        }
+    }
     let redactor = backstop_diagnose::redact::Redactor::for_config(&config);
     for e in &mut events {
         e.message = redactor.redact(&e.message).into_owned();

@@ -2,6 +2,7 @@
 
 mod boot;
 pub(crate) mod check;
+mod completions;
 mod control;
 mod diagnose;
 pub(crate) mod events;
@@ -48,8 +49,7 @@ pub(crate) fn run(cli: Cli) -> CmdResult {
     // These need no config.
     match cli.command {
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "backstop", &mut std::io::stdout());
+            completions::print(shell);
             return Ok(());
         }
         Command::Ls => {
@@ -153,6 +153,13 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             no_wait,
         } => control::scale(&cli.config, &service, instances, no_wait, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
+        // Quiet on purpose: a shell's completion asks it at every TAB.
+        Command::Services => {
+            if let Ok(loaded) = backstop_config::load(&cli.config) {
+                completions::services(&loaded.config);
+            }
+            Ok(())
+        }
         Command::Boot { action } => match action {
             crate::cli::BootAction::Install(args) => boot::install(&cli.config, &args),
             crate::cli::BootAction::Uninstall(args) => boot::uninstall(&cli.config, &args),
