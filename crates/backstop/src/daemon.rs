@@ -247,12 +247,10 @@ async fn supervise(
     }
     crate::memory::share_one_arena();
     let say = move |line: &str| print_line(mode, line);
-    for line in leftovers::stop_previous_instance(&config).await {
-        say(&line);
-    }
-    for line in leftovers::stop_cgroup_leftovers(&config).await {
-        say(&line);
-    }
+    // What a killed daemon left behind is stopped first; it becomes
+    // `leftover` events once the history records (and shows) them.
+    let mut cleanup = leftovers::stop_previous_instance(&config).await;
+    cleanup.extend(leftovers::stop_cgroup_leftovers(&config).await);
     let listener = bind_socket(&paths)?;
     let tcp = match config.daemon.listen {
         Some(addr) => Some(bind_tcp(addr, config.daemon.token.as_ref()).await?),
@@ -298,6 +296,13 @@ async fn supervise(
         }
         // Supervision matters more than history: go on without it.
         Err(e) => say(&format!("event history off: {e}")),
+    }
+    for line in cleanup {
+        supervisor.publisher().publish(backstop_api::Event::now(
+            None,
+            backstop_api::EventKind::Leftover,
+            line,
+        ));
     }
     // Events recorded before a secret was known (or by an older backstop)
     // are redacted on the way out too.

@@ -372,6 +372,12 @@ command = ["sh", "-c", "echo $$ >> pids; exec sleep 1000"]
         !alive(old),
         "the leftover of the killed backstop was stopped"
     );
+    // …and the history says so.
+    let cleanup = s.event_messages("leftover");
+    assert!(
+        cleanup.iter().any(|m| m.contains(&old.to_string())),
+        "a leftover event names pid {old}: {cleanup:?}"
+    );
     let started: Vec<String> = lines(&s, "pids");
     let running: Vec<&String> = started
         .iter()
