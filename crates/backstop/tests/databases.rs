@@ -138,7 +138,7 @@ restart = {{ max_restarts = 1, backoff_initial = "100ms" }}
         "no restart spent on a dependency's fault: {api}"
     );
     assert_eq!(
-        api["detail"], "waiting for postgres to be healthy (it is stopped)",
+        api["detail"], "waiting for postgres to be healthy: postgres is stopped",
         "{api}"
     );
     let waits = wait_until("the dependency-wait event", T, || {

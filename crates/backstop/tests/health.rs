@@ -32,7 +32,7 @@ depends_on = {{ api = "healthy" }}
     let worker = s.wait_state("worker", "pending", T);
     assert_eq!(
         worker["detail"],
-        "waiting for api to be healthy (it is starting)"
+        "waiting for api to be healthy: api is starting"
     );
     std::fs::write(s.path("ready"), "").unwrap();
     let api = s.wait_state("api", "running", T);

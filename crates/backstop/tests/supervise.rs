@@ -89,7 +89,7 @@ depends_on = { db = "healthy" }
     s.wait_state("db", "failed", T);
     let api = s.wait_state("api", "pending", T);
     let detail = api["detail"].as_str().unwrap();
-    assert_eq!(detail, "waiting for db to be healthy (it is failed)");
+    assert_eq!(detail, "waiting for db to be healthy: db has failed");
 }
 
 #[test]
@@ -1203,7 +1203,7 @@ depends_on = { db = "healthy" }
         api["detail"]
             .as_str()
             .unwrap()
-            .contains("(it is crash-loop)"),
+            .contains("is in a crash loop"),
         "{api}"
     );
     let mut start = s.command(&["start", "api"]).spawn().unwrap();

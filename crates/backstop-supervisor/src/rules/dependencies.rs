@@ -59,16 +59,44 @@ pub fn satisfied(condition: DependencyCondition, peer: &Peer) -> bool {
     }
 }
 
+/// How a dependency's state reads in a sentence: `db is in a crash loop`.
+pub fn state_phrase(peer: &Peer) -> &'static str {
+    match peer.state {
+        ServiceState::Stopped => AT_REST[0],
+        ServiceState::Failed => AT_REST[1],
+        ServiceState::CrashLoop => AT_REST[2],
+        ServiceState::StartupTimeout => AT_REST[3],
+        ServiceState::Pending => "is waiting for its own dependencies",
+        ServiceState::Starting => "is starting",
+        ServiceState::Running if peer.own_health == Health::Unhealthy => {
+            "runs, but its checks fail"
+        }
+        ServiceState::Running => "is running",
+        ServiceState::Backoff => "is in backoff, about to restart",
+        ServiceState::Stopping => "is stopping",
+        ServiceState::Exited => "has exited",
+    }
+}
+
+/// The phrases of [`state_phrase`] for a dependency at rest, which will
+/// not come up by itself: a start that waits for it waits in vain.
+pub const AT_REST: [&str; 4] = [
+    "is stopped",
+    "has failed",
+    "is in a crash loop",
+    "never became healthy",
+];
+
 /// What a pending service with `deps` waits for, or `None` when it may start.
 pub fn waiting_for<'a>(deps: &[Dependency], target: impl Fn(&str) -> Target<'a>) -> Option<String> {
     let waits: Vec<String> = deps
         .iter()
         .filter_map(|dep| match target(&dep.service) {
             Target::Service(peer) if !satisfied(dep.condition, &peer) => Some(format!(
-                "{} to be {} (it is {})",
-                dep.service,
+                "{name} to be {}: {name} {}",
                 dep.condition.as_str(),
-                peer.state
+                state_phrase(&peer),
+                name = dep.service,
             )),
             Target::Check(check) if check.state != CheckState::Passing => Some(format!(
                 "check {} to pass ({})",
@@ -182,7 +210,7 @@ mod tests {
         assert_eq!(
             waiting_for(&deps, target).as_deref(),
             Some(
-                "waiting for db to be healthy (it is failed), check upstream to pass (no result yet)"
+                "waiting for db to be healthy: db has failed, check upstream to pass (no result yet)"
             )
         );
         let ready = |_: &str| peer(ServiceState::Running, Health::Healthy);

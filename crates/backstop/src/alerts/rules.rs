@@ -278,7 +278,8 @@ mod tests {
     #[test]
     fn a_dependency_outage_alerts_on_the_dependency_not_its_dependents() {
         let mut waiting = service("api", ServiceState::Pending, Health::Unknown, 0);
-        waiting.detail = Some("waiting for postgres to be healthy (it is crash-loop)".into());
+        waiting.detail =
+            Some("waiting for postgres to be healthy: postgres is in a crash loop".into());
         let report = StatusReport {
             daemon: daemon(),
             services: vec![

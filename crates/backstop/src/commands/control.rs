@@ -169,14 +169,9 @@ fn cannot_start(action: ServiceAction, s: &ServiceStatus) -> bool {
 pub(crate) fn waits_in_vain(s: &ServiceStatus) -> bool {
     s.state == ServiceState::Pending
         && s.detail.as_deref().is_some_and(|d| {
-            [
-                "(it is failed)",
-                "(it is crash-loop)",
-                "(it is stopped)",
-                "(it is startup-timeout)",
-            ]
-            .iter()
-            .any(|rest| d.contains(rest))
+            backstop_supervisor::rules::dependencies::AT_REST
+                .iter()
+                .any(|rest| d.contains(rest))
         })
 }
 
