@@ -62,6 +62,12 @@ impl Known {
                 host: Some(c["host"].to_string()),
                 port: c["port"].parse().ok(),
             }
+        } else if let Some(c) = INNER_HOST_PORT.captures(value) {
+            // `user:pw@tcp(127.0.0.1:3306)/db`, a host:port inside a value.
+            Address {
+                host: Some(c["host"].to_string()),
+                port: c["port"].parse().ok(),
+            }
         } else if let Some(c) = KEYWORDS.captures(value) {
             Address {
                 host: c.name("host").map(|m| m.as_str().to_string()),
@@ -91,10 +97,6 @@ impl Known {
         let vars: Vec<(&str, &str)> = vars.into_iter().collect();
         let mut out: Vec<Self> = Vec::new();
         for (name, value) in &vars {
-            if let Some(k) = Self::parse(name, value) {
-                out.push(k);
-                continue;
-            }
             // A list: `REDIS_NODES=10.0.0.1:7000,10.0.0.2:7000`, Kafka's brokers.
             let listed: Vec<Self> = value
                 .split([',', ' ', ';'])
@@ -103,6 +105,10 @@ impl Known {
                 .collect();
             if listed.len() > 1 {
                 out.extend(listed);
+                continue;
+            }
+            if let Some(k) = Self::parse(name, value) {
+                out.push(k);
                 continue;
             }
             let upper = name.to_ascii_uppercase();
@@ -182,6 +188,10 @@ re!(
 re!(
     HOST_PORT,
     r"^(?P<host>[\w.-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$"
+);
+re!(
+    INNER_HOST_PORT,
+    r"(?:^|[(@=,\s])(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+):(?P<port>\d{2,5})\b"
 );
 re!(
     KEYWORDS,

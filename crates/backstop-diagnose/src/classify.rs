@@ -132,7 +132,7 @@ re!(
 );
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b"
 );
 re!(
     OPENED,
@@ -157,6 +157,27 @@ re!(
 re!(
     ENV_INVALID,
     r"(?i)\b(?:invalid|missing|required|undefined|unset|bad)\b[^.]*\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b|\benv(?:ironment)?(?:[ _-]?var(?:iable)?s?)?\b[^.]*\b(?:invalid|missing|required|undefined|not set|not found|not defined)\b"
+);
+re!(QUOTED_NAME, r#"['"`](?P<name>[A-Za-z_][\w.]*)['"`]"#);
+re!(
+    PARSE_POSITION,
+    r"(?i)\bat line \d+|\bline \d+(?:,? col(?:umn)? \d+)?:|\bat position \d+|\bunexpected (?:token|character|end)|\bmissing quote\b"
+);
+re!(
+    PARSE_SAID,
+    r"(?i)\b(?:pars(?:e|ing)|unmarshal(?:l?ing)?|decod(?:e|ing)|invalid (?:yaml|json|toml|ini))\b"
+);
+re!(
+    CONFIG_WORD,
+    r"(?i)\bconfig(?:uration)?\b|\bsettings\b|\b(?:yaml|json|toml|ini):|\.(?:ya?ml|json|toml|ini|conf|cfg)\b"
+);
+re!(
+    CONFIG_SAID,
+    r"(?i)\b(?:config(?:uration)?|settings?|env(?:ironment)?(?: variables?)?)\b[^.]{0,40}?\b(?:error|invalid|validation|missing|must|required)\b"
+);
+re!(
+    CHDIR,
+    r"(?i)\bchdir\b|\bcd\b:|\bworking directory\b|\bworkdir\b|\bcwd\b"
 );
 re!(
     ENV_FILE_WORD,
@@ -264,6 +285,7 @@ fn parse_type(kind: &str) -> bool {
         "Decode",
         "Syntax",
         "Constructor",
+        "Format",
     ]
     .iter()
     .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
@@ -406,6 +428,16 @@ fn name_by_structure(
             format!("the env file {file} is missing"),
         );
     }
+    let before_first = t.before.first().map_or("", String::as_str);
+    if texts.iter().any(|x| errno::find(x) == Some(Errno::NoEntry))
+        && (CHDIR.is_match(message) || CHDIR.is_match(before_first))
+        && let Some(dir) = data_path_in(message).or_else(|| data_path_in(before_first))
+    {
+        return strongly_named(
+            "workdir-missing",
+            format!("the working directory {dir} does not exist"),
+        );
+    }
     if let Some(c) = NO_SCRIPT.captures(&all) {
         return named(
             "command-not-found",
@@ -419,6 +451,42 @@ fn name_by_structure(
                 "the runtime cannot import `{}:{}`: module `{}` has no `{}`",
                 &c["module"], &c["name"], &c["module"], &c["name"]
             ),
+        );
+    }
+    // A configuration file that does not parse, named from the lines
+    // before when the error does not: a parser library's syntax error
+    // (Psych, PyYAML, json), or "while parsing config".
+    let parse_error = is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k));
+    let parser_library = t.library.as_deref().is_some_and(|l| {
+        [
+            "psych",
+            "yaml",
+            "ruamel",
+            "json",
+            "toml",
+            "tomllib",
+            "tomli",
+            "configparser",
+        ]
+        .contains(&l.to_ascii_lowercase().as_str())
+    });
+    let configish = CONFIG_WORD.is_match(&all) || t.before.iter().any(|l| CONFIG_WORD.is_match(l));
+    if parse_error && parser_library && configish && !CONFIG_FILE.is_match(&all)
+        || PARSE_SAID.is_match(message) && CONFIG_WORD.is_match(message)
+    {
+        let file = CONFIG_FILE
+            .find(&all)
+            .map(|m| m.as_str().to_string())
+            .or_else(|| {
+                t.before
+                    .iter()
+                    .filter(|l| CONFIG_WORD.is_match(l) || l.contains("load"))
+                    .find_map(|l| data_path_in(l))
+            })
+            .map_or_else(String::new, |f| format!(" {f}"));
+        return named(
+            "missing-config",
+            format!("the configuration{file} does not parse: {message}"),
         );
     }
     if (is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k)))
@@ -503,9 +571,14 @@ fn name_by_structure(
         || all.contains("memory allocation of")
         || found_errno == Some(Errno::NoMemory)
     {
+        let program = t
+            .place
+            .clone()
+            .or_else(|| launched_script(&t.before))
+            .map_or_else(String::new, |p| format!(" in {p}"));
         return named(
             "out-of-memory",
-            format!("it ran out of memory: {}", t.quote()),
+            format!("it ran out of memory{program}: {}", t.quote()),
         );
     }
     if t.runtime == Runtime::Shell {
@@ -617,8 +690,24 @@ fn name_by_structure(
     if let Some(n) = missing_setting(t, kinds, ctx) {
         return Some(n);
     }
+    // sysexits' EX_CONFIG: the program says its configuration is wrong.
+    if ctx.exit.as_deref() == Some("code 78") {
+        let what = CONFIG_FILE
+            .find(&all)
+            .map(|m| format!(" ({})", m.as_str()))
+            .unwrap_or_default();
+        return named(
+            "missing-config",
+            format!(
+                "the configuration is invalid{what} (exit 78, EX_CONFIG): {}",
+                t.quote()
+            ),
+        );
+    }
     if any(FILE_TYPES) {
-        return match path_in(&all) {
+        // The error may not say which file; the line before often does.
+        let path = path_in(&all).or_else(|| data_path_in(&t.before.join("\n")));
+        return match path {
             Some(path) => missing_file(&path),
             None => named(
                 "missing-config",
@@ -975,6 +1064,28 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
     None
 }
 
+/// The script a launcher printed it runs (`> node --max-old-space-size=64
+/// indexer.js`, npm's and yarn's echo of the start command), with a heap
+/// limit it sets.
+fn launched_script(before: &[String]) -> Option<String> {
+    let line = before
+        .iter()
+        .find(|l| l.starts_with("> ") && !l.contains('@'))?;
+    let words: Vec<&str> = line[2..].split_whitespace().collect();
+    let script = words.iter().find(|w| {
+        std::path::Path::new(w).extension().is_some_and(|e| {
+            ["js", "mjs", "cjs", "ts", "py", "rb", "jar"]
+                .iter()
+                .any(|x| e.eq_ignore_ascii_case(x))
+        })
+    })?;
+    let limit = words
+        .iter()
+        .find(|w| w.starts_with("--max-old-space-size") || w.starts_with("-Xmx"))
+        .map_or_else(String::new, |l| format!(" (with {l})"));
+    Some(format!("{script}{limit}"))
+}
+
 /// A missing setting or an invalid configuration, in the forms of the
 /// common frameworks and of programs' own checks.
 fn missing_setting(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
@@ -994,12 +1105,19 @@ fn missing_setting(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<N
 /// `could not find configuration file /etc/app/app.env`: the env file.
 fn unfound_env_file(line: &str) -> Option<String> {
     let lower = line.to_ascii_lowercase();
+    // A file that is there but does not parse ("missing quote … at line 2").
+    if PARSE_POSITION.is_match(line) {
+        return None;
+    }
     if ![
         "could not find",
         "not found",
         "no such file",
         "does not exist",
-        "missing",
+        "is missing",
+        "file missing",
+        "missing file",
+        "missing env file",
     ]
     .iter()
     .any(|w| lower.contains(w))
@@ -1064,7 +1182,11 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
     if said_absent
         && first != "AssertionError"
         && !m.contains("AssertionError")
-        && let Some(name) = setting_name(m)
+        && let Some(name) = setting_name(m).or_else(|| {
+            absent_type(first)
+                .then(|| setting_name(&t.detail.join("\n")))
+                .flatten()
+        })
     {
         return named(
             "missing-config",
@@ -1085,6 +1207,18 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
         return named(
             "missing-config",
             format!("the configuration is invalid: {}", t.quote()),
+        );
+    }
+    // `Config validation error: "DATABASE_URL" must be a valid uri`.
+    if CONFIG_SAID.is_match(m)
+        && let Some(name) = QUOTED_NAME
+            .captures(m)
+            .map(|c| c["name"].to_string())
+            .or_else(|| setting_name(m))
+    {
+        return named(
+            "missing-config",
+            format!("a setting is invalid or missing: {name}"),
         );
     }
     // `Required configuration option 'client' is missing`, `smtp.port: must be …`.

@@ -403,10 +403,18 @@ fn structural(
 /// messages), with its errno and runtime; else as [`crashed`].
 pub fn crashed_in(evidence: &[Evidence], fallback: &[Evidence], exit: Option<&str>) -> Cause {
     let lines: Vec<&str> = evidence.iter().map(|e| e.text.as_str()).collect();
-    match terminal::find(&lines)
-        .pop()
-        .or_else(|| terminal::last_words(&lines))
+    // A panic that only reports another thread's (`worker panicked: Any {
+    // .. }`, a poisoned lock) gives way to the one it reports.
+    let mut found = terminal::find(&lines);
+    while found.len() > 1
+        && found.last().is_some_and(|t| {
+            let m = &t.error.message;
+            m.contains("panicked") || m.contains("Any { .. }") || m.contains("PoisonError")
+        })
     {
+        found.pop();
+    }
+    match found.pop().or_else(|| terminal::last_words(&lines)) {
         Some(t) => Cause {
             id: "crashed".to_string(),
             confidence: 0.3,

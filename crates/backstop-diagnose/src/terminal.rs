@@ -219,6 +219,25 @@ pub fn find(lines: &[&str]) -> Vec<TerminalError> {
     } else {
         lines
     };
+    // A process manager's prefix (honcho, foreman, Compose: `web.1 | …`)
+    // on most lines: the program's own words are after it.
+    let unprefixed: Vec<&str>;
+    let prefixed = lines.iter().filter(|l| MANAGER_PREFIX.is_match(l)).count();
+    let lines: &[&str] =
+        if prefixed > 0 && prefixed * 2 >= lines.iter().filter(|l| !l.trim().is_empty()).count() {
+            unprefixed = lines
+                .iter()
+                .map(|l| {
+                    MANAGER_PREFIX
+                        .captures(l)
+                        .and_then(|c| c.name("rest"))
+                        .map_or(*l, |m| m.as_str())
+                })
+                .collect();
+            &unprefixed
+        } else {
+            lines
+        };
     let mut found = blocks(lines);
     for (start, t) in &mut found {
         situate(lines, *start, t);
@@ -226,6 +245,10 @@ pub fn find(lines: &[&str]) -> Vec<TerminalError> {
     found.into_iter().map(|(_, t)| t).collect()
 }
 
+re!(
+    MANAGER_PREFIX,
+    r"^(?:\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\s+)?[\w.@-]+\s*\| (?P<rest>.*)$"
+);
 re!(
     GROUP_GUTTER,
     r"^\s*(?:\+ Exception Group Traceback|\+-[-+]|\| )"
@@ -308,7 +331,7 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         .rev()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
-        .take(6)
+        .take(8)
         .map(str::to_string)
         .collect();
 }
@@ -316,7 +339,7 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
 re!(GO_FRAME, r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)");
 re!(
     PACKAGE_DIR,
-    r#"/(?:site-packages|dist-packages|node_modules|gems)/(?P<package>@[\w.-]+/[\w.-]+|[A-Za-z_][\w-]*(?:\.[\w-]+)*?)(?:/|\.py")|/(?:pkg/mod|gocode/src|go/src)/(?P<module>[\w.-]+/[\w.-]+/[\w.-]+)[@/]"#
+    r#"/lib/ruby/\d[\d.]*/(?P<rubylib>\w+)\.rb|/lib/python3\.\d+/(?P<pylib>\w+)(?:/|\.py")|/(?:site-packages|dist-packages|node_modules|gems)/(?P<package>@[\w.-]+/[\w.-]+|[A-Za-z_][\w-]*(?:\.[\w-]+)*?)(?:/|\.py")|/(?:pkg/mod|gocode/src|go/src)/(?P<module>[\w.-]+/[\w.-]+/[\w.-]+)[@/]"#
 );
 re!(
     JAVA_PACKAGE,
@@ -326,15 +349,19 @@ re!(
 /// The installed package whose frame is innermost in `t`'s stack (see
 /// [`TerminalError::library`]).
 fn library_of(lines: &[&str], start: usize, t: &TerminalError) -> Option<String> {
-    let package = |l: &str| -> Option<String> {
+    // (name, from the language's own standard library)
+    let package = |l: &str| -> Option<(String, bool)> {
         if let Some(c) = JAVA_PACKAGE.captures(l) {
             let p = &c["package"];
             let platform = ["java.", "javax.", "sun.", "jdk.", "com.sun."];
-            return (!platform.iter().any(|x| p.starts_with(x))).then(|| p.to_string());
+            return (!platform.iter().any(|x| p.starts_with(x))).then(|| (p.to_string(), false));
         }
         let c = PACKAGE_DIR.captures(l)?;
         if let Some(m) = c.name("module") {
-            return Some(m.as_str().to_string());
+            return Some((m.as_str().to_string(), false));
+        }
+        if let Some(m) = c.name("rubylib").or_else(|| c.name("pylib")) {
+            return Some((m.as_str().to_string(), true));
         }
         // `ioredis`, `@prisma/client`, `pika`, a gem's `redis-5.0.8`
         // without its version.
@@ -343,23 +370,33 @@ fn library_of(lines: &[&str], start: usize, t: &TerminalError) -> Option<String>
             Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => name,
             _ => p,
         };
-        Some(p.to_string())
+        Some((p.to_string(), false))
     };
-    match t.runtime {
-        // Innermost last: the frames above the error line.
-        Runtime::Python => lines[start..t.index].iter().rev().find_map(|l| {
-            l.trim_start()
-                .starts_with("File ")
-                .then(|| package(l))
-                .flatten()
-        }),
-        // Innermost first: the frames below it.
+    // Innermost first.
+    let frames: Vec<(String, bool)> = match t.runtime {
+        // The frames above the error line, innermost last.
+        Runtime::Python => lines[start..t.index]
+            .iter()
+            .rev()
+            .filter(|l| l.trim_start().starts_with("File "))
+            .filter_map(|l| package(l))
+            .collect(),
+        // The frames below it.
         Runtime::Node | Runtime::Java | Runtime::Ruby | Runtime::Go => lines
             [t.index..lines.len().min(t.index + 40)]
             .iter()
-            .find_map(|l| package(l)),
-        _ => None,
-    }
+            .filter_map(|l| package(l))
+            .collect(),
+        _ => Vec::new(),
+    };
+    // An installed package says more than the standard library under it
+    // (redis-py over `socket`); the standard library when there is no other
+    // (Ruby's Psych, Python's json).
+    frames
+        .iter()
+        .find(|(_, std)| !std)
+        .or(frames.first())
+        .map(|(name, _)| name.clone())
 }
 
 /// Each terminal error with the index where its block begins.
@@ -574,7 +611,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
         .enumerate()
         .rev()
         .filter(|(_, l)| !l.trim().is_empty() && !NOISE.is_match(l))
-        .take(6)
+        .take(12)
         .map(|(i, l)| (i, *l))
         .collect();
     // A line that opens a block (`… variables: {`, `errors:`) speaks for
@@ -636,7 +673,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .rev()
                 .map(|l| l.trim())
                 .filter(|l| !l.is_empty())
-                .take(6)
+                .take(8)
                 .map(str::to_string)
                 .collect(),
             library: None,
@@ -840,8 +877,17 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
     let line = lines[i].trim_end();
     let raised = NODE_RAISED.captures(line)?;
     let next = lines.get(i + 1).map_or("", |l| l.trim_end());
+    // A message of several lines before the frames (dotenv-safe lists the
+    // missing variables there): those lines are its detail.
+    let mut message_lines = Vec::new();
     if !NODE_FRAME.is_match(next) && !next.trim_start().starts_with('{') {
-        return None;
+        let frames_at =
+            (i + 1..lines.len().min(i + 14)).find(|&j| NODE_FRAME.is_match(lines[j]))?;
+        message_lines = lines[i + 1..frames_at]
+            .iter()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
     }
     let mut error = Raised {
         kind: Some(raised["kind"].to_string()),
@@ -892,6 +938,7 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
         }
         break;
     }
+    detail.splice(0..0, message_lines);
     if let Some(code) = code {
         detail.insert(0, format!("code: {code}"));
     }
