@@ -302,6 +302,21 @@ pub fn render(
     }
     let summary = crate::types::HealthReport::from_status(report);
     healthy.set(i64::from(summary.status == Health::Healthy));
+    // How services are tracked: by cgroup (exact, kernel limits) or by
+    // process tree (the fallback), so a dashboard can tell the two apart.
+    let tracking: Family<Labels, Gauge> = family(
+        &mut r,
+        "process_tracking",
+        "1 for how services are tracked: mode=\"cgroup\" (exact membership, kernel limits) or mode=\"tree\" (process tree, no kernel limits)",
+    );
+    let mode = if report.daemon.tracking.starts_with("cgroup") {
+        "cgroup"
+    } else {
+        "tree"
+    };
+    tracking
+        .get_or_create(&vec![("mode".to_string(), mode.to_string())])
+        .set(1);
     let mut process = Registry::default();
     let rss: Gauge = Gauge::default();
     rss.set(own_rss as i64);

@@ -374,6 +374,23 @@ restart = {{ backoff_initial = "50ms", max_restarts = 2, window = "1h" }}
             "{expected} in:\n{text}"
         );
     }
+    // The tracking mode, as `status --json` says it.
+    let status = s.status();
+    let mode = if status["daemon"]["tracking"]
+        .as_str()
+        .unwrap()
+        .starts_with("cgroup")
+    {
+        "cgroup"
+    } else {
+        "tree"
+    };
+    let tracking = format!(r#"backstop_process_tracking{{mode="{mode}"}} 1"#);
+    assert!(
+        text.lines().any(|l| l == tracking),
+        "{tracking} in:
+{text}"
+    );
     // Every probe run is in the latency histogram.
     let runs = text
         .lines()
