@@ -288,8 +288,11 @@ pub(crate) struct BootArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ServiceArgs {
     /// The services (`all`: every service of the config).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub(crate) services: Vec<String>,
+    /// Every service of the config (as the name `all`).
+    #[arg(long, conflicts_with = "services")]
+    pub(crate) all: bool,
     /// Return as soon as the request is taken, without waiting for the result.
     #[arg(long)]
     pub(crate) no_wait: bool,

@@ -1116,8 +1116,19 @@ disabled = true
 command = "sleep 1000"
 "#,
     );
+    // Nothing runs: `down` has nothing to do, and says so (exit 0).
+    let out = s.run(&["down"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to stop"));
     let _daemon = s.up();
     s.wait_state("web", "running", T);
+    assert_eq!(s.service("nightly")["state"], "stopped");
+    // `--all` is what `up` starts: not the disabled one.
+    let out = s.stdout(&["restart", "--all"]);
+    assert!(
+        out.contains("web: running") && !out.contains("nightly"),
+        "{out}"
+    );
     assert_eq!(s.service("nightly")["state"], "stopped");
     let out = s.run(&["start", "nightly"]);
     assert!(

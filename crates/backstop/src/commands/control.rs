@@ -58,7 +58,19 @@ pub(crate) fn act(
     json: bool,
 ) -> CmdResult {
     let loaded = crate::context::load_config(config)?.config;
-    let services = crate::context::named_services(&loaded, &args.services)?;
+    let all = ["all".to_string()];
+    let names = if args.all {
+        &all[..]
+    } else {
+        &args.services[..]
+    };
+    let mut services = crate::context::named_services(&loaded, names)?;
+    // `all` starts what `up` starts: a `disabled` service only by its name
+    // (a stop reaches it too, in case it was started so).
+    let everything = names.len() == 1 && names[0] == "all" && loaded.service("all").is_none();
+    if everything && action != ServiceAction::Stop {
+        services.retain(|n| loaded.service(n).is_none_or(|s| !s.disabled));
+    }
     let client = client(config);
     let budget = wait_budget(config, &services, action);
     let finals = super::runtime().block_on(async {
@@ -296,15 +308,16 @@ pub(crate) fn down(config: &Path) -> CmdResult {
                 .sum::<Duration>()
                 + Duration::from_secs(10)
         });
-    super::runtime().block_on(async {
-        client
-            .post_empty("/api/v1/daemon/shutdown")
-            .await
-            .map_err(|e| client_error(config, e))?;
+    let ran = super::runtime().block_on(async {
+        match client.post_empty("/api/v1/daemon/shutdown").await {
+            // Down is what was asked, and down it is: nothing to do.
+            Err(ClientError::NoDaemon { .. }) => return Ok(false),
+            other => other.map_err(|e| client_error(config, e))?,
+        }
         let deadline = Instant::now() + budget;
         loop {
             match client.get::<serde_json::Value>("/api/v1/services").await {
-                Err(ClientError::NoDaemon { .. }) => return Ok(()),
+                Err(ClientError::NoDaemon { .. }) => return Ok(true),
                 _ if Instant::now() >= deadline => {
                     return Err(Exit::new(
                         Code::Failed,
@@ -318,6 +331,13 @@ pub(crate) fn down(config: &Path) -> CmdResult {
             }
         }
     })?;
-    println!("every service is stopped; the daemon has exited");
+    if ran {
+        println!("every service is stopped; the daemon has exited");
+    } else {
+        println!(
+            "nothing to stop: no backstop daemon runs for {}",
+            config.display()
+        );
+    }
     Ok(())
 }
