@@ -1,5 +1,5 @@
-//! Every shell command of the README works when pasted, in order, after the
-//! two set-up commands: the blocks are extracted and run by bash in a copy
+//! Every shell command of the README (and of the docs' examples) works
+//! when pasted, in order, after the two set-up commands: the blocks are extracted and run by bash in a copy
 //! of the examples (a git repository, as a clone is), with `backstop` and
 //! `cargo run … --` both meaning the binary under test (`cargo install`
 //! has nothing left to do: the binary is on PATH).
@@ -147,10 +147,30 @@ fn every_readme_shell_command_works_when_pasted() {
         t.join("examples/full/backstop.toml"),
     ]);
 
-    // One bash for the whole README: variables (`B=…`) live on.
+    // One bash for the whole README: variables (`B=…`) live on. Then the
+    // docs' blocks, in the project `backstop init` made, running again
+    // (they show commands on a running project, as the README leaves it).
     let mut script = String::from("exec 2>&1\n");
     let mut expected: Vec<(String, Vec<i32>)> = Vec::new();
-    for block in shell_blocks(&readme) {
+    let mut blocks = shell_blocks(&readme);
+    for doc in ["docs/diagnose.md", "docs/fix.md"] {
+        let text = std::fs::read_to_string(repo.join(doc)).unwrap();
+        for mut block in shell_blocks(&text) {
+            // The corpus's own test command is the test suite, not a step.
+            block.retain(|l| !l.trim_start().starts_with("cargo test"));
+            if block.is_empty() {
+                continue;
+            }
+            block.insert(
+                0,
+                "backstop init --force  # (the docs' project)".to_string(),
+            );
+            block.insert(1, "backstop up -d".to_string());
+            block.push("backstop down".to_string());
+            blocks.push(block);
+        }
+    }
+    for block in blocks {
         if block.iter().any(|l| l.trim() == "scripts/test") {
             continue;
         }

@@ -16,7 +16,11 @@ pub(crate) fn run(config_path: &Path, args: &FixArgs, json: bool) -> CmdResult {
     known_services(&config, [&args.service])?;
     let playbook = match args.playbook.clone() {
         Some(p) => p,
-        None => propose(config_path, &config, args)?,
+        None => match propose(config_path, &config, args)? {
+            Some(p) => p,
+            // Healthy: nothing failed, nothing to do.
+            None => return Ok(()),
+        },
     };
     let playbook = &playbook;
     if config.playbook(playbook).is_none() {
@@ -76,12 +80,13 @@ pub(crate) fn run(config_path: &Path, args: &FixArgs, json: bool) -> CmdResult {
 }
 
 /// Without a playbook: diagnose, show the verdict and the playbook that
-/// fixes it, and go on only with `--yes` or a yes typed on a terminal.
+/// fixes it, and go on only with `--yes` or a yes typed on a terminal;
+/// `None` when the service is healthy.
 fn propose(
     config_path: &Path,
     config: &backstop_config::Config,
     args: &FixArgs,
-) -> Result<String, Exit> {
+) -> Result<Option<String>, Exit> {
     let show_progress = std::io::stderr().is_terminal();
     let progress = |service: &str, step: &str| {
         if show_progress {
@@ -107,10 +112,8 @@ fn propose(
     };
     print!("{}", super::diagnose::text(&report));
     if report.healthy {
-        return Err(Exit::new(
-            Code::Failed,
-            format!("{} is healthy: nothing to fix", args.service),
-        ));
+        println!("{} is healthy: nothing to fix", args.service);
+        return Ok(None);
     }
     let cause = report.causes.first();
     let Some(playbook) = cause.and_then(|c| c.remedy.playbook.clone()) else {
@@ -124,7 +127,7 @@ fn propose(
     };
     // A dry run changes nothing: no question needed.
     if args.yes || args.dry_run {
-        return Ok(playbook);
+        return Ok(Some(playbook));
     }
     if !std::io::stdin().is_terminal() {
         return Err(Exit::new(
@@ -139,7 +142,7 @@ fn propose(
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
     if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(playbook)
+        Ok(Some(playbook))
     } else {
         Err(Exit::new(Code::Failed, "nothing done"))
     }
