@@ -190,8 +190,9 @@ fn every_readme_shell_command_works_when_pasted() {
             let run = if cmd.ends_with(" up") {
                 // The reader's other terminal: in the background, until it answers.
                 let status = format!("{} status", cmd.trim_end_matches(" up"));
+                // Up once it answers (exit 3: nothing answers yet).
                 format!(
-                    "({cmd}) >/dev/null 2>&1 &\nfor i in $(seq 200); do {status} >/dev/null 2>&1 && break; sleep 0.1; done; {status} >/dev/null"
+                    "({cmd}) >/dev/null 2>&1 &\nfor i in $(seq 300); do {status} >/dev/null 2>&1; [ $? -ne 3 ] && break; sleep 0.1; done; {status} >/dev/null 2>&1; [ $? -ne 3 ]"
                 )
             } else if cmd.contains(" -f") && cmd.contains("logs") {
                 codes.push(124);
