@@ -58,6 +58,12 @@ pub(crate) enum Command {
     Stop(ServiceArgs),
     /// Stop, then start services.
     Restart(ServiceArgs),
+    /// The services live in the terminal (like `pm2 monit`): q quits, r restarts, s stops/starts.
+    ///
+    /// Refreshed once a second: state, health, pid, uptime, restarts, CPU,
+    /// memory and error lines per minute of every service, the selected
+    /// one's checks and diagnosis, and the newest events. `NO_COLOR` honoured.
+    Top,
     /// Run a service as N copies (NAME.1 … NAME.N), each supervised and checked.
     ///
     /// Each copy gets BACKSTOP_INSTANCE (1…N) and, with `port`, the port

@@ -10,6 +10,7 @@ mod fix;
 mod init;
 mod logs;
 mod status;
+mod top;
 mod up;
 mod validate;
 
@@ -153,6 +154,7 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             no_wait,
         } => control::scale(&cli.config, &service, instances, no_wait, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
+        Command::Top => top::run(&cli.config),
         // Quiet on purpose: a shell's completion asks it at every TAB.
         Command::Services => {
             if let Ok(loaded) = backstop_config::load(&cli.config) {

@@ -1,0 +1,127 @@
+//! `backstop top`, driven in a real terminal: tmux runs it, `send-keys`
+//! presses keys, `capture-pane` reads the screen.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Sandbox, alive, wait_until};
+
+const T: Duration = Duration::from_secs(30);
+
+/// A tmux server of the test's own (its own socket), killed at the end.
+struct Tmux(String);
+
+impl Tmux {
+    fn new() -> Self {
+        Self(format!("bstop{}", std::process::id()))
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .output()
+            .expect("tmux (Debian package tmux) is installed by scripts/test")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned()
+    }
+
+    /// The screen line of `service`'s row.
+    fn row(&self, service: &str) -> Option<String> {
+        self.screen()
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(service))
+            .map(str::to_string)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn top_shows_the_services_live_and_acts_on_keys() {
+    let s = Sandbox::new(
+        r#"
+[services.api]
+command = "sleep 1000"
+
+[services.worker]
+command = "sleep 1000"
+restart = { backoff_initial = "300ms" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("worker", "running", T);
+    let tmux = Tmux::new();
+    let top = format!(
+        "NO_COLOR=1 {} -c {} top",
+        env!("CARGO_BIN_EXE_backstop"),
+        s.config().display()
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &top,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    // Both services, running.
+    wait_until("top to show both services running", T, || {
+        let (api, worker) = (tmux.row("api")?, tmux.row("worker")?);
+        (api.contains("running") && worker.contains("running")).then_some(())
+    });
+
+    // `r` restarts the selected (first) service: a new process.
+    let before = s.service("api")["pid"].as_i64().unwrap();
+    tmux.run(&["send-keys", "-t", "top", "r"]);
+    wait_until("api restarted by the r key", T, || {
+        let now = s.service("api");
+        (now["state"] == "running" && now["pid"].as_i64() != Some(before)).then_some(())
+    });
+
+    // Killed from outside: top shows it restarted, with one restart counted.
+    let pid = s.service("worker")["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(
+        "top to show the worker running again after 1 restart",
+        T,
+        || {
+            let row = tmux.row("worker")?;
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            // NAME STATE HEALTH PID UP RESTARTS …
+            (cols.get(1) == Some(&"running") && cols.get(5) == Some(&"1")).then_some(())
+        },
+    );
+    let screen = tmux.screen();
+    assert!(
+        screen.lines().any(|l| l.contains(" worker: ")),
+        "the worker's restart is among the newest events:\n{screen}"
+    );
+
+    // `s` on the second row stops it; `q` quits and gives the terminal back.
+    tmux.run(&["send-keys", "-t", "top", "j", "s"]);
+    s.wait_state("worker", "stopped", T);
+    tmux.run(&["send-keys", "-t", "top", "q"]);
+    wait_until("top to exit on q", T, || {
+        (!tmux.run(&["has-session", "-t", "top"]).status.success()).then_some(())
+    });
+    assert!(!alive(pid));
+}
