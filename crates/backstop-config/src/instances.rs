@@ -30,6 +30,17 @@ pub const MAX_INSTANCES: u32 = 256;
 /// filled in per copy (not from backstop's environment).
 pub const INSTANCE_VARIABLES: &[&str] = &["BACKSTOP_INSTANCE", "BACKSTOP_PORT"];
 
+/// Whether `name` is `group` or one of its copies (`api.2`), whether the
+/// file declares the copy or `backstop scale` made it (a copy's name may
+/// not be another service's: the loader refuses that).
+pub fn is_copy_of(name: &str, group: &str) -> bool {
+    name == group
+        || name
+            .strip_prefix(group)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+}
+
 /// The services to run for `declared`: each one as it is, or its copies.
 pub(crate) fn expand(declared: &[ServiceConfig]) -> Vec<ServiceConfig> {
     let members = |name: &str| -> Vec<String> {
@@ -242,6 +253,13 @@ mod tests {
         assert_eq!(out[0].name, "worker");
         assert_eq!(out[0].command, ["run", "1"]);
         assert_eq!(out[0].instance, None);
+    }
+
+    #[test]
+    fn a_copy_is_named_after_its_service() {
+        assert!(is_copy_of("api", "api") && is_copy_of("api.12", "api"));
+        assert!(!is_copy_of("api.x", "api") && !is_copy_of("apis.1", "api"));
+        assert!(!is_copy_of("api", "api.1"));
     }
 
     #[test]

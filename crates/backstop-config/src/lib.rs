@@ -43,7 +43,7 @@ pub use diagnostic::{ConfigError, Diagnostic, Severity, line_col, render_all};
 pub use environment::{EnvFileError, read_env_file, service_environment};
 pub use health::*;
 pub use hooks::{Hook, POST_STOP_TIMEOUT, PRE_START_TIMEOUT};
-pub use instances::{INSTANCE_VARIABLES, Instance, MAX_INSTANCES};
+pub use instances::{INSTANCE_VARIABLES, Instance, MAX_INSTANCES, is_copy_of};
 pub use limits::Limits;
 pub use load::{Loaded, load, parse};
 pub use logs::*;

@@ -71,11 +71,6 @@ impl Config {
             .collect()
     }
 
-    /// Whether `service` is `name` or one of its copies.
-    pub fn is_member(service: &ServiceConfig, name: &str) -> bool {
-        service.name == name || service.instance.as_ref().is_some_and(|i| i.group == name)
-    }
-
     /// This config with `group` run as `count` copies (`backstop scale`);
     /// `None` when no declared service is called `group`.
     pub fn scaled(&self, group: &str, count: u32) -> Option<Self> {

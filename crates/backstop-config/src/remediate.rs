@@ -102,13 +102,9 @@ impl RemediateRule {
     /// Whether the rule is about `service` (or, for a service with
     /// `instances`, about the service `service` is a copy of: `api.2`).
     pub fn covers(&self, service: &str) -> bool {
-        self.service.as_deref().is_none_or(|s| {
-            s == service
-                || service
-                    .strip_prefix(s)
-                    .and_then(|rest| rest.strip_prefix('.'))
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
-        })
+        self.service
+            .as_deref()
+            .is_none_or(|s| crate::instances::is_copy_of(service, s))
     }
 
     /// `when = "memory-max" → clean-restart` (with its service, if any).

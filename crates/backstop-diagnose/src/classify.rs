@@ -230,97 +230,91 @@ fn type_words(kind: &str) -> Vec<&str> {
 /// A type whose name says the other side could not be reached or did not
 /// answer in time: `…Timeout…`, `Connection…Error`, `…Unavailable…`.
 fn unreachable_type(kind: &str) -> bool {
-    let w = type_words(kind);
-    let has = |x: &str| w.iter().any(|v| v.eq_ignore_ascii_case(x));
     UNREACHABLE_TYPES.contains(&kind)
-        || has("Timeout")
-        || has("Unavailable")
-        || has("Unreachable")
-        || ["Connection", "Connect", "Connector"]
-            .iter()
-            .any(|c| has(c))
-            && [
-                "Error",
-                "Exception",
-                "Failed",
-                "Failure",
-                "Refused",
-                "Reset",
-                "Closed",
-                "Lost",
-            ]
-            .iter()
-            .any(|c| has(c))
+        || has_word(kind, &["Timeout", "Unavailable", "Unreachable"])
+        || has_word(kind, &["Connection", "Connect", "Connector"])
+            && has_word(
+                kind,
+                &[
+                    "Error",
+                    "Exception",
+                    "Failed",
+                    "Failure",
+                    "Refused",
+                    "Reset",
+                    "Closed",
+                    "Lost",
+                ],
+            )
+}
+
+/// Whether one of the words of type name `kind` is one of `words`.
+fn has_word(kind: &str, words: &[&str]) -> bool {
+    type_words(kind)
+        .iter()
+        .any(|w| words.iter().any(|x| w.eq_ignore_ascii_case(x)))
 }
 
 /// A type whose name says a configuration is wrong: `…Config…Error`,
-/// `…Settings…`, `Undefined…`/`Missing…` values (not Python's
-/// `EnvironmentError`, an alias of `OSError`).
+/// `…Settings…` (not Python's `EnvironmentError`, an alias of `OSError`).
 fn config_type(kind: &str) -> bool {
-    let w = type_words(kind);
-    let has = |x: &str| w.iter().any(|v| v.eq_ignore_ascii_case(x));
     CONFIG_TYPES.contains(&kind)
-        || ["Config", "Configuration", "Settings", "Setting"]
-            .iter()
-            .any(|c| has(c))
+        || has_word(kind, &["Config", "Configuration", "Settings", "Setting"])
 }
 
 /// A type whose name says a value is absent: `UndefinedValueError`,
 /// `MissingSecret`, `RequiredSettingUnset`.
 fn absent_type(kind: &str) -> bool {
-    let w = type_words(kind);
-    ["Undefined", "Missing", "Unset", "Required"]
-        .iter()
-        .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
+    has_word(kind, &["Undefined", "Missing", "Unset", "Required"])
 }
 
 /// A parser's error: the input does not parse (`ScannerError`,
 /// `JSONDecodeError`, `TOMLDecodeError`, `ParserError`).
 fn parse_type(kind: &str) -> bool {
-    let w = type_words(kind);
-    [
-        "Scanner",
-        "Parser",
-        "Parse",
-        "Decode",
-        "Syntax",
-        "Constructor",
-        "Format",
-    ]
-    .iter()
-    .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
+    has_word(
+        kind,
+        &[
+            "Scanner",
+            "Parser",
+            "Parse",
+            "Decode",
+            "Syntax",
+            "Constructor",
+            "Format",
+        ],
+    )
 }
 
 /// Types that are a bug of the program whatever library raised them.
 fn programming_type(kind: &str) -> bool {
-    let w = type_words(kind);
-    [
-        "Type",
-        "Attribute",
-        "Name",
-        "Reference",
-        "Method",
-        "Key",
-        "Index",
-        "Value",
-        "Argument",
-        "Null",
-        "Pointer",
-        "Assertion",
-        "Response",
-        "Command",
-        "Query",
-        "Data",
-        "Integrity",
-        "Programming",
-        "Validation",
-        "Parse",
-        "Syntax",
-        "Unsupported",
-        "NotImplemented",
-    ]
-    .iter()
-    .any(|c| w.iter().any(|v| v.eq_ignore_ascii_case(c)))
+    has_word(
+        kind,
+        &[
+            "Type",
+            "Attribute",
+            "Name",
+            "Reference",
+            "Method",
+            "Key",
+            "Index",
+            "Value",
+            "Argument",
+            "Null",
+            "Pointer",
+            "Assertion",
+            "Response",
+            "Command",
+            "Query",
+            "Data",
+            "Integrity",
+            "Programming",
+            "Validation",
+            "Parse",
+            "Syntax",
+            "Unsupported",
+            "Implemented",
+        ],
+    )
 }
 
 const MODULE_TYPES: &[&str] = &[

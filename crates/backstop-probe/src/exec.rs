@@ -52,6 +52,23 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
+impl Output {
+    /// Its lines, standard output's then standard error's.
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&self.stderr).lines())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// How it ended, in words: `exit 0`, `exit 3`, `killed by a signal`.
+    pub fn ended(&self) -> String {
+        self.code
+            .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"))
+    }
+}
+
 async fn run(
     command: &[String],
     ctx: &ExecContext,

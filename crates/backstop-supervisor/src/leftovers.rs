@@ -163,12 +163,7 @@ fn same_service(marked: &str, service: &backstop_config::ServiceConfig) -> bool 
         .instance
         .as_ref()
         .map_or(service.name.as_str(), |i| i.group.as_str());
-    marked == service.name
-        || marked == group
-        || marked
-            .strip_prefix(group)
-            .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|n| n.parse::<u32>().is_ok())
+    marked == service.name || backstop_config::is_copy_of(marked, group)
 }
 
 /// `pid` runs the service's command line (the program by name or by

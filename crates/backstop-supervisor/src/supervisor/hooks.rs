@@ -38,9 +38,9 @@ impl HookKind {
     }
 }
 
-/// How a hook ended: its exit code (none: killed by a signal), or why it
-/// did not run to its end (not found, timed out).
-pub(super) type HookResult = Result<(Option<i32>, Vec<String>), String>;
+/// How a hook ended: what it printed and its exit, or why it did not run
+/// to its end (not found, timed out).
+pub(super) type HookResult = Result<backstop_probe::Output, String>;
 
 impl Supervisor {
     /// Starts `kind` of service `i`; false when the service has no such
@@ -79,20 +79,7 @@ impl Supervisor {
         let service = self.services[i].config.name.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
-            let result = backstop_probe::output(&command, &ctx, None, timeout)
-                .await
-                .map(|out| {
-                    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                        .lines()
-                        .map(str::to_string)
-                        .collect();
-                    lines.extend(
-                        String::from_utf8_lossy(&out.stderr)
-                            .lines()
-                            .map(str::to_string),
-                    );
-                    (out.code, lines)
-                });
+            let result = backstop_probe::output(&command, &ctx, None, timeout).await;
             let _ = tx.send(Internal::HookDone {
                 service,
                 token,
@@ -121,20 +108,15 @@ impl Supervisor {
         let name = self.services[i].config.name.clone();
         let key = kind.key();
         let failure = match result {
-            Ok((Some(0), lines)) => {
-                self.log_hook_output(i, key, lines);
-                None
-            }
-            Ok((code, lines)) => {
-                self.log_hook_output(i, key, lines);
-                let how =
-                    code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+            Ok(out) => {
+                let lines = out.lines();
+                self.log_hook_output(i, key, &lines);
                 let last = lines
                     .iter()
                     .rev()
                     .find(|l| !l.trim().is_empty())
                     .map_or_else(String::new, |l| format!(": {}", l.trim()));
-                Some(format!("{how}{last}"))
+                (out.code != Some(0)).then(|| format!("{}{last}", out.ended()))
             }
             Err(why) => Some(why.clone()),
         };

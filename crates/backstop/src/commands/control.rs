@@ -97,13 +97,7 @@ pub(crate) fn act(
     let mut failed = false;
     for s in &finals {
         if !json {
-            let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            let detail = s
-                .detail
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            println!("{}: {}{pid}{detail}", s.name, s.state);
+            println!("{}", outcome_line(s));
         }
         let ok = match action {
             ServiceAction::Stop => !s.state.is_active(),
@@ -167,6 +161,17 @@ async fn wait_for(
         eprint!("\r\x1b[2K");
     }
     Ok(result)
+}
+
+/// `api: running (pid 42)`, with why when there is more to say.
+fn outcome_line(s: &ServiceStatus) -> String {
+    let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let detail = s
+        .detail
+        .as_ref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    format!("{}: {}{pid}{detail}", s.name, s.state)
 }
 
 /// A start that cannot succeed now: the service waits for a dependency
@@ -275,13 +280,7 @@ pub(crate) fn scale(
             println!("stopped: {}", outcome.removed.join(", "));
         }
         for s in &finals {
-            let pid = s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            let detail = s
-                .detail
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            println!("{}: {}{pid}{detail}", s.name, s.state);
+            println!("{}", outcome_line(s));
         }
     }
     let failed = finals.iter().any(|s| {

@@ -92,12 +92,11 @@ pub(crate) fn run(config_path: &Path, args: &EventsArgs, json: bool) -> CmdResul
     let mut events = query(&db, &filter).map_err(|e| Exit::new(Code::Failed, e.to_string()))?;
     if let Some(group) = &copies_of {
         // By name: copies added by `backstop scale` are not in the file.
-        let copy = |s: &str| {
-            s.strip_prefix(group.as_str())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        };
-        events.retain(|e| e.service.as_deref().is_some_and(copy));
+        events.retain(|e| {
+            e.service
+                .as_deref()
+                .is_some_and(|s| backstop_config::is_copy_of(s, group))
+        });
         if let Some(n) = args.lines {
             let skip = events.len().saturating_sub(n);
             events.drain(..skip);

@@ -28,22 +28,7 @@ pub(crate) async fn run(line: &str, ctx: &ExecContext) -> Ran {
     let command = ["/bin/sh".to_string(), "-c".to_string(), line.to_string()];
     let (outcome, passed, output) = match backstop_probe::output(&command, ctx, None, TIMEOUT).await
     {
-        Ok(out) => {
-            let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            lines.extend(
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .map(str::to_string),
-            );
-            match out.code {
-                Some(0) => ("exit 0".to_string(), true, lines),
-                Some(code) => (format!("exit {code}"), false, lines),
-                None => ("killed by a signal".to_string(), false, lines),
-            }
-        }
+        Ok(out) => (out.ended(), out.code == Some(0), out.lines()),
         Err(why) => (why, false, Vec::new()),
     };
     Ran {

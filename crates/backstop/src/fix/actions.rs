@@ -533,15 +533,11 @@ async fn exec(ctx: &Context, command: &str, timeout: Duration) -> Result<Outcome
     let limit = timeout.saturating_sub(Duration::from_millis(500));
     match backstop_probe::output(&words, &context, None, limit).await {
         Ok(out) => {
-            let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .chain(String::from_utf8_lossy(&out.stderr).lines())
-                .map(str::to_string)
-                .collect();
-            match out.code {
-                Some(0) => Ok(Outcome::said("exit 0").with_lines(lines)),
-                Some(c) => Err(Outcome::said(format!("exit {c}")).with_lines(lines)),
-                None => Err(Outcome::said("killed by a signal").with_lines(lines)),
+            let said = Outcome::said(out.ended()).with_lines(out.lines());
+            if out.code == Some(0) {
+                Ok(said)
+            } else {
+                Err(said)
             }
         }
         Err(e) => Err(Outcome::said(e)),
