@@ -322,6 +322,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     let all_read = services.len() == declared.len();
     graph::check_dependencies(r, &services, &dep_spans, &declared, &check_names, all_read);
     check_copies(r, root, &services);
+    check_port_variable(r, root, &services);
     Config {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         base_dir: base.to_path_buf(),
@@ -336,6 +337,40 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
             .unwrap_or_default(),
         playbooks,
         remediate,
+    }
+}
+
+/// `${BACKSTOP_PORT}` is a service's `port`: without one it would reach the
+/// program as those very characters.
+fn check_port_variable(r: &mut Reader, root: &DeTable<'_>, services: &[ServiceConfig]) {
+    fn find(v: &Value<'_>) -> Option<std::ops::Range<usize>> {
+        match v.get_ref() {
+            DeValue::String(s) if s.contains("${BACKSTOP_PORT}") => Some(v.span()),
+            DeValue::Array(items) => items.iter().find_map(find),
+            DeValue::Table(t) => t.iter().find_map(|(_, v)| find(v)),
+            _ => None,
+        }
+    }
+    for s in services.iter().filter(|s| s.port.is_none()) {
+        let Some(span) = root
+            .get("services")
+            .and_then(|v| v.get_ref().as_table())
+            .and_then(|t| t.get(s.name.as_str()))
+            .and_then(find)
+        else {
+            continue;
+        };
+        r.error(
+            Diagnostic::error(
+                format!(
+                    "`${{BACKSTOP_PORT}}` in service `{}`, which has no `port`",
+                    s.name
+                ),
+                span,
+                "this is the service's `port` (per copy with `instances`)",
+            )
+            .with_help("set `port = …` on the service, or write the port itself"),
+        );
     }
 }
 

@@ -25,6 +25,9 @@ restart = { policy = "always", backoff_initial = "1s", backoff_max = "5m", max_r
 stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # limits = { memory_warn = "400MB", memory_max = "480MB", nofile = 65536 }  # memory_max: kernel-held in cgroup mode
 # preflight = ["python3 -c 'import main'"]  # run by `backstop diagnose` to test a start
+# pre_start = "python3 manage.py migrate --noinput"  # before every start; failing = a failed start
+# watch = ["**/*.py"]              # development: restart when these files change
+# instances = 2                    # api.1 on 8080, api.2 on 8081; `backstop scale api N` live
 
 # A health check: `backstop check` runs it once; the daemon runs it every interval
 # ([[…health]] tables come after the service's own keys).
@@ -89,7 +92,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let loaded = crate::parse(&dir.path().join("backstop.toml"), uncommented.clone())
             .unwrap_or_else(|e| panic!("{}\n{uncommented}", e.render(false)));
-        let api = loaded.config.service("api").unwrap();
+        // With `instances` uncommented, `api` is its copies.
+        let api = loaded.config.members("api")[0];
+        assert_eq!(api.name, "api.1");
+        assert!(api.pre_start.is_some() && api.watch.is_some());
         assert_eq!(api.limits.memory_max, Some(480_000_000));
         assert_eq!(api.health.len(), 2, "its check and the limits check");
         assert_eq!(loaded.config.remediate.len(), 1);

@@ -122,21 +122,62 @@ fn directories(root: &Path, out: &mut Vec<PathBuf>) {
 enum Msg {
     Changed(PathBuf),
     Created(PathBuf),
+    Trouble(String),
+}
+
+/// What the watcher reports.
+#[derive(Debug)]
+pub enum News {
+    /// A debounced burst of changes of one service's files.
+    Due(Due),
+    /// Changes may be missed: directories that cannot be watched (the
+    /// inotify watch limit, a permission), or events the kernel dropped.
+    Trouble(String),
+}
+
+/// Watches each of `dirs`; what could not be watched, in one sentence (a
+/// directory that went away meanwhile is not trouble).
+fn watch_all(watcher: &mut impl Watcher, dirs: &[PathBuf]) -> Option<String> {
+    let failed: Vec<(&PathBuf, notify::Error)> = dirs
+        .iter()
+        .filter_map(|d| {
+            watcher
+                .watch(d, RecursiveMode::NonRecursive)
+                .err()
+                .map(|e| (d, e))
+        })
+        .filter(|(d, _)| d.is_dir())
+        .collect();
+    let (first, e) = failed.first()?;
+    Some(format!(
+        "{} director{} cannot be watched, so changes there are missed (first: {}: {e}; the inotify limit is /proc/sys/fs/inotify/max_user_watches)",
+        failed.len(),
+        if failed.len() == 1 { "y" } else { "ies" },
+        first.display()
+    ))
 }
 
 /// Watches `services` until the returned task is aborted (the watcher is
-/// dropped with it); each debounced burst goes to `report`. `None` when
-/// nothing is watched; `Err` when inotify cannot be set up at all.
+/// dropped with it); each debounced burst, and any trouble, goes to
+/// `report`. `None` when nothing is watched; `Err` when inotify cannot be
+/// set up at all.
 pub fn spawn(
     services: Vec<Watched>,
-    report: impl Fn(Due) + Send + 'static,
+    report: impl Fn(News) + Send + 'static,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, notify::Error> {
     if services.is_empty() {
         return Ok(None);
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(event) = res else { return };
+        let event = match res {
+            Ok(event) => event,
+            // The kernel's queue overflowed, or a watch broke: say so.
+            Err(e) => {
+                let _ = tx.send(Msg::Trouble(e.to_string()));
+                return;
+            }
+        };
         let created_dir = matches!(
             event.kind,
             EventKind::Create(notify::event::CreateKind::Folder | notify::event::CreateKind::Any)
@@ -161,9 +202,8 @@ pub fn spawn(
     }
     dirs.sort();
     dirs.dedup();
-    for d in &dirs {
-        // A directory that went away meanwhile is not an error.
-        let _ = watcher.watch(d, RecursiveMode::NonRecursive);
+    if let Some(trouble) = watch_all(&mut watcher, &dirs) {
+        report(News::Trouble(trouble));
     }
     Ok(Some(tokio::spawn(async move {
         let mut debouncer = Debouncer::default();
@@ -175,7 +215,7 @@ pub fn spawn(
                 Some(d) => {
                     let Ok(m) = tokio::time::timeout(d, rx.recv()).await else {
                         for due in debouncer.take_due(std::time::Instant::now()) {
-                            report(due);
+                            report(News::Due(due));
                         }
                         continue;
                     };
@@ -193,8 +233,8 @@ pub fn spawn(
                     {
                         directories(&dir, &mut new);
                     }
-                    for d in &new {
-                        let _ = watcher.watch(d, RecursiveMode::NonRecursive);
+                    if let Some(trouble) = watch_all(&mut watcher, &new) {
+                        report(News::Trouble(trouble));
                     }
                     // Files written into it before its watch began count too
                     // (a checkout makes a directory and its files at once).
@@ -205,6 +245,12 @@ pub fn spawn(
                         .collect()
                 }
                 Msg::Changed(p) => vec![p],
+                Msg::Trouble(why) => {
+                    report(News::Trouble(format!(
+                        "file changes may have been missed: {why}"
+                    )));
+                    continue;
+                }
             };
             let now = std::time::Instant::now();
             for path in &changed {
@@ -228,6 +274,41 @@ mod tests {
         assert_eq!(literal_prefix("*.py"), PathBuf::new());
         assert_eq!(literal_prefix("config/app.yaml"), PathBuf::from("config"));
         assert_eq!(literal_prefix("a/b/{x,y}/*.js"), PathBuf::from("a/b"));
+    }
+
+    /// A watcher that refuses every directory, as the kernel does past
+    /// `max_user_watches` (which a test cannot lower for the whole host).
+    struct Full;
+
+    impl Watcher for Full {
+        fn new<F: notify::EventHandler>(_: F, _: notify::Config) -> notify::Result<Self> {
+            Ok(Self)
+        }
+        fn watch(&mut self, _: &Path, _: RecursiveMode) -> notify::Result<()> {
+            Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+        }
+        fn unwatch(&mut self, _: &Path) -> notify::Result<()> {
+            Ok(())
+        }
+        fn kind() -> notify::WatcherKind {
+            notify::WatcherKind::NullWatcher
+        }
+    }
+
+    #[test]
+    fn directories_that_cannot_be_watched_are_reported_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        let gone = dir.path().join("gone");
+        let said = watch_all(&mut Full, &[a.clone(), b, gone]).expect("trouble reported");
+        assert!(
+            said.starts_with("2 directories cannot be watched"),
+            "{said}"
+        );
+        assert!(said.contains(&a.display().to_string()), "{said}");
+        assert!(said.contains("max_user_watches"), "{said}");
     }
 
     #[test]

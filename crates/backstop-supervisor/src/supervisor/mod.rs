@@ -191,6 +191,8 @@ enum Internal {
     },
     /// Files a service watches changed, and then were quiet.
     FilesChanged(crate::rules::watch::Due),
+    /// The file watcher may miss changes (see [`crate::watch::News`]).
+    WatchTrouble(String),
     /// A hook ended ([`hooks`]).
     HookDone {
         service: String,
@@ -568,6 +570,7 @@ impl Supervisor {
                 }
             }
             Internal::FilesChanged(due) => self.files_changed(&due, Instant::now()),
+            Internal::WatchTrouble(why) => self.watch_trouble(&why),
             Internal::HookDone {
                 service,
                 token,

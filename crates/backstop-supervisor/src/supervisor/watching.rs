@@ -27,8 +27,11 @@ impl Supervisor {
             }
         }
         let tx = self.internal_tx.clone();
-        match crate::watch::spawn(watched, move |due| {
-            let _ = tx.send(Internal::FilesChanged(due));
+        match crate::watch::spawn(watched, move |news| {
+            let _ = tx.send(match news {
+                crate::watch::News::Due(due) => Internal::FilesChanged(due),
+                crate::watch::News::Trouble(why) => Internal::WatchTrouble(why),
+            });
         }) {
             Ok(task) => self.watching = task,
             Err(e) => self.event(
@@ -37,6 +40,11 @@ impl Supervisor {
                 format!("files cannot be watched ({e}); `watch` is off"),
             ),
         }
+    }
+
+    /// Changes may be missed: the operator hears of it.
+    pub(super) fn watch_trouble(&mut self, why: &str) {
+        self.event(None, EventKind::Watch, format!("watch: {why}"));
     }
 
     /// A debounced burst of changes of `due.service`'s files.
