@@ -8,6 +8,7 @@
 mod bus;
 mod client;
 mod control;
+pub mod dashboard;
 mod event;
 mod fix;
 mod server;
@@ -24,5 +25,6 @@ pub use fix::{
 };
 pub mod metrics;
 pub mod openapi;
+pub mod usage;
 pub use server::{AppState, EventQueryError, EventSource, router, serve_tcp, serve_unix};
 pub use types::*;

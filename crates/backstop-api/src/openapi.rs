@@ -6,6 +6,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use crate::dashboard::{__path_logs, __path_stream};
 use crate::server::{
     __path_act, __path_diagnose, __path_events, __path_fix, __path_get_service, __path_health,
     __path_list_services, __path_metrics, __path_reload, __path_scale, __path_shutdown,
@@ -15,10 +16,10 @@ use crate::server::{
 #[openapi(
     info(
         title = "backstop",
-        description = "Control and monitoring API of the backstop daemon: on its 0600 unix socket (`.backstop/backstop.sock`), and optionally on TCP (`[daemon] listen`), where `/api/` needs the bearer token (and is refused without a configured token), `/metrics` is open, and `/health` without the token shows only states and health names (`PublicHealth`). Every text is redacted: secrets from the config, env files, URLs and secret-named assignments are masked.",
+        description = "Control and monitoring API of the backstop daemon: on its 0600 unix socket (`.backstop/backstop.sock`), and optionally on TCP (`[daemon] listen`), where `/api/` needs the bearer token (and is refused without a configured token), `/metrics` is open, `/health` without the token shows only states and health names (`PublicHealth`), and `/` serves the web dashboard, whose `/api/v1/stream` carries only states, health and usage without the token. Every text is redacted: secrets from the config, env files, URLs and secret-named assignments are masked.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(health, metrics, events, list_services, get_service, act, fix, diagnose, scale, reload, shutdown),
+    paths(health, metrics, stream, events, list_services, get_service, logs, act, fix, diagnose, scale, reload, shutdown),
     components(schemas(crate::PublicHealth)),
     modifiers(&Bearer)
 )]

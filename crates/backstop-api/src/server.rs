@@ -11,6 +11,7 @@
 //! | `GET /metrics` | Prometheus text format 0.0.4 |
 //! | `GET /api/v1/openapi.json` | this API described as OpenAPI 3.1 ([`crate::openapi`]) |
 //! | `GET /health` | [`HealthReport`]: 200 when everything is healthy, 503 otherwise |
+//! | `GET /`, `GET /api/v1/stream`, `GET /api/v1/services/{name}/logs` | the web dashboard ([`crate::dashboard`]) |
 //!
 //! Errors are `{"error": "…"}` with a 4xx/5xx status, never a panic. The
 //! same routes are served on the 0600 unix socket ([`serve_unix`]) and,
@@ -58,6 +59,12 @@ pub struct AppState {
     pub fix: crate::FixSender,
     /// Diagnoses on request.
     pub diagnose: crate::DiagnoseSender,
+    /// The event bus, for the dashboard's live events.
+    pub bus: crate::EventBus,
+    /// Memory and CPU over the last hour, for the dashboard's charts.
+    pub usage: crate::usage::UsageHistory,
+    /// The services' log files, for the dashboard's log tail.
+    pub logs: crate::dashboard::LogSource,
 }
 
 /// An error answer.
@@ -90,6 +97,11 @@ async fn ask<T>(
 /// The router for the control API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(crate::dashboard::page))
+        .route("/dashboard.css", get(crate::dashboard::style))
+        .route("/dashboard.js", get(crate::dashboard::script))
+        .route("/api/v1/stream", get(crate::dashboard::stream))
+        .route("/api/v1/services/{name}/logs", get(crate::dashboard::logs))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/events", get(events))
@@ -119,6 +131,16 @@ async fn openapi() -> Response {
         crate::openapi::document(),
     )
         .into_response()
+}
+
+/// Over TCP: whether a token is configured, and whether the request
+/// offered one (the dashboard says why it is read-only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TokenState {
+    /// `[daemon] token_file` or `token_env` is set.
+    pub(crate) configured: bool,
+    /// The request carried an `Authorization` header.
+    pub(crate) offered: bool,
 }
 
 /// What a request may see: everything (the unix socket, or TCP with the
@@ -474,10 +496,18 @@ async fn guard(
 ) -> Response {
     let full = authorized(&request, token.as_deref());
     let path = request.uri().path();
-    let open = !path.starts_with("/api/") || path == "/api/v1/openapi.json";
+    let open =
+        !path.starts_with("/api/") || path == "/api/v1/openapi.json" || path == "/api/v1/stream";
     if open || full {
         let access = if full { Access::Full } else { Access::Public };
+        let offered = request
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION);
         request.extensions_mut().insert(access);
+        request.extensions_mut().insert(TokenState {
+            configured: token.is_some(),
+            offered,
+        });
         return next.run(request).await;
     }
     if token.is_some() {

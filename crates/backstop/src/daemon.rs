@@ -140,6 +140,70 @@ pub(crate) fn lock(paths: &StatePaths, config: &Path) -> Result<Flock<File>, Exi
     }
 }
 
+/// `dashboard: URL`, and where its token is, when the API is on TCP.
+pub(crate) fn dashboard_line(daemon: &backstop_config::DaemonConfig) -> Option<String> {
+    let url = backstop_api::dashboard::url(daemon.listen?);
+    Some(match &daemon.token {
+        Some(backstop_config::TokenSource::File(path)) => {
+            format!(
+                "dashboard: {url} (to act from it, its token: {})",
+                path.display()
+            )
+        }
+        Some(backstop_config::TokenSource::Env(var)) => {
+            format!("dashboard: {url} (to act from it, the token in ${var})")
+        }
+        None => format!("dashboard: {url} (read-only: no token_file in [daemon])"),
+    })
+}
+
+/// A `token_file` that does not exist yet is created, 0600, with 32
+/// random bytes in hex (as `openssl rand -hex 32`): a dashboard works on
+/// first start, and the token is in a file only its owner reads, never
+/// printed. Returns what to tell the user when it wrote one.
+fn new_token_file(path: &std::path::Path) -> Result<Option<String>, Exit> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return Ok(None);
+    }
+    let failed = |e: std::io::Error| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot write a new API token to {}: {e}", path.display()),
+        )
+    };
+    let mut random = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut random))
+        .map_err(failed)?;
+    let hex = random.iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        // Written by someone else in between: theirs is the token.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(failed(e)),
+    };
+    writeln!(file, "{hex}").map_err(failed)?;
+    Ok(Some(format!(
+        "wrote a new API token to {} (0600): the dashboard and `curl -H \"Authorization: Bearer $(cat {})\"` use it",
+        path.display(),
+        path.display()
+    )))
+}
+
 /// Binds the TCP API, with its token read now: a configured token that
 /// cannot be read stops the start, rather than serve without it.
 async fn bind_tcp(
@@ -149,6 +213,10 @@ async fn bind_tcp(
     let token = match source {
         None => None,
         Some(backstop_config::TokenSource::File(path)) => {
+            if let Some(made) = new_token_file(path)? {
+                tracing::warn!("{made}");
+                eprintln!("backstop: {made}");
+            }
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Exit::new(
                     Code::Failed,
@@ -252,6 +320,7 @@ async fn supervise(
     let mut cleanup = leftovers::stop_previous_instance(&config).await;
     cleanup.extend(leftovers::stop_cgroup_leftovers(&config).await);
     let listener = bind_socket(&paths)?;
+    let dashboard = dashboard_line(&config.daemon);
     let tcp = match config.daemon.listen {
         Some(addr) => Some(bind_tcp(addr, config.daemon.token.as_ref()).await?),
         None => None,
@@ -368,6 +437,14 @@ async fn supervise(
             }
         }
     });
+    // The dashboard's charts: sampled only when there is a dashboard (TCP).
+    let usage = backstop_api::usage::UsageHistory::new();
+    if tcp.is_some() {
+        tokio::spawn(backstop_api::usage::sample(
+            control_tx.clone(),
+            usage.clone(),
+        ));
+    }
     let state = backstop_api::AppState {
         control: control_tx,
         events: source,
@@ -375,6 +452,9 @@ async fn supervise(
         latency,
         fix: fix_tx,
         diagnose: diagnose_tx,
+        bus: supervisor.publisher(),
+        usage,
+        logs: crate::log_tail::source(config_path.clone()),
     };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;
@@ -400,6 +480,9 @@ async fn supervise(
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     ));
+    if let Some(line) = dashboard {
+        say(&line);
+    }
     // Once start-up is over (config parsed, leftovers handled, the first
     // services spawned), what an idle daemon keeps resident should be what
     // it runs: a one-off, a second after the start.

@@ -9,6 +9,7 @@ mod daemon;
 mod diagnose;
 mod exit;
 mod fix;
+mod log_tail;
 mod memory;
 mod registry;
 mod render;

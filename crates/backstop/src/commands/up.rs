@@ -54,7 +54,8 @@ pub(crate) fn run(config_path: &Path, args: &UpArgs) -> CmdResult {
     };
     daemon::prepare_state_dir(&paths)?;
     if args.detach {
-        return detach(config_path, &paths, args);
+        let dashboard = daemon::dashboard_line(&loaded.config.daemon);
+        return detach(config_path, &paths, args, dashboard);
     }
     let mode = Mode::Foreground {
         color: color_stdout(),
@@ -77,7 +78,12 @@ pub(crate) fn run_detached_child(config_path: &Path, services: Vec<String>) -> C
     super::runtime().block_on(daemon::run(loaded.config, services, Mode::Detached, paths))
 }
 
-fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
+fn detach(
+    config_path: &Path,
+    paths: &StatePaths,
+    args: &UpArgs,
+    dashboard: Option<String>,
+) -> CmdResult {
     // Refuse early, with the running daemon's pid, rather than after forking;
     // a daemon already serving this very config is what was asked for.
     if let Err(running) = daemon::lock(paths, config_path) {
@@ -169,6 +175,9 @@ fn detach(config_path: &Path, paths: &StatePaths, args: &UpArgs) -> CmdResult {
         report.daemon.pid,
         log_path.display()
     );
+    if let Some(line) = dashboard {
+        println!("{line}");
+    }
     print!("{}", render::status_table(&report.services, color_stdout()));
     let not_up: Vec<String> = report
         .services
