@@ -58,11 +58,15 @@ pub(crate) enum Command {
     Stop(ServiceArgs),
     /// Stop, then start services.
     Restart(ServiceArgs),
-    /// The services live in the terminal (like `pm2 monit`): q quits, r restarts, s stops/starts.
+    /// The services live in the terminal (like `pm2 monit`); `?` lists the keys.
     ///
     /// Refreshed once a second: state, health, pid, uptime, restarts, CPU,
     /// memory and error lines per minute of every service, the selected
-    /// one's checks and diagnosis, and the newest events. `NO_COLOR` honoured.
+    /// one's checks, diagnosis and memory/CPU sparklines, and the newest
+    /// events. Keys: ↑/↓ or j/k select, Enter details, r restart, s
+    /// stop/start, d diagnose, l follow the log, / filter, ? help, q quit.
+    /// Fits 80×24; `NO_COLOR` honoured. The web dashboard (`[daemon]
+    /// listen`) shows the same in a browser.
     Top,
     /// Run a service as N copies (NAME.1 … NAME.N), each supervised and checked.
     ///

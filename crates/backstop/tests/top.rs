@@ -51,7 +51,7 @@ fn top_shows_the_services_live_and_acts_on_keys() {
     let s = Sandbox::new(
         r#"
 [services.api]
-command = "sleep 1000"
+command = ["sh", "-c", "echo hello-from-api; exec sleep 1000"]
 
 [services.worker]
 command = "sleep 1000"
@@ -72,9 +72,9 @@ restart = { backoff_initial = "300ms" }
         "-s",
         "top",
         "-x",
-        "100",
+        "80",
         "-y",
-        "30",
+        "24",
         &top,
     ]);
     assert!(started.status.success(), "{started:?}");
@@ -119,6 +119,39 @@ restart = { backoff_initial = "300ms" }
     // `s` on the second row stops it; `q` quits and gives the terminal back.
     tmux.run(&["send-keys", "-t", "top", "j", "s"]);
     s.wait_state("worker", "stopped", T);
+    // The other screens, each left with Esc, in 80×24.
+    let shows = |what: &str, needle: &str| {
+        wait_until(what, T, || {
+            let screen = tmux.screen();
+            screen.contains(needle).then_some(screen)
+        })
+    };
+    // Esc alone: an Esc followed at once by a key reads as Alt+key.
+    let back = || {
+        tmux.run(&["send-keys", "-t", "top", "Escape"]);
+        wait_until("back on the table", T, || tmux.row("worker").map(|_| ()));
+    };
+    tmux.run(&["send-keys", "-t", "top", "k", "l"]);
+    shows("api's log, followed", "hello-from-api");
+    back();
+    tmux.run(&["send-keys", "-t", "top", "Enter"]);
+    let details = shows("api's details", "exits (newest last):");
+    assert!(details.contains("checks:"), "{details}");
+    back();
+    tmux.run(&["send-keys", "-t", "top", "?"]);
+    shows("the help", "this help");
+    back();
+    tmux.run(&["send-keys", "-t", "top", "/", "w", "o", "r", "Enter"]);
+    wait_until("the filter to leave only the worker", T, || {
+        (tmux.row("api").is_none() && tmux.row("worker").is_some()).then_some(())
+    });
+    tmux.run(&["send-keys", "-t", "top", "Escape"]);
+    wait_until("Esc to clear the filter", T, || tmux.row("api").map(|_| ()));
+    tmux.run(&["send-keys", "-t", "top", "g", "d"]);
+    let diagnosis = shows("the diagnosis of api", "bundle:");
+    assert!(diagnosis.contains("api"), "{diagnosis}");
+    back();
+
     tmux.run(&["send-keys", "-t", "top", "q"]);
     wait_until("top to exit on q", T, || {
         (!tmux.run(&["has-session", "-t", "top"]).status.success()).then_some(())
