@@ -363,16 +363,53 @@ async function diagnoseNow() {
         ul.append(li);
       }
       parts.push(p, ul);
-      if (c.remedy && (c.remedy.manual || c.remedy.playbook)) {
-        parts.push(Object.assign(document.createElement("p"), {
-          textContent: "fix: " + (c.remedy.playbook ? "backstop fix " + name + " " + c.remedy.playbook + " · " : "") + (c.remedy.manual || ""),
-        }));
+      if (c.remedy && c.remedy.manual) {
+        parts.push(Object.assign(document.createElement("p"), { textContent: "fix: " + c.remedy.manual }));
+      }
+      if (c.remedy && c.remedy.playbook) {
+        // The playbook the diagnosis proposes, run and verified by the daemon.
+        const run = document.createElement("button");
+        run.type = "button";
+        run.className = "fix";
+        run.textContent = "Run fix: " + c.remedy.playbook;
+        run.addEventListener("click", () => fix(name, c.remedy.playbook, run));
+        parts.push(run);
       }
     }
     if (d.bundle) parts.push(Object.assign(document.createElement("p"), { className: "muted", textContent: "bundle: " + d.bundle }));
     out.replaceChildren(...parts);
   } catch (e) {
     out.replaceChildren(document.createTextNode("the diagnosis failed: " + e.message));
+  }
+}
+
+async function fix(name, playbook, button) {
+  button.disabled = true;
+  const out = document.createElement("div");
+  out.className = "fix-report";
+  out.textContent = "running " + playbook + " on " + name + "…";
+  button.after(out);
+  try {
+    const r = await fetch("/api/v1/services/" + encodeURIComponent(name) + "/fix", {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
+      body: JSON.stringify({ playbook, dry_run: false }),
+    });
+    const report = await r.json();
+    if (!r.ok) throw new Error(report.error || "HTTP " + r.status);
+    const list = document.createElement("ol");
+    for (const step of report.steps) {
+      const li = document.createElement("li");
+      li.textContent = step.action + ": " + step.outcome + " · " + step.detail;
+      list.append(li);
+    }
+    const verdict = document.createElement("p");
+    verdict.textContent = report.ok ? playbook + " done, verified" : playbook + " did not succeed";
+    out.replaceChildren(verdict, list);
+  } catch (e) {
+    out.textContent = playbook + " failed: " + e.message;
+  } finally {
+    button.disabled = false;
   }
 }
 

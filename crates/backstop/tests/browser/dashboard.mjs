@@ -99,6 +99,12 @@ try {
   await until("the kill in the events", async () =>
     (await page.locator("#events li").allTextContents()).some((t) => /api/.test(t) && /SIGKILL|signal|killed/i.test(t)));
 
+  step("Diagnose now shows the verdict and the bundle");
+  await row("api").locator("td.name button").click();
+  await page.click("#diagnose");
+  await until("the diagnosis of api", async () =>
+    /api is healthy now[\s\S]*bundle: \//.test(await page.locator("#diagnosis-report").textContent()));
+
   step("the keyboard alone selects a service");
   await row("worker").locator("td.name button").focus();
   await page.keyboard.press("Enter");
