@@ -166,6 +166,18 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
+    /// Write the config for another engine: systemd units.
+    ///
+    /// `export systemd` writes one unit per service with the same meaning
+    /// (command, dir, user, env, restart policy and backoff, restart budget,
+    /// dependencies, stop signal/mode/timeout, limits), a timer that runs
+    /// its liveness checks with `backstop check`, and a target that starts
+    /// them all. What systemd cannot express is a comment in the unit and a
+    /// warning on stderr.
+    Export {
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
     #[command(hide = true, name = "__services")]
     /// Internal: the service names, for shell completion.
     Services,
@@ -270,6 +282,33 @@ pub(crate) struct EventsArgs {
     /// At most N events, the newest.
     #[arg(short = 'n', long = "lines")]
     pub(crate) lines: Option<usize>,
+}
+
+/// What `export` writes.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ExportTarget {
+    /// systemd units: PREFIX-NAME.service per service, PREFIX-NAME-check.{service,timer}
+    /// for liveness checks, PREFIX.target for them all.
+    Systemd(ExportSystemdArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportSystemdArgs {
+    /// Write the files into this directory (created); without it, print them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// The units' name prefix (default: the config's directory name).
+    #[arg(long)]
+    pub(crate) prefix: Option<String>,
+    /// The systemd version the units are for (default: this machine's,
+    /// else 254); RestartSteps= needs 254.
+    #[arg(long, value_name = "N")]
+    pub(crate) systemd_version: Option<u32>,
+    /// The backstop binary the check units run (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) backstop: Option<std::path::PathBuf>,
+    /// Only these services (default: all).
+    pub(crate) services: Vec<String>,
 }
 
 /// What `boot` does.

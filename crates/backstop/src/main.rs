@@ -8,6 +8,7 @@ mod context;
 mod daemon;
 mod diagnose;
 mod exit;
+mod export;
 mod fix;
 mod log_tail;
 mod memory;

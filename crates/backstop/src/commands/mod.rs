@@ -166,6 +166,11 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             crate::cli::BootAction::Install(args) => boot::install(&cli.config, &args),
             crate::cli::BootAction::Uninstall(args) => boot::uninstall(&cli.config, &args),
         },
+        Command::Export { target } => match target {
+            crate::cli::ExportTarget::Systemd(args) => {
+                crate::export::systemd_command(&cli.config, &args)
+            }
+        },
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),
         Command::Events(args) => events::run(&cli.config, &args, cli.json),

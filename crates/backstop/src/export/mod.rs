@@ -1,0 +1,148 @@
+//! `backstop export`: the same `backstop.toml` written for the engines
+//! people already run when one machine is no longer enough. Each exporter
+//! is a pure function from the loaded config to files and warnings
+//! ([`Export`]); this module writes them, or prints them, and says the
+//! warnings on stderr.
+
+pub(crate) mod systemd;
+
+use std::path::Path;
+
+use crate::cli::ExportSystemdArgs;
+use crate::context::load_config;
+use crate::exit::{CmdResult, Code, Exit};
+
+/// What an exporter made.
+#[derive(Debug, Default)]
+pub(crate) struct Export {
+    /// File name and content, in order.
+    pub(crate) files: Vec<(String, String)>,
+    /// What could not be expressed, one line each (also a comment in the files).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// The config's directory name as a unit or object name: lower-case ASCII
+/// letters, digits and `-`.
+pub(crate) fn project_name(config: &backstop_config::Config) -> String {
+    let raw = config
+        .base_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "backstop".to_string()
+    } else {
+        name
+    }
+}
+
+/// `backstop export systemd`.
+pub(crate) fn systemd_command(config_path: &Path, args: &ExportSystemdArgs) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = loaded.config;
+    let services = if args.services.is_empty() {
+        Vec::new()
+    } else {
+        crate::context::named_services(&config, &args.services)?
+    };
+    let backstop = match &args.backstop {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .and_then(std::fs::canonicalize)
+            .map_err(|e| {
+                Exit::new(
+                    Code::Failed,
+                    format!("cannot find this backstop binary: {e}"),
+                )
+            })?,
+    };
+    let options = systemd::Options {
+        prefix: args.prefix.clone().unwrap_or_else(|| project_name(&config)),
+        systemd_version: args
+            .systemd_version
+            .or_else(systemd::local_version)
+            .unwrap_or(systemd::RESTART_STEPS_SINCE),
+        backstop,
+        only: services,
+    };
+    let export = systemd::export(&config, &options, &systemd::which_in_path);
+    finish(&export, args.out.as_deref())
+}
+
+/// Writes the files into `out`, or prints them with a header each; the
+/// warnings go to stderr either way.
+fn finish(export: &Export, out: Option<&Path>) -> CmdResult {
+    for w in &export.warnings {
+        eprintln!("warning: {w}");
+    }
+    let Some(dir) = out else {
+        for (i, (name, text)) in export.files.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            println!("### {name}");
+            print!("{text}");
+        }
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Exit::new(
+            Code::Failed,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    for (name, text) in &export.files {
+        let path = dir.join(name);
+        write_file(
+            &path,
+            text,
+            Path::new(name).extension().is_some_and(|e| e == "env"),
+        )
+        .map_err(|e| {
+            Exit::new(
+                Code::Failed,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    }
+    println!(
+        "wrote {} files to {}: {}",
+        export.files.len(),
+        dir.display(),
+        export
+            .files
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// Secrets (`.env` files) are written 0600 from the start.
+fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(path)?;
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}
