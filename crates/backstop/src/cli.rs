@@ -166,14 +166,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
-    /// Write the config for another engine: systemd units.
+    /// Write the config for another engine: systemd units or Kubernetes manifests.
     ///
     /// `export systemd` writes one unit per service with the same meaning
     /// (command, dir, user, env, restart policy and backoff, restart budget,
     /// dependencies, stop signal/mode/timeout, limits), a timer that runs
     /// its liveness checks with `backstop check`, and a target that starts
     /// them all. What systemd cannot express is a comment in the unit and a
-    /// warning on stderr.
+    /// warning on stderr. `export kubernetes` writes a Deployment per service
+    /// (a Service with a port), a Secret for env values, probes from the
+    /// checks, resources from limits, init containers for dependencies.
     Export {
         #[command(subcommand)]
         target: ExportTarget,
@@ -290,6 +292,28 @@ pub(crate) enum ExportTarget {
     /// systemd units: PREFIX-NAME.service per service, PREFIX-NAME-check.{service,timer}
     /// for liveness checks, PREFIX.target for them all.
     Systemd(ExportSystemdArgs),
+    /// Kubernetes manifests: a Deployment per service (+ a Service with a port), env values in a
+    /// Secret, checks as probes, limits as resources, dependencies as init containers, and a
+    /// kustomization.yaml (`kubectl apply -k DIR`).
+    Kubernetes(ExportKubernetesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportKubernetesArgs {
+    /// Write the files into this directory (created); without it, print them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// The `app.kubernetes.io/part-of` label (default: the config's directory name).
+    #[arg(long)]
+    pub(crate) prefix: Option<String>,
+    /// The image the containers run, holding the project at /app (default: PREFIX:latest).
+    #[arg(long)]
+    pub(crate) image: Option<String>,
+    /// The image of the init containers that wait for a dependency's port.
+    #[arg(long, value_name = "IMAGE", default_value = "busybox:1.36")]
+    pub(crate) wait_image: String,
+    /// Only these services (default: all).
+    pub(crate) services: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

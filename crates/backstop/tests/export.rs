@@ -1,6 +1,7 @@
-//! `backstop export systemd`: golden units for a config that uses every
-//! mapping, and systemd's own `systemd-analyze verify` on them and on the
-//! bundled examples.
+//! `backstop export systemd` and `backstop export kubernetes`: golden files
+//! for a config that uses every mapping, and the engines' own validators on
+//! them and on the bundled examples: `systemd-analyze verify`, and the
+//! Kubernetes schemas through `kubernetes-validate` (PyPI, offline).
 
 mod support;
 
@@ -17,13 +18,13 @@ fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// `backstop export systemd` with a PATH that finds Debian's programs
+/// `backstop export TARGET` with a PATH that finds Debian's programs
 /// wherever the test runs.
-fn export(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+fn export(target: &str, config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_backstop"))
         .arg("-c")
         .arg(config)
-        .args(["export", "systemd", "--out"])
+        .args(["export", target, "--out"])
         .arg(out)
         .args(extra)
         .env("PATH", "/usr/bin:/bin")
@@ -60,12 +61,68 @@ fn verify(dir: &Path) {
     );
 }
 
+/// The sandbox with the golden input and the env file it reads.
+fn golden_input() -> (Sandbox, PathBuf) {
+    let golden = repo().join("crates/backstop/tests/golden/export");
+    let s = Sandbox::new(&std::fs::read_to_string(golden.join("backstop.toml")).unwrap());
+    s.write(
+        "app.env",
+        "DATABASE_URL=postgres://app:db-pass@db:5432/app\nLOG_LEVEL=info\n",
+    );
+    (s, golden)
+}
+
+/// Compares every file in `out` with `golden` (the sandbox's path read as
+/// `$DIR`), and the two lists of files; `BLESS=1` rewrites the golden files.
+fn compare(out: &Path, golden: &Path, sandbox: &Sandbox) {
+    let dir = sandbox
+        .dir
+        .path()
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string();
+    let list = |d: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let bless = std::env::var_os("BLESS").is_some();
+    if bless {
+        let _ = std::fs::remove_dir_all(golden);
+        std::fs::create_dir_all(golden).unwrap();
+    }
+    let names = list(out);
+    for name in &names {
+        let text = std::fs::read_to_string(out.join(name))
+            .unwrap()
+            .replace(&dir, "$DIR");
+        let want = golden.join(name);
+        if bless {
+            std::fs::write(&want, &text).unwrap();
+        }
+        let expected = std::fs::read_to_string(&want).unwrap_or_default();
+        assert!(
+            expected == text,
+            "{name} differs from {} (BLESS=1 rewrites it; review the diff):\n{text}",
+            want.display()
+        );
+    }
+    assert_eq!(names, list(golden), "the files exported");
+}
+
 #[test]
 fn every_mapping_matches_the_golden_units_and_systemd_accepts_them() {
-    let golden = repo().join("crates/backstop/tests/golden/export-systemd");
-    let s = Sandbox::new(&std::fs::read_to_string(golden.join("backstop.toml")).unwrap());
+    let (s, golden) = golden_input();
     let out_dir = s.path("units");
     let out = export(
+        "systemd",
         &s.config(),
         &out_dir,
         &[
@@ -88,38 +145,7 @@ fn every_mapping_matches_the_golden_units_and_systemd_accepts_them() {
         stderr.contains("warning: docs: watch is for development"),
         "{stderr}"
     );
-
-    let sandbox = s.dir.path().canonicalize().unwrap().display().to_string();
-    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let bless = std::env::var_os("BLESS").is_some();
-    for name in &names {
-        let text = std::fs::read_to_string(out_dir.join(name))
-            .unwrap()
-            .replace(&sandbox, "$DIR");
-        let want = golden.join(name);
-        if bless {
-            std::fs::write(&want, &text).unwrap();
-        }
-        let expected = std::fs::read_to_string(&want).unwrap_or_default();
-        assert!(
-            expected == text,
-            "{name} differs from {} (BLESS=1 rewrites it; review the diff):\n{text}",
-            want.display()
-        );
-    }
-    let mut golden_names: Vec<String> = std::fs::read_dir(&golden)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "backstop.toml")
-        .collect();
-    golden_names.sort();
-    assert_eq!(names, golden_names, "the files exported");
+    compare(&out_dir, &golden.join("systemd"), &s);
 
     // The secret stays out of the world-readable unit, in a 0600 file.
     let unit = std::fs::read_to_string(out_dir.join("shop-api.service")).unwrap();
@@ -133,25 +159,102 @@ fn every_mapping_matches_the_golden_units_and_systemd_accepts_them() {
         std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
         0o600
     );
-
     verify(&out_dir);
 }
 
+/// Runs `kubernetes-validate --strict` on the manifests (not the
+/// kustomization, which has no Kubernetes schema).
+fn validate_manifests(dir: &Path) {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
+        .collect();
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .args(&files)
+        .output()
+        .expect("kubernetes-validate (PyPI kubernetes-validate) is installed by scripts/test");
+    assert!(
+        out.status.success(),
+        "kubernetes-validate {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
-fn the_examples_export_to_units_systemd_accepts() {
+fn every_mapping_matches_the_golden_manifests_and_the_kubernetes_schema() {
+    let (s, golden) = golden_input();
+    let out_dir = s.path("manifests");
+    let out = export(
+        "kubernetes",
+        &s.config(),
+        &out_dir,
+        &["--prefix", "shop", "--image", "registry.example/shop:1.0"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for said in [
+        "warning: migrate: others wait for it to complete: it runs as an init container",
+        "warning: api: stop.signal = INT",
+        "warning: cache: it runs Redis",
+        "warning: api: restart = on-failure",
+    ] {
+        assert!(stderr.contains(said), "{said}\n{stderr}");
+    }
+    compare(&out_dir, &golden.join("kubernetes"), &s);
+
+    // No value of the env file or a secret-named variable in a Deployment;
+    // they are in the Secret it names, written 0600.
+    let api = std::fs::read_to_string(out_dir.join("api.yaml")).unwrap();
+    for secret in ["db-pass", "s3cret-value"] {
+        assert!(!api.contains(secret), "{api}");
+    }
+    assert!(
+        api.contains("secretRef:\n            name: api-env"),
+        "{api}"
+    );
+    let secret = out_dir.join("api-env.secret.yaml");
+    let text = std::fs::read_to_string(&secret).unwrap();
+    assert!(
+        text.contains("db-pass") && text.contains("s3cret-value"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    validate_manifests(&out_dir);
+}
+
+#[test]
+fn the_examples_export_to_units_systemd_accepts_and_manifests_the_schema_accepts() {
     for example in ["quickstart", "full"] {
         let config = repo().join("examples").join(example).join("backstop.toml");
-        let out_dir = tempfile::tempdir().unwrap();
-        let out = export(&config, out_dir.path(), &[]);
+        let units = tempfile::tempdir().unwrap();
+        let out = export("systemd", &config, units.path(), &[]);
         assert!(
             out.status.success(),
             "{example}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let target = out_dir.path().join(format!("{example}.target"));
+        let target = units.path().join(format!("{example}.target"));
         let target = std::fs::read_to_string(&target).unwrap();
         assert!(target.contains(&format!("Wants={example}-")), "{target}");
-        verify(out_dir.path());
+        verify(units.path());
+
+        let manifests = tempfile::tempdir().unwrap();
+        let out = export("kubernetes", &config, manifests.path(), &[]);
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(manifests.path().join("api.yaml").is_file());
+        validate_manifests(manifests.path());
     }
 }
 

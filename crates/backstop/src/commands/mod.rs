@@ -170,6 +170,9 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             crate::cli::ExportTarget::Systemd(args) => {
                 crate::export::systemd_command(&cli.config, &args)
             }
+            crate::cli::ExportTarget::Kubernetes(args) => {
+                crate::export::kubernetes_command(&cli.config, &args)
+            }
         },
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),

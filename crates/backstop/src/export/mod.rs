@@ -4,11 +4,13 @@
 //! ([`Export`]); this module writes them, or prints them, and says the
 //! warnings on stderr.
 
+pub(crate) mod kubernetes;
 pub(crate) mod systemd;
+mod yaml;
 
 use std::path::Path;
 
-use crate::cli::ExportSystemdArgs;
+use crate::cli::{ExportKubernetesArgs, ExportSystemdArgs};
 use crate::context::load_config;
 use crate::exit::{CmdResult, Code, Exit};
 
@@ -80,6 +82,38 @@ pub(crate) fn systemd_command(config_path: &Path, args: &ExportSystemdArgs) -> C
     finish(&export, args.out.as_deref())
 }
 
+/// `backstop export kubernetes`.
+pub(crate) fn kubernetes_command(config_path: &Path, args: &ExportKubernetesArgs) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = loaded.config;
+    let only = if args.services.is_empty() {
+        Vec::new()
+    } else {
+        // Names as declared: a copy (`api.2`) is the Deployment's replicas.
+        for name in &args.services {
+            if !config.declared.iter().any(|s| &s.name == name) {
+                return Err(Exit::new(
+                    Code::Usage,
+                    format!("no service named `{name}` in {}", config_path.display()),
+                ));
+            }
+        }
+        args.services.clone()
+    };
+    let prefix = args.prefix.clone().unwrap_or_else(|| project_name(&config));
+    let options = kubernetes::Options {
+        image: args
+            .image
+            .clone()
+            .unwrap_or_else(|| format!("{prefix}:latest")),
+        prefix,
+        wait_image: args.wait_image.clone(),
+        only,
+    };
+    let export = kubernetes::export(&config, &options);
+    finish(&export, args.out.as_deref())
+}
+
 /// Writes the files into `out`, or prints them with a header each; the
 /// warnings go to stderr either way.
 fn finish(export: &Export, out: Option<&Path>) -> CmdResult {
@@ -107,7 +141,8 @@ fn finish(export: &Export, out: Option<&Path>) -> CmdResult {
         write_file(
             &path,
             text,
-            Path::new(name).extension().is_some_and(|e| e == "env"),
+            Path::new(name).extension().is_some_and(|e| e == "env")
+                || name.ends_with(".secret.yaml"),
         )
         .map_err(|e| {
             Exit::new(
