@@ -1,4 +1,6 @@
-//! The CLI's side of the control socket: HTTP/1.1 over a unix stream.
+//! The CLI's side of the control socket: HTTP/1.1 over a unix stream, or
+//! over TCP to another host's `[daemon] listen` address with its bearer
+//! token (`backstop status --remote`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +9,7 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
+use tokio::net::{TcpStream, UnixStream};
 
 use crate::types::ErrorBody;
 
@@ -39,9 +41,28 @@ pub enum ClientError {
 }
 
 /// A client for one daemon's control socket.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
+    /// The socket, or for a remote daemon its URL (what messages name).
     socket: PathBuf,
+    remote: Option<Remote>,
+}
+
+/// Another host's daemon, over TCP.
+#[derive(Clone)]
+struct Remote {
+    /// `host:port`.
+    authority: String,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Client")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -49,7 +70,35 @@ impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Self {
         Self {
             socket: socket.into(),
+            remote: None,
         }
+    }
+
+    /// A client for the daemon at `url` (`http://host:port`, its `[daemon]
+    /// listen` address), sending `token` as `Authorization: Bearer`.
+    ///
+    /// # Errors
+    /// When `url` is not `http://host:port` (TLS is not spoken: reach a
+    /// remote host over a private network or an SSH tunnel).
+    pub fn remote(url: &str, token: Option<String>) -> Result<Self, String> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            format!("`{url}` is not an http:// URL (backstop's TCP API speaks plain HTTP: use a private network or an SSH tunnel)")
+        })?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(format!(
+                "`{url}` should be http://HOST:PORT, the `[daemon] listen` address of the other host"
+            ));
+        }
+        let authority = if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(Self {
+            socket: PathBuf::from(format!("http://{authority}")),
+            remote: Some(Remote { authority, token }),
+        })
     }
 
     /// The socket path.
@@ -103,6 +152,26 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Bytes, ClientError> {
+        if let Some(remote) = &self.remote {
+            let stream =
+                TcpStream::connect(&remote.authority)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::ConnectionRefused => ClientError::NoDaemon {
+                            socket: self.socket.clone(),
+                        },
+                        _ => self.transport(e.to_string()),
+                    })?;
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", remote.authority.as_str())
+                .header("content-type", "application/json");
+            if let Some(token) = &remote.token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            return self.exchange(TokioIo::new(stream), request, body).await;
+        }
         let address = crate::socket_path::address(&self.socket).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ClientError::NoDaemon {
                 socket: self.socket.clone(),
@@ -119,15 +188,29 @@ impl Client {
                 }
                 _ => self.transport(e.to_string()),
             })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| self.transport(e.to_string()))?;
-        tokio::spawn(connection);
         let request = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "backstop")
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        self.exchange(TokioIo::new(stream), request, body).await
+    }
+
+    /// One request and its answer on a fresh connection.
+    async fn exchange<S>(
+        &self,
+        io: TokioIo<S>,
+        request: hyper::http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<Bytes, ClientError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| self.transport(e.to_string()))?;
+        tokio::spawn(connection);
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| self.transport(e.to_string()))?;
         let response = sender

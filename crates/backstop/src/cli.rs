@@ -87,6 +87,13 @@ pub(crate) enum Command {
     Status {
         /// Only these services.
         services: Vec<String>,
+        /// Ask another host's daemon over its TCP API: `http://HOST:PORT`, its
+        /// `[daemon] listen` address (needs its token: --token-file).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+        /// The file holding the remote daemon's API token (with --remote).
+        #[arg(long, value_name = "FILE", requires = "remote")]
+        token_file: Option<std::path::PathBuf>,
     },
     /// Re-read the config; restart only the services whose definition changed.
     Reload,
@@ -166,7 +173,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
-    /// Write the config for another engine: systemd units or Kubernetes manifests.
+    /// Write the config for another engine: systemd units, Kubernetes manifests, Prometheus rules.
     ///
     /// `export systemd` writes one unit per service with the same meaning
     /// (command, dir, user, env, restart policy and backoff, restart budget,
@@ -296,6 +303,23 @@ pub(crate) enum ExportTarget {
     /// Secret, checks as probes, limits as resources, dependencies as init containers, and a
     /// kustomization.yaml (`kubectl apply -k DIR`).
     Kubernetes(ExportKubernetesArgs),
+    /// Prometheus: a scrape config for every host's backstop and alerting rules that say what
+    /// backstop's own alerts say, with this config's thresholds (Alertmanager as the sink).
+    Prometheus(ExportPrometheusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportPrometheusArgs {
+    /// Write the files into this directory (created); without it, print them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// A backstop to scrape, HOST:PORT of its `[daemon] listen` (repeat it for every host;
+    /// default: this config's listen address).
+    #[arg(long = "host", value_name = "HOST:PORT")]
+    pub(crate) hosts: Vec<String>,
+    /// Alertmanager's address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "localhost:9093")]
+    pub(crate) alertmanager: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,8 @@
 //! `backstop export systemd` and `backstop export kubernetes`: golden files
 //! for a config that uses every mapping, and the engines' own validators on
-//! them and on the bundled examples: `systemd-analyze verify`, and the
-//! Kubernetes schemas through `kubernetes-validate` (PyPI, offline).
+//! them and on the bundled examples: `systemd-analyze verify`, the
+//! Kubernetes schemas through `kubernetes-validate` (PyPI, offline), and
+//! `promtool check` / `promtool test rules` for the Prometheus rules.
 
 mod support;
 
@@ -230,8 +231,74 @@ fn every_mapping_matches_the_golden_manifests_and_the_kubernetes_schema() {
     validate_manifests(&out_dir);
 }
 
+/// `promtool ARGS…`, which must succeed.
+fn promtool(args: &[&std::ffi::OsStr]) {
+    let out = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool (Debian package prometheus) is installed by scripts/test");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
-fn the_examples_export_to_units_systemd_accepts_and_manifests_the_schema_accepts() {
+fn the_prometheus_rules_match_the_golden_files_and_fire_as_backstops_alerts_do() {
+    let (s, golden) = golden_input();
+    let out_dir = s.path("prometheus");
+    let out = export(
+        "prometheus",
+        &s.config(),
+        &out_dir,
+        &["--host", "h1:9107", "--host", "h2:9107"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("has no `[daemon] listen`"), "{stderr}");
+    // The disk rule names the state directory's filesystem, which depends
+    // on the machine: compared apart from the rest.
+    let rules_path = out_dir.join("backstop-rules.yml");
+    let rules = std::fs::read_to_string(&rules_path).unwrap();
+    let mount = rules
+        .split("mountpoint=\\\"")
+        .nth(1)
+        .and_then(|r| r.split("\\\"").next())
+        .expect("the disk rule names a mount point")
+        .to_string();
+    assert!(s.dir.path().starts_with(&mount), "{mount}");
+    std::fs::write(
+        &rules_path,
+        rules.replace(
+            &format!("mountpoint=\\\"{mount}\\\""),
+            "mountpoint=\\\"MOUNT\\\"",
+        ),
+    )
+    .unwrap();
+    compare(&out_dir, &golden.join("prometheus"), &s);
+    std::fs::write(&rules_path, &rules).unwrap();
+
+    let os = |p: &Path| p.as_os_str().to_owned();
+    promtool(&["check".as_ref(), "rules".as_ref(), &os(&rules_path)]);
+    promtool(&[
+        "check".as_ref(),
+        "config".as_ref(),
+        &os(&out_dir.join("prometheus.yml")),
+    ]);
+    // Unit tests with series: each rule fires as backstop's own alert would.
+    let tests = out_dir.join("rules.test.yml");
+    std::fs::copy(
+        repo().join("crates/backstop/tests/fixtures/prometheus-rules.test.yml"),
+        &tests,
+    )
+    .unwrap();
+    promtool(&["test".as_ref(), "rules".as_ref(), &os(&tests)]);
+}
+
+#[test]
+fn the_examples_export_to_what_systemd_kubernetes_and_prometheus_accept() {
     for example in ["quickstart", "full"] {
         let config = repo().join("examples").join(example).join("backstop.toml");
         let units = tempfile::tempdir().unwrap();
@@ -255,6 +322,19 @@ fn the_examples_export_to_units_systemd_accepts_and_manifests_the_schema_accepts
         );
         assert!(manifests.path().join("api.yaml").is_file());
         validate_manifests(manifests.path());
+
+        let prometheus = tempfile::tempdir().unwrap();
+        let out = export("prometheus", &config, prometheus.path(), &[]);
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        promtool(&[
+            "check".as_ref(),
+            "config".as_ref(),
+            prometheus.path().join("prometheus.yml").as_os_str(),
+        ]);
     }
 }
 

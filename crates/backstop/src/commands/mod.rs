@@ -147,7 +147,16 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             &args,
             cli.json,
         ),
-        Command::Status { services } => status::run(&cli.config, &services, cli.json),
+        Command::Status {
+            services,
+            remote: None,
+            ..
+        } => status::run(&cli.config, &services, cli.json),
+        Command::Status {
+            services,
+            remote: Some(url),
+            token_file,
+        } => status::remote(&url, token_file.as_deref(), &services, cli.json),
         Command::Scale {
             service,
             instances,
@@ -172,6 +181,9 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             }
             crate::cli::ExportTarget::Kubernetes(args) => {
                 crate::export::kubernetes_command(&cli.config, &args)
+            }
+            crate::cli::ExportTarget::Prometheus(args) => {
+                crate::export::prometheus_command(&cli.config, &args)
             }
         },
         Command::Check { names } => check::run(&cli.config, &names, cli.json),

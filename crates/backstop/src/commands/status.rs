@@ -10,6 +10,71 @@ use crate::render;
 
 pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
     let client = client(config);
+    show(&client, Some(config), only, json, |e| {
+        client_error(config, e)
+    })
+}
+
+/// `status --remote URL`: another host's daemon, over its TCP API.
+pub(crate) fn remote(
+    url: &str,
+    token_file: Option<&Path>,
+    only: &[String],
+    json: bool,
+) -> CmdResult {
+    let token = token_file
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|t| t.trim().to_string())
+                .map_err(|e| {
+                    Exit::new(
+                        Code::Usage,
+                        format!("cannot read the token from {}: {e}", f.display()),
+                    )
+                })
+        })
+        .transpose()?;
+    let client = backstop_api::Client::remote(url, token).map_err(|e| Exit::new(Code::Usage, e))?;
+    let had_token = token_file.is_some();
+    show(&client, None, only, json, |e| match e {
+        ClientError::NoDaemon { .. } => Exit::new(
+            Code::NoDaemon,
+            format!(
+                "nothing answers at {url}: is backstop running there with `[daemon] listen` on that address?"
+            ),
+        ),
+        ClientError::Refused { status: 401, .. } => Exit::new(
+            Code::Failed,
+            if had_token {
+                format!(
+                    "{url} refused the token: it must be the content of that host's `[daemon] token_file`"
+                )
+            } else {
+                format!(
+                    "{url} needs its API token: pass --token-file FILE (the content of that host's `[daemon] token_file`)"
+                )
+            },
+        ),
+        ClientError::Refused {
+            status: 403,
+            message,
+        } => Exit::new(Code::Failed, format!("{url}: {message}")),
+        ClientError::Refused { message, .. } => {
+            Exit::new(Code::Failed, format!("{url}: {message}"))
+        }
+        other @ ClientError::Transport { .. } => Exit::new(Code::Failed, other.to_string()),
+    })
+}
+
+/// Prints the status `client` answers; `config` (the local one) adds the
+/// configured limits beside a named service's usage.
+fn show(
+    client: &backstop_api::Client,
+    config: Option<&Path>,
+    only: &[String],
+    json: bool,
+    on_error: impl Fn(ClientError) -> Exit,
+) -> CmdResult {
     let report: StatusReport = super::runtime()
         .block_on(async {
             let mut report: StatusReport = client.get("/api/v1/services").await?;
@@ -28,7 +93,7 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
                 status: 404,
                 message,
             } => Exit::new(Code::Usage, message),
-            other => client_error(config, other),
+            other => on_error(other),
         })?;
     if json {
         println!(
@@ -62,7 +127,9 @@ pub(crate) fn run(config: &Path, only: &[String], json: bool) -> CmdResult {
             }
         }
         if !only.is_empty() {
-            print_limits(config, &report);
+            if let Some(config) = config {
+                print_limits(config, &report);
+            }
             println!("\nprocesses tracked by: {}", report.daemon.tracking);
         }
         for s in report.services.iter().filter(|s| !s.exits.is_empty()) {

@@ -5,12 +5,13 @@
 //! warnings on stderr.
 
 pub(crate) mod kubernetes;
+pub(crate) mod prometheus;
 pub(crate) mod systemd;
 mod yaml;
 
 use std::path::Path;
 
-use crate::cli::{ExportKubernetesArgs, ExportSystemdArgs};
+use crate::cli::{ExportKubernetesArgs, ExportPrometheusArgs, ExportSystemdArgs};
 use crate::context::load_config;
 use crate::exit::{CmdResult, Code, Exit};
 
@@ -111,6 +112,33 @@ pub(crate) fn kubernetes_command(config_path: &Path, args: &ExportKubernetesArgs
         only,
     };
     let export = kubernetes::export(&config, &options);
+    finish(&export, args.out.as_deref())
+}
+
+/// `backstop export prometheus`.
+pub(crate) fn prometheus_command(config_path: &Path, args: &ExportPrometheusArgs) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = loaded.config;
+    let hosts = if args.hosts.is_empty() {
+        let listen = config.daemon.listen.map_or_else(
+            || "127.0.0.1:9107".to_string(),
+            |a| {
+                backstop_api::dashboard::url(a)
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string()
+            },
+        );
+        vec![listen]
+    } else {
+        args.hosts.clone()
+    };
+    let options = prometheus::Options {
+        hosts,
+        alertmanager: args.alertmanager.clone(),
+        mountpoint: prometheus::mountpoint_of(&config.daemon.state_dir),
+    };
+    let export = prometheus::export(&config, &options);
     finish(&export, args.out.as_deref())
 }
 
