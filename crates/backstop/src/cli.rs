@@ -173,7 +173,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
-    /// Write the config for another engine: systemd units, Kubernetes manifests, Prometheus rules.
+    /// Write the config for another engine (systemd, Kubernetes, Prometheus) or as a runbook.
     ///
     /// `export systemd` writes one unit per service with the same meaning
     /// (command, dir, user, env, restart policy and backoff, restart budget,
@@ -306,6 +306,17 @@ pub(crate) enum ExportTarget {
     /// Prometheus: a scrape config for every host's backstop and alerting rules that say what
     /// backstop's own alerts say, with this config's thresholds (Alertmanager as the sink).
     Prometheus(ExportPrometheusArgs),
+    /// RUNBOOK.md: the operations document, derived from the config (start order as a Mermaid
+    /// diagram, checks with the commands to run them by hand, logs, limits, alerts, playbooks,
+    /// how to diagnose, escalation). No secret is written.
+    Runbook {
+        /// Write RUNBOOK.md into this directory; without it, print it.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+        /// The title's name for the system (default: the config's directory name).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -231,6 +231,42 @@ fn every_mapping_matches_the_golden_manifests_and_the_kubernetes_schema() {
     validate_manifests(&out_dir);
 }
 
+#[test]
+fn the_runbook_is_derived_from_the_config_and_names_no_secret() {
+    let (s, golden) = golden_input();
+    let out_dir = s.path("runbook");
+    let out = export("runbook", &s.config(), &out_dir, &["--name", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    compare(&out_dir, &golden.join("runbook"), &s);
+    let text = std::fs::read_to_string(out_dir.join("RUNBOOK.md")).unwrap();
+    for secret in ["s3cret-value", "db-pass", "SECRET-HOOK"] {
+        assert!(!text.contains(secret), "{secret} in the runbook");
+    }
+    // The start order puts every service after what it depends on.
+    let order: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("## Start order"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter_map(|l| l.split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()))
+        .map(|(_, name)| name)
+        .collect();
+    let at = |n: &str| {
+        order
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n}: {order:?}"))
+    };
+    assert!(
+        at("migrate") < at("api") && at("cache") < at("api") && at("api") < at("worker"),
+        "{order:?}"
+    );
+}
+
 /// `promtool ARGS…`, which must succeed.
 fn promtool(args: &[&std::ffi::OsStr]) {
     let out = Command::new("promtool")

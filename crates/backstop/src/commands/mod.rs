@@ -185,6 +185,9 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             crate::cli::ExportTarget::Prometheus(args) => {
                 crate::export::prometheus_command(&cli.config, &args)
             }
+            crate::cli::ExportTarget::Runbook { out, name } => {
+                crate::export::runbook_command(&cli.config, out.as_deref(), name.as_deref())
+            }
         },
         Command::Check { names } => check::run(&cli.config, &names, cli.json),
         Command::Logs(args) => logs::run(&cli.config, &args, cli.json),

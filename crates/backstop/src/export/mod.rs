@@ -6,6 +6,7 @@
 
 pub(crate) mod kubernetes;
 pub(crate) mod prometheus;
+mod runbook;
 pub(crate) mod systemd;
 mod yaml;
 
@@ -140,6 +141,19 @@ pub(crate) fn prometheus_command(config_path: &Path, args: &ExportPrometheusArgs
     };
     let export = prometheus::export(&config, &options);
     finish(&export, args.out.as_deref())
+}
+
+/// `backstop export runbook`.
+pub(crate) fn runbook_command(
+    config_path: &Path,
+    out: Option<&Path>,
+    name: Option<&str>,
+) -> CmdResult {
+    let loaded = load_config(config_path)?;
+    let config = loaded.config;
+    let name = name.map_or_else(|| project_name(&config), str::to_string);
+    let export = runbook::export(&config, &name);
+    finish(&export, out)
 }
 
 /// Writes the files into `out`, or prints them with a header each; the
