@@ -172,8 +172,9 @@ fn validate_manifests(dir: &Path) {
         .map(|e| e.path())
         .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
         .collect();
-    let out = Command::new("kubernetes-validate")
-        .args(["--strict", "--quiet"])
+    // As a module: pip's scripts directory need not be on PATH.
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
         .args(&files)
         .output()
         .expect("kubernetes-validate (PyPI kubernetes-validate) is installed by scripts/test");
