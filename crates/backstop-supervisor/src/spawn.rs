@@ -122,7 +122,7 @@ pub enum SpawnError {
     },
     /// `limits.nofile` is above the hard limit and backstop may not raise it.
     #[error(
-        "limits.nofile = {wanted} is above the hard limit of open files ({hard}), which only root may raise: lower `limits.nofile`, or raise the limit of backstop itself (`ulimit -Hn`, LimitNOFILE= of its unit)"
+        "limits.nofile = {wanted} is above the hard limit of open files ({hard}), which backstop may not raise here (it needs root with CAP_SYS_RESOURCE, which containers often drop): lower `limits.nofile`, or raise the limit of backstop itself (`ulimit -Hn`, LimitNOFILE= of its unit)"
     )]
     NofileAboveHardLimit {
         /// The configured value.
@@ -186,15 +186,37 @@ pub fn prepare(service: &ServiceConfig, state_dir: &Path) -> Result<SpawnPlan, S
 }
 
 /// `limits.nofile` can be set in the child: below backstop's hard limit,
-/// or backstop runs as root.
+/// or backstop may raise it (`CAP_SYS_RESOURCE`, which root has outside
+/// containers that drop it), and within the kernel's `fs.nr_open`.
 fn check_nofile(wanted: Option<u64>) -> Result<(), SpawnError> {
     let Some(wanted) = wanted else { return Ok(()) };
     let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((0, u64::MAX));
-    if wanted > hard && !Uid::effective().is_root() {
-        return Err(SpawnError::NofileAboveHardLimit { wanted, hard });
+    if wanted <= hard {
+        return Ok(());
+    }
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    if !may_raise_limits() || wanted > nr_open {
+        return Err(SpawnError::NofileAboveHardLimit {
+            wanted,
+            hard: hard.min(nr_open),
+        });
     }
     Ok(())
+}
+
+/// Does backstop hold `CAP_SYS_RESOURCE` (bit 24 of `CapEff`)?
+fn may_raise_limits() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .map_or_else(|| Uid::effective().is_root(), |caps| caps & (1 << 24) != 0)
 }
 
 fn needs_root(what: String) -> Result<(), SpawnError> {

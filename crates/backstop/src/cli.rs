@@ -173,6 +173,14 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: BootAction,
     },
+    /// Make a backstop.toml from what you run today: a Procfile, a supervisord
+    /// config, a PM2 ecosystem file (or `pm2 jlist` JSON), a docker-compose
+    /// file, systemd units.
+    ///
+    /// What maps becomes keys; what does not is a `# not imported:` comment
+    /// next to the service. The result is checked as `validate` would before
+    /// it is written (default ./backstop.toml; `--out -` prints it).
+    Import(ImportArgs),
     /// Write the config for another engine (systemd, Kubernetes, Prometheus) or as a runbook.
     ///
     /// `export systemd` writes one unit per service with the same meaning
@@ -291,6 +299,23 @@ pub(crate) struct EventsArgs {
     /// At most N events, the newest.
     #[arg(short = 'n', long = "lines")]
     pub(crate) lines: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The files: Procfile, supervisord.conf, ecosystem.config.js, apps.json,
+    /// docker-compose.yml, NAME.service (several are merged).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<std::path::PathBuf>,
+    /// What the files are (default: told from their names and content).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::import::Format>,
+    /// Where to write the config (`-`: print it).
+    #[arg(long, short = 'o', default_value = "backstop.toml")]
+    pub(crate) out: std::path::PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// What `export` writes.

@@ -10,6 +10,7 @@ mod diagnose;
 mod exit;
 mod export;
 mod fix;
+mod import;
 mod log_tail;
 mod memory;
 mod registry;

@@ -77,6 +77,51 @@ limits = { nofile = 64 }
 }
 
 #[test]
+fn nofile_above_the_hard_limit_is_refused_by_name_unless_backstop_may_raise_it() {
+    let hard: u64 = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -Hn"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap_or(u64::MAX);
+    if hard == u64::MAX {
+        return; // unlimited: nothing is above it
+    }
+    let wanted = hard + 1;
+    let s = Sandbox::new(&format!(
+        "[services.lim]\ncommand = [\"sh\", \"-c\", \"echo hard=$(ulimit -Hn); exec sleep 1000\"]\nlimits = {{ nofile = {wanted} }}\n"
+    ));
+    // CAP_SYS_RESOURCE is bit 24 of CapEff: root in a container often lacks it.
+    let may_raise = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 24) != 0);
+    let _daemon = s.up();
+    if may_raise {
+        s.wait_state("lim", "running", T);
+        let said = s.wait_log("lim", "hard=", T);
+        assert!(said.contains(&format!("hard={wanted}")), "{said}");
+    } else {
+        // Not "cannot execute sh": the limit, the figures and the way out.
+        let failed = s.wait_state("lim", "failed", T);
+        let detail = failed["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&format!(
+                "limits.nofile = {wanted} is above the hard limit of open files ({hard})"
+            )) && detail.contains("CAP_SYS_RESOURCE"),
+            "{detail}"
+        );
+    }
+}
+
+#[test]
 fn a_service_over_memory_max_is_diagnosed_out_of_memory_with_the_figure() {
     let s = Sandbox::new(
         r#"

@@ -48,6 +48,17 @@ fn config_path(given: Option<std::path::PathBuf>, writing: bool) -> std::path::P
 /// Runs the command the user asked for.
 pub(crate) fn run(cli: Cli) -> CmdResult {
     // These need no config.
+    if let Command::Import(args) = &cli.command {
+        return crate::import::run(args);
+    }
+    if let Command::Status {
+        services,
+        remote: Some(url),
+        token_file,
+    } = &cli.command
+    {
+        return status::remote(url, token_file.as_deref(), services, cli.json);
+    }
     match cli.command {
         Command::Completions { shell } => {
             completions::print(shell);
@@ -147,16 +158,7 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             &args,
             cli.json,
         ),
-        Command::Status {
-            services,
-            remote: None,
-            ..
-        } => status::run(&cli.config, &services, cli.json),
-        Command::Status {
-            services,
-            remote: Some(url),
-            token_file,
-        } => status::remote(&url, token_file.as_deref(), &services, cli.json),
+        Command::Status { services, .. } => status::run(&cli.config, &services, cli.json),
         Command::Scale {
             service,
             instances,
@@ -175,6 +177,7 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             crate::cli::BootAction::Install(args) => boot::install(&cli.config, &args),
             crate::cli::BootAction::Uninstall(args) => boot::uninstall(&cli.config, &args),
         },
+        Command::Import(args) => crate::import::run(&args),
         Command::Export { target } => match target {
             crate::cli::ExportTarget::Systemd(args) => {
                 crate::export::systemd_command(&cli.config, &args)
