@@ -32,8 +32,15 @@ impl<'a> Stopping<'a> {
     }
 }
 
-/// The services (by index) to tell to stop now.
+/// The services (by index) to tell to stop now. Linear in the services
+/// and their dependencies: it runs after every exit of a shutdown.
 pub fn to_stop(services: &[Stopping<'_>]) -> Vec<usize> {
+    // What an active service still depends on must wait for it.
+    let held: std::collections::HashSet<&str> = services
+        .iter()
+        .filter(|d| d.state.is_active())
+        .flat_map(|d| d.depends_on.iter().copied())
+        .collect();
     services
         .iter()
         .enumerate()
@@ -47,12 +54,7 @@ pub fn to_stop(services: &[Stopping<'_>]) -> Vec<usize> {
                     | ServiceState::StartupTimeout
             )
         })
-        .filter(|(_, s)| {
-            let dependents_active = services
-                .iter()
-                .any(|d| d.depends_on.contains(&s.name) && d.state.is_active());
-            !dependents_active || !s.state.is_active()
-        })
+        .filter(|(_, s)| !held.contains(s.name) || !s.state.is_active())
         .map(|(i, _)| i)
         .collect()
 }

@@ -223,6 +223,9 @@ pub struct Supervisor {
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     shutting_down: bool,
+    /// The state file is behind: written once per turn of the loop, not
+    /// once per change (1,000 services stopping made that quadratic).
+    state_dirty: bool,
     started: Instant,
     last_exited: Option<String>,
     unowned: HashSet<i32>,
@@ -294,6 +297,7 @@ impl Supervisor {
             internal_tx,
             internal_rx,
             shutting_down: false,
+            state_dirty: false,
             started: Instant::now(),
             last_exited: None,
             unowned: HashSet::new(),
@@ -357,6 +361,10 @@ impl Supervisor {
             self.schedule(Instant::now());
             if self.shutting_down && self.all_quiet() {
                 break;
+            }
+            // Before waiting: what this turn started or stopped is on disk.
+            if std::mem::take(&mut self.state_dirty) {
+                self.save_state();
             }
             let deadline = self.next_deadline();
             tokio::select! {
@@ -433,7 +441,7 @@ impl Supervisor {
                     cg.remove();
                 }
             }
-            self.save_state();
+            self.state_dirty = true;
         }
         let s = &mut self.services[i];
         s.detail = match after {

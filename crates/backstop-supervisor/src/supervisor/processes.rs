@@ -53,6 +53,11 @@ impl Supervisor {
     }
 
     pub(super) fn reap(&mut self, now: Instant) {
+        // Only the services an exit concerns are looked at again: with
+        // 1,000 services stopping, looking at all of them on every exit
+        // made `down` grow with the square of their number.
+        let mut touched = HashSet::new();
+        let mut unknown = false;
         loop {
             let (pid, status) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), ExitStatus::Code(code)),
@@ -62,29 +67,43 @@ impl Supervisor {
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
             };
-            self.on_exit(pid, status, now);
+            match self.on_exit(pid, status, now) {
+                Exited::Probe => {}
+                Exited::Of(i) => {
+                    touched.insert(i);
+                }
+                Exited::Unknown => unknown = true,
+            }
         }
-        self.check_trees(now);
+        if unknown {
+            self.check_trees(now);
+        } else if !touched.is_empty() {
+            self.check_trees_of(&touched, now);
+        }
     }
 
-    pub(super) fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) {
+    /// Records the exit of `pid`; says whose it was.
+    pub(super) fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) -> Exited {
         let exit = match status {
             ExitStatus::Code(c) => ChildExit::Code(c),
             ExitStatus::Signal(s) => ChildExit::Signal(s),
         };
         if self.probe_reaper.deliver(pid, exit) {
-            return;
+            return Exited::Probe;
         }
         let owner = self
             .services
             .iter()
             .position(|s| s.main.as_ref().is_some_and(|m| m.alive && m.pid == pid));
         let Some(i) = owner else {
-            for s in &mut self.services {
-                s.orphans.remove(&pid);
+            let mut of = None;
+            for (i, s) in self.services.iter_mut().enumerate() {
+                if s.orphans.remove(&pid) {
+                    of = Some(i);
+                }
             }
             self.unowned.remove(&pid);
-            return;
+            return of.map_or(Exited::Unknown, Exited::Of);
         };
         let s = &mut self.services[i];
         let main = s.main.as_mut().expect("UNWRAP: owner has a main process");
@@ -135,6 +154,7 @@ impl Supervisor {
             );
         }
         self.feed(i, Input::MainExited(status), now);
+        Exited::Of(i)
     }
 
     /// Gives every new child of backstop (an orphan of some service) an owner.
@@ -176,12 +196,22 @@ impl Supervisor {
 
     /// Reports `TreeGone` to every stopping service with no process left.
     pub(super) fn check_trees(&mut self, now: Instant) {
-        let waiting: Vec<usize> = (0..self.services.len())
+        let all: HashSet<usize> = (0..self.services.len()).collect();
+        self.check_trees_of(&all, now);
+    }
+
+    /// [`Self::check_trees`] for the services `only`.
+    pub(super) fn check_trees_of(&mut self, only: &HashSet<usize>, now: Instant) {
+        let mut waiting: Vec<usize> = only
+            .iter()
+            .copied()
             .filter(|&i| {
-                let s = &self.services[i];
-                s.state() == ServiceState::Stopping && !s.main.as_ref().is_some_and(|m| m.alive)
+                self.services.get(i).is_some_and(|s| {
+                    s.state() == ServiceState::Stopping && !s.main.as_ref().is_some_and(|m| m.alive)
+                })
             })
             .collect();
+        waiting.sort_unstable();
         if waiting.is_empty() {
             return;
         }
@@ -265,6 +295,16 @@ impl Supervisor {
 }
 
 /// `oom-kill at 64.0 MB, peak 64.0 MB`: the cgroup's limit and peak.
+/// Whose exit a reaped pid was.
+pub(super) enum Exited {
+    /// A probe's child (a check command).
+    Probe,
+    /// The main process or a known leftover of this service.
+    Of(usize),
+    /// A process nobody claimed: any stopping service may be waiting for it.
+    Unknown,
+}
+
 fn oom_note(limit: Option<u64>, peak: Option<u64>) -> String {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let peak = peak.map_or_else(String::new, |p| format!(", peak {}", mb(p)));

@@ -138,7 +138,7 @@ impl Supervisor {
                 let name = s.config.name.clone();
                 self.capture(i, child.stdout, child.stderr);
                 self.services[i].machine.note_main_exists();
-                self.save_state();
+                self.state_dirty = true;
                 self.event(
                     Some(&name),
                     EventKind::Spawned,
