@@ -46,6 +46,8 @@ echo "daemon RSS with $n services: $(awk '/VmRSS/{print $2" kB"}' "/proc/$daemon
 
 t0=$(now)
 "$BIN" -c "$work/backstop.toml" down >/dev/null
-while kill -0 "$daemon" 2>/dev/null; do sleep 0.01; done
+# Gone once it has exited: a zombie waits for whoever adopted it (init).
+running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+while running "$daemon"; do sleep 0.01; done
 t1=$(now)
 echo "down, $n services, until the daemon exited: $(ms "$t0" "$t1") ms"

@@ -226,6 +226,8 @@ pub struct Supervisor {
     /// The state file is behind: written once per turn of the loop, not
     /// once per change (1,000 services stopping made that quadratic).
     state_dirty: bool,
+    /// `attribute_orphans` ran in this turn of the loop.
+    orphans_attributed: bool,
     started: Instant,
     last_exited: Option<String>,
     unowned: HashSet<i32>,
@@ -248,6 +250,16 @@ pub struct Supervisor {
     redactor: Redactor,
     /// Whether services get cgroups, and where.
     cgroups: crate::cgroup::Cgroups,
+}
+
+/// What ended a wait of the supervision loop.
+enum Woke {
+    Child,
+    Control(Control),
+    Internal(Internal),
+    Stop(&'static str),
+    Reload,
+    Deadline,
 }
 
 impl Supervisor {
@@ -298,6 +310,7 @@ impl Supervisor {
             internal_rx,
             shutting_down: false,
             state_dirty: false,
+            orphans_attributed: false,
             started: Instant::now(),
             last_exited: None,
             unowned: HashSet::new(),
@@ -358,6 +371,7 @@ impl Supervisor {
             }
         }
         loop {
+            self.orphans_attributed = false;
             self.schedule(Instant::now());
             if self.shutting_down && self.all_quiet() {
                 break;
@@ -367,18 +381,32 @@ impl Supervisor {
                 self.save_state();
             }
             let deadline = self.next_deadline();
-            tokio::select! {
-                _ = sigchld.recv() => self.reap(Instant::now()),
-                Some(msg) = control.recv() => self.on_control(msg),
-                Some(msg) = self.internal_rx.recv() => self.on_internal(msg),
-                _ = sigterm.recv() => self.begin_shutdown("SIGTERM"),
-                _ = sigint.recv() => self.begin_shutdown("SIGINT"),
-                _ = sighup.recv() => {
+            let woke = tokio::select! {
+                _ = sigchld.recv() => Woke::Child,
+                Some(msg) = control.recv() => Woke::Control(msg),
+                Some(msg) = self.internal_rx.recv() => Woke::Internal(msg),
+                _ = sigterm.recv() => Woke::Stop("SIGTERM"),
+                _ = sigint.recv() => Woke::Stop("SIGINT"),
+                _ = sighup.recv() => Woke::Reload,
+                () = sleep_until(deadline) => Woke::Deadline,
+            };
+            // Time passed while waiting: new orphans may be there.
+            self.orphans_attributed = false;
+            match woke {
+                Woke::Child => self.reap(Instant::now()),
+                Woke::Control(msg) => self.on_control(msg),
+                Woke::Internal(msg) => self.on_internal(msg),
+                Woke::Stop(why) => self.begin_shutdown(why),
+                Woke::Reload => {
                     if let Err(e) = self.reload() {
-                        self.event(None, EventKind::ReloadFailed, format!("config not reloaded; the old one stays in force:\n{e}"));
+                        self.event(
+                            None,
+                            EventKind::ReloadFailed,
+                            format!("config not reloaded; the old one stays in force:\n{e}"),
+                        );
                     }
                 }
-                () = sleep_until(deadline) => self.on_deadlines(Instant::now()),
+                Woke::Deadline => self.on_deadlines(Instant::now()),
             }
         }
         self.final_sweep().await;

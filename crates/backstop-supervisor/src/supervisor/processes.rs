@@ -159,6 +159,11 @@ impl Supervisor {
 
     /// Gives every new child of backstop (an orphan of some service) an owner.
     pub(super) fn attribute_orphans(&mut self) {
+        // Once per turn of the loop: a shutdown signals 1,000 services in
+        // one turn, and reading backstop's children for each was quadratic.
+        if std::mem::replace(&mut self.orphans_attributed, true) {
+            return;
+        }
         let mains: HashSet<i32> = self
             .services
             .iter()
