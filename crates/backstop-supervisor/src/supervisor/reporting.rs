@@ -167,6 +167,9 @@ impl Supervisor {
 /// Memory (bytes) and CPU (seconds) of each service's process tree.
 pub(super) type Usage = std::collections::HashMap<String, (u64, f64)>;
 
+/// From this many services on, usage is read by several threads.
+const PARALLEL_FROM: usize = 64;
+
 /// How a service's usage is read.
 pub(super) enum Measure {
     /// Its cgroup's own accounting: one or two file reads.
@@ -187,16 +190,39 @@ pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) +
             let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
             (rss, cpu)
         };
-        let usage = trees
-            .into_iter()
-            .map(|(name, how)| {
-                let figures = match how {
-                    Measure::Cgroup(cg) => cg.usage().unwrap_or_else(|| tree(&cg.members())),
-                    Measure::Tree(roots) => tree(&roots),
-                };
-                (name, figures)
+        let measure = |part: &[(String, Measure)]| -> Vec<(String, (u64, f64))> {
+            part.iter()
+                .map(|(name, how)| {
+                    let figures = match how {
+                        Measure::Cgroup(cg) => cg.usage().unwrap_or_else(|| tree(&cg.members())),
+                        Measure::Tree(roots) => tree(roots),
+                    };
+                    (name.clone(), figures)
+                })
+                .collect()
+        };
+        // A file read or two per service, about 20 µs each: with hundreds
+        // of services the reads are shared among the cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(4);
+        let usage: Usage = if trees.len() < PARALLEL_FROM || threads < 2 {
+            measure(&trees).into_iter().collect()
+        } else {
+            let chunk = trees.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = trees
+                    .chunks(chunk)
+                    .skip(1)
+                    .map(|part| scope.spawn(|| measure(part)))
+                    .collect();
+                let mut all = measure(&trees[..chunk.min(trees.len())]);
+                for part in parts {
+                    all.extend(part.join().unwrap_or_default());
+                }
+                all.into_iter().collect()
             })
-            .collect();
+        };
         done(usage);
     });
 }
