@@ -51,3 +51,14 @@ running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/d
 while running "$daemon"; do sleep 0.01; done
 t1=$(now)
 echo "down, $n services, until the daemon exited: $(ms "$t0" "$t1") ms"
+
+# The floor, in the same run: bash starting N sleeps, then SIGTERMing and
+# reaping them (no supervision, no logs, no cgroups).
+t0=$(now)
+pids=()
+for _ in $(seq 1 "$n"); do sleep 100000 & pids+=($!); done
+t1=$(now)
+kill -TERM "${pids[@]}"
+wait 2>/dev/null || true
+t2=$(now)
+echo "floor: bash starts $n sleeps in $(ms "$t0" "$t1") ms, SIGTERMs and reaps them in $(ms "$t1" "$t2") ms"
