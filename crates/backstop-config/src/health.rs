@@ -63,10 +63,13 @@ pub enum Probe {
         /// Program and arguments (no shell unless you write `sh -c`).
         command: Vec<String>,
     },
-    /// Connect to PostgreSQL and run `SELECT 1`.
+    /// Connect to PostgreSQL and run `SELECT 1`; with limits, also read
+    /// `pg_stat_activity` and fail when one is passed.
     Postgres {
         /// `postgres://user:password@host:port/db` (or key=value form).
         dsn: SecretUrl,
+        /// `connections_used`, `longest_query`, `blocked`, … (none: ping only).
+        limits: PostgresLimits,
     },
     /// Memory and CPU of the service's whole process tree.
     Process(ProcessLimits),
@@ -84,6 +87,38 @@ pub enum Probe {
         /// `redis://[user][:password]@host:port[/db]`.
         url: SecretUrl,
     },
+}
+
+/// What a PostgreSQL check holds the server to, beyond answering: each
+/// written `"< LIMIT"` in the check (`connections_used = "< 80%"`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PostgresLimits {
+    /// Connections in use, in percent of `max_connections`, must stay below.
+    pub connections_used: Option<f64>,
+    /// The longest-running active query must be shorter.
+    pub longest_query: Option<Duration>,
+    /// Sessions waiting on a lock must be fewer.
+    pub blocked: Option<u64>,
+    /// A session idle in a transaction must have been so for less.
+    pub idle_in_transaction: Option<Duration>,
+    /// On a replica, the replay lag must be shorter.
+    pub replication_lag: Option<Duration>,
+}
+
+impl PostgresLimits {
+    /// The keys, as written in a check.
+    pub const KEYS: [&'static str; 5] = [
+        "connections_used",
+        "longest_query",
+        "blocked",
+        "idle_in_transaction",
+        "replication_lag",
+    ];
+
+    /// True when no limit is set (the check only pings).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// `process = { … }`: limits on the service's whole process tree.
@@ -181,7 +216,7 @@ impl Probe {
             Self::Http(h) => h.url.clone(),
             Self::Tcp { address } => address.clone(),
             Self::Exec { command } => command.join(" "),
-            Self::Postgres { dsn } => dsn.redacted(),
+            Self::Postgres { dsn, .. } => dsn.redacted(),
             Self::Redis { url } => url.redacted(),
             Self::Disk { path, .. } => path.display().to_string(),
             Self::Process(_) => "process tree".to_string(),
@@ -345,6 +380,7 @@ mod tests {
         );
         let p = Probe::Postgres {
             dsn: SecretUrl("postgres://a:pw@h/d".into()),
+            limits: PostgresLimits::default(),
         };
         assert!(!format!("{p:?}").contains("pw"));
         assert_eq!(p.target(), "postgres://a:***@h/d");

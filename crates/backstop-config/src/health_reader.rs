@@ -8,8 +8,8 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
 use crate::health::{
-    CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, Probe, SecretUrl,
-    parse_comparison,
+    CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, PostgresLimits,
+    Probe, SecretUrl, parse_comparison,
 };
 use crate::model::EnvVars;
 use crate::reader::{Reader, Value};
@@ -28,6 +28,11 @@ const COMMON_KEYS: &[&str] = &[
     "process",
     "max_used",
     "max_inodes",
+    "connections_used",
+    "longest_query",
+    "blocked",
+    "idle_in_transaction",
+    "replication_lag",
     "method",
     "headers",
     "expect",
@@ -232,6 +237,17 @@ fn read_check(
         }
     };
     let (_, target) = table.get_key_value(kind).expect("UNWRAP: found above");
+    if kind != "postgres" {
+        for key in PostgresLimits::KEYS {
+            if let Some((k, _)) = table.get_key_value(key) {
+                r.error(Diagnostic::error(
+                    format!("`{key}` is not a key of a {kind} check"),
+                    k.span(),
+                    "it applies to a `postgres` check",
+                ));
+            }
+        }
+    }
     // A bad probe does not stop the reading: the other keys may hold errors too.
     let probe = match kind {
         "http" => read_http(r, table, target, context, base),
@@ -262,8 +278,12 @@ fn read_check(
                 expected: "a DSN such as \"postgres://user:password@127.0.0.1:5432/db\"",
             },
         )
-        .map(|dsn| Probe::Postgres {
-            dsn: SecretUrl(dsn),
+        .and_then(|dsn| {
+            let limits = read_postgres_limits(r, table, &what)?;
+            Some(Probe::Postgres {
+                dsn: SecretUrl(dsn),
+                limits,
+            })
         }),
         "redis" => read_url(
             r,
@@ -597,8 +617,115 @@ fn read_expect(r: &mut Reader, expect: &DeTable<'_>, context: &str, probe: &mut 
     }
 }
 
+/// `connections_used = "< 80%"`, `longest_query = "< 30s"`, `blocked = "< 5"`,
+/// `idle_in_transaction = "< 5m"`, `replication_lag = "< 10s"`.
+fn read_postgres_limits(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<PostgresLimits> {
+    let mut limits = PostgresLimits::default();
+    let mut ok = true;
+    for key in PostgresLimits::KEYS {
+        let Some((_, v)) = table.get_key_value(key) else {
+            continue;
+        };
+        let text = match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(i) => format!("< {i}"),
+            _ => String::new(),
+        };
+        let bound = text.trim().strip_prefix('<').map(str::trim);
+        let expected = match key {
+            "connections_used" => "a percentage bound such as \"< 80%\"",
+            "blocked" => "a count bound of at least 1 such as \"< 5\" (\"< 1\": none may wait)",
+            _ => "a duration bound such as \"< 30s\"",
+        };
+        let parsed = bound.and_then(|b| match key {
+            "connections_used" => b
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .filter(|n| (0.0..=100.0).contains(n))
+                .map(|n| limits.connections_used = Some(n)),
+            "blocked" => b
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| limits.blocked = Some(n)),
+            _ => crate::parse_duration(b).map(|d| match key {
+                "longest_query" => limits.longest_query = Some(d),
+                "idle_in_transaction" => limits.idle_in_transaction = Some(d),
+                _ => limits.replication_lag = Some(d),
+            }),
+        });
+        if parsed.is_none() {
+            r.error(Diagnostic::error(
+                format!("invalid {}", what(key)),
+                v.span(),
+                format!("expected {expected}"),
+            ));
+            ok = false;
+        }
+    }
+    ok.then_some(limits)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn postgres_limits_are_read_and_refused_elsewhere_or_malformed() {
+        let load = |source: &str| {
+            crate::parse(
+                std::path::Path::new("/tmp/backstop.toml"),
+                source.to_string(),
+            )
+        };
+        let loaded = load(
+            r#"
+[checks.db]
+postgres = "postgres://u:p@127.0.0.1:5432/app"
+connections_used = "< 80%"
+longest_query = "< 30s"
+blocked = "< 5"
+idle_in_transaction = "<5m"
+replication_lag = "< 10s"
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let crate::Probe::Postgres { limits, .. } = &loaded.config.checks[0].check.probe else {
+            panic!("postgres")
+        };
+        assert_eq!(limits.connections_used, Some(80.0));
+        assert_eq!(
+            limits.longest_query,
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(limits.blocked, Some(5));
+        assert_eq!(
+            limits.idle_in_transaction,
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(
+            limits.replication_lag,
+            Some(std::time::Duration::from_secs(10))
+        );
+
+        let err = load("[checks.web]\nhttp = \"http://127.0.0.1:1/\"\nblocked = \"< 5\"\n")
+            .expect_err("refused")
+            .render(false);
+        assert!(
+            err.contains("`blocked` is not a key of a http check") && err.contains(":3:1"),
+            "{err}"
+        );
+        let err = load("[checks.db]\npostgres = \"postgres://h/d\"\nconnections_used = \"80\"\n")
+            .expect_err("refused")
+            .render(false);
+        assert!(
+            err.contains("expected a percentage bound such as \"< 80%\""),
+            "{err}"
+        );
+    }
+
     #[test]
     fn check_env_and_headers_read_like_service_env() {
         let source = r#"

@@ -311,7 +311,7 @@ impl Redactor {
                     self.learn(k, v, false);
                 }
             }
-            Probe::Postgres { dsn } => self.learn_url(&dsn.0),
+            Probe::Postgres { dsn, .. } => self.learn_url(&dsn.0),
             Probe::Redis { url } => self.learn_url(&url.0),
             Probe::Exec { command } => self.learn_command(command),
             Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}

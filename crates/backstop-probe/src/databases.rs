@@ -9,8 +9,12 @@ use std::str::FromStr;
 
 use crate::io_reason;
 
-/// `SELECT 1`, then version and connection use.
-pub(crate) async fn postgres(dsn: &str) -> Result<String, String> {
+/// `SELECT 1`, then version and connection use; with `limits`, what
+/// `pg_stat_activity` says about them, the culprit named when one is passed.
+pub(crate) async fn postgres(
+    dsn: &str,
+    limits: &backstop_config::PostgresLimits,
+) -> Result<String, String> {
     let config = tokio_postgres::Config::from_str(dsn)
         .map_err(|e| format!("invalid PostgreSQL DSN: {e}"))?;
     let target = describe_target(&config);
@@ -20,25 +24,176 @@ pub(crate) async fn postgres(dsn: &str) -> Result<String, String> {
         .await
         .map_err(|e| postgres_error(&e, &target, &user))?;
     tokio::spawn(connection);
-    client
-        .simple_query("SELECT 1")
-        .await
-        .map_err(|e| postgres_error(&e, &target, &user))?;
+    let fail = |e: tokio_postgres::Error| postgres_error(&e, &target, &user);
+    client.simple_query("SELECT 1").await.map_err(fail)?;
     let row = client
         .query_one(
             "SELECT current_setting('server_version'), \
-             (SELECT count(*) FROM pg_stat_activity), \
+             (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), \
              current_setting('max_connections')::int8",
             &[],
         )
         .await
-        .map_err(|e| postgres_error(&e, &target, &user))?;
+        .map_err(fail)?;
     let version: String = row.get(0);
     let used: i64 = row.get(1);
     let max: i64 = row.get(2);
-    Ok(format!(
-        "PostgreSQL {version} at {target}: {used}/{max} connections"
-    ))
+    let mut figures = vec![format!("{used}/{max} connections")];
+    let mut passed = Vec::new();
+    if let Some(limit) = limits.connections_used {
+        #[allow(clippy::cast_precision_loss, reason = "a percentage")]
+        let percent = used as f64 * 100.0 / max.max(1) as f64;
+        if percent >= limit {
+            let top = client
+                .query_opt(
+                    "SELECT coalesce(host(client_addr), 'local socket'), count(*) FROM pg_stat_activity \
+                     WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+                    &[],
+                )
+                .await
+                .map_err(fail)?
+                .map(|r| format!(" (most from {}: {})", r.get::<_, String>(0), r.get::<_, i64>(1)))
+                .unwrap_or_default();
+            passed.push(format!(
+                "{used}/{max} connections in use ({percent:.0}%, limit {limit}%){top}"
+            ));
+        }
+    }
+    if let Some(limit) = limits.longest_query {
+        let row = client
+            .query_opt(
+                "SELECT pid, coalesce(usename, ''), extract(epoch FROM now() - query_start)::float8, query \
+                 FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() \
+                 AND backend_type = 'client backend' ORDER BY query_start LIMIT 1",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+        if let Some(r) = row {
+            let (pid, who, secs, query): (i32, String, f64, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            figures.push(format!("longest query {secs:.1}s"));
+            if secs >= limit.as_secs_f64() {
+                passed.push(format!(
+                    "a query has run for {secs:.1}s (limit {}): pid {pid}, user {who}: {}",
+                    humantime::format_duration(limit),
+                    mask_literals(&query)
+                ));
+            }
+        }
+    }
+    if let Some(limit) = limits.blocked {
+        let rows = client
+            .query(
+                "SELECT pid, pg_blocking_pids(pid)::text, coalesce(usename, ''), query FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' ORDER BY query_start",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+        figures.push(format!("{} waiting on locks", rows.len()));
+        if let Some(r) = rows.first().filter(|_| rows.len() as u64 >= limit) {
+            let (pid, by, who, query): (i32, String, String, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            passed.push(format!(
+                "{} session(s) wait on a lock (limit {limit}): pid {pid} (user {who}: {}) is blocked by pid {}",
+                rows.len(),
+                mask_literals(&query),
+                by.trim_matches(['{', '}'])
+            ));
+        }
+    }
+    if let Some(limit) = limits.idle_in_transaction {
+        let row = client
+            .query_opt(
+                "SELECT pid, coalesce(usename, ''), extract(epoch FROM now() - state_change)::float8, \
+                 coalesce(host(client_addr), 'local socket') FROM pg_stat_activity \
+                 WHERE state LIKE 'idle in transaction%' ORDER BY state_change LIMIT 1",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+        if let Some(r) = row {
+            let (pid, who, secs, from): (i32, String, f64, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            if secs >= limit.as_secs_f64() {
+                passed.push(format!(
+                    "a session has been idle in a transaction for {secs:.0}s (limit {}): pid {pid}, user {who}, from {from}",
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+    }
+    if let Some(limit) = limits.replication_lag {
+        let lag: Option<f64> = client
+            .query_one(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN \
+                 extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END",
+                &[],
+            )
+            .await
+            .map_err(fail)?
+            .get(0);
+        if let Some(lag) = lag {
+            figures.push(format!("replication lag {lag:.1}s"));
+            if lag >= limit.as_secs_f64() {
+                passed.push(format!(
+                    "the replica replays {lag:.1}s behind (limit {})",
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+    }
+    if passed.is_empty() {
+        Ok(format!(
+            "PostgreSQL {version} at {target}: {}",
+            figures.join(", ")
+        ))
+    } else {
+        Err(format!("PostgreSQL at {target}: {}", passed.join("; ")))
+    }
+}
+
+/// A query with its literals masked (`WHERE email = $?`): what it does,
+/// never the data it carries.
+fn mask_literals(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut chars = query.chars().peekable();
+    let mut prev_word = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            // A string literal, '' escapes included.
+            while let Some(d) = chars.next() {
+                if d == '\'' {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+            }
+            out.push_str("$?");
+            prev_word = false;
+        } else if c.is_ascii_digit() && !prev_word {
+            while chars
+                .peek()
+                .is_some_and(|d| d.is_ascii_digit() || *d == '.')
+            {
+                chars.next();
+            }
+            out.push_str("$?");
+        } else {
+            prev_word = c.is_alphanumeric() || c == '_' || c == '$';
+            out.push(c);
+        }
+    }
+    let squeezed: Vec<&str> = out.split_whitespace().collect();
+    let one_line = squeezed.join(" ");
+    if one_line.chars().count() > 200 {
+        format!("{}…", one_line.chars().take(200).collect::<String>())
+    } else {
+        one_line
+    }
 }
 
 fn describe_target(config: &tokio_postgres::Config) -> String {
@@ -134,4 +289,20 @@ fn redis_error(e: &redis::RedisError, target: &str) -> String {
         return format!("cannot connect to Redis at {target}: connection refused");
     }
     format!("Redis at {target}: {e}")
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_literals;
+
+    #[test]
+    fn literals_are_masked_and_names_kept() {
+        assert_eq!(
+            mask_literals(
+                "SELECT * FROM users WHERE email = 'a@b.c' AND id = 42 AND t2.x1 = 'it''s'"
+            ),
+            "SELECT * FROM users WHERE email = $? AND id = $? AND t2.x1 = $?"
+        );
+        assert_eq!(mask_literals("select pg_sleep(60)"), "select pg_sleep($?)");
+    }
 }

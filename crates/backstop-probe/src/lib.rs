@@ -79,7 +79,7 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
             Probe::Http(h) => http::probe(h).await,
             Probe::Tcp { address } => tcp(address).await,
             Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
-            Probe::Postgres { dsn } => databases::postgres(&dsn.0).await,
+            Probe::Postgres { dsn, limits } => databases::postgres(&dsn.0, limits).await,
             Probe::Redis { url } => databases::redis(&url.0).await,
             // It needs the service's process tree: the supervisor (and
             // `backstop check`) measure it themselves.

@@ -165,3 +165,141 @@ restart = {{ max_restarts = 1, backoff_initial = "100ms" }}
     });
     assert_eq!(api["restarts"], 0, "{api}");
 }
+
+/// `psql` as the test's own client, in its own process group (killed with it).
+fn psql(port: u16, sql: &str) -> support::Reap {
+    use std::os::unix::process::CommandExt;
+    let child = std::process::Command::new(format!("{}/psql", support::postgres_bin()))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .env("PGPASSWORD", "s3cret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("psql (Debian package postgresql-client) comes with postgresql");
+    support::Reap(child)
+}
+
+/// One value of a query, by `psql -tA` (empty when it fails).
+fn psql_value(port: u16, sql: &str) -> String {
+    let out = std::process::Command::new(format!("{}/psql", support::postgres_bin()))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-tA",
+            "-c",
+            sql,
+        ])
+        .env("PGPASSWORD", "s3cret")
+        .output()
+        .expect("psql comes with postgresql");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn postgres_limits_name_the_connection_hog_the_long_query_and_the_lock() {
+    let pg = free_port();
+    let services = postgres_services(pg).replace(
+        "\"listen_addresses=127.0.0.1\"]",
+        "\"listen_addresses=127.0.0.1\", \"-c\", \"max_connections=10\"]",
+    );
+    let s = sandbox(&format!(
+        r#"
+{services}
+[checks.pg-limits]
+postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
+connections_used = "< 80%"
+longest_query = "< 1s"
+blocked = "< 1"
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("postgres", "running", T);
+    let check = |s: &support::Sandbox| -> (i32, String) {
+        let out = s.run(&["check", "--json", "pg-limits"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let detail = check_row(&v, "pg-limits")["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (out.status.code().unwrap_or(-1), detail)
+    };
+    // Quiet: the figures, passing.
+    let (code, detail) = wait_until("pg-limits passing", T, || {
+        let (code, detail) = check(&s);
+        (code == 0).then_some((code, detail))
+    });
+    assert_eq!(code, 0);
+    assert!(
+        detail.contains("/10 connections") && detail.contains("0 waiting on locks"),
+        "{detail}"
+    );
+
+    // A lock held by one session and waited on by another.
+    psql_value(pg, "CREATE TABLE orders (id int, email text)");
+    assert_eq!(psql_value(pg, "SELECT count(*) FROM orders"), "0");
+    let _holder = psql(
+        pg,
+        "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+    );
+    // The waiter comes once the lock is held, or it would not wait.
+    wait_until("the holder's lock", T, || {
+        (psql_value(
+            pg,
+            "SELECT count(*) FROM pg_locks WHERE relation = 'orders'::regclass AND granted",
+        ) == "1")
+            .then_some(())
+    });
+    let _waiter = psql(pg, "SELECT * FROM orders WHERE email = 'ceo@example.com'");
+    let detail = wait_until("the lock reported", T, || {
+        let (code, detail) = check(&s);
+        (code == 1 && detail.contains("wait on a lock")).then_some(detail)
+    });
+    assert!(detail.contains("is blocked by pid"), "{detail}");
+    assert!(
+        detail.contains("WHERE email = $?"),
+        "the waiter's query, masked: {detail}"
+    );
+    assert!(!detail.contains("ceo@example.com"), "no literal: {detail}");
+    // The holder's pg_sleep has run past 1 s: the longest query, masked.
+    let detail = wait_until("the long query reported", T, || {
+        let (_, detail) = check(&s);
+        detail.contains("a query has run for").then_some(detail)
+    });
+    assert!(
+        detail.contains("pg_sleep($?)") && detail.contains("user postgres"),
+        "{detail}"
+    );
+
+    // Connections: with 8 more sleeping clients, 10 of 10 are in use (the
+    // check's own included) and the address holding most is named.
+    let _hogs: Vec<support::Reap> = (0..6).map(|_| psql(pg, "SELECT pg_sleep(120)")).collect();
+    let detail = wait_until("the connections reported", T, || {
+        let (_, detail) = check(&s);
+        detail.contains("connections in use").then_some(detail)
+    });
+    assert!(
+        detail.contains("limit 80%") && detail.contains("most from 127.0.0.1: "),
+        "{detail}"
+    );
+}

@@ -85,7 +85,7 @@ fn check_by_hand(c: &HealthCheck) -> (String, String) {
             "the command exits 0".to_string(),
             command.iter().map(|a| sh(a)).collect::<Vec<_>>().join(" "),
         ),
-        Probe::Postgres { dsn } => (
+        Probe::Postgres { dsn, .. } => (
             format!("PostgreSQL at {} answers SELECT 1", dsn.redacted()),
             format!("psql {} -c 'SELECT 1'", sh(&dsn.redacted())),
         ),
