@@ -1,5 +1,5 @@
 //! `backstop top`, driven in a real terminal: tmux runs it, `send-keys`
-//! presses keys, `capture-pane` reads the screen.
+//! presses keys, `capture-pane` reads the screen (with `-e`, its colours).
 
 mod support;
 
@@ -15,7 +15,10 @@ struct Tmux(String);
 
 impl Tmux {
     fn new() -> Self {
-        Self(format!("bstop{}", std::process::id()))
+        // One server per test, also when tests share a process (cargo test).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(format!("bstop{}-{n}", std::process::id()))
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
@@ -157,4 +160,111 @@ restart = { backoff_initial = "300ms" }
         (!tmux.run(&["has-session", "-t", "top"]).status.success()).then_some(())
     });
     assert!(!alive(pid));
+}
+
+/// The SGR colour of the line of `service` on the screen (tmux writes the
+/// colours it shows as `ESC[3Xm`, `ESC[9Xm` or `ESC[38;5;Xm`).
+fn colour_of(screen: &str, service: &str) -> Option<&'static str> {
+    let line = screen.lines().find(|l| {
+        let plain: String = strip_sgr(l);
+        plain.split_whitespace().next() == Some(service)
+    })?;
+    for (name, codes) in [
+        (
+            "red",
+            ["\x1b[31m", "\x1b[91m", "\x1b[38;5;1m", "\x1b[38;5;9m"],
+        ),
+        (
+            "green",
+            ["\x1b[32m", "\x1b[92m", "\x1b[38;5;2m", "\x1b[38;5;10m"],
+        ),
+        (
+            "yellow",
+            ["\x1b[33m", "\x1b[93m", "\x1b[38;5;3m", "\x1b[38;5;11m"],
+        ),
+    ] {
+        if codes.iter().any(|c| line.contains(c)) {
+            return Some(name);
+        }
+    }
+    None
+}
+
+fn strip_sgr(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_service_killed_from_outside_turns_red_then_green() {
+    let s = Sandbox::new(
+        r#"
+[services.web]
+command = "sleep 1000"
+restart = { backoff_initial = "3s" }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("web", "running", T);
+    let tmux = Tmux::new();
+    let top = format!(
+        "TERM=xterm-256color {} -c {} top",
+        env!("CARGO_BIN_EXE_backstop"),
+        s.config().display()
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &top,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let coloured = || {
+        String::from_utf8_lossy(&tmux.run(&["capture-pane", "-e", "-p", "-t", "top"]).stdout)
+            .into_owned()
+    };
+    wait_until("web green while it runs", T, || {
+        (colour_of(&coloured(), "web") == Some("green")).then_some(())
+    });
+    let pid = s.service("web")["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Down after a fault, waiting its 3 s backoff: red.
+    wait_until("web red while it waits to be restarted", T, || {
+        (colour_of(&coloured(), "web") == Some("red")).then_some(())
+    });
+    // Restarted: green again, with the restart counted.
+    wait_until("web green again", T, || {
+        let screen = coloured();
+        let row = screen
+            .lines()
+            .map(strip_sgr)
+            .find(|l| l.split_whitespace().next() == Some("web"))?;
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        (colour_of(&screen, "web") == Some("green") && cols.get(5) == Some(&"1")).then_some(())
+    });
+    tmux.run(&["send-keys", "-t", "top", "q"]);
+    wait_until("top to exit on q", T, || {
+        (!tmux.run(&["has-session", "-t", "top"]).status.success()).then_some(())
+    });
 }

@@ -57,8 +57,12 @@ fn full(frame: &mut ratatui::Frame<'_>, area: Rect, title: &str, lines: Vec<Line
 
 fn state_color(state: ServiceState, health: Health) -> Color {
     match state {
-        ServiceState::Failed | ServiceState::CrashLoop | ServiceState::StartupTimeout => Color::Red,
-        ServiceState::Backoff | ServiceState::Pending | ServiceState::Starting => Color::Yellow,
+        // Down after a fault (waiting to be restarted included): red.
+        ServiceState::Failed
+        | ServiceState::CrashLoop
+        | ServiceState::StartupTimeout
+        | ServiceState::Backoff => Color::Red,
+        ServiceState::Pending | ServiceState::Starting => Color::Yellow,
         ServiceState::Running => match health {
             Health::Unhealthy => Color::Red,
             Health::Degraded => Color::Yellow,
