@@ -82,10 +82,13 @@ pub enum Probe {
         /// Fails above this percentage of used inodes (default 90).
         max_inodes: f64,
     },
-    /// Connect to Redis (AUTH from the URL) and `PING`.
+    /// Connect to Redis (AUTH from the URL) and `PING`; with limits, also
+    /// read `INFO` and fail when one is passed.
     Redis {
         /// `redis://[user][:password]@host:port[/db]`.
         url: SecretUrl,
+        /// `memory_used`, `evicted_keys_per_minute`, … (none: ping only).
+        limits: RedisLimits,
     },
 }
 
@@ -119,6 +122,32 @@ impl PostgresLimits {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// What a Redis check holds the server to, beyond answering.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RedisLimits {
+    /// `used_memory` in percent of `maxmemory` must stay below.
+    pub memory_used: Option<f64>,
+    /// Keys evicted per minute must be fewer.
+    pub evicted_keys_per_minute: Option<u64>,
+    /// Connections rejected (`maxclients`) per minute must be fewer.
+    pub rejected_connections_per_minute: Option<u64>,
+    /// Clients blocked (`BLPOP` and the like) must be fewer.
+    pub blocked_clients: Option<u64>,
+    /// The last RDB save and AOF write must have succeeded.
+    pub persistence: bool,
+}
+
+impl RedisLimits {
+    /// The keys, as written in a check.
+    pub const KEYS: [&'static str; 5] = [
+        "memory_used",
+        "evicted_keys_per_minute",
+        "rejected_connections_per_minute",
+        "blocked_clients",
+        "persistence",
+    ];
 }
 
 /// `process = { … }`: limits on the service's whole process tree.
@@ -217,7 +246,7 @@ impl Probe {
             Self::Tcp { address } => address.clone(),
             Self::Exec { command } => command.join(" "),
             Self::Postgres { dsn, .. } => dsn.redacted(),
-            Self::Redis { url } => url.redacted(),
+            Self::Redis { url, .. } => url.redacted(),
             Self::Disk { path, .. } => path.display().to_string(),
             Self::Process(_) => "process tree".to_string(),
         }

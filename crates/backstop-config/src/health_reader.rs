@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 use crate::diagnostic::Diagnostic;
 use crate::health::{
     CheckConfig, HealthCheck, HttpProbe, JsonCondition, JsonExpect, OnFailure, PostgresLimits,
-    Probe, SecretUrl, parse_comparison,
+    Probe, RedisLimits, SecretUrl, parse_comparison,
 };
 use crate::model::EnvVars;
 use crate::reader::{Reader, Value};
@@ -33,6 +33,11 @@ const COMMON_KEYS: &[&str] = &[
     "blocked",
     "idle_in_transaction",
     "replication_lag",
+    "memory_used",
+    "evicted_keys_per_minute",
+    "rejected_connections_per_minute",
+    "blocked_clients",
+    "persistence",
     "method",
     "headers",
     "expect",
@@ -237,6 +242,17 @@ fn read_check(
         }
     };
     let (_, target) = table.get_key_value(kind).expect("UNWRAP: found above");
+    if kind != "redis" {
+        for key in RedisLimits::KEYS {
+            if let Some((k, _)) = table.get_key_value(key) {
+                r.error(Diagnostic::error(
+                    format!("`{key}` is not a key of a {kind} check"),
+                    k.span(),
+                    "it applies to a `redis` check",
+                ));
+            }
+        }
+    }
     if kind != "postgres" {
         for key in PostgresLimits::KEYS {
             if let Some((k, _)) = table.get_key_value(key) {
@@ -295,8 +311,12 @@ fn read_check(
                 expected: "a URL such as \"redis://:password@127.0.0.1:6379/0\"",
             },
         )
-        .map(|url| Probe::Redis {
-            url: SecretUrl(url),
+        .and_then(|url| {
+            let limits = read_redis_limits(r, table, &what)?;
+            Some(Probe::Redis {
+                url: SecretUrl(url),
+                limits,
+            })
         }),
         "process" => read_process(r, target, context),
         "disk" => {
@@ -670,8 +690,107 @@ fn read_postgres_limits(
     ok.then_some(limits)
 }
 
+/// `memory_used = "< 90%"`, `evicted_keys_per_minute = "< 100"`,
+/// `rejected_connections_per_minute = "< 1"`, `blocked_clients = "< 10"`,
+/// `persistence = true`.
+fn read_redis_limits(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<RedisLimits> {
+    let mut limits = RedisLimits::default();
+    let mut ok = true;
+    for key in RedisLimits::KEYS {
+        let Some((_, v)) = table.get_key_value(key) else {
+            continue;
+        };
+        if key == "persistence" {
+            if let DeValue::Boolean(b) = v.get_ref() {
+                limits.persistence = *b;
+            } else {
+                r.expected(v, &what(key), "true or false");
+                ok = false;
+            }
+            continue;
+        }
+        let text = match v.get_ref() {
+            DeValue::String(s) => s.to_string(),
+            DeValue::Integer(i) => format!("< {i}"),
+            _ => String::new(),
+        };
+        let bound = text.trim().strip_prefix('<').map(str::trim);
+        let parsed = bound.and_then(|b| {
+            if key == "memory_used" {
+                b.strip_suffix('%')
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+                    .filter(|n| (0.0..=100.0).contains(n))
+                    .map(|n| limits.memory_used = Some(n))
+            } else {
+                b.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .map(|n| match key {
+                        "evicted_keys_per_minute" => limits.evicted_keys_per_minute = Some(n),
+                        "rejected_connections_per_minute" => {
+                            limits.rejected_connections_per_minute = Some(n);
+                        }
+                        _ => limits.blocked_clients = Some(n),
+                    })
+            }
+        });
+        if parsed.is_none() {
+            let expected = if key == "memory_used" {
+                "a percentage bound such as \"< 90%\""
+            } else {
+                "a count bound of at least 1 such as \"< 10\" (\"< 1\": none)"
+            };
+            r.error(Diagnostic::error(
+                format!("invalid {}", what(key)),
+                v.span(),
+                format!("expected {expected}"),
+            ));
+            ok = false;
+        }
+    }
+    ok.then_some(limits)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redis_limits_are_read_and_refused_elsewhere() {
+        let load = |source: &str| {
+            crate::parse(
+                std::path::Path::new("/tmp/backstop.toml"),
+                source.to_string(),
+            )
+        };
+        let loaded = load(
+            "[checks.cache]\nredis = \"redis://127.0.0.1:6379/0\"\nmemory_used = \"< 90%\"\nevicted_keys_per_minute = \"< 100\"\nrejected_connections_per_minute = 1\nblocked_clients = \"< 10\"\npersistence = true\n",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let crate::Probe::Redis { limits, .. } = &loaded.config.checks[0].check.probe else {
+            panic!("redis")
+        };
+        assert_eq!(
+            (
+                limits.memory_used,
+                limits.evicted_keys_per_minute,
+                limits.rejected_connections_per_minute,
+                limits.blocked_clients,
+                limits.persistence
+            ),
+            (Some(90.0), Some(100), Some(1), Some(10), true)
+        );
+        let err = load("[checks.db]\npostgres = \"postgres://h/d\"\nmemory_used = \"< 90%\"\n")
+            .expect_err("refused")
+            .render(false);
+        assert!(
+            err.contains("`memory_used` is not a key of a postgres check"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn postgres_limits_are_read_and_refused_elsewhere_or_malformed() {
         let load = |source: &str| {

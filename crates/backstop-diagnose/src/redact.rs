@@ -312,7 +312,7 @@ impl Redactor {
                 }
             }
             Probe::Postgres { dsn, .. } => self.learn_url(&dsn.0),
-            Probe::Redis { url } => self.learn_url(&url.0),
+            Probe::Redis { url, .. } => self.learn_url(&url.0),
             Probe::Exec { command } => self.learn_command(command),
             Probe::Tcp { .. } | Probe::Disk { .. } | Probe::Process(_) => {}
         }

@@ -240,7 +240,10 @@ fn postgres_error(e: &tokio_postgres::Error, target: &str, user: &str) -> String
 }
 
 /// `PING`, then used memory against `maxmemory`.
-pub(crate) async fn redis(url: &str) -> Result<String, String> {
+pub(crate) async fn redis(
+    url: &str,
+    limits: &backstop_config::RedisLimits,
+) -> Result<String, String> {
     let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
     let target = {
         let info = client.get_connection_info();
@@ -254,22 +257,121 @@ pub(crate) async fn redis(url: &str) -> Result<String, String> {
         .query_async(&mut con)
         .await
         .map_err(|e| redis_error(&e, &target))?;
+    // The default sections: memory, stats, clients, persistence among them.
     let info: String = redis::cmd("INFO")
-        .arg("memory")
         .query_async(&mut con)
         .await
         .map_err(|e| redis_error(&e, &target))?;
-    let field = |name: &str| {
+    let text = |name: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(str::trim)
     };
+    let field = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
     let used = field("used_memory").unwrap_or(0);
-    let memory = match field("maxmemory") {
-        Some(max) if max > 0 => format!("{} of maxmemory {}", mb(used), mb(max)),
-        _ => format!("{} used, no maxmemory", mb(used)),
+    let max = field("maxmemory").filter(|m| *m > 0);
+    let memory = match max {
+        Some(max) => format!("{} of maxmemory {}", mb(used), mb(max)),
+        None => format!("{} used, no maxmemory", mb(used)),
     };
-    Ok(format!("Redis at {target}: {pong}, {memory}"))
+    let mut figures = vec![pong, memory];
+    let mut passed = Vec::new();
+    if let (Some(limit), Some(max)) = (limits.memory_used, max) {
+        #[allow(clippy::cast_precision_loss, reason = "a percentage")]
+        let percent = used as f64 * 100.0 / max as f64;
+        if percent >= limit {
+            passed.push(format!(
+                "{} of maxmemory {} in use ({percent:.0}%, limit {limit}%), policy {}",
+                mb(used),
+                mb(max),
+                text("maxmemory_policy").unwrap_or("unknown")
+            ));
+        }
+    }
+    let evicted = field("evicted_keys").unwrap_or(0);
+    let rejected = field("rejected_connections").unwrap_or(0);
+    // Per minute since this check's previous run against the same server.
+    let rates = rates(url, evicted, rejected);
+    for (limit, total, rate, what) in [
+        (
+            limits.evicted_keys_per_minute,
+            evicted,
+            rates.map(|r| r.0),
+            "keys evicted",
+        ),
+        (
+            limits.rejected_connections_per_minute,
+            rejected,
+            rates.map(|r| r.1),
+            "connections rejected (maxclients)",
+        ),
+    ] {
+        let Some(limit) = limit else { continue };
+        match rate {
+            Some(per_minute) => {
+                figures.push(format!("{per_minute:.0} {what}/min"));
+                #[allow(clippy::cast_precision_loss, reason = "a rate")]
+                if per_minute >= limit as f64 {
+                    passed.push(format!(
+                        "{per_minute:.0} {what} per minute (limit {limit}; {total} since the server started)"
+                    ));
+                }
+            }
+            None => figures.push(format!("{total} {what} since the server started")),
+        }
+    }
+    if let Some(limit) = limits.blocked_clients {
+        let blocked = field("blocked_clients").unwrap_or(0);
+        figures.push(format!("{blocked} blocked clients"));
+        if blocked >= limit {
+            passed.push(format!("{blocked} clients are blocked (limit {limit})"));
+        }
+    }
+    if limits.persistence {
+        if let Some(status) = text("rdb_last_bgsave_status").filter(|s| *s != "ok") {
+            passed.push(format!(
+                "the last RDB save failed ({status}); changes since {} are not on disk",
+                text("rdb_changes_since_last_save").unwrap_or("?")
+            ));
+        }
+        if text("aof_enabled") == Some("1") {
+            if let Some(status) = text("aof_last_write_status").filter(|s| *s != "ok") {
+                passed.push(format!("the last AOF write failed ({status})"));
+            }
+        }
+    }
+    if passed.is_empty() {
+        Ok(format!("Redis at {target}: {}", figures.join(", ")))
+    } else {
+        Err(format!("Redis at {target}: {}", passed.join("; ")))
+    }
+}
+
+/// Evictions and rejections per minute since the previous run of a check
+/// against `url` in this process (`None` on the first run, or after the
+/// server restarted and its counters fell).
+fn rates(url: &str, evicted: u64, rejected: u64) -> Option<(f64, f64)> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    use std::time::Instant;
+    /// When, and the evicted and rejected totals, of the last run per URL.
+    type Seen = HashMap<String, (Instant, u64, u64)>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let now = Instant::now();
+    let before = seen.insert(url.to_string(), (now, evicted, rejected))?;
+    let minutes = now.duration_since(before.0).as_secs_f64() / 60.0;
+    if minutes <= 0.0 || evicted < before.1 || rejected < before.2 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a rate")]
+    Some((
+        (evicted - before.1) as f64 / minutes,
+        (rejected - before.2) as f64 / minutes,
+    ))
 }
 
 fn mb(bytes: u64) -> String {

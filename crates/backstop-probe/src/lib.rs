@@ -80,7 +80,7 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
             Probe::Tcp { address } => tcp(address).await,
             Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
             Probe::Postgres { dsn, limits } => databases::postgres(&dsn.0, limits).await,
-            Probe::Redis { url } => databases::redis(&url.0).await,
+            Probe::Redis { url, limits } => databases::redis(&url.0, limits).await,
             // It needs the service's process tree: the supervisor (and
             // `backstop check`) measure it themselves.
             Probe::Process(_) => {

@@ -303,3 +303,75 @@ blocked = "< 1"
         "{detail}"
     );
 }
+
+#[test]
+fn redis_limits_name_a_full_cache_and_its_evictions() {
+    let rd = free_port();
+    let s = support::Sandbox::new(&format!(
+        r#"
+[services.redis]
+command = ["redis-server", "--port", "{rd}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]
+
+[[services.redis.health]]
+redis = "redis://127.0.0.1:{rd}/0"
+interval = "200ms"
+
+[checks.cache]
+redis = "redis://127.0.0.1:{rd}/0"
+memory_used = "< 80%"
+evicted_keys_per_minute = "< 1"
+blocked_clients = "< 5"
+persistence = true
+interval = "200ms"
+failures = 1
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("redis", "running", T);
+    let cache = |s: &support::Sandbox| -> Value {
+        s.status()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "cache")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let quiet = wait_until("the cache check passing with its figures", T, || {
+        let c = cache(&s);
+        (c["state"] == "passing"
+            && c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("keys evicted/min")))
+        .then_some(c)
+    });
+    let detail = quiet["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("of maxmemory 2.1 MB") && detail.contains("0 blocked clients"),
+        "{detail}"
+    );
+
+    // 5,000 values of 1 kB into a 2 MB cache that evicts: full, and evicting.
+    let fill = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {rd}))\nfor i in range(5000):\n    s.sendall(b'SET k%d %s\\r\\n' % (i, b'x' * 1000))\ns.sendall(b'QUIT\\r\\n')\nwhile s.recv(65536):\n    pass\n"
+    );
+    let filled = std::process::Command::new("python3")
+        .args(["-c", &fill])
+        .status()
+        .unwrap();
+    assert!(filled.success());
+    let failing = wait_until("the cache check failing", T, || {
+        let c = cache(&s);
+        (c["state"] == "failing"
+            && c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("in use (") && d.contains("keys evicted per minute")))
+        .then_some(c)
+    });
+    let detail = failing["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("limit 80%), policy allkeys-lru"),
+        "{detail}"
+    );
+    assert!(detail.contains("since the server started"), "{detail}");
+}

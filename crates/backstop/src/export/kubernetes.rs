@@ -504,7 +504,7 @@ fn exposed_port(s: &ServiceConfig) -> Option<u16> {
             Probe::Tcp { address } => address.rsplit_once(':')?.1.parse().ok(),
             Probe::Http(h) => split_url(&h.url).map(|(_, _, port, _)| port),
             Probe::Postgres { dsn, .. } => url_port(&dsn.0, 5432),
-            Probe::Redis { url } => url_port(&url.0, 6379),
+            Probe::Redis { url, .. } => url_port(&url.0, 6379),
             _ => None,
         })
     })

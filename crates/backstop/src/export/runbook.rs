@@ -89,7 +89,7 @@ fn check_by_hand(c: &HealthCheck) -> (String, String) {
             format!("PostgreSQL at {} answers SELECT 1", dsn.redacted()),
             format!("psql {} -c 'SELECT 1'", sh(&dsn.redacted())),
         ),
-        Probe::Redis { url } => (
+        Probe::Redis { url, .. } => (
             format!("Redis at {} answers PING", url.redacted()),
             format!("redis-cli -u {} PING", sh(&url.redacted())),
         ),
