@@ -290,8 +290,13 @@ pub(crate) async fn redis(
     }
     let evicted = field("evicted_keys").unwrap_or(0);
     let rejected = field("rejected_connections").unwrap_or(0);
-    // Per minute since this check's previous run against the same server.
-    let rates = rates(url, evicted, rejected);
+    // Per minute since this check's previous run: keyed by the check's URL
+    // and limits, so that another check of the same server (a service's
+    // ping) does not take the increments.
+    let rates = (limits.evicted_keys_per_minute.is_some()
+        || limits.rejected_connections_per_minute.is_some())
+    .then(|| rates(&format!("{url} {limits:?}"), evicted, rejected))
+    .flatten();
     for (limit, total, rate, what) in [
         (
             limits.evicted_keys_per_minute,
@@ -347,10 +352,10 @@ pub(crate) async fn redis(
     }
 }
 
-/// Evictions and rejections per minute since the previous run of a check
-/// against `url` in this process (`None` on the first run, or after the
+/// Evictions and rejections per minute since the previous run of the check
+/// `key` in this process (`None` on the first run, or after the
 /// server restarted and its counters fell).
-fn rates(url: &str, evicted: u64, rejected: u64) -> Option<(f64, f64)> {
+fn rates(key: &str, evicted: u64, rejected: u64) -> Option<(f64, f64)> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock, PoisonError};
     use std::time::Instant;
@@ -362,7 +367,7 @@ fn rates(url: &str, evicted: u64, rejected: u64) -> Option<(f64, f64)> {
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     let now = Instant::now();
-    let before = seen.insert(url.to_string(), (now, evicted, rejected))?;
+    let before = seen.insert(key.to_string(), (now, evicted, rejected))?;
     let minutes = now.duration_since(before.0).as_secs_f64() / 60.0;
     if minutes <= 0.0 || evicted < before.1 || rejected < before.2 {
         return None;

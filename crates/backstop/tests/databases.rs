@@ -351,15 +351,21 @@ failures = 1
         "{detail}"
     );
 
-    // 5,000 values of 1 kB into a 2 MB cache that evicts: full, and evicting.
+    // Values of 1 kB written without pause into a 2 MB cache that evicts:
+    // full, and evicting for as long as the writer runs (killed at the end).
     let fill = format!(
-        "import socket\ns = socket.create_connection(('127.0.0.1', {rd}))\nfor i in range(5000):\n    s.sendall(b'SET k%d %s\\r\\n' % (i, b'x' * 1000))\ns.sendall(b'QUIT\\r\\n')\nwhile s.recv(65536):\n    pass\n"
+        "import socket\ns = socket.create_connection(('127.0.0.1', {rd}))\ni = 0\nwhile True:\n    s.sendall(b'SET k%d %s\\r\\n' % (i, b'x' * 1000))\n    i += 1\n    if i % 100 == 0:\n        s.recv(65536)\n"
     );
-    let filled = std::process::Command::new("python3")
-        .args(["-c", &fill])
-        .status()
-        .unwrap();
-    assert!(filled.success());
+    let _writer = {
+        use std::os::unix::process::CommandExt;
+        support::Reap(
+            std::process::Command::new("python3")
+                .args(["-c", &fill])
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        )
+    };
     let failing = wait_until("the cache check failing", T, || {
         let c = cache(&s);
         (c["state"] == "failing"
