@@ -637,6 +637,67 @@ fn read_expect(r: &mut Reader, expect: &DeTable<'_>, context: &str, probe: &mut 
     }
 }
 
+/// What an upper bound of a database check is written in.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// `"< 80%"`.
+    Percent,
+    /// `"< 30s"`.
+    Span,
+    /// `"< 5"`, or `5`: at least 1 (`"< 1"`: none allowed).
+    Count,
+}
+
+/// An upper bound read from `"< LIMIT"`.
+enum Limit {
+    Percent(f64),
+    Span(Duration),
+    Count(u64),
+}
+
+/// Reads `key` of `table` as a bound of `kind`; `Ok(None)` when absent,
+/// `Err(())` after reporting a malformed one.
+fn read_bound(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    key: &str,
+    kind: Bound,
+    what: &dyn Fn(&str) -> String,
+) -> Result<Option<Limit>, ()> {
+    let Some((_, v)) = table.get_key_value(key) else {
+        return Ok(None);
+    };
+    let text = match v.get_ref() {
+        DeValue::String(s) => s.to_string(),
+        DeValue::Integer(i) => format!("< {i}"),
+        _ => String::new(),
+    };
+    let bound = text.trim().strip_prefix('<').map(str::trim);
+    let limit = bound.and_then(|b| match kind {
+        Bound::Percent => b
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|n| (0.0..=100.0).contains(n))
+            .map(Limit::Percent),
+        Bound::Span => crate::parse_duration(b).map(Limit::Span),
+        Bound::Count => b.parse::<u64>().ok().filter(|n| *n >= 1).map(Limit::Count),
+    });
+    if limit.is_none() {
+        let expected = match kind {
+            Bound::Percent => "a percentage bound such as \"< 80%\"",
+            Bound::Span => "a duration bound such as \"< 30s\"",
+            Bound::Count => "a count bound of at least 1 such as \"< 5\" (\"< 1\": none)",
+        };
+        r.error(Diagnostic::error(
+            format!("invalid {}", what(key)),
+            v.span(),
+            format!("expected {expected}"),
+        ));
+        return Err(());
+    }
+    Ok(limit)
+}
+
 /// `connections_used = "< 80%"`, `longest_query = "< 30s"`, `blocked = "< 5"`,
 /// `idle_in_transaction = "< 5m"`, `replication_lag = "< 10s"`.
 fn read_postgres_limits(
@@ -644,50 +705,32 @@ fn read_postgres_limits(
     table: &DeTable<'_>,
     what: &dyn Fn(&str) -> String,
 ) -> Option<PostgresLimits> {
-    let mut limits = PostgresLimits::default();
-    let mut ok = true;
-    for key in PostgresLimits::KEYS {
-        let Some((_, v)) = table.get_key_value(key) else {
-            continue;
-        };
-        let text = match v.get_ref() {
-            DeValue::String(s) => s.to_string(),
-            DeValue::Integer(i) => format!("< {i}"),
-            _ => String::new(),
-        };
-        let bound = text.trim().strip_prefix('<').map(str::trim);
-        let expected = match key {
-            "connections_used" => "a percentage bound such as \"< 80%\"",
-            "blocked" => "a count bound of at least 1 such as \"< 5\" (\"< 1\": none may wait)",
-            _ => "a duration bound such as \"< 30s\"",
-        };
-        let parsed = bound.and_then(|b| match key {
-            "connections_used" => b
-                .strip_suffix('%')
-                .and_then(|n| n.trim().parse::<f64>().ok())
-                .filter(|n| (0.0..=100.0).contains(n))
-                .map(|n| limits.connections_used = Some(n)),
-            "blocked" => b
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .map(|n| limits.blocked = Some(n)),
-            _ => crate::parse_duration(b).map(|d| match key {
-                "longest_query" => limits.longest_query = Some(d),
-                "idle_in_transaction" => limits.idle_in_transaction = Some(d),
-                _ => limits.replication_lag = Some(d),
-            }),
-        });
-        if parsed.is_none() {
-            r.error(Diagnostic::error(
-                format!("invalid {}", what(key)),
-                v.span(),
-                format!("expected {expected}"),
-            ));
-            ok = false;
-        }
-    }
-    ok.then_some(limits)
+    let mut read = |key, kind| read_bound(r, table, key, kind, what);
+    let span = |l: Option<Limit>| match l {
+        Some(Limit::Span(d)) => Some(d),
+        _ => None,
+    };
+    // Every key is read (and every error reported) before giving up.
+    let (connections, longest, blocked, idle, lag) = (
+        read("connections_used", Bound::Percent),
+        read("longest_query", Bound::Span),
+        read("blocked", Bound::Count),
+        read("idle_in_transaction", Bound::Span),
+        read("replication_lag", Bound::Span),
+    );
+    Some(PostgresLimits {
+        connections_used: match connections.ok()? {
+            Some(Limit::Percent(p)) => Some(p),
+            _ => None,
+        },
+        longest_query: span(longest.ok()?),
+        blocked: match blocked.ok()? {
+            Some(Limit::Count(n)) => Some(n),
+            _ => None,
+        },
+        idle_in_transaction: span(idle.ok()?),
+        replication_lag: span(lag.ok()?),
+    })
 }
 
 /// `memory_used = "< 90%"`, `evicted_keys_per_minute = "< 100"`,
@@ -698,61 +741,36 @@ fn read_redis_limits(
     table: &DeTable<'_>,
     what: &dyn Fn(&str) -> String,
 ) -> Option<RedisLimits> {
-    let mut limits = RedisLimits::default();
-    let mut ok = true;
-    for key in RedisLimits::KEYS {
-        let Some((_, v)) = table.get_key_value(key) else {
-            continue;
+    let mut persistence = Ok(false);
+    if let Some((_, v)) = table.get_key_value("persistence") {
+        persistence = if let DeValue::Boolean(b) = v.get_ref() {
+            Ok(*b)
+        } else {
+            r.expected(v, &what("persistence"), "true or false");
+            Err(())
         };
-        if key == "persistence" {
-            if let DeValue::Boolean(b) = v.get_ref() {
-                limits.persistence = *b;
-            } else {
-                r.expected(v, &what(key), "true or false");
-                ok = false;
-            }
-            continue;
-        }
-        let text = match v.get_ref() {
-            DeValue::String(s) => s.to_string(),
-            DeValue::Integer(i) => format!("< {i}"),
-            _ => String::new(),
-        };
-        let bound = text.trim().strip_prefix('<').map(str::trim);
-        let parsed = bound.and_then(|b| {
-            if key == "memory_used" {
-                b.strip_suffix('%')
-                    .and_then(|n| n.trim().parse::<f64>().ok())
-                    .filter(|n| (0.0..=100.0).contains(n))
-                    .map(|n| limits.memory_used = Some(n))
-            } else {
-                b.parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .map(|n| match key {
-                        "evicted_keys_per_minute" => limits.evicted_keys_per_minute = Some(n),
-                        "rejected_connections_per_minute" => {
-                            limits.rejected_connections_per_minute = Some(n);
-                        }
-                        _ => limits.blocked_clients = Some(n),
-                    })
-            }
-        });
-        if parsed.is_none() {
-            let expected = if key == "memory_used" {
-                "a percentage bound such as \"< 90%\""
-            } else {
-                "a count bound of at least 1 such as \"< 10\" (\"< 1\": none)"
-            };
-            r.error(Diagnostic::error(
-                format!("invalid {}", what(key)),
-                v.span(),
-                format!("expected {expected}"),
-            ));
-            ok = false;
-        }
     }
-    ok.then_some(limits)
+    let mut read = |key, kind| read_bound(r, table, key, kind, what);
+    let count = |l: Option<Limit>| match l {
+        Some(Limit::Count(n)) => Some(n),
+        _ => None,
+    };
+    let (memory, evicted, rejected, blocked) = (
+        read("memory_used", Bound::Percent),
+        read("evicted_keys_per_minute", Bound::Count),
+        read("rejected_connections_per_minute", Bound::Count),
+        read("blocked_clients", Bound::Count),
+    );
+    Some(RedisLimits {
+        memory_used: match memory.ok()? {
+            Some(Limit::Percent(p)) => Some(p),
+            _ => None,
+        },
+        evicted_keys_per_minute: count(evicted.ok()?),
+        rejected_connections_per_minute: count(rejected.ok()?),
+        blocked_clients: count(blocked.ok()?),
+        persistence: persistence.ok()?,
+    })
 }
 
 #[cfg(test)]

@@ -166,25 +166,32 @@ restart = {{ max_restarts = 1, backoff_initial = "100ms" }}
     assert_eq!(api["restarts"], 0, "{api}");
 }
 
-/// `psql` as the test's own client, in its own process group (killed with it).
-fn psql(port: u16, sql: &str) -> support::Reap {
-    use std::os::unix::process::CommandExt;
-    let child = std::process::Command::new(format!("{}/psql", support::postgres_bin()))
+/// `psql` as the `postgres` user of the sandbox's server on `port`,
+/// running `sql` (`-X`: no psqlrc).
+fn psql_command(port: u16, flags: &str, sql: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(format!("{}/psql", support::postgres_bin()));
+    let port = port.to_string();
+    command
         .args([
             "-h",
             "127.0.0.1",
             "-p",
-            &port.to_string(),
+            &port,
             "-U",
             "postgres",
             "-d",
             "postgres",
             "-X",
-            "-q",
-            "-c",
-            sql,
         ])
-        .env("PGPASSWORD", "s3cret")
+        .args([flags, "-c", sql])
+        .env("PGPASSWORD", "s3cret");
+    command
+}
+
+/// `psql` as the test's own client, in its own process group (killed with it).
+fn psql(port: u16, sql: &str) -> support::Reap {
+    use std::os::unix::process::CommandExt;
+    let child = psql_command(port, "-q", sql)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
@@ -195,22 +202,7 @@ fn psql(port: u16, sql: &str) -> support::Reap {
 
 /// One value of a query, by `psql -tA` (empty when it fails).
 fn psql_value(port: u16, sql: &str) -> String {
-    let out = std::process::Command::new(format!("{}/psql", support::postgres_bin()))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-X",
-            "-tA",
-            "-c",
-            sql,
-        ])
-        .env("PGPASSWORD", "s3cret")
+    let out = psql_command(port, "-tA", sql)
         .output()
         .expect("psql comes with postgresql");
     String::from_utf8_lossy(&out.stdout).trim().to_string()

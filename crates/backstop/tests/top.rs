@@ -21,6 +21,30 @@ impl Tmux {
         Self(format!("bstop{}-{n}", std::process::id()))
     }
 
+    /// `backstop top` on the config of `s`, with `env` (`NAME=value`
+    /// words) before it, in a new 80×24 session named `top`.
+    fn top(s: &Sandbox, env: &str) -> Self {
+        let tmux = Self::new();
+        let top = format!(
+            "{env} {} -c {} top",
+            env!("CARGO_BIN_EXE_backstop"),
+            s.config().display()
+        );
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &top,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
             .arg("-L")
@@ -63,24 +87,7 @@ restart = { backoff_initial = "300ms" }
     );
     let _daemon = s.up();
     s.wait_state("worker", "running", T);
-    let tmux = Tmux::new();
-    let top = format!(
-        "NO_COLOR=1 {} -c {} top",
-        env!("CARGO_BIN_EXE_backstop"),
-        s.config().display()
-    );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &top,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let tmux = Tmux::top(&s, "NO_COLOR=1");
 
     // Both services, running.
     wait_until("top to show both services running", T, || {
@@ -218,24 +225,7 @@ restart = { backoff_initial = "3s" }
     );
     let _daemon = s.up();
     s.wait_state("web", "running", T);
-    let tmux = Tmux::new();
-    let top = format!(
-        "TERM=xterm-256color {} -c {} top",
-        env!("CARGO_BIN_EXE_backstop"),
-        s.config().display()
-    );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &top,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let tmux = Tmux::top(&s, "TERM=xterm-256color");
     let coloured = || {
         String::from_utf8_lossy(&tmux.run(&["capture-pane", "-e", "-p", "-t", "top"]).stdout)
             .into_owned()

@@ -32,8 +32,8 @@ use backstop_config::{
 };
 use serde_json::{Value, json};
 
-use super::Export;
 use super::yaml::to_yaml;
+use super::{Export, object_name};
 
 /// How to write the manifests.
 pub(crate) struct Options {
@@ -45,21 +45,6 @@ pub(crate) struct Options {
     pub(crate) wait_image: String,
     /// Only these services (empty: all).
     pub(crate) only: Vec<String>,
-}
-
-/// An object name: lower-case letters, digits and `-` (RFC 1123).
-fn object_name(service: &str) -> String {
-    let name: String = service
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    name.trim_matches('-').to_string()
 }
 
 /// Whole seconds, rounded up, at least 1 (probes and grace periods count in seconds).

@@ -25,14 +25,9 @@ pub(crate) struct Export {
     pub(crate) warnings: Vec<String>,
 }
 
-/// The config's directory name as a unit or object name: lower-case ASCII
-/// letters, digits and `-`.
-pub(crate) fn project_name(config: &backstop_config::Config) -> String {
-    let raw = config
-        .base_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// `raw` as a unit or object name: lower-case ASCII letters, digits and
+/// `-` (RFC 1123), the other characters turned to `-`, none at the ends.
+pub(crate) fn object_name(raw: &str) -> String {
     let name: String = raw
         .chars()
         .map(|c| {
@@ -43,7 +38,18 @@ pub(crate) fn project_name(config: &backstop_config::Config) -> String {
             }
         })
         .collect();
-    let name = name.trim_matches('-').to_string();
+    name.trim_matches('-').to_string()
+}
+
+/// The config's directory name as an [`object_name`] (`backstop` when
+/// nothing of it is left).
+pub(crate) fn project_name(config: &backstop_config::Config) -> String {
+    let raw = config
+        .base_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = object_name(&raw);
     if name.is_empty() {
         "backstop".to_string()
     } else {
