@@ -7,6 +7,8 @@ pub const STARTER_CONFIG: &str = r#"# backstop.toml: the services backstop keeps
 
 # [daemon]
 # state_dir = ".backstop"          # sockets, state, logs (relative to this file)
+# listen = "127.0.0.1:9107"        # the web dashboard and HTTP API; `backstop up` prints it
+# token_file = ".backstop/token"   # made on first start (0600); paste it in the dashboard to act
 
 # [logs]                           # output in .backstop/logs/<service>.log
 # max_size = "100MB"               # rotate at this size (and/or rotate = "daily")
@@ -41,6 +43,12 @@ stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # depends_on = { api = "started" } # or "healthy", or "completed" for one-shot jobs
 # restart = "on-failure"
 # stop = { mode = "main" }         # signal only the main process (celery warm shutdown)
+
+# Something backstop does not run, checked too (`backstop check`, alerts):
+# [checks.db]
+# postgres = "postgres://monitor@127.0.0.1:5432/app"
+# connections_used = "< 80%"       # also longest_query, blocked, idle_in_transaction
+# longest_query = "< 30s"
 
 # `backstop fix api` diagnoses and proposes a playbook (clean-restart, free-port,
 # restart-dependency are built in); your own, run with `backstop fix api deploy-fix`:

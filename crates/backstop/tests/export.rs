@@ -244,7 +244,7 @@ fn the_runbook_is_derived_from_the_config_and_names_no_secret() {
     );
     compare(&out_dir, &golden.join("runbook"), &s);
     let text = std::fs::read_to_string(out_dir.join("RUNBOOK.md")).unwrap();
-    for secret in ["s3cret-value", "db-pass", "SECRET-HOOK"] {
+    for secret in ["s3cret-value", "db-pass", "SECRET-HOOK", "cache-pass"] {
         assert!(!text.contains(secret), "{secret} in the runbook");
     }
     // The start order puts every service after what it depends on.

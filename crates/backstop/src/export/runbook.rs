@@ -6,7 +6,8 @@
 //! diagnose, and where a problem goes when automation gives up.
 //!
 //! No secret is written: URLs and DSNs lose their passwords, env values
-//! and alert sink addresses are not shown.
+//! and alert sink addresses are not shown, and the whole text goes through
+//! the config's redactor (a secret flag on an exec check's command line).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -497,6 +498,11 @@ pub(crate) fn export(config: &Config, project: &str) -> Export {
         );
     }
     let mut out = Export::default();
+    // Commands quoted here (exec checks, playbooks) may carry a secret on
+    // their command line: the same redactor as every other outward text.
+    let md = backstop_diagnose::redact::Redactor::for_config(config)
+        .redact(&md)
+        .into_owned();
     out.files.push(("RUNBOOK.md".to_string(), md));
     out
 }
