@@ -182,6 +182,12 @@ fn public_view(mut report: StatusReport) -> StatusReport {
     for c in &mut report.checks {
         c.detail = None;
     }
+    for j in &mut report.jobs {
+        j.pid = None;
+        if let Some(run) = &mut j.last_run {
+            run.output.clear();
+        }
+    }
     report
 }
 

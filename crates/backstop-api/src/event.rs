@@ -80,6 +80,16 @@ kinds! {
     Exited = "exited",
     /// A main process could not be started.
     SpawnFailed = "spawn-failed",
+    /// A scheduled job's run begins (by its schedule, by hand, queued).
+    JobStarted = "job-started",
+    /// A job's run exited with code 0: its duration.
+    JobSucceeded = "job-succeeded",
+    /// A job's run failed (exit, timeout, could not start): how, and its last output.
+    JobFailed = "job-failed",
+    /// A job's run was due while the previous one went on: skipped or queued.
+    JobSkipped = "job-skipped",
+    /// A job has not succeeded within `missed_after` of being due.
+    JobMissed = "job-missed",
     /// A `pre_start`, `post_stop` or `stop.command` ran: how it ended,
     /// and its last output line when it failed.
     Hook = "hook",

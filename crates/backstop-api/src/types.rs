@@ -250,6 +250,89 @@ pub struct StatusReport {
     /// The `[checks]` entries (things backstop does not run) and their last results.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub checks: Vec<CheckResult>,
+    /// The scheduled jobs (`[jobs.NAME]`): last and next run.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub jobs: Vec<JobStatus>,
+}
+
+/// One scheduled job (`[jobs.NAME]`, run as `job:NAME`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobStatus {
+    /// The job's name as the file declares it (`backup`).
+    pub name: String,
+    /// The name its logs, events and processes carry (`job:backup`).
+    pub runs_as: String,
+    /// When it runs, in words: `0 2 * * * (Europe/Berlin)`, `every 6h`.
+    pub schedule: String,
+    /// `stopped` between runs; `pending`, `starting`, `running` or
+    /// `stopping` while one goes on.
+    pub state: ServiceState,
+    /// The main process of the run under way.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pid: Option<u32>,
+    /// When the run under way began (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub running_since: Option<String>,
+    /// When it is due next (RFC 3339); none when the schedule never matches again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_run: Option<String>,
+    /// The last run that ended.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_run: Option<JobRunReport>,
+    /// When a run last succeeded (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_success: Option<String>,
+    /// Runs since the daemon started.
+    pub runs: u64,
+    /// Failed runs (non-zero exit, timeout, could not start) since the daemon started.
+    pub failures: u64,
+    /// Runs skipped because the previous one still went on (`concurrency = "skip"`).
+    pub skipped: u64,
+    /// A run waits for the one under way (`concurrency = "queue"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub queued: bool,
+    /// No run succeeded within `missed_after` of being due (`job-missed`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub missed: bool,
+}
+
+/// How one run of a job went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobRunReport {
+    /// `succeeded` or `failed`.
+    pub result: JobResult,
+    /// What started it: `schedule`, `manual` (`backstop run-job`) or `queued`.
+    pub trigger: String,
+    /// When it was started (RFC 3339).
+    pub started: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// How it ended: `exit 0`, `exit 3`, `SIGKILL`, `timed out after 10s`,
+    /// `could not start: …`.
+    pub ended: String,
+    /// Its last output lines (redacted).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub output: Vec<String>,
+}
+
+/// A run's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobResult {
+    /// It exited with code 0.
+    Succeeded,
+    /// It exited otherwise, timed out, was stopped or could not start.
+    Failed,
+}
+
+impl JobResult {
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// What can be asked of one service.
@@ -529,6 +612,7 @@ mod tests {
 
     fn report(checks: Vec<CheckResult>) -> StatusReport {
         StatusReport {
+            jobs: Vec::new(),
             daemon: DaemonInfo {
                 pid: 1,
                 config: "backstop.toml".into(),

@@ -134,6 +134,7 @@ mod tests {
 
     fn report(services: &[(&str, Option<u32>, Option<f64>)]) -> StatusReport {
         StatusReport {
+            jobs: Vec::new(),
             daemon: DaemonInfo {
                 pid: 1,
                 config: String::new(),

@@ -49,6 +49,7 @@ const TOP_KEYS: &[&str] = &[
     "events",
     "alerts",
     "services",
+    "jobs",
     "checks",
     "playbooks",
     "remediate",
@@ -238,7 +239,7 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     let mut declared = std::collections::BTreeSet::new();
     match root.get_key_value("services") {
         // A config with only [checks] is fine: `backstop check` from cron.
-        None if root.contains_key("checks") => {}
+        None if root.contains_key("checks") || root.contains_key("jobs") => {}
         None => r.error(Diagnostic {
             severity: Severity::Error,
             message: "no services defined".to_string(),
@@ -323,11 +324,18 @@ fn read_config(r: &mut Reader, root: &DeTable<'_>, path: &Path, base: &Path) -> 
     graph::check_dependencies(r, &services, &dep_spans, &declared, &check_names, all_read);
     check_copies(r, root, &services);
     check_port_variable(r, root, &services);
+    let (jobs, job_spans) = root
+        .get_key_value("jobs")
+        .map(|(_, v)| crate::jobs_reader::read_jobs(r, v, base, &log_defaults))
+        .unwrap_or_default();
+    graph::check_dependencies(r, &jobs, &job_spans, &declared, &check_names, false);
+    let mut running = crate::instances::expand(&services);
+    running.extend(jobs);
     Config {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         base_dir: base.to_path_buf(),
         daemon,
-        services: crate::instances::expand(&services),
+        services: running,
         declared: services,
         checks,
         events,
@@ -452,7 +460,7 @@ fn read_listen(r: &mut Reader, t: &toml::de::DeTable<'_>, base: &Path, daemon: &
     daemon.listen = Some(addr);
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -464,7 +472,7 @@ fn valid_name(name: &str) -> bool {
 /// Where each dependency of a service is written, for cycle and name errors.
 pub(crate) type DependencySpans = Vec<(String, std::ops::Range<usize>)>;
 
-fn read_service(
+pub(crate) fn read_service(
     r: &mut Reader,
     name: &str,
     name_span: std::ops::Range<usize>,
@@ -588,6 +596,7 @@ fn read_service(
             watch,
             instances,
             instance: None,
+            job: None,
         },
         dep_spans,
     ))

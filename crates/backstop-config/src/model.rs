@@ -18,7 +18,9 @@ pub struct Config {
     pub base_dir: PathBuf,
     /// Daemon-wide settings (`[daemon]`).
     pub daemon: DaemonConfig,
-    /// The services, in the order the file declares them.
+    /// The services, in the order the file declares them, then the
+    /// scheduled jobs (`[jobs.NAME]`, run as `job:NAME`; see
+    /// [`ServiceConfig::is_job`] and [`Config::supervised`]).
     pub services: Vec<ServiceConfig>,
     /// The services as the file declares them, before `instances` makes
     /// copies of some (`services` is what runs).
@@ -54,6 +56,16 @@ impl Default for EventsConfig {
 }
 
 impl Config {
+    /// The services without the scheduled jobs: what runs all the time.
+    pub fn supervised(&self) -> impl Iterator<Item = &ServiceConfig> {
+        self.services.iter().filter(|s| !s.is_job())
+    }
+
+    /// The scheduled jobs (`job:NAME`).
+    pub fn jobs(&self) -> impl Iterator<Item = &ServiceConfig> {
+        self.services.iter().filter(|s| s.is_job())
+    }
+
     /// The service called `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
@@ -178,6 +190,9 @@ pub struct ServiceConfig {
     pub instances: Option<u32>,
     /// Which copy this is, for a service expanded from `instances`.
     pub instance: Option<crate::instances::Instance>,
+    /// `[jobs.NAME]`: this is a scheduled job (named `job:NAME`), run on
+    /// its schedule and never restarted.
+    pub job: Option<crate::jobs::JobSpec>,
 }
 
 impl ServiceConfig {
@@ -208,7 +223,13 @@ impl ServiceConfig {
             watch: None,
             instances: None,
             instance: None,
+            job: None,
         }
+    }
+
+    /// A scheduled job (`[jobs.NAME]`), not a service.
+    pub fn is_job(&self) -> bool {
+        self.job.is_some()
     }
 
     /// Equal in everything that needs a restart to take effect. Left out:
@@ -229,6 +250,8 @@ impl ServiceConfig {
         a.pre_start.clone_from(&other.pre_start);
         a.post_stop.clone_from(&other.post_stop);
         a.watch.clone_from(&other.watch);
+        // A job's schedule applies from its next run.
+        a.job.clone_from(&other.job);
         // The sampled limits are a check; only `nofile` is set at spawn.
         a.limits = crate::limits::Limits {
             nofile: a.limits.nofile,

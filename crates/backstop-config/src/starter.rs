@@ -44,6 +44,14 @@ stop = { signal = "TERM", timeout = "10s", mode = "group" }
 # restart = "on-failure"
 # stop = { mode = "main" }         # signal only the main process (celery warm shutdown)
 
+# A scheduled job instead of a cron line (`backstop jobs`, `backstop run-job backup`,
+# `backstop logs job:backup`); a failed run raises the `job-failed` alert:
+# [jobs.backup]
+# command = ["sh", "-c", "pg_dump --format=custom --file=backups/app-$(date +%F).dump app"]
+# schedule = "0 2 * * *"           # cron (or every = "6h"); timezone = "Europe/Berlin"
+# timeout = "1h"
+# depends_on = { api = "started" } # a run waits for it; docs/recipes.md has more
+
 # Something backstop does not run, checked too (`backstop check`, alerts):
 # [checks.db]
 # postgres = "postgres://monitor@127.0.0.1:5432/app"

@@ -85,7 +85,10 @@ fn every_toml_example_of_the_docs_loads() {
             let source = if declares_a_service {
                 block.clone()
             } else {
-                format!("[services.api]\ncommand = \"true\"\n\n{block}")
+                // A job's example waits for a `postgres` it does not declare.
+                format!(
+                    "[services.api]\ncommand = \"true\"\n\n[services.postgres]\ncommand = \"true\"\n\n{block}"
+                )
             };
             checked += 1;
             surroundings(&source, dir.path());

@@ -237,6 +237,9 @@ impl Loop {
                     Round::Data { busy: b } => busy |= b,
                     Round::Empty => {}
                     Round::End => {
+                        if let Some(tail) = &piped.delivery.capture.tail {
+                            tail.closed();
+                        }
                         let _ = self.epoll.delete(piped.fd.as_fd());
                         self.streams[token - 1] = None;
                         self.open.fetch_sub(1, Ordering::AcqRel);

@@ -64,6 +64,82 @@ pub struct Capture {
     pub patterns: Arc<ErrorPatterns>,
     /// Where lines and errors are counted.
     pub stats: Arc<LogStats>,
+    /// For a job's run: its last lines, and when its pipes end.
+    pub tail: Option<Arc<OutputTail>>,
+}
+
+/// How many last lines of a job's run are kept for its event.
+pub const TAIL_LINES: usize = 5;
+
+/// The last lines of a job run's output, and whether its pipes have all
+/// ended (then its event can quote them: nothing is still in flight).
+#[derive(Debug, Default)]
+pub struct OutputTail {
+    lines: std::sync::Mutex<std::collections::VecDeque<String>>,
+    open: std::sync::atomic::AtomicUsize,
+    ended: tokio::sync::Notify,
+}
+
+impl OutputTail {
+    /// A new run: no lines, `pipes` pipes to read.
+    pub fn begin(&self, pipes: usize) {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.open.store(pipes, std::sync::atomic::Ordering::Release);
+    }
+
+    fn push(&self, region: &[u8]) {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last: Vec<&[u8]> = region
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .rev()
+            .take(TAIL_LINES)
+            .collect();
+        for line in last.into_iter().rev() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
+            if lines.len() == TAIL_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(text);
+        }
+    }
+
+    /// One pipe ended.
+    pub(crate) fn closed(&self) {
+        if self.open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) <= 1 {
+            self.ended.notify_waiters();
+        }
+    }
+
+    /// Waits until every pipe of the run has ended (at most `limit`: a
+    /// process it left behind may hold them), then the last lines.
+    pub async fn finished(&self, limit: std::time::Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.open.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                break;
+            }
+        }
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
 }
 
 /// Turns one stream's bytes into records, counting and echoing them.
@@ -116,6 +192,9 @@ impl Delivery {
             }
         }
         c.stats.add_output(lines as u64, region.len() as u64);
+        if let Some(tail) = &c.tail {
+            tail.push(region);
+        }
         let stats = &c.stats;
         self.detector.scan(
             &c.patterns,

@@ -97,6 +97,27 @@ pub(crate) enum Command {
     },
     /// Re-read the config; restart only the services whose definition changed.
     Reload,
+    /// List the scheduled jobs: schedule, state, last run and its result, next run.
+    ///
+    /// Jobs are `[jobs.NAME]` tables (`schedule = "0 2 * * *"` or `every =
+    /// "6h"`), run by the daemon under the name `job:NAME` (`backstop logs
+    /// job:NAME`, `backstop events job:NAME`). A failed run raises the
+    /// `job-failed` alert, a job without a successful run within
+    /// `missed_after` the `job-missed` alert. Without a daemon, shows the
+    /// file's schedules.
+    Jobs,
+    /// Run a scheduled job now, wait for it and print how it ended (exit 0 when it succeeded, 1 when not).
+    ///
+    /// The run is recorded like a scheduled one. With `concurrency = "skip"`
+    /// or `"queue"` alike, a run asked for while one goes on starts when that
+    /// one ends.
+    RunJob {
+        /// The job, as `[jobs.NAME]` names it (`backup` or `job:backup`).
+        job: String,
+        /// Return once the run is started, without waiting for its end.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Show service logs: the last lines, a time range, a search; -f follows.
     ///
     /// Reads .backstop/logs/ directly (no daemon needed), rotated and

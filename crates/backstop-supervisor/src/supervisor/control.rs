@@ -109,6 +109,19 @@ impl Supervisor {
             return Err(ActError::ShuttingDown);
         }
         let now = Instant::now();
+        if self.services[i].job.is_some() && action != ServiceAction::Stop {
+            // A job's start is a run, recorded as one.
+            let said = self.trigger_job(i, super::jobs::Trigger::Manual, now);
+            self.event(
+                Some(name),
+                EventKind::Request,
+                format!("{name}: run requested: {said}"),
+            );
+            return Ok(ActionOutcome {
+                service: name.to_string(),
+                state: self.services[i].state(),
+            });
+        }
         match action {
             ServiceAction::Stop => self.feed(i, Input::Stop, now),
             ServiceAction::Start | ServiceAction::Restart => {
@@ -228,7 +241,8 @@ impl Supervisor {
             let Some(i) = self.index(name) else {
                 let color = self.services.len();
                 self.services.push(Service::new(service.clone(), color));
-                if !self.shutting_down {
+                // A job runs on its schedule, not at once.
+                if !self.shutting_down && !service.is_job() {
                     self.feed(self.services.len() - 1, Input::Start, now);
                 }
                 continue;
@@ -237,6 +251,11 @@ impl Supervisor {
             s.removed = false;
             s.config = service.clone();
             s.machine.reconfigure(service);
+            if let (Some(job), Some(spec)) = (s.job.as_mut(), &service.job) {
+                // A run under way ends as it began; the next one is the new config's.
+                job.reconfigure(spec.clone());
+                continue;
+            }
             if plan.checks_changed.contains(name) {
                 s.rebuild_checks(now);
             }

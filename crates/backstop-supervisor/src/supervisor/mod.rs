@@ -35,6 +35,7 @@ use backstop_logs::{ErrorPatterns, LogStats, LogWriter};
 
 mod control;
 mod hooks;
+mod jobs;
 mod probes;
 mod processes;
 mod reporting;
@@ -105,6 +106,8 @@ struct Service {
     pre_start_passed: bool,
     /// A start waits for `post_stop` to end.
     start_after_hook: bool,
+    /// A scheduled job's schedule and record (`[jobs.NAME]`).
+    job: Option<jobs::JobRuntime>,
 }
 
 impl Service {
@@ -122,6 +125,7 @@ impl Service {
             hook: None,
             pre_start_passed: false,
             start_after_hook: false,
+            job: config.job.clone().map(jobs::JobRuntime::new),
             config,
             main: None,
             orphans: HashSet::new(),
@@ -199,6 +203,12 @@ enum Internal {
         token: u64,
         kind: hooks::HookKind,
         result: hooks::HookResult,
+    },
+    /// The output of a job's run has ended ([`jobs`]).
+    JobOutput {
+        service: String,
+        run: u64,
+        lines: Vec<String>,
     },
     /// A health check run ended.
     ProbeDone {
@@ -499,7 +509,20 @@ impl Supervisor {
             Some(d) => format!("{name}: {before} → {after} ({d})"),
             None => format!("{name}: {before} → {after}"),
         };
-        self.event(Some(&name), EventKind::State, message);
+        // A job's runs are told by its own events (job-started, -succeeded,
+        // -failed): its passage through the states would bury them.
+        if s.job.is_none() {
+            self.event(Some(&name), EventKind::State, message);
+        }
+        if matches!(
+            after,
+            ServiceState::Stopped
+                | ServiceState::Exited
+                | ServiceState::Failed
+                | ServiceState::CrashLoop
+        ) {
+            self.job_settled(i, after);
+        }
     }
 
     fn apply(&mut self, i: usize, action: Action, now: Instant) {
@@ -603,6 +626,15 @@ impl Supervisor {
             } => {
                 if let Some(i) = self.index(&service) {
                     self.port_cleared(i, gate, &survivors);
+                }
+            }
+            Internal::JobOutput {
+                service,
+                run,
+                lines,
+            } => {
+                if let Some(i) = self.index(&service) {
+                    self.job_recorded(i, run, &lines, Instant::now());
                 }
             }
             Internal::FilesChanged(due) => self.files_changed(&due, Instant::now()),

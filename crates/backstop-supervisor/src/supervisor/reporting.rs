@@ -31,8 +31,12 @@ impl Supervisor {
                 .map(|(c, _)| self.redacted_check(c.result()))
                 .collect(),
             services: (0..self.services.len())
-                .filter(|&i| !self.services[i].removed)
+                .filter(|&i| !self.services[i].removed && self.services[i].job.is_none())
                 .map(|i| self.status_of(i, false))
+                .collect(),
+            jobs: (0..self.services.len())
+                .filter(|&i| !self.services[i].removed)
+                .filter_map(|i| self.job_status(i))
                 .collect(),
         }
     }

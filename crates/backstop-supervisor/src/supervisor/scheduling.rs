@@ -23,11 +23,20 @@ impl Supervisor {
             .iter()
             .flat_map(|s| s.checks.iter().filter_map(CheckRun::next_at));
         let own = self.checks.iter().filter_map(|(c, _)| c.next_at());
-        machines.chain(checks).chain(own).min()
+        let now = Instant::now();
+        let jobs = self
+            .services
+            .iter()
+            .filter_map(|s| s.job.as_ref())
+            .flat_map(|j| j.deadlines(now));
+        machines.chain(checks).chain(own).chain(jobs).min()
     }
 
     pub(super) fn on_deadlines(&mut self, now: Instant) {
         self.start_due_probes(now);
+        if !self.shutting_down {
+            self.on_job_deadlines(now);
+        }
         self.sample_process_checks(now);
         for i in 0..self.services.len() {
             if self.services[i]

@@ -39,6 +39,9 @@ impl Supervisor {
                 self.logs.sender(name, Stream::Stderr, &settings)
             }
         };
+        if let Some(job) = &s.job {
+            job.tail.begin(2);
+        }
         for (stream, to, fd) in [(Stream::Stdout, out, stdout), (Stream::Stderr, err, stderr)] {
             let capture = Capture {
                 service: name.clone(),
@@ -48,6 +51,7 @@ impl Supervisor {
                 format: settings.format,
                 patterns: patterns.clone(),
                 stats: s.log_stats.clone(),
+                tail: s.job.as_ref().map(|j| j.tail.clone()),
             };
             self.capture.add(capture, fd);
         }

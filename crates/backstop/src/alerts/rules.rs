@@ -156,6 +156,44 @@ pub(crate) fn evaluate(
             format!("the disk holding backstop's logs and history is filling up: {detail}"),
         ));
     }
+    for j in &report.jobs {
+        if let Some(run) = j
+            .last_run
+            .as_ref()
+            .filter(|r| r.result == backstop_api::JobResult::Failed)
+        {
+            let last = run
+                .output
+                .last()
+                .map_or(String::new(), |l| format!("; last output: {l}"));
+            out.push(alert(
+                "job-failed",
+                AlertSeverity::Critical,
+                &j.runs_as,
+                Some(&j.runs_as),
+                format!(
+                    "job {} failed: its run of {} ended with {}{last}",
+                    j.name, run.started, run.ended
+                ),
+            ));
+        }
+        if j.missed {
+            let last = j.last_success.as_deref().map_or_else(
+                || "none since the daemon started".to_string(),
+                str::to_string,
+            );
+            out.push(alert(
+                "job-missed",
+                AlertSeverity::Critical,
+                &j.runs_as,
+                Some(&j.runs_as),
+                format!(
+                    "job {} ({}) has not succeeded when it was due; last success: {last}",
+                    j.name, j.schedule
+                ),
+            ));
+        }
+    }
     for c in report.checks.iter().filter(|c| c.state == "failing") {
         let severity = match c.severity.as_deref() {
             Some("critical") => AlertSeverity::Critical,
@@ -221,6 +259,7 @@ mod tests {
     #[test]
     fn each_rule_names_its_subject_and_severity() {
         let report = StatusReport {
+            jobs: Vec::new(),
             daemon: daemon(),
             services: vec![
                 service("api", ServiceState::CrashLoop, Health::Unhealthy, 0),
@@ -281,6 +320,7 @@ mod tests {
         waiting.detail =
             Some("waiting for postgres to be healthy: postgres is in a crash loop".into());
         let report = StatusReport {
+            jobs: Vec::new(),
             daemon: daemon(),
             services: vec![
                 service("postgres", ServiceState::CrashLoop, Health::Unhealthy, 0),

@@ -94,7 +94,8 @@ pub(crate) fn collect(
                 None
             }
         };
-        let all: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
+        // Jobs by name only (`diagnose job:backup`): between runs they are at rest.
+        let all: Vec<String> = config.supervised().map(|s| s.name.clone()).collect();
         let names = match service {
             Some(n) => vec![n.to_string()],
             None => diagnose::unhealthy(report.as_ref(), &config.daemon.state_dir, &all),

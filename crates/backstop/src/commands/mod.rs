@@ -8,6 +8,7 @@ mod diagnose;
 pub(crate) mod events;
 mod fix;
 mod init;
+mod jobs;
 mod logs;
 mod status;
 mod top;
@@ -165,6 +166,8 @@ fn run_resolved(cli: CliResolved) -> CmdResult {
             no_wait,
         } => control::scale(&cli.config, &service, instances, no_wait, cli.json),
         Command::Reload => control::reload(&cli.config, cli.json),
+        Command::Jobs => jobs::list(&cli.config, cli.json),
+        Command::RunJob { job, no_wait } => jobs::run(&cli.config, &job, no_wait, cli.json),
         Command::Top => top::run(&cli.config),
         // Quiet on purpose: a shell's completion asks it at every TAB.
         Command::Services => {

@@ -12,12 +12,24 @@ pub(crate) fn run(path: &Path, json: bool) -> CmdResult {
     let loaded = load_config(path)?;
     let names: Vec<&str> = loaded
         .config
-        .services
-        .iter()
+        .supervised()
         .map(|s| s.name.as_str())
         .collect();
+    let jobs: Vec<&str> = loaded
+        .config
+        .jobs()
+        .map(|s| s.name.trim_start_matches(backstop_config::JOB_PREFIX))
+        .collect();
+    let jobs = match jobs.len() {
+        0 => String::new(),
+        n => format!(
+            ", {n} job{} ({})",
+            if n == 1 { "" } else { "s" },
+            jobs.join(", ")
+        ),
+    };
     println!(
-        "{} is valid: {} service{} ({})",
+        "{} is valid: {} service{} ({}){jobs}",
         path.display(),
         names.len(),
         if names.len() == 1 { "" } else { "s" },
@@ -42,7 +54,8 @@ fn run_json(path: &Path) -> CmdResult {
         Ok(loaded) => {
             let out = serde_json::json!({
                 "valid": true,
-                "services": loaded.config.services.iter().map(|s| &s.name).collect::<Vec<_>>(),
+                "services": loaded.config.supervised().map(|s| &s.name).collect::<Vec<_>>(),
+                "jobs": loaded.config.jobs().map(|s| &s.name).collect::<Vec<_>>(),
                 "diagnostics": loaded.warnings.iter().map(|d| diag(d, &loaded.source)).collect::<Vec<_>>(),
             });
             println!("{out:#}");

@@ -66,6 +66,13 @@ pub(crate) fn export(config: &Config, options: &Options) -> Export {
         .iter()
         .filter(|s| is_job(config, s))
         .collect();
+    for j in config.jobs() {
+        out.warnings.push(format!(
+            "{}: scheduled jobs are not exported yet; write a CronJob for it by hand (its schedule: {})",
+            j.name,
+            j.job.as_ref().map(|j| j.schedule.describe()).unwrap_or_default()
+        ));
+    }
     let mut resources = Vec::new();
     for s in &config.declared {
         if !(options.only.is_empty() || options.only.contains(&s.name)) {

@@ -85,6 +85,16 @@ pub(crate) fn export(config: &Config, options: &Options, which: Which<'_>) -> Ex
         .services
         .iter()
         .filter(|s| options.only.is_empty() || options.only.contains(&s.name))
+        .filter(|s| {
+            if s.is_job() {
+                out.warnings.push(format!(
+                    "{}: scheduled jobs are not exported yet; write a .timer for it by hand (its schedule: {})",
+                    s.name,
+                    s.job.as_ref().map(|j| j.schedule.describe()).unwrap_or_default()
+                ));
+            }
+            !s.is_job()
+        })
         .collect();
     let mut wanted = Vec::new();
     for s in &chosen {
