@@ -27,6 +27,11 @@ pub struct Context {
     pub exit: Option<String>,
     /// Its open-files limit, when known (to name it in `resource-limit`).
     pub open_files_limit: Option<u64>,
+    /// Its environment (names and values): a path a variable holds names
+    /// the file an error does not (`LOG_CONFIG` → `/srv/app/logging.ini`),
+    /// a variable's name the setting an error calls by a word (`BadDsn` →
+    /// `SENTRY_DSN`). Values are shown only when they are paths.
+    pub env: Vec<(String, String)>,
     /// The evidence sources that are the program's own output (its log,
     /// its preflight run): terminal errors are looked for there only, never
     /// in backstop's own messages. Empty: every source.
@@ -120,7 +125,7 @@ re!(
 );
 re!(
     SETTING_SAID,
-    r"(?i)\b(?:not set|must be set|must be defined|is required|are required|required|missing|undefined|is empty|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
+    r"(?i)\b(?:not set|must be set|must be defined|is required|are required|required|missing|undefined|is empty|must not be empty|cannot be empty|can't be empty|must not be blank|is blank|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
 );
 re!(
     QUOTED_PATH,
@@ -191,6 +196,27 @@ re!(
     MEMORY_EXHAUSTED,
     r"(?i)\bmemory (?:size |limit )?(?:of \d+ bytes )?(?:exhausted|exceeded)\b|\b(?:failed|unable|cannot|could not) (?:to )?allocate \d+|\ballocation failed\b.*\bmemory\b"
 );
+re!(
+    GO_MODULE_LOOKUP,
+    r"module lookup disabled by GOPROXY|cannot find module providing package|missing go\.sum entry for module providing package|no required module provides package"
+);
+re!(
+    SOURCED_MISSING,
+    r"\bline \d+: (?P<file>/[^:]+): No such file or directory$"
+);
+re!(GO_DOWNLOADING, r"^go: downloading (?P<module>\S+)");
+re!(
+    GO_PACKAGE,
+    r"package (?P<module>[\w.-]+\.[\w.-]+/\S+?)[:;\s]"
+);
+re!(
+    PARSE_FAILED_SAID,
+    r"(?i)^(?:\w+ )?(?:syntax|parse|parsing) error\b"
+);
+re!(
+    BIND_SAID,
+    r"(?i)\b(?:bind(?:ing)?|listen(?:ing)?(?: on)?|serving on|starting on)\b"
+);
 re!(PYDANTIC_FIELD, r"^(?P<field>[A-Za-z_][\w.]*)$");
 re!(
     GUNICORN_APP,
@@ -232,6 +258,18 @@ fn type_words(kind: &str) -> Vec<&str> {
 fn unreachable_type(kind: &str) -> bool {
     UNREACHABLE_TYPES.contains(&kind)
         || has_word(kind, &["Timeout", "Unavailable", "Unreachable"])
+        || has_word(kind, &["No"])
+            && has_word(
+                kind,
+                &[
+                    "Server",
+                    "Servers",
+                    "Host",
+                    "Hosts",
+                    "Available",
+                    "Connection",
+                ],
+            )
         || has_word(kind, &["Connection", "Connect", "Connector"])
             && has_word(
                 kind,
@@ -483,6 +521,18 @@ fn name_by_structure(
             format!("the configuration{file} does not parse: {message}"),
         );
     }
+    // `Syntax Error: line:8` of a parser, just after `loading configuration
+    // from /etc/agent.toml`: the file does not parse (not the code: a
+    // program's own syntax error says where in its source).
+    if (PARSE_FAILED_SAID.is_match(message) || parse_error)
+        && !t.place.as_deref().is_some_and(source_place)
+        && let Some(file) = loaded_config(t)
+    {
+        return named(
+            "missing-config",
+            format!("the configuration file {file} is not valid: {}", t.quote()),
+        );
+    }
     if (is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k)))
         && CONFIG_FILE.is_match(&all)
     {
@@ -505,6 +555,22 @@ fn name_by_structure(
             format!(
                 "a circular import: `{}` is imported while `{}` is still initialising{at}",
                 &c["name"], &c["module"]
+            ),
+        );
+    }
+    // Go's toolchain (`go run` on a host without the module cache): the
+    // module it was downloading, or the package it names.
+    if GO_MODULE_LOOKUP.is_match(&all) {
+        let module = t
+            .before
+            .iter()
+            .find_map(|l| GO_DOWNLOADING.captures(l))
+            .or_else(|| GO_PACKAGE.captures(&all))
+            .map_or_else(|| t.quote(), |c| c["module"].to_string());
+        return named(
+            "missing-module",
+            format!(
+                "the runtime cannot import `{module}`: the module is not downloaded or vendored"
             ),
         );
     }
@@ -554,7 +620,10 @@ fn name_by_structure(
             format!("{who} rejects the credentials: {}", t.quote()),
         );
     }
-    let found_errno = texts.iter().find_map(|s| errno::find(s));
+    let found_errno = texts
+        .iter()
+        .find_map(|s| errno::find(s))
+        .or_else(|| perl_errno(t, ctx));
     if found_errno == Some(Errno::NoProcesses) {
         return by_errno(Errno::NoProcesses, t, &all, ctx);
     }
@@ -575,6 +644,9 @@ fn name_by_structure(
             format!("it ran out of memory{program}: {}", t.quote()),
         );
     }
+    if let Some(n) = sourced_file_missing(t, ctx.exit.as_deref().unwrap_or("")) {
+        return Some(n);
+    }
     if t.runtime == Runtime::Shell {
         if let Some(n) = shell(t, ctx) {
             return Some(n);
@@ -584,6 +656,30 @@ fn name_by_structure(
         && let Some(n) = by_errno(e, t, &all, ctx)
     {
         return Some(n);
+    }
+    // A schema's verdict on a configuration file just loaded.
+    if kinds.iter().any(|k| has_word(k, &["Validation", "Schema"]))
+        && let Some(file) = loaded_config(t)
+    {
+        return named(
+            "missing-config",
+            format!("the configuration file {file} is not valid: {}", t.quote()),
+        );
+    }
+    // `BadDsn`, `InvalidUrl`: a value is wrong, and the type's word is the
+    // name of one of its variables (`SENTRY_DSN`).
+    if let Some(var) = kinds.iter().find_map(|k| {
+        let words = type_words(k);
+        words
+            .iter()
+            .any(|w| ["Bad", "Invalid", "Malformed"].contains(w))
+            .then(|| crate::env_hints::variable_called(ctx, &words))
+            .flatten()
+    }) {
+        return named(
+            "missing-config",
+            format!("the setting {var} is invalid: {}", t.quote()),
+        );
     }
     if kinds.iter().any(|k| unreachable_type(k)) {
         if let Some(n) = auth_said_before(t, &all, ctx) {
@@ -633,6 +729,12 @@ fn name_by_structure(
             })
             .or_else(|| {
                 setting_name(&all).map(|n| format!("a required setting is missing or invalid: {n}"))
+            })
+            .or_else(|| {
+                let code = format!("{}\n{all}", t.stack.join("\n"));
+                crate::env_hints::file_meant(ctx, &code).map(|(name, path)| {
+                    format!("the configuration file {path} ({name}) is missing or not valid")
+                })
             })
             .unwrap_or_else(|| "the configuration is invalid".to_string());
         return named("missing-config", format!("{what} ({lib})"));
@@ -889,6 +991,15 @@ fn service_port(all: &str, ctx: &Context) -> Option<u16> {
         .or_else(|| {
             ctx.known
                 .iter()
+                .find(|k| {
+                    let n = k.name.to_ascii_uppercase();
+                    ["BIND", "LISTEN", "ADDR"].iter().any(|w| n.contains(w))
+                })
+                .and_then(|k| k.port)
+        })
+        .or_else(|| {
+            ctx.known
+                .iter()
                 .find(|k| k.name.to_ascii_uppercase().contains("PORT"))
                 .and_then(|k| k.port)
         })
@@ -897,6 +1008,16 @@ fn service_port(all: &str, ctx: &Context) -> Option<u16> {
 fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
     match e {
         Errno::AddrInUse => {
+            // `binding 127.0.0.1:8080` said just before it.
+            let said = t
+                .before
+                .iter()
+                .find(|l| {
+                    BIND_SAID.is_match(l) && address::find(l).is_some_and(|a| a.port.is_some())
+                })
+                .cloned()
+                .unwrap_or_default();
+            let all = &format!("{all}\n{said}");
             let port = service_port(all, ctx);
             let host = address::find(all)
                 .filter(|a| a.port.is_some() && a.port == port)
@@ -952,6 +1073,22 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             ),
         ),
         Errno::NoSpace => {
+            let mut texts: Vec<&str> = t.before.iter().rev().map(String::as_str).collect();
+            texts.push(all);
+            if let Some((name, dir, written)) = crate::env_hints::written_dir(ctx, &texts) {
+                let file = if written == dir {
+                    String::new()
+                } else {
+                    format!(", writing {written}")
+                };
+                return named(
+                    "disk-full",
+                    format!(
+                        "no space left on the device holding {dir} ({name}){file}: {}",
+                        t.quote()
+                    ),
+                );
+            }
             let path = data_path_in(all)
                 .map(|p| format!(" holding {p}"))
                 .or_else(|| {
@@ -987,8 +1124,18 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             let path = OPENED
                 .captures(all)
                 .map(|c| c["path"].to_string())
-                .or_else(|| path_in(all))?;
-            missing_file(&path)
+                .or_else(|| path_in(all));
+            if let Some(path) = path {
+                return missing_file(&path);
+            }
+            // The error does not say which file: the one a variable of its
+            // environment points at, if one does.
+            let code = format!("{}\n{all}", t.stack.join("\n"));
+            let (name, path) = crate::env_hints::file_meant(ctx, &code)?;
+            missing_file(&path).map(|n| Named {
+                summary: format!("{} ({name})", n.summary),
+                ..n
+            })
         }
         Errno::NoMemory => None,
     }
@@ -1187,6 +1334,16 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             format!("a required setting is missing: {name}"),
         );
     }
+    // `Missing required configuration property 'db.password'`.
+    if said_absent
+        && first != "AssertionError"
+        && let Some(c) = QUOTED_SETTING.captures(m)
+    {
+        return named(
+            "missing-config",
+            format!("a required setting is missing: {}", &c["name"]),
+        );
+    }
     // `Invalid environment variables: { "JWT_SECRET": [ … ] }`: the names
     // are in the block below.
     if ENV_INVALID.is_match(m) {
@@ -1346,6 +1503,73 @@ fn path_in(text: &str) -> Option<String> {
                 .captures(text)
                 .map(|c| c["path"].trim_end_matches([':', ',', '.']).to_string())
         })
+}
+
+/// `./run: line 5: /etc/default/app: No such file or directory` with a
+/// status other than 127 is a file a shell script sources (a missing
+/// program exits 127): its defaults, an env file by another name.
+fn sourced_file_missing(t: &TerminalError, exit: &str) -> Option<Named> {
+    let m = t.error.message.as_str();
+    // The shell's own line, or its message once `script: line 5: ` is read off.
+    let file = match SOURCED_MISSING.captures(m) {
+        Some(c) => c.name("file")?.as_str(),
+        None if t.runtime == Runtime::Shell => m
+            .strip_suffix(": No such file or directory")
+            .filter(|f| f.starts_with('/') && !f.contains(": "))?,
+        None => return None,
+    };
+    let plain = std::path::Path::new(file).extension().is_none_or(|e| {
+        ["env", "sh", "conf", "cfg", "defaults", "rc"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    });
+    (exit != "code 127" && plain).then(|| Named {
+        id: "env-file-missing",
+        summary: format!("the file it sources, {file}, is missing"),
+        strong: true,
+    })
+}
+
+/// Whether a place (`main.py, line 3`, `app.pl line 4`) is in the
+/// program's own source code.
+fn source_place(place: &str) -> bool {
+    let file = place.split([',', ':', ' ']).next().unwrap_or(place);
+    std::path::Path::new(file).extension().is_some_and(|e| {
+        [
+            "py", "rb", "pl", "pm", "js", "mjs", "cjs", "ts", "go", "java", "php", "rs",
+        ]
+        .iter()
+        .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
+/// The configuration file a line just before the error says is being
+/// loaded (`loading configuration from /etc/agent.toml`).
+fn loaded_config(t: &TerminalError) -> Option<String> {
+    t.before
+        .iter()
+        .take(3)
+        .filter(|l| CONFIG_WORD.is_match(l) || l.to_ascii_lowercase().contains("load"))
+        .find_map(|l| CONFIG_FILE.find(l).map(|m| m.as_str().to_string()))
+}
+
+/// Perl's `die` exits with the errno of the failure (`$!`): a status that
+/// is one of the table's faults, where the message says something failed.
+/// Not 1 and 2: a stale `$!` is often EPERM or ENOENT.
+fn perl_errno(t: &TerminalError, ctx: &Context) -> Option<Errno> {
+    if t.runtime != Runtime::Perl {
+        return None;
+    }
+    let code: i64 = ctx.exit.as_deref()?.strip_prefix("code ")?.parse().ok()?;
+    if !(3..255).contains(&code) {
+        return None;
+    }
+    let lower = t.error.message.to_ascii_lowercase();
+    ["unable to", "cannot", "can't", "could not", "failed"]
+        .iter()
+        .any(|w| lower.contains(w))
+        .then(|| Errno::of_number(code))
+        .flatten()
 }
 
 /// `crashed`, from the terminal error: what to quote, the errno when there

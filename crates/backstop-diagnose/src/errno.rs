@@ -73,7 +73,8 @@ impl Errno {
         })
     }
 
-    fn of_number(n: i64) -> Option<Self> {
+    /// The fault of errno number `n` (its sign ignored), if the table has it.
+    pub fn of_number(n: i64) -> Option<Self> {
         Some(match n.abs() {
             98 => Self::AddrInUse,
             111 => Self::ConnRefused,

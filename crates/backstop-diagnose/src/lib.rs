@@ -18,6 +18,7 @@
 
 pub mod address;
 pub mod classify;
+mod env_hints;
 pub mod errno;
 pub mod redact;
 pub mod rules;

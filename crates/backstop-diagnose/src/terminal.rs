@@ -89,8 +89,11 @@ pub struct TerminalError {
     /// Where it was raised, when the shape says: `/app/main.py, line 7`.
     pub place: Option<String>,
     /// The lines printed just before it began (a log line saying what the
-    /// program was doing), at most three.
+    /// program was doing), nearest first, at most eight.
     pub before: Vec<String>,
+    /// The lines between its beginning and its last line (a traceback's
+    /// frames and their code), at most the last 40.
+    pub stack: Vec<String>,
     /// The installed package whose code raised it (the innermost frame in
     /// `site-packages/`, `node_modules/`, a gem, a Go module): `ioredis`,
     /// `pika`, `psycopg`. A client library of a kind of server says which
@@ -109,6 +112,7 @@ impl TerminalError {
             index,
             place: None,
             before: Vec::new(),
+            stack: Vec::new(),
             library: None,
         }
     }
@@ -326,6 +330,13 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         };
     }
     t.library = library_of(lines, start, t);
+    t.stack = lines[start..t.index.max(start)]
+        .iter()
+        .rev()
+        .take(40)
+        .rev()
+        .map(|l| l.trim().to_string())
+        .collect();
     t.before = lines[..start]
         .iter()
         .rev()
@@ -514,6 +525,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     index: i,
                     place,
                     before: Vec::new(),
+                    stack: Vec::new(),
                     library: None,
                 },
             ));
@@ -557,6 +569,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     index: i,
                     place: None,
                     before: Vec::new(),
+                    stack: Vec::new(),
                     library: None,
                 },
             ));
@@ -676,6 +689,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .take(8)
                 .map(str::to_string)
                 .collect(),
+            stack: Vec::new(),
             library: None,
         })
         .collect()
@@ -820,6 +834,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 index: at,
                 place: None,
                 before: Vec::new(),
+                stack: Vec::new(),
                 library: None,
             }),
             i,
@@ -863,6 +878,7 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
             index,
             place: None,
             before: Vec::new(),
+            stack: Vec::new(),
             library: None,
         },
         i,
@@ -951,6 +967,7 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             index: i,
             place: None,
             before: Vec::new(),
+            stack: Vec::new(),
             library: None,
         },
         j,

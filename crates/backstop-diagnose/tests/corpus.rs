@@ -20,7 +20,7 @@ use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
 /// it when the figure rises).
-const HOLDOUT_FLOOR: f64 = 0.82;
+const HOLDOUT_FLOOR: f64 = 0.88;
 
 /// One captured output and what it must be named.
 struct Sample {
@@ -78,6 +78,7 @@ fn read(path: &Path) -> Sample {
         }
     }
     s.ctx.known = Known::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    s.ctx.env = env;
     s
 }
 

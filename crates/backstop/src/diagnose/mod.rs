@@ -175,14 +175,18 @@ fn context(
     plan: Option<&spawn::SpawnPlan>,
     view: &history::View,
 ) -> backstop_diagnose::Context {
-    let known = plan
+    let env: Vec<(String, String)> = plan
         .map(|p| {
             p.env()
                 .iter()
-                .filter_map(|(k, v)| backstop_diagnose::address::Known::parse(k, v))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
         .unwrap_or_default();
+    // As the corpus measures it: lists of nodes, `X_HOST` with `X_PORT`.
+    let known = backstop_diagnose::address::Known::from_env(
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     let own_ports = service
         .port
         .into_iter()
@@ -192,6 +196,7 @@ fn context(
         .collect();
     backstop_diagnose::Context {
         known,
+        env,
         own_ports,
         exit: refine::last_exit(view),
         // The limit its processes inherit from backstop (until `limits`

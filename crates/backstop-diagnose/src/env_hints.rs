@@ -1,0 +1,217 @@
+//! What the service's environment says about an error that does not: the
+//! file a path variable holds (`Error: Os { code: 2, kind: NotFound }` of a
+//! program started with `AGENT_CONFIG=/etc/agent.conf`), the variable an
+//! exception calls by a word (`BadDsn` → `SENTRY_DSN`), the directory a
+//! write that filled the disk went to (`BACKUP_DIR`).
+//!
+//! Only names and path values are ever shown: a value that is not a path
+//! may be a secret.
+
+use crate::classify::Context;
+
+/// Variables every process has: never the program's own settings.
+const SYSTEM: &[&str] = &[
+    "PATH",
+    "HOME",
+    "PWD",
+    "OLDPWD",
+    "SHELL",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "USER",
+    "LOGNAME",
+    "MAIL",
+    "TERM",
+    "LANG",
+    "LC_ALL",
+    "PYTHONPATH",
+    "NODE_PATH",
+    "GOPATH",
+    "GOROOT",
+    "GOCACHE",
+    "GOMODCACHE",
+    "JAVA_HOME",
+    "VIRTUAL_ENV",
+    "PERL5LIB",
+    "GEM_HOME",
+    "GEM_PATH",
+    "RUBYLIB",
+    "INVOCATION_ID",
+    "NOTIFY_SOCKET",
+];
+
+fn system(name: &str) -> bool {
+    SYSTEM.contains(&name) || name.starts_with("XDG_") || name.starts_with("BACKSTOP_")
+}
+
+/// Whether `value` reads as a file or directory path.
+pub(crate) fn is_path(value: &str) -> bool {
+    let v = value.trim();
+    if v.is_empty() || v.contains("://") || v.contains([':', ' ', ',', ';', '=']) {
+        return false;
+    }
+    v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.contains('/')
+}
+
+/// The variables of the environment that hold paths: `(name, path)`.
+pub(crate) fn paths(ctx: &Context) -> Vec<(&str, &str)> {
+    ctx.env
+        .iter()
+        .filter(|(n, v)| !system(n) && is_path(v))
+        .map(|(n, v)| (n.as_str(), v.trim()))
+        .collect()
+}
+
+/// A name that says the variable points at a configuration or another
+/// file the program reads at start.
+fn names_a_file(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "CONFIG", "CONF", "CFG", "SETTINGS", "FILE", "PATH", "INI", "YAML", "JSON", "TOML",
+    ]
+    .iter()
+    .any(|w| upper.split('_').any(|part| part == *w) || upper.ends_with(w))
+}
+
+/// The file an error without a path is most likely about: a path variable
+/// whose name appears in the error's code lines (`fileConfig(LOG_CONFIG)`),
+/// else the one variable whose name says it is a file the program reads.
+pub(crate) fn file_meant(ctx: &Context, text: &str) -> Option<(String, String)> {
+    let candidates = paths(ctx);
+    if let Some((n, v)) = candidates.iter().find(|(n, _)| word_in(text, n)) {
+        return Some(((*n).to_string(), (*v).to_string()));
+    }
+    let files: Vec<&(&str, &str)> = candidates.iter().filter(|(n, _)| names_a_file(n)).collect();
+    match files.as_slice() {
+        [(n, v)] => Some(((*n).to_string(), (*v).to_string())),
+        _ => None,
+    }
+}
+
+/// Whether `word` stands alone in `text` (not inside a longer name).
+fn word_in(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !part(before) && !part(after)
+    })
+}
+
+/// The variable an error calls by one of `words` (the words of a type name
+/// such as `BadDsn`, or of its message): a variable one of whose `_`-parts
+/// is that word (`SENTRY_DSN`), when exactly one variable has it.
+pub(crate) fn variable_called(ctx: &Context, words: &[&str]) -> Option<String> {
+    for w in words.iter().filter(|w| w.len() >= 3) {
+        let hits: Vec<&str> = ctx
+            .env
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !system(n))
+            .filter(|n| n.split('_').any(|part| part.eq_ignore_ascii_case(w)))
+            .collect();
+        if let [one] = hits.as_slice() {
+            return Some((*one).to_string());
+        }
+    }
+    None
+}
+
+/// The directory variable a write that filled the disk went to: of the
+/// path variables that `texts` (oldest first) mention a path under, the
+/// one named as a destination (`-> /backups/x.tar.gz`, `writing /exports/…`),
+/// else the one mentioned last. With it, the path as mentioned.
+pub(crate) fn written_dir(ctx: &Context, texts: &[&str]) -> Option<(String, String, String)> {
+    let candidates = paths(ctx);
+    let mut last: Option<(String, String, String)> = None;
+    for text in texts {
+        let text = text.replace("\\/", "/");
+        for (n, v) in &candidates {
+            let Some(at) = text.find(v) else { continue };
+            let mentioned: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/._-@+".contains(*c))
+                .collect();
+            let mentioned = mentioned.trim_end_matches(['.', ':']).to_string();
+            let lead = text[..at].trim_end();
+            let destination = lead.ends_with("->")
+                || lead.ends_with(" to")
+                || lead.ends_with("into")
+                || lead.to_ascii_lowercase().ends_with("writing");
+            let found = ((*n).to_string(), (*v).to_string(), mentioned);
+            if destination {
+                return Some(found);
+            }
+            last = Some(found);
+        }
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(env: &[(&str, &str)]) -> Context {
+        Context {
+            env: env
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+                .collect(),
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn a_path_variable_names_the_file_an_error_does_not() {
+        let c = ctx(&[
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/root"),
+            ("LOG_CONFIG", "/srv/app/logging.ini"),
+            ("DATA_DIR", "/var/lib/app"),
+        ]);
+        assert_eq!(
+            file_meant(&c, "logging.config.fileConfig(LOG_CONFIG)"),
+            Some(("LOG_CONFIG".into(), "/srv/app/logging.ini".into()))
+        );
+        assert_eq!(
+            file_meant(&c, "Error: Os { code: 2 }").map(|(n, _)| n),
+            Some("LOG_CONFIG".into())
+        );
+        assert!(
+            !is_path("postgres://u@db/x") && !is_path("/usr/bin:/bin") && is_path("etc/app.toml")
+        );
+    }
+
+    #[test]
+    fn a_word_of_a_type_finds_its_variable() {
+        let c = ctx(&[("SENTRY_DSN", "https://x@sentry"), ("APP_ENV", "prod")]);
+        assert_eq!(
+            variable_called(&c, &["Bad", "Dsn"]),
+            Some("SENTRY_DSN".into())
+        );
+        assert_eq!(variable_called(&c, &["Bad", "Url"]), None);
+    }
+
+    #[test]
+    fn the_destination_of_a_write_wins_over_its_source() {
+        let c = ctx(&[
+            ("SOURCE_DIR", "/srv/uploads"),
+            ("BACKUP_DIR", "/mnt/backups"),
+        ]);
+        let lines = [
+            "archiving /srv/uploads -> /mnt/backups/u.tar.gz",
+            "gzip: stdout: No space left on device",
+        ];
+        assert_eq!(
+            written_dir(&c, &lines).map(|(n, _, w)| (n, w)),
+            Some(("BACKUP_DIR".into(), "/mnt/backups/u.tar.gz".into()))
+        );
+        let json = [r#"{"msg":"export started","path":"\/mnt\/backups\/o.csv"}"#];
+        assert_eq!(
+            written_dir(&c, &json).map(|(n, _, w)| (n, w)),
+            Some(("BACKUP_DIR".into(), "/mnt/backups/o.csv".into()))
+        );
+    }
+}
