@@ -106,6 +106,9 @@ pub struct PostgresLimits {
     pub idle_in_transaction: Option<Duration>,
     /// On a replica, the replay lag must be shorter.
     pub replication_lag: Option<Duration>,
+    /// `warn_only = true`: a limit passed makes the check warn (the owner
+    /// degraded) instead of fail; a server that does not answer still fails.
+    pub warn_only: bool,
 }
 
 impl PostgresLimits {
@@ -137,6 +140,8 @@ pub struct RedisLimits {
     pub blocked_clients: Option<u64>,
     /// The last RDB save and AOF write must have succeeded.
     pub persistence: bool,
+    /// `warn_only = true`: see [`PostgresLimits::warn_only`].
+    pub warn_only: bool,
 }
 
 impl RedisLimits {

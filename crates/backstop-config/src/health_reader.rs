@@ -38,6 +38,7 @@ const COMMON_KEYS: &[&str] = &[
     "rejected_connections_per_minute",
     "blocked_clients",
     "persistence",
+    "warn_only",
     "method",
     "headers",
     "expect",
@@ -252,6 +253,16 @@ fn read_check(
                 ));
             }
         }
+    }
+    if kind != "postgres"
+        && kind != "redis"
+        && let Some((k, _)) = table.get_key_value("warn_only")
+    {
+        r.error(Diagnostic::error(
+            format!("`warn_only` is not a key of a {kind} check"),
+            k.span(),
+            "it applies to the limits of a `postgres` or `redis` check",
+        ));
     }
     if kind != "postgres" {
         for key in PostgresLimits::KEYS {
@@ -698,6 +709,18 @@ fn read_bound(
     Ok(limit)
 }
 
+/// `warn_only = true`: a limit passed degrades instead of failing.
+fn read_warn_only(
+    r: &mut Reader,
+    table: &DeTable<'_>,
+    what: &dyn Fn(&str) -> String,
+) -> Result<bool, ()> {
+    match table.get_key_value("warn_only") {
+        None => Ok(false),
+        Some((_, v)) => r.boolean(v, &what("warn_only")).ok_or(()),
+    }
+}
+
 /// `connections_used = "< 80%"`, `longest_query = "< 30s"`, `blocked = "< 5"`,
 /// `idle_in_transaction = "< 5m"`, `replication_lag = "< 10s"`.
 fn read_postgres_limits(
@@ -705,6 +728,7 @@ fn read_postgres_limits(
     table: &DeTable<'_>,
     what: &dyn Fn(&str) -> String,
 ) -> Option<PostgresLimits> {
+    let warn_only = read_warn_only(r, table, what);
     let mut read = |key, kind| read_bound(r, table, key, kind, what);
     let span = |l: Option<Limit>| match l {
         Some(Limit::Span(d)) => Some(d),
@@ -730,6 +754,7 @@ fn read_postgres_limits(
         },
         idle_in_transaction: span(idle.ok()?),
         replication_lag: span(lag.ok()?),
+        warn_only: warn_only.ok()?,
     })
 }
 
@@ -750,6 +775,7 @@ fn read_redis_limits(
             Err(())
         };
     }
+    let warn_only = read_warn_only(r, table, what);
     let mut read = |key, kind| read_bound(r, table, key, kind, what);
     let count = |l: Option<Limit>| match l {
         Some(Limit::Count(n)) => Some(n),
@@ -770,6 +796,7 @@ fn read_redis_limits(
         rejected_connections_per_minute: count(rejected.ok()?),
         blocked_clients: count(blocked.ok()?),
         persistence: persistence.ok()?,
+        warn_only: warn_only.ok()?,
     })
 }
 

@@ -9,12 +9,22 @@ use std::str::FromStr;
 
 use crate::io_reason;
 
+/// A database check that answered: within its limits, or past one of them
+/// with `warn_only` (the owner degraded, not failed).
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Within every limit: the figures.
+    Pass(String),
+    /// Past a limit, and `warn_only`: what is past.
+    Warn(String),
+}
+
 /// `SELECT 1`, then version and connection use; with `limits`, what
 /// `pg_stat_activity` says about them, the culprit named when one is passed.
 pub(crate) async fn postgres(
     dsn: &str,
     limits: &backstop_config::PostgresLimits,
-) -> Result<String, String> {
+) -> Result<Verdict, String> {
     let config = tokio_postgres::Config::from_str(dsn)
         .map_err(|e| format!("invalid PostgreSQL DSN: {e}"))?;
     let target = describe_target(&config);
@@ -145,10 +155,15 @@ pub(crate) async fn postgres(
         }
     }
     if passed.is_empty() {
-        Ok(format!(
+        Ok(Verdict::Pass(format!(
             "PostgreSQL {version} at {target}: {}",
             figures.join(", ")
-        ))
+        )))
+    } else if limits.warn_only {
+        Ok(Verdict::Warn(format!(
+            "PostgreSQL at {target}: {}",
+            passed.join("; ")
+        )))
     } else {
         Err(format!("PostgreSQL at {target}: {}", passed.join("; ")))
     }
@@ -243,7 +258,7 @@ fn postgres_error(e: &tokio_postgres::Error, target: &str, user: &str) -> String
 pub(crate) async fn redis(
     url: &str,
     limits: &backstop_config::RedisLimits,
-) -> Result<String, String> {
+) -> Result<Verdict, String> {
     let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
     let target = {
         let info = client.get_connection_info();
@@ -346,7 +361,15 @@ pub(crate) async fn redis(
         }
     }
     if passed.is_empty() {
-        Ok(format!("Redis at {target}: {}", figures.join(", ")))
+        Ok(Verdict::Pass(format!(
+            "Redis at {target}: {}",
+            figures.join(", ")
+        )))
+    } else if limits.warn_only {
+        Ok(Verdict::Warn(format!(
+            "Redis at {target}: {}",
+            passed.join("; ")
+        )))
     } else {
         Err(format!("Redis at {target}: {}", passed.join("; ")))
     }

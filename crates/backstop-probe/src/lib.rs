@@ -74,13 +74,17 @@ pub struct ExecContext {
 /// Runs `check`'s probe once, within its timeout.
 pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
     let started = Instant::now();
+    let passed = |d: String| (d, false);
+    // Ok((detail, warning)): a database past a limit with `warn_only` warns.
     let work = async {
         match &check.probe {
-            Probe::Http(h) => http::probe(h).await,
-            Probe::Tcp { address } => tcp(address).await,
-            Probe::Exec { command } => exec::probe(command, exec, check.timeout).await,
-            Probe::Postgres { dsn, limits } => databases::postgres(&dsn.0, limits).await,
-            Probe::Redis { url, limits } => databases::redis(&url.0, limits).await,
+            Probe::Http(h) => http::probe(h).await.map(passed),
+            Probe::Tcp { address } => tcp(address).await.map(passed),
+            Probe::Exec { command } => exec::probe(command, exec, check.timeout).await.map(passed),
+            Probe::Postgres { dsn, limits } => {
+                databases::postgres(&dsn.0, limits).await.map(verdict)
+            }
+            Probe::Redis { url, limits } => databases::redis(&url.0, limits).await.map(verdict),
             // It needs the service's process tree: the supervisor (and
             // `backstop check`) measure it themselves.
             Probe::Process(_) => {
@@ -90,13 +94,14 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
                 path,
                 max_used,
                 max_inodes,
-            } => disk::probe(path, *max_used, *max_inodes).await,
+            } => disk::probe(path, *max_used, *max_inodes).await.map(passed),
         }
     };
-    let (passed, detail) = match tokio::time::timeout(check.timeout, work).await {
-        Ok(Ok(detail)) => (true, detail),
-        Ok(Err(detail)) => (false, detail),
+    let (passed, warning, detail) = match tokio::time::timeout(check.timeout, work).await {
+        Ok(Ok((detail, warning))) => (true, warning, detail),
+        Ok(Err(detail)) => (false, false, detail),
         Err(_) => (
+            false,
             false,
             format!(
                 "timed out after {}",
@@ -106,9 +111,16 @@ pub async fn run(check: &HealthCheck, exec: &ExecContext) -> Outcome {
     };
     Outcome {
         passed,
-        warning: false,
+        warning,
         latency: started.elapsed(),
         detail,
+    }
+}
+
+fn verdict(v: databases::Verdict) -> (String, bool) {
+    match v {
+        databases::Verdict::Pass(d) => (d, false),
+        databases::Verdict::Warn(d) => (d, true),
     }
 }
 

@@ -223,6 +223,11 @@ postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
 connections_used = "< 80%"
 longest_query = "< 1s"
 blocked = "< 1"
+
+[checks.pg-soft]
+postgres = "postgres://postgres:s3cret@127.0.0.1:{pg}/postgres"
+connections_used = "< 50%"
+warn_only = true
 "#
     ));
     let _daemon = s.up();
@@ -294,6 +299,18 @@ blocked = "< 1"
         detail.contains("limit 80%") && detail.contains("most from 127.0.0.1: "),
         "{detail}"
     );
+    // `warn_only`: past its limit, the check passes with a warning (degraded).
+    let out = s.run(&["check", "--json", "pg-soft"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let soft = check_row(&v, "pg-soft");
+    assert_eq!(soft["passed"], true, "{v}");
+    assert_eq!(soft["warning"], true, "{v}");
+    assert!(
+        soft["detail"].as_str().unwrap().contains("limit 50%"),
+        "{v}"
+    );
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
@@ -372,4 +389,49 @@ failures = 1
         "{detail}"
     );
     assert!(detail.contains("since the server started"), "{detail}");
+}
+
+#[test]
+fn a_crash_while_postgres_is_at_its_connection_limit_is_named_with_the_figures() {
+    let pg = free_port();
+    let services = postgres_services(pg)
+        .replace(
+            "\"listen_addresses=127.0.0.1\"]",
+            "\"listen_addresses=127.0.0.1\", \"-c\", \"max_connections=10\"]",
+        )
+        .replace(
+            "interval = \"200ms\"",
+            "interval = \"200ms\"\nconnections_used = \"< 80%\"",
+        );
+    let s = sandbox(&format!(
+        r#"
+{services}
+[services.api]
+command = ["sh", "-c", "echo 'psycopg.OperationalError: connection failed: FATAL:  sorry, too many clients already'; exit 1"]
+env = {{ DATABASE_URL = "postgresql://app@127.0.0.1:{pg}/app" }}
+depends_on = {{ postgres = "started" }}
+restart = "never"
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("postgres", "running", T);
+    let _hogs: Vec<support::Reap> = (0..8).map(|_| psql(pg, "SELECT pg_sleep(120)")).collect();
+    wait_until("postgres at its limit", T, || {
+        (s.service("postgres")["health"] == "unhealthy").then_some(())
+    });
+    s.wait_state("api", "failed", T);
+    let out = s.run(&["diagnose", "--json", "api"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["causes"][0];
+    assert_eq!(first["id"], "dependency-unavailable", "{report:#}");
+    let summary = first["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("PostgreSQL `postgres`")
+            && summary.contains("/10 connections")
+            && summary.contains("most from 127.0.0.1: "),
+        "{summary}"
+    );
+    let bundle = report["bundle"].as_str().unwrap();
+    let deps = std::fs::read_to_string(format!("{bundle}/10-dependencies.txt")).unwrap();
+    assert!(deps.contains("connections in use"), "{deps}");
 }

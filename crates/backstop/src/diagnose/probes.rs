@@ -58,6 +58,10 @@ pub(super) struct CheckFacts {
     pub(super) failing: usize,
     /// Evidence lines (file and line) of its own checks.
     pub(super) own_lines: Vec<(String, Option<usize>)>,
+    /// Checks of its dependencies that fail now: the dependency, the probe
+    /// kind (`postgres`, `redis`, `http`) and what the check said (the
+    /// database's figures: `10/10 connections in use … (most from …)`).
+    pub(super) failing_dependencies: Vec<(String, String, String)>,
 }
 
 /// Runs every check of the config now: a failing check of the service
@@ -72,6 +76,7 @@ pub(super) async fn dependencies(
     let mut facts = CheckFacts {
         failing: 0,
         own_lines: Vec::new(),
+        failing_dependencies: Vec::new(),
     };
     let deps: BTreeSet<&str> = service
         .depends_on
@@ -129,6 +134,11 @@ pub(super) async fn dependencies(
                 plan.label, outcome.detail
             );
             b.evidence(p, None, &line, &text);
+            facts.failing_dependencies.push((
+                owner.to_string(),
+                plan.check.probe.kind().to_string(),
+                outcome.detail.clone(),
+            ));
         } else {
             b.line(p, line);
         }

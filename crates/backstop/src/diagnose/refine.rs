@@ -43,6 +43,9 @@ pub(super) fn refine(
         match c.id.as_str() {
             "dependency-unavailable" | "dependency-auth-failed" => {
                 name_dependency(c, config, &service.name);
+                if c.id == "dependency-unavailable" {
+                    with_dependency_figures(c, checks);
+                }
             }
             "port-in-use" => name_port_holder(c, service, &config.daemon.state_dir),
             "syntax-error" => locate(c, evidence),
@@ -161,6 +164,31 @@ fn follow_symlinks(c: &mut Cause, dir: &std::path::Path) {
 }
 
 /// A startup timeout says what its check saw.
+/// A database or cache that fails its check now says why in figures (at
+/// its connection limit, its memory full): the summary leads with them.
+fn with_dependency_figures(c: &mut Cause, checks: &CheckFacts) {
+    let named =
+        |owner: &str| c.summary.contains(&format!("`{owner}`")) || c.summary.contains(owner);
+    let found = checks
+        .failing_dependencies
+        .iter()
+        .find(|(owner, kind, _)| named(owner) && (kind == "postgres" || kind == "redis"))
+        .or_else(|| {
+            checks
+                .failing_dependencies
+                .iter()
+                .find(|(_, kind, _)| kind == "postgres" || kind == "redis")
+        });
+    if let Some((owner, kind, detail)) = found {
+        let server = if kind == "postgres" {
+            "PostgreSQL"
+        } else {
+            "Redis"
+        };
+        c.summary = format!("{server} `{owner}` fails its check now: {detail}");
+    }
+}
+
 fn add_check_detail(c: &mut Cause, checks: &CheckFacts, evidence: &[Evidence]) {
     let said = evidence
         .iter()
