@@ -367,3 +367,37 @@ concurency = "queue"
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
+
+#[test]
+fn a_queued_run_starts_when_the_previous_one_ends() {
+    let s = Sandbox::new(
+        r#"
+[services.web]
+command = "sleep 1000"
+
+[jobs.import]
+command = ["sh", "-c", "echo $$ >> pids; while [ ! -e release ]; do sleep 0.02; done; rm -f release; echo imported"]
+schedule = "0 3 1 1 *"
+concurrency = "queue"
+"#,
+    );
+    let _daemon = s.up();
+    assert!(s.run(&["run-job", "--no-wait", "import"]).status.success());
+    wait_job(&s, "import", "the first run", |j| j["state"] == "running");
+    // Asked again while it runs: queued, not started beside it.
+    assert!(s.run(&["run-job", "--no-wait", "import"]).status.success());
+    let queued = wait_job(&s, "import", "the queued run", |j| j["queued"] == true);
+    assert_eq!(queued["runs"], 1);
+    std::fs::write(s.path("release"), "").unwrap();
+    let second = wait_job(&s, "import", "the queued run to start", |j| {
+        j["runs"] == 2 && j["state"] == "running"
+    });
+    assert_eq!(second["last_run"]["result"], "succeeded");
+    std::fs::write(s.path("release"), "").unwrap();
+    let done = wait_job(&s, "import", "the queued run to end", |j| {
+        j["runs"] == 2 && j["running_since"].is_null()
+    });
+    assert_eq!(done["last_run"]["trigger"], "queued");
+    let pids = std::fs::read_to_string(s.path("pids")).unwrap();
+    assert_eq!(pids.lines().count(), 2, "{pids}");
+}
