@@ -122,8 +122,14 @@ pub fn router(state: AppState) -> Router {
                     .to_string(),
             )
         })
+        // Every request body the API takes is a few bytes of JSON.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
+
+/// The largest request body any route reads (`scale`, `fix`): larger
+/// ones get 413. Headers are bounded by hyper (100 of them, 400 KB in all).
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 async fn openapi() -> Response {
     (
@@ -309,7 +315,8 @@ async fn fix(
 ) -> ApiResult<crate::FixReport> {
     let Json(request) = body.map_err(|e| {
         ApiError(
-            StatusCode::BAD_REQUEST,
+            // 400 for bad JSON, 413 past `MAX_BODY`, 415 without the type.
+            e.status(),
             format!("invalid request body: {}", e.body_text()),
         )
     })?;
@@ -386,7 +393,8 @@ async fn scale(
 ) -> ApiResult<crate::ReloadOutcome> {
     let Json(request) = body.map_err(|e| {
         ApiError(
-            StatusCode::BAD_REQUEST,
+            // 400 for bad JSON, 413 past `MAX_BODY`, 415 without the type.
+            e.status(),
             format!("invalid request body: {}", e.body_text()),
         )
     })?;
@@ -459,14 +467,11 @@ pub async fn serve_tcp(
         .await
 }
 
-/// Compares without an early exit, so timing does not reveal the token.
+/// Compares in constant time (`subtle`), so timing does not reveal how
+/// much of a guessed token was right (only its length, which is fixed).
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    use subtle::ConstantTimeEq as _;
+    given.ct_eq(expected).into()
 }
 
 /// True when the request carries `Authorization: Bearer <token>`.
