@@ -168,6 +168,9 @@ kinds! {
     StateWriteFailed = "state-write-failed",
     /// A subscriber of the event bus fell too far behind.
     EventsLost = "events-lost",
+    /// `events.db` was deleted, replaced or damaged while the daemon ran:
+    /// a new history starts (a damaged file is kept aside).
+    HistoryReset = "history-reset",
 }
 
 impl EventKind {

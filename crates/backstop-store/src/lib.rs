@@ -103,6 +103,14 @@ pub struct EventQuery {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The file opened (device, inode): a file deleted or replaced under
+    /// the daemon is noticed, not written into unseen.
+    identity: Option<(u64, u64)>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn millis(at: SystemTime) -> i64 {
@@ -141,9 +149,46 @@ impl Store {
         let mut store = Self {
             conn,
             path: path.to_path_buf(),
+            identity: identity(path),
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A store in memory (when no file can be made): recording goes on,
+    /// unseen, rather than stopping the recorder.
+    fn open_in_memory(path: &Path) -> Self {
+        let conn = Connection::open_in_memory().expect("UNWRAP: SQLite opens a memory database");
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+            identity: None,
+        };
+        let _ = store.migrate();
+        store
+    }
+
+    /// Whether the file this store writes is no longer at its path
+    /// (deleted, or replaced by another file): what it records then would
+    /// be seen by no reader.
+    pub fn gone(&self) -> bool {
+        self.identity.is_some() && identity(&self.path) != self.identity
+    }
+
+    /// Whether the file at its path no longer starts as a SQLite database
+    /// does (overwritten under the daemon). SQLite would not notice: in WAL
+    /// mode it writes the log and its cache, and readers would fail.
+    pub fn damaged(&self) -> bool {
+        use std::io::Read as _;
+        let mut head = [0u8; 16];
+        std::fs::File::open(&self.path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| &head != b"SQLite format 3\0")
+    }
+
+    /// The path of the database.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Opens an existing database for reading only.
@@ -162,6 +207,7 @@ impl Store {
         let store = Self {
             conn,
             path: path.to_path_buf(),
+            identity: None,
         };
         let version = store.version()?;
         if version > MIGRATIONS.len() as i64 {
@@ -326,8 +372,28 @@ impl Recorder {
                             None => break,
                         }
                     }
+                    if store.gone() {
+                        store = start_again(store, "was deleted or replaced while the daemon ran");
+                    } else if store.damaged() {
+                        store = start_again(store, "was overwritten while the daemon ran");
+                    }
                     if let Err(e) = store.insert(&batch) {
-                        tracing::warn!("event history: {} events not recorded: {e}", batch.len());
+                        // A file damaged under the daemon: kept aside, a new
+                        // history started, and this batch recorded there.
+                        if e.is_damage() {
+                            store = start_again(store, &format!("cannot be written ({e})"));
+                            if let Err(e) = store.insert(&batch) {
+                                tracing::warn!(
+                                    "event history: {} events not recorded: {e}",
+                                    batch.len()
+                                );
+                            }
+                        } else {
+                            tracing::warn!(
+                                "event history: {} events not recorded: {e}",
+                                batch.len()
+                            );
+                        }
                     }
                     if pruned.elapsed() > Duration::from_secs(3600) {
                         pruned = std::time::Instant::now();
@@ -337,6 +403,60 @@ impl Recorder {
                     }
                 }
             })
+    }
+}
+
+/// A new history in place of `store`'s file, which was deleted, replaced
+/// or damaged (a damaged one is kept aside as `events.db.damaged-<ms>`);
+/// its first event says why. The old store is kept when the new file
+/// cannot be made.
+fn start_again(store: Store, why: &str) -> Store {
+    let path = store.path.clone();
+    let mut kept = String::new();
+    if path.exists() && !store.gone() {
+        let aside = path.with_extension(format!("db.damaged-{}", millis(SystemTime::now())));
+        if std::fs::rename(&path, &aside).is_ok() {
+            kept = format!("; the damaged file is kept as {}", aside.display());
+        }
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.clone().into_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    drop(store);
+    match Store::open(&path) {
+        Ok(mut new) => {
+            let message = format!(
+                "the event history {} {why}: a new one starts here, events before it are in the old file only{kept}",
+                path.display()
+            );
+            tracing::warn!("{message}");
+            let _ = new.insert(&[Event::now(None, EventKind::HistoryReset, message)]);
+            new
+        }
+        Err(e) => {
+            tracing::warn!("event history: cannot start a new {}: {e}", path.display());
+            // Nothing better: keep writing where we can (a reader will not
+            // see it, but the daemon goes on).
+            Store::open_in_memory(&path)
+        }
+    }
+}
+
+impl StoreError {
+    /// The file is damaged or not a database (rather than busy or full).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            )
+        )
     }
 }
 

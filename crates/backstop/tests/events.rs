@@ -554,3 +554,78 @@ failures = 1
     assert!(status.contains("rejected: ***"), "{status}");
     assert!(!s.daemon_output().contains("second-key-1111111"), "{api}");
 }
+
+/// The messages of `kind`, or `None` while the file cannot be read (a new
+/// one being made).
+fn recorded(s: &Sandbox, kind: &str) -> Option<Vec<String>> {
+    let out = s.run(&["events", "--json", "--kind", kind]);
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|e| e["message"].as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+#[test]
+fn an_events_db_deleted_or_damaged_while_running_starts_a_new_history() {
+    let s = Sandbox::new(
+        r#"
+[services.flappy]
+command = ["sh", "-c", "sleep 0.2; exit 1"]
+restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 10000 }
+"#,
+    );
+    let _daemon = s.up();
+    wait_until("some exits recorded", T, || {
+        recorded(&s, "exited")
+            .is_some_and(|m| m.len() >= 2)
+            .then_some(())
+    });
+    // Deleted under the daemon: noticed at the next event, a new file.
+    for f in ["events.db", "events.db-wal", "events.db-shm"] {
+        let _ = std::fs::remove_file(s.path(&format!(".backstop/{f}")));
+    }
+    let reset = wait_until("the new history", T, || {
+        recorded(&s, "history-reset").filter(|m| !m.is_empty())
+    });
+    assert!(
+        reset[0].contains("was deleted or replaced while the daemon ran: a new one starts here"),
+        "{reset:?}"
+    );
+    wait_until("exits recorded in the new file", T, || {
+        recorded(&s, "exited")
+            .is_some_and(|m| m.len() >= 2)
+            .then_some(())
+    });
+    // Damaged in place: kept aside, a new history again.
+    std::fs::write(
+        s.path(".backstop/events.db"),
+        "this is not a database\n".repeat(200),
+    )
+    .unwrap();
+    let damaged = wait_until("the damaged file kept aside", T, || {
+        std::fs::read_dir(s.path(".backstop"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("events.db.damaged-"))
+    });
+    let reset = wait_until("the second new history", T, || {
+        recorded(&s, "history-reset").filter(|m| m.iter().any(|m| m.contains(&damaged)))
+    });
+    assert!(
+        reset
+            .iter()
+            .any(|m| m.contains("was overwritten while the daemon ran")),
+        "{reset:?}"
+    );
+    wait_until("exits recorded after the damage", T, || {
+        recorded(&s, "exited")
+            .is_some_and(|m| m.len() >= 2)
+            .then_some(())
+    });
+    // Supervision went on throughout.
+    assert!(s.service("flappy")["restarts"].as_u64().unwrap() >= 6);
+}
