@@ -629,3 +629,49 @@ restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 100
     // Supervision went on throughout.
     assert!(s.service("flappy")["restarts"].as_u64().unwrap() >= 6);
 }
+
+#[test]
+fn a_read_only_state_dir_stops_no_supervision_and_writing_resumes() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: a read-only bind mount needs root");
+        return;
+    }
+    let s = Sandbox::new(
+        r#"
+[services.ticker]
+command = ["sh", "-c", "while true; do echo tick; sleep 0.05; done"]
+
+[services.flappy]
+command = ["sh", "-c", "sleep 0.2; exit 1"]
+restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 10000 }
+"#,
+    );
+    let _daemon = s.up();
+    s.wait_state("ticker", "running", T);
+    let ro = support::ReadOnly::mount(&s.path(".backstop"));
+    let before = s.service("flappy")["restarts"].as_u64().unwrap();
+    // Restarts go on, the API answers, and the failed write is said.
+    wait_until("restarts while read-only", T, || {
+        (s.service("flappy")["restarts"].as_u64().unwrap() >= before + 3).then_some(())
+    });
+    wait_until("the failed state write said", T, || {
+        s.daemon_output()
+            .contains("Read-only file system")
+            .then_some(())
+    });
+    assert_eq!(s.service("ticker")["restarts"], 0);
+    drop(ro);
+    // Writable again: new events and new output are recorded.
+    let after = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    wait_until("events recorded again", T, || {
+        let out = s.run(&["events", "--json", "--since", &after, "--kind", "spawned"]);
+        (out.status.success() && !out.stdout.is_empty()).then_some(())
+    });
+    wait_until("output recorded again", T, || {
+        let out = s.run(&["logs", "ticker", "--since", &after]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("tick")
+            .then_some(())
+    });
+    assert_eq!(s.service("ticker")["state"], "running");
+}

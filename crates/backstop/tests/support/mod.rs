@@ -430,6 +430,31 @@ impl SmallDisk {
     }
 }
 
+/// `dir` made read-only in place (a read-only bind mount of itself),
+/// writable again when dropped.
+pub struct ReadOnly(PathBuf);
+
+impl ReadOnly {
+    pub fn mount(dir: &Path) -> Self {
+        for args in [&["--bind"][..], &["-o", "remount,ro,bind"]] {
+            let ok = Command::new("mount")
+                .args(args)
+                .arg(dir)
+                .arg(dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "mount {args:?} {}", dir.display());
+        }
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
