@@ -97,7 +97,12 @@ pub(crate) fn list(config: &Path, json: bool) -> CmdResult {
             "{:<16} {:<24} {:<10} {:<21} {:<32} {}",
             j.name,
             j.schedule,
-            j.state.as_str(),
+            // Between runs its service is at rest: the last result says how it went.
+            if j.state.is_active() || j.state == backstop_api::ServiceState::Pending {
+                j.state.as_str()
+            } else {
+                "idle"
+            },
             last,
             result,
             j.next_run.as_deref().unwrap_or("never")

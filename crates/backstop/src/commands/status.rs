@@ -105,6 +105,9 @@ fn show(
         if only.is_empty() && !report.checks.is_empty() {
             print_checks("checks", &report.checks);
         }
+        if only.is_empty() && !report.jobs.is_empty() {
+            print_jobs(&report.jobs);
+        }
         for s in report
             .services
             .iter()
@@ -154,6 +157,29 @@ fn show(
         return Err(Exit::new(Code::Failed, String::new()));
     }
     Ok(())
+}
+
+/// One line per scheduled job: its last result and next run (`backstop
+/// jobs` has the table).
+fn print_jobs(jobs: &[backstop_api::JobStatus]) {
+    println!("\njobs:");
+    for j in jobs {
+        let last = j.last_run.as_ref().map_or_else(
+            || "not run yet".to_string(),
+            |r| format!("last {} ({}) at {}", r.result.as_str(), r.ended, r.started),
+        );
+        let now = if j.state.is_active() || j.state == ServiceState::Pending {
+            format!("{}, ", j.state)
+        } else {
+            String::new()
+        };
+        let missed = if j.missed { " MISSED" } else { "" };
+        println!(
+            "  {:<16} {now}{last}; next {}{missed}",
+            j.name,
+            j.next_run.as_deref().unwrap_or("never")
+        );
+    }
 }
 
 fn print_checks(title: &str, checks: &[backstop_api::CheckResult]) {
