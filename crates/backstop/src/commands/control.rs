@@ -100,7 +100,8 @@ pub(crate) fn act(
             println!("{}", outcome_line(s));
         }
         let ok = match action {
-            ServiceAction::Stop => !s.state.is_active(),
+            // With --no-wait, the request taken is the success.
+            ServiceAction::Stop => args.no_wait || !s.state.is_active(),
             _ => {
                 !matches!(
                     s.state,

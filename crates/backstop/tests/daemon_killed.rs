@@ -1,0 +1,93 @@
+//! backstop itself SIGKILLed in the middle of its work, then started
+//! again: what the killed daemon ran is found and stopped, nothing runs
+//! twice, and the history says so.
+
+mod support;
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::{Sandbox, alive, wait_until};
+
+const T: Duration = Duration::from_secs(30);
+
+fn pids(s: &Sandbox, rel: &str) -> Vec<i32> {
+    std::fs::read_to_string(s.path(rel))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn killed_while_stopping_a_service_the_next_daemon_finishes_the_stop_and_runs_one_instance() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = ["sh", "-c", "echo $$ >> pids; trap 'echo draining >> log; sleep 30' TERM; while true; do sleep 0.05; done"]
+stop = { timeout = "3s" }
+"#,
+    );
+    let mut first = s.up();
+    let old = s.read_pid("pids");
+    let out = s.run(&["stop", "--no-wait", "app"]);
+    assert!(out.status.success(), "{out:?}");
+    wait_until("the service to be draining", T, || {
+        std::fs::read_to_string(s.path("log"))
+            .is_ok_and(|l| l.contains("draining"))
+            .then_some(())
+    });
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    assert!(alive(old), "the draining child outlives the killed daemon");
+    let _second = s.up();
+    let svc = s.wait_state("app", "running", T);
+    let new = svc["pid"].as_i64().unwrap() as i32;
+    wait_until("the old instance to be gone", T, || {
+        (!alive(old)).then_some(())
+    });
+    let running: Vec<i32> = pids(&s, "pids").into_iter().filter(|p| alive(*p)).collect();
+    assert_eq!(running, vec![new], "one instance");
+    let said = s.event_messages("leftover");
+    assert!(
+        said.iter().any(|m| m.contains(&old.to_string())),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn killed_during_a_job_run_the_next_daemon_stops_the_run_it_left() {
+    let s = Sandbox::new(
+        r#"
+[services.web]
+command = "sleep 1000"
+
+[jobs.backup]
+command = ["sh", "-c", "echo $$ >> job-pids; sleep 300 & echo $! >> job-pids; wait"]
+schedule = "0 3 1 1 *"
+"#,
+    );
+    let mut first = s.up();
+    s.wait_state("web", "running", T);
+    assert!(s.run(&["run-job", "--no-wait", "backup"]).status.success());
+    let run = wait_until("the run's two processes", T, || {
+        let p = pids(&s, "job-pids");
+        (p.len() == 2).then_some(p)
+    });
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    assert!(
+        run.iter().all(|p| alive(*p)),
+        "the run outlives the killed daemon"
+    );
+    let _second = s.up();
+    s.wait_state("web", "running", T);
+    wait_until("the left run to be stopped", T, || {
+        run.iter().all(|p| !alive(*p)).then_some(())
+    });
+    let said = s.event_messages("leftover");
+    assert!(said.iter().any(|m| m.contains("job:backup")), "{said:?}");
+    // The job is idle, ready for its next run: a run now works.
+    let again = s.run(&["run-job", "--no-wait", "backup"]);
+    assert!(again.status.success(), "{again:?}");
+}
