@@ -96,17 +96,25 @@ impl Diagnostic {
     }
 }
 
-/// Keeps a span inside the source and at least one character wide, so that a
-/// problem at the end of the file still gets a caret.
+/// Keeps a span inside the source, on character boundaries and at least
+/// one character wide, so that a problem at the end of the file still gets
+/// a caret (and a span inside a multi-byte character, which the renderer
+/// would panic on, never reaches it: found by `cargo fuzz run config`).
 fn clamp_span(span: Range<usize>, source: &str) -> Range<usize> {
-    let end = span.end.min(source.len());
-    let start = span.start.min(end);
+    let floor = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let end = floor(span.end);
+    let start = floor(span.start).min(end);
     if start < end {
         start..end
-    } else if end < source.len() {
-        start..end + 1
     } else {
-        start..end
+        let next = source[end..].chars().next().map_or(0, char::len_utf8);
+        start..end + next
     }
 }
 
@@ -192,6 +200,17 @@ pub fn render_all(path: &Path, source: &str, diagnostics: &[Diagnostic], color: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_at_a_multi_byte_character_renders() {
+        // `cargo fuzz run config` found it: a carriage return before "…".
+        for source in ["\r…", "a = \"…", "…", "x\r\n…\r"] {
+            let err = crate::parse(Path::new("/tmp/backstop.toml"), source.to_string())
+                .expect_err("not a config");
+            let text = err.render(false);
+            assert!(text.contains("error"), "{text}");
+        }
+    }
 
     #[test]
     fn line_col_counts_from_one() {
