@@ -114,6 +114,7 @@ impl Known {
             let upper = name.to_ascii_uppercase();
             if let Some(stem) = upper
                 .strip_suffix("HOST")
+                .or_else(|| upper.strip_suffix("HOSTS"))
                 .or_else(|| upper.strip_suffix("HOSTNAME"))
             {
                 let port = vars
@@ -138,6 +139,8 @@ impl Known {
                 let paired = vars.iter().any(|(n, _)| {
                     let n = n.to_ascii_uppercase();
                     n.strip_suffix("HOST")
+                        .or_else(|| n.strip_suffix("HOSTS"))
+                        .or_else(|| n.strip_suffix("HOSTNAME"))
                         .is_some_and(|s| format!("{s}PORT") == upper)
                 });
                 if !paired {

@@ -204,6 +204,16 @@ re!(
     SOURCED_MISSING,
     r"\bline \d+: (?P<file>/[^:]+): No such file or directory$"
 );
+re!(
+    UNKNOWN_DRIVER,
+    r#"(?i)\bunknown driver "(?P<driver>[^"]+)"|No suitable driver found for (?P<url>\S+)|\bdriver (?:not found|not registered)(?::| for)? ['"]?(?P<driver2>[\w.:-]+)?"#
+);
+re!(
+    NODE_EXCERPT,
+    r"^(?:/\S+:\d+|throw\b.*;|\S+\.(?:c|m)?js:\d+)$"
+);
+re!(SUBSCRIPT, r"\['(?P<field>[\w.-]+)'\]");
+re!(SQLITE_PATH, r"dbname=(?P<path>[^'\s;,]+)");
 re!(GO_DOWNLOADING, r"^go: downloading (?P<module>\S+)");
 re!(
     GO_PACKAGE,
@@ -311,16 +321,20 @@ fn absent_type(kind: &str) -> bool {
 fn parse_type(kind: &str) -> bool {
     has_word(
         kind,
-        &[
-            "Scanner",
-            "Parser",
-            "Parse",
-            "Decode",
-            "Syntax",
-            "Constructor",
-            "Format",
-        ],
-    )
+        &["YAML", "Yaml", "JSON", "Json", "TOML", "Toml", "INI", "Ini"],
+    ) && has_word(kind, &["Exception", "Error"])
+        || has_word(
+            kind,
+            &[
+                "Scanner",
+                "Parser",
+                "Parse",
+                "Decode",
+                "Syntax",
+                "Constructor",
+                "Format",
+            ],
+        )
 }
 
 /// Types that are a bug of the program whatever library raised them.
@@ -434,6 +448,24 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
         _ => quote,
     };
     let short_quote: String = quote.chars().take(200).collect();
+    // A configuration error's list (`/provider must have required property
+    // 'apiKey'`) says what is wrong: its first lines go with it.
+    let listed: Vec<&str> = t
+        .detail
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.starts_with("code:") && !l.starts_with("at ") && l.len() > 3)
+        .filter(|l| !n.summary.contains(l))
+        .take(3)
+        .collect();
+    let n = if n.id == "missing-config" && !listed.is_empty() {
+        Named {
+            summary: format!("{} ({})", n.summary, listed.join("; ")),
+            ..n
+        }
+    } else {
+        n
+    };
     if n.summary.contains(short_quote.as_str()) || quote.is_empty() {
         return Some(n);
     }
@@ -509,6 +541,7 @@ fn name_by_structure(
         let file = CONFIG_FILE
             .find(&all)
             .map(|m| m.as_str().to_string())
+            .or_else(|| loaded_config(t))
             .or_else(|| {
                 t.before
                     .iter()
@@ -525,7 +558,10 @@ fn name_by_structure(
     // from /etc/agent.toml`: the file does not parse (not the code: a
     // program's own syntax error says where in its source).
     if (PARSE_FAILED_SAID.is_match(message) || parse_error)
-        && !t.place.as_deref().is_some_and(source_place)
+        && !t
+            .place
+            .as_deref()
+            .is_some_and(|p| source_place(p) && !DEPENDENCIES_DIR.is_match(p))
         && let Some(file) = loaded_config(t)
     {
         return named(
@@ -550,16 +586,34 @@ fn name_by_structure(
             .place
             .as_ref()
             .map_or_else(String::new, |p| format!(", from {p}"));
+        // The module that imports it back, by its dotted name.
+        let importer = t
+            .place
+            .as_deref()
+            .and_then(|p| dotted_module(p, &c["module"]))
+            .map_or_else(String::new, |m| format!("`{m}` imports "));
         return named(
             "import-cycle",
             format!(
-                "a circular import: `{}` is imported while `{}` is still initialising{at}",
-                &c["name"], &c["module"]
+                "a circular import: {importer}`{}` from `{}` while `{}` is still initialising{at}",
+                &c["name"], &c["module"], &c["module"]
             ),
         );
     }
     // Go's toolchain (`go run` on a host without the module cache): the
     // module it was downloading, or the package it names.
+    // `sql: unknown driver "postgres" (forgotten import?)`, JDBC's `No
+    // suitable driver found for jdbc:…`: the driver was not imported or installed.
+    if let Some(c) = UNKNOWN_DRIVER.captures(&all) {
+        let driver = c
+            .name("driver")
+            .or_else(|| c.name("url"))
+            .map_or("", |m| m.as_str());
+        return named(
+            "missing-module",
+            format!("the database driver `{driver}` is not imported or installed"),
+        );
+    }
     if GO_MODULE_LOOKUP.is_match(&all) {
         let module = t
             .before
@@ -620,6 +674,22 @@ fn name_by_structure(
             format!("{who} rejects the credentials: {}", t.quote()),
         );
     }
+    // SQLite's SQLITE_CANTOPEN: it could not create or open the file, in a
+    // directory the service cannot write (or that is gone).
+    if all.contains("unable to open database file") {
+        let path = SQLITE_PATH
+            .captures(&all)
+            .map(|c| c["path"].to_string())
+            .or_else(|| data_path_in(&all));
+        let what = path.map_or_else(String::new, |p| format!(" {p}"));
+        return named(
+            "permission-denied",
+            format!(
+                "the SQLite database{what} cannot be opened: its directory is not writable by the service, or does not exist ({})",
+                t.quote()
+            ),
+        );
+    }
     let found_errno = texts
         .iter()
         .find_map(|s| errno::find(s))
@@ -661,9 +731,18 @@ fn name_by_structure(
     if kinds.iter().any(|k| has_word(k, &["Validation", "Schema"]))
         && let Some(file) = loaded_config(t)
     {
+        let field = t
+            .detail
+            .iter()
+            .rev()
+            .find_map(|l| SUBSCRIPT.captures_iter(l).last())
+            .map_or_else(String::new, |c| format!(" (field `{}`)", &c["field"]));
         return named(
             "missing-config",
-            format!("the configuration file {file} is not valid: {}", t.quote()),
+            format!(
+                "the configuration file {file} is not valid{field}: {}",
+                t.quote()
+            ),
         );
     }
     // `BadDsn`, `InvalidUrl`: a value is wrong, and the type's word is the
@@ -721,7 +800,9 @@ fn name_by_structure(
     {
         let what = CONFIG_FILE
             .find(&all)
-            .map(|m| format!("the configuration file {} is not valid", m.as_str()))
+            .map(|m| m.as_str().to_string())
+            .or_else(|| loaded_config(t))
+            .map(|f| format!("the configuration file {f} is not valid"))
             .or_else(|| {
                 QUOTED_SETTING
                     .captures(&all)
@@ -1530,6 +1611,18 @@ fn sourced_file_missing(t: &TerminalError, exit: &str) -> Option<Named> {
     })
 }
 
+/// The dotted module name of the Python file at `place`
+/// (`/srv/app/ledger/models.py, line 2` → `ledger.models`), read from the
+/// top package of `sibling` (a module of the same package tree).
+fn dotted_module(place: &str, sibling: &str) -> Option<String> {
+    let file = place.split(", line").next()?.trim();
+    let top = sibling.split('.').next()?;
+    let at = file.rfind(&format!("/{top}/"))?;
+    let rel = file[at + 1..].strip_suffix(".py")?;
+    let rel = rel.strip_suffix("/__init__").unwrap_or(rel);
+    Some(rel.replace('/', "."))
+}
+
 /// Whether a place (`main.py, line 3`, `app.pl line 4`) is in the
 /// program's own source code.
 fn source_place(place: &str) -> bool {
@@ -1546,11 +1639,25 @@ fn source_place(place: &str) -> bool {
 /// The configuration file a line just before the error says is being
 /// loaded (`loading configuration from /etc/agent.toml`).
 fn loaded_config(t: &TerminalError) -> Option<String> {
+    // Node prints the throwing line of its source first (`file:1294`, the
+    // code, a caret): not what the program was doing.
     t.before
         .iter()
+        .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l))
         .take(3)
-        .filter(|l| CONFIG_WORD.is_match(l) || l.to_ascii_lowercase().contains("load"))
-        .find_map(|l| CONFIG_FILE.find(l).map(|m| m.as_str().to_string()))
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            CONFIG_WORD.is_match(l)
+                || ["load", "read", "open", "pars"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+        })
+        .find_map(|l| {
+            CONFIG_FILE
+                .find(l)
+                .map(|m| m.as_str().to_string())
+                .filter(|f| !f.starts_with("in JSON"))
+        })
 }
 
 /// Perl's `die` exits with the errno of the failure (`$!`): a status that

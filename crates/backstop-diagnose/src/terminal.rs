@@ -505,13 +505,14 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                 (_, Some(k)) => Some(k.as_str().to_string()),
                 _ => None,
             };
-            let place = c.name("file").map(|f| {
-                let n = c
-                    .name("line")
-                    .or_else(|| c.name("line2"))
-                    .map_or("", |m| m.as_str());
-                format!("{}:{n}", f.as_str())
-            });
+            // As PHP wrote it: `file:6`, or `file on line 6`.
+            let place = c
+                .name("file")
+                .map(|f| match (c.name("line"), c.name("line2")) {
+                    (Some(n), _) => format!("{}:{}", f.as_str(), n.as_str()),
+                    (None, Some(n)) => format!("{} on line {}", f.as_str(), n.as_str()),
+                    (None, None) => f.as_str().to_string(),
+                });
             out.push((
                 start,
                 TerminalError {
@@ -807,6 +808,29 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
             }
             detail.push(l.trim().to_string());
             i += 1;
+        }
+        // A validator's explanation after one blank line (jsonschema's
+        // `Failed validating 'maximum' in schema['properties']['tax_rate']`):
+        // part of the message, unless a log record or a traceback follows.
+        if lines.get(i).is_some_and(|l| l.trim().is_empty())
+            && let Some(next) = lines.get(i + 1)
+            && next.starts_with(|c: char| c.is_ascii_uppercase())
+            && !PY_TRACEBACK.is_match(next)
+            && !PY_CHAINED.contains(&next.trim())
+            && !PY_RAISED.is_match(next)
+            && next.contains("['")
+        {
+            i += 1;
+            while i < lines.len() && detail.len() < 8 {
+                let l = lines[i].trim_end();
+                if PY_TRACEBACK.is_match(l) || PY_CHAINED.contains(&l.trim()) {
+                    break;
+                }
+                if !l.is_empty() {
+                    detail.push(l.trim().to_string());
+                }
+                i += 1;
+            }
         }
         // A chained traceback follows the separator.
         let mut j = i;
