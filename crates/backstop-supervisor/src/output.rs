@@ -17,7 +17,7 @@ use backstop_logs::{ErrorDetector, ErrorPatterns, FileSender, LogStats};
 pub use backstop_logs::Stream;
 
 /// Longest line kept in one piece; longer lines are split at this bound.
-pub const MAX_LINE: usize = 64 * 1024;
+pub use backstop_logs::record::MAX_LINE;
 
 /// Where output is shown besides the log files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,33 +164,8 @@ impl Delivery {
         let c = &self.capture;
         let now = SystemTime::now();
         let lines = memchr::memchr_iter(b'\n', region).count();
-        let mut prefix = Vec::with_capacity(40);
-        if c.format == LogFormat::Timestamped {
-            let _ = write!(
-                prefix,
-                "{} {} ",
-                humantime::format_rfc3339_millis(now),
-                c.stream.as_str()
-            );
-        }
-        let mut batch = Vec::with_capacity(region.len() + lines * prefix.len());
-        let mut records = 0u64;
-        for line in region.split_inclusive(|&b| b == b'\n') {
-            let line = &line[..line.len() - 1];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let mut pieces = line.chunks(MAX_LINE).peekable();
-            if pieces.peek().is_none() {
-                batch.extend_from_slice(&prefix);
-                batch.push(b'\n');
-                records += 1;
-            }
-            for piece in pieces {
-                batch.extend_from_slice(&prefix);
-                batch.extend_from_slice(piece);
-                batch.push(b'\n');
-                records += 1;
-            }
-        }
+        let (batch, records) =
+            backstop_logs::record::frame(region, now, c.stream, c.format == LogFormat::Timestamped);
         c.stats.add_output(lines as u64, region.len() as u64);
         if let Some(tail) = &c.tail {
             tail.push(region);
