@@ -690,6 +690,18 @@ fn name_by_structure(
             ),
         );
     }
+    // Redis at `maxmemory` with `noeviction`: the cache refuses writes.
+    if all.contains("OOM command not allowed") {
+        let who = dependency_of(t, &format!("{all}\nredis"), ctx)
+            .map_or_else(|| "the Redis server".to_string(), |(a, k)| describe(&a, k));
+        return named(
+            "dependency-unavailable",
+            format!(
+                "{who} is full: it refuses writes at its maxmemory ({})",
+                t.quote()
+            ),
+        );
+    }
     let found_errno = texts
         .iter()
         .find_map(|s| errno::find(s))
@@ -1454,10 +1466,16 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
         );
     }
     // `Required configuration option 'client' is missing`, `smtp.port: must be …`.
-    if let Some(c) = CONFIG_KEY_INVALID
-        .captures(m)
-        .or_else(|| DOTTED_SETTING.captures(m))
-    {
+    if let Some(c) = CONFIG_KEY_INVALID.captures(m).or_else(|| {
+        // `smtp.port: must be …`, not `redis.exceptions.ResponseError: …`
+        // (a dotted exception type is no setting).
+        DOTTED_SETTING.captures(m).filter(|c| {
+            c["name"]
+                .rsplit('.')
+                .next()
+                .is_some_and(|last| !last.starts_with(|ch: char| ch.is_ascii_uppercase()))
+        })
+    }) {
         return named(
             "missing-config",
             format!(

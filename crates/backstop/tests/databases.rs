@@ -435,3 +435,51 @@ restart = "never"
     let deps = std::fs::read_to_string(format!("{bundle}/10-dependencies.txt")).unwrap();
     assert!(deps.contains("connections in use"), "{deps}");
 }
+
+#[test]
+fn a_crash_while_redis_is_full_is_named_with_the_figures() {
+    let rd = free_port();
+    let s = support::Sandbox::new(&format!(
+        r#"
+[services.redis]
+command = ["redis-server", "--port", "{rd}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]
+
+[[services.redis.health]]
+redis = "redis://127.0.0.1:{rd}/0"
+memory_used = "< 80%"
+interval = "200ms"
+
+[services.api]
+command = ["sh", "-c", "echo \"redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'.\"; exit 1"]
+env = {{ REDIS_URL = "redis://127.0.0.1:{rd}/0" }}
+depends_on = {{ redis = "started" }}
+restart = "never"
+"#
+    ));
+    let _daemon = s.up();
+    s.wait_state("redis", "running", T);
+    // Fill it: 1 kB values until Redis refuses (noeviction).
+    let fill = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {rd}))\nf = s.makefile('rb')\nfor i in range(5000):\n    s.sendall(b'SET k%d %s\\r\\n' % (i, b'x' * 1000))\n    if f.readline().startswith(b'-OOM'):\n        break\n"
+    );
+    let filled = std::process::Command::new("python3")
+        .args(["-c", &fill])
+        .status()
+        .unwrap();
+    assert!(filled.success());
+    wait_until("redis over its limit", T, || {
+        (s.service("redis")["health"] == "unhealthy").then_some(())
+    });
+    s.wait_state("api", "failed", T);
+    let out = s.run(&["diagnose", "--json", "api"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["causes"][0];
+    assert_eq!(first["id"], "dependency-unavailable", "{report:#}");
+    let summary = first["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Redis `redis`")
+            && summary.contains("of maxmemory")
+            && summary.contains("noeviction"),
+        "{summary}"
+    );
+}
