@@ -66,14 +66,39 @@ pub(crate) fn export(config: &Config, options: &Options) -> Export {
         .iter()
         .filter(|s| is_job(config, s))
         .collect();
-    for j in config.jobs() {
-        out.warnings.push(format!(
-            "{}: scheduled jobs are not exported yet; write a CronJob for it by hand (its schedule: {})",
-            j.name,
-            j.job.as_ref().map(|j| j.schedule.describe()).unwrap_or_default()
-        ));
-    }
     let mut resources = Vec::new();
+    for j in config.jobs() {
+        let bare = j.name.trim_start_matches(backstop_config::JOB_PREFIX);
+        if !(options.only.is_empty() || options.only.iter().any(|o| o == bare || *o == j.name)) {
+            continue;
+        }
+        let mut notes = Vec::new();
+        let name = object_name(&format!("job-{bare}"));
+        let (secret, env) = environment(j, &name, &mut notes);
+        match cron_job(
+            config,
+            options,
+            j,
+            &name,
+            &env,
+            secret.is_some(),
+            &mut notes,
+        ) {
+            Ok(doc) => {
+                let file = format!("{name}.yaml");
+                out.files.push((file.clone(), to_yaml(&doc)));
+                resources.push(file);
+                if let Some(secret) = secret {
+                    let file = format!("{name}-env.secret.yaml");
+                    out.files.push((file.clone(), to_yaml(&secret)));
+                    resources.push(file);
+                }
+            }
+            Err(why) => notes.push(format!("{why}; write its CronJob by hand")),
+        }
+        out.warnings
+            .extend(notes.into_iter().map(|n| format!("{}: {n}", j.name)));
+    }
     for s in &config.declared {
         if !(options.only.is_empty() || options.only.contains(&s.name)) {
             continue;
@@ -478,6 +503,49 @@ fn deployment(
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     })
+}
+
+/// A scheduled job as a `CronJob`: its pod as a service's would be, run to
+/// its end (`restartPolicy: Never`, no retry), never two at once (`Forbid`,
+/// as `concurrency = "skip"`), bounded by `timeout`.
+fn cron_job(
+    config: &Config,
+    options: &Options,
+    j: &ServiceConfig,
+    name: &str,
+    env: &[Value],
+    has_secret: bool,
+    notes: &mut Vec<String>,
+) -> Result<Value, String> {
+    let spec = j.job.as_ref().ok_or("not a job")?;
+    let (schedule, zone) = super::schedule::kubernetes(spec)?;
+    let deployment = deployment(config, options, j, name, env, has_secret, notes);
+    let mut template = deployment["spec"]["template"].clone();
+    template["spec"]["restartPolicy"] = json!("Never");
+    let mut job_spec = json!({"backoffLimit": 0, "template": template});
+    if let Some(t) = spec.timeout {
+        job_spec["activeDeadlineSeconds"] = json!(seconds(t));
+    }
+    let mut cron = json!({
+        "schedule": schedule,
+        "concurrencyPolicy": "Forbid",
+        "jobTemplate": {"spec": job_spec},
+    });
+    if let Some(zone) = zone {
+        cron["timeZone"] = json!(zone);
+    }
+    if spec.concurrency == backstop_config::Concurrency::Queue {
+        notes.push(
+            "concurrency = \"queue\" has no CronJob equivalent: Forbid skips a run due while one goes on"
+                .to_string(),
+        );
+    }
+    Ok(json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "labels": deployment["metadata"]["labels"].clone()},
+        "spec": cron,
+    }))
 }
 
 fn working_dir(config: &Config, dir: &Path) -> String {

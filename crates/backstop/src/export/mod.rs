@@ -7,6 +7,7 @@
 pub(crate) mod kubernetes;
 pub(crate) mod prometheus;
 mod runbook;
+mod schedule;
 pub(crate) mod systemd;
 mod yaml;
 

@@ -17,6 +17,7 @@
 //! | `limits` memory_warn / memory_max / cpu_max / pids_max / nofile | `MemoryHigh=` / `MemoryMax=` / `CPUQuota=` / `TasksMax=` / `LimitNOFILE=` |
 //! | liveness checks (`on_failure = "restart"`) | `PREFIX-NAME-check.timer` running `backstop check NAME`; `failures` in a row restart the unit |
 //! | `disabled = true` | no `[Install]`, not in `PREFIX.target` |
+//! | `[jobs.NAME]` | `PREFIX-job-NAME.service` (`Type=oneshot`, `timeout` as `TimeoutStartSec=`) started by `PREFIX-job-NAME.timer` (`OnCalendar=` from the cron fields and `timezone`, or `OnActiveSec=`/`OnUnitActiveSec=` for `every`) |
 //!
 //! `cpu_warn`, `watch`, log rotation and the port's stale-instance check
 //! have no systemd equivalent: a comment in the unit and a warning.
@@ -85,16 +86,6 @@ pub(crate) fn export(config: &Config, options: &Options, which: Which<'_>) -> Ex
         .services
         .iter()
         .filter(|s| options.only.is_empty() || options.only.contains(&s.name))
-        .filter(|s| {
-            if s.is_job() {
-                out.warnings.push(format!(
-                    "{}: scheduled jobs are not exported yet; write a .timer for it by hand (its schedule: {})",
-                    s.name,
-                    s.job.as_ref().map(|j| j.schedule.describe()).unwrap_or_default()
-                ));
-            }
-            !s.is_job()
-        })
         .collect();
     let mut wanted = Vec::new();
     for s in &chosen {
@@ -110,6 +101,27 @@ pub(crate) fn export(config: &Config, options: &Options, which: Which<'_>) -> Ex
         if let Some(secrets) = unit.secrets {
             out.files
                 .push((format!("{}-{}.env", options.prefix, s.name), secrets));
+        }
+        if let Some(spec) = &s.job {
+            match job_timer(options, s, spec) {
+                Ok(timer) => {
+                    wanted.push(timer_name(options, &s.name));
+                    out.files.push((timer_name(options, &s.name), timer));
+                }
+                Err(why) => out.warnings.push(format!(
+                    "{}: {why}; write its .timer by hand (the service unit is there)",
+                    s.name
+                )),
+            }
+            let spec_notes = [
+                (spec.concurrency == backstop_config::Concurrency::Queue).then_some(
+                    "concurrency = \"queue\" has no timer equivalent: a run due while one goes on is skipped",
+                ),
+                Some("`job-failed` and `job-missed` alerts are backstop's: add OnFailure= to the unit for a failed run"),
+            ];
+            for n in spec_notes.into_iter().flatten() {
+                out.warnings.push(format!("{}: {n}", s.name));
+            }
         }
         if let Some((service, timer)) = check_units(config, options, s) {
             let base = format!("{}-{}-check", options.prefix, s.name);
@@ -128,7 +140,47 @@ pub(crate) fn export(config: &Config, options: &Options, which: Which<'_>) -> Ex
 }
 
 fn unit_name(options: &Options, service: &str) -> String {
-    format!("{}-{service}.service", options.prefix)
+    // A job runs as `job:NAME`: its unit is `PREFIX-job-NAME.service`.
+    format!("{}-{}.service", options.prefix, service.replace(':', "-"))
+}
+
+fn timer_name(options: &Options, job: &str) -> String {
+    format!("{}-{}.timer", options.prefix, job.replace(':', "-"))
+}
+
+/// The `.timer` that starts job `s` on its schedule (a unit is never
+/// started twice at once: a run due while one goes on is skipped, as with
+/// `concurrency = "skip"`).
+fn job_timer(
+    options: &Options,
+    s: &ServiceConfig,
+    spec: &backstop_config::JobSpec,
+) -> Result<String, String> {
+    let when = match super::schedule::systemd(spec)? {
+        super::schedule::Timer::Calendar(c) => format!("OnCalendar={c}\n"),
+        super::schedule::Timer::Every(d) => {
+            format!(
+                "OnActiveSec={every}\nOnUnitActiveSec={every}\n",
+                every = span(d)
+            )
+        }
+    };
+    Ok(format!(
+        "# Written by `backstop export systemd`: starts {unit} {what}.\n\
+         [Unit]\n\
+         Description=run the job {name} {what}\n\
+         \n\
+         [Timer]\n\
+         {when}\
+         AccuracySec=1s\n\
+         \n\
+         [Install]\n\
+         WantedBy={prefix}.target\n",
+        unit = unit_name(options, &s.name),
+        what = spec.schedule.describe(),
+        name = s.name,
+        prefix = options.prefix,
+    ))
 }
 
 /// Seconds (or milliseconds) as systemd reads a time span.
@@ -275,7 +327,16 @@ impl Unit {
 
         // [Service]
         let job = is_job(config, s);
-        if job {
+        if let Some(spec) = &s.job {
+            let _ = writeln!(
+                service,
+                "# a scheduled job: each run is started by {}\nType=oneshot",
+                timer_name(options, &s.name)
+            );
+            if let Some(t) = spec.timeout {
+                let _ = writeln!(service, "TimeoutStartSec={}", span(t));
+            }
+        } else if job {
             let _ = writeln!(
                 service,
                 "# others wait for it to complete: a one-shot job\nType=oneshot\nRemainAfterExit=yes"
@@ -484,7 +545,9 @@ impl Unit {
             s.name
         );
         let _ = write!(text, "[Unit]\n{unit}\n[Service]\n{service}");
-        if s.disabled {
+        if s.is_job() {
+            text.push_str("\n# started by its timer, never at boot by itself\n");
+        } else if s.disabled {
             text.push_str(
                 "\n# disabled = true: not started with the others; `systemctl start` it by name\n",
             );
