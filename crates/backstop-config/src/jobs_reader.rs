@@ -144,11 +144,13 @@ fn read_job(
                 ));
             }
             r.duration(v, &what("every")).and_then(|d| {
-                if d.is_zero() {
+                // A job is a process per run: more often than each second
+                // is a service's work, not a schedule's.
+                if d < std::time::Duration::from_secs(1) {
                     r.error(Diagnostic::error(
                         format!("invalid {}", what("every")),
                         v.span(),
-                        "expected an interval longer than zero",
+                        "expected an interval of at least 1s",
                     ));
                     None
                 } else {

@@ -349,6 +349,10 @@ schedule = "0 2 * * *"
 command = "true"
 every = "1h"
 concurency = "queue"
+
+[jobs.f]
+command = "true"
+every = "10ms"
 "#,
     );
     let out = s.run(&["validate"]);
@@ -363,6 +367,7 @@ concurency = "queue"
         "job `d` has both `schedule` and `every`",
         "unknown key `concurency` in job `e`",
         "did you mean `concurrency`?",
+        "expected an interval of at least 1s",
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }

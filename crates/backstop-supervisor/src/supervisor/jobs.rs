@@ -168,16 +168,6 @@ impl Supervisor {
                 if let Some(run) = job.current.as_mut() {
                     run.timed_out = true;
                 }
-                let timeout = job.spec.timeout.unwrap_or_default();
-                let name = self.services[i].config.name.clone();
-                self.event(
-                    Some(&name),
-                    EventKind::JobFailed,
-                    format!(
-                        "{name}: still running after its timeout of {}; stopping it",
-                        humantime::format_duration(timeout)
-                    ),
-                );
                 self.feed(i, Input::Stop, now);
             }
             let job = self.services[i].job.as_mut().expect("UNWRAP: a job");
@@ -238,6 +228,9 @@ impl Supervisor {
         }
         job.runs += 1;
         let number = job.runs;
+        // No lines, no pipes yet: a run that cannot start quotes nothing
+        // of the run before it (the spawn opens its two pipes).
+        job.tail.begin(0);
         job.current = Some(CurrentRun {
             number,
             trigger,
