@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::types::{Health, ServiceState, StatusReport};
+use crate::types::{Health, ServiceState, ServiceStatus, StatusReport};
 
 type Labels = Vec<(String, String)>;
 
@@ -220,215 +220,158 @@ pub fn render(
     out
 }
 
+/// A service's value in a family of one series per service, if it has one.
+type ServiceValue = fn(&ServiceStatus) -> Option<String>;
+
 /// The series of each service and check, written straight in the text
 /// format: about 22 per service, which a registry built per request made
 /// cost 37 ms with 1,000 services (`benches/status.rs`).
 fn per_service(out: &mut String, report: &StatusReport) {
     use std::fmt::Write as _;
-    let mut family = |name: &str, kind: &str, help: &str, series: &mut dyn FnMut(&mut String)| {
+    let services = &report.services;
+    let head = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP backstop_{name} {help}");
         let _ = writeln!(out, "# TYPE backstop_{name} {kind}");
-        series(out);
     };
-    let services = &report.services;
-    family(
-        "service_up",
-        "gauge",
-        "1 while the service's main process runs.",
-        &mut |o| {
-            for s in services {
-                sample(
-                    o,
-                    "service_up",
-                    &[("service", &s.name)],
-                    i64::from(s.pid.is_some()),
-                );
+    // One value per service, when it has one.
+    let single: [(&str, &str, &str, ServiceValue); 8] = [
+        (
+            "service_up",
+            "gauge",
+            "1 while the service's main process runs.",
+            |s| Some(i64::from(s.pid.is_some()).to_string()),
+        ),
+        (
+            "service_restarts_total",
+            "counter",
+            "Restarts since the service was last started by hand.",
+            |s| Some(s.restarts.to_string()),
+        ),
+        (
+            "service_uptime_seconds",
+            "gauge",
+            "Seconds since the current process started.",
+            |s| s.uptime_s.map(|u| u.to_string()),
+        ),
+        (
+            "service_memory_bytes",
+            "gauge",
+            "Resident memory of the service's whole process tree.",
+            |s| s.rss_bytes.map(|b| b.to_string()),
+        ),
+        (
+            "service_cpu_seconds",
+            "gauge",
+            "CPU seconds used: by the service's cgroup since backstop made it (cgroup mode), or by the live processes of its tree.",
+            |s| s.cpu_seconds.map(|c| format!("{c:?}")),
+        ),
+        (
+            "service_log_lines_total",
+            "counter",
+            "Output lines captured since the daemon started.",
+            |s| Some(s.output.lines.to_string()),
+        ),
+        (
+            "service_error_lines_total",
+            "counter",
+            "Error incidents in the output (a stack trace counts once).",
+            |s| Some(s.output.errors.to_string()),
+        ),
+        (
+            "service_error_lines_last_minute",
+            "gauge",
+            "Error incidents in the last 60 seconds.",
+            |s| Some(s.output.errors_last_minute.to_string()),
+        ),
+    ];
+    for (name, kind, help, value) in single {
+        head(out, name, kind, help);
+        for s in services {
+            if let Some(v) = value(s) {
+                sample(out, name, &[("service", &s.name)], v);
             }
-        },
-    );
-    family(
+        }
+    }
+    // One series per state, health and exit reason.
+    head(
+        out,
         "service_state",
         "gauge",
         "1 for the service's current state, 0 for the others.",
-        &mut |o| {
-            for s in services {
-                for st in STATES {
-                    let labels = [("service", s.name.as_str()), ("state", st.as_str())];
-                    sample(o, "service_state", &labels, i64::from(*st == s.state));
-                }
-            }
-        },
     );
-    family(
+    for s in services {
+        for st in STATES {
+            let labels = [("service", s.name.as_str()), ("state", st.as_str())];
+            sample(out, "service_state", &labels, i64::from(*st == s.state));
+        }
+    }
+    head(
+        out,
         "service_health",
         "gauge",
         "1 for the service's current health, 0 for the others.",
-        &mut |o| {
-            for s in services {
-                for h in HEALTHS {
-                    let labels = [("service", s.name.as_str()), ("health", h.as_str())];
-                    sample(o, "service_health", &labels, i64::from(*h == s.health));
-                }
-            }
-        },
     );
-    family(
-        "service_restarts_total",
-        "counter",
-        "Restarts since the service was last started by hand.",
-        &mut |o| {
-            for s in services {
-                sample(
-                    o,
-                    "service_restarts_total",
-                    &[("service", &s.name)],
-                    s.restarts,
-                );
-            }
-        },
-    );
-    family(
-        "service_uptime_seconds",
-        "gauge",
-        "Seconds since the current process started.",
-        &mut |o| {
-            for s in services {
-                if let Some(u) = s.uptime_s {
-                    sample(o, "service_uptime_seconds", &[("service", &s.name)], u);
-                }
-            }
-        },
-    );
-    family(
-        "service_memory_bytes",
-        "gauge",
-        "Resident memory of the service's whole process tree.",
-        &mut |o| {
-            for s in services {
-                if let Some(b) = s.rss_bytes {
-                    sample(o, "service_memory_bytes", &[("service", &s.name)], b);
-                }
-            }
-        },
-    );
-    family(
+    for s in services {
+        for h in HEALTHS {
+            let labels = [("service", s.name.as_str()), ("health", h.as_str())];
+            sample(out, "service_health", &labels, i64::from(*h == s.health));
+        }
+    }
+    head(
+        out,
         "service_exits_total",
         "counter",
         "Exits since the daemon started, by reason (code N or the signal).",
-        &mut |o| {
-            for s in services {
-                for (reason, n) in &s.exit_counts {
-                    let reason = reason.replace(' ', "_");
-                    let labels = [("service", s.name.as_str()), ("reason", reason.as_str())];
-                    sample(o, "service_exits_total", &labels, n);
-                }
-            }
-        },
     );
-    family(
-        "service_cpu_seconds",
-        "gauge",
-        "CPU seconds used: by the service's cgroup since backstop made it (cgroup mode), or by the live processes of its tree.",
-        &mut |o| {
-            for s in services {
-                if let Some(c) = s.cpu_seconds {
-                    sample(
-                        o,
-                        "service_cpu_seconds",
-                        &[("service", &s.name)],
-                        format_args!("{c:?}"),
-                    );
-                }
-            }
-        },
-    );
-    family(
-        "service_log_lines_total",
-        "counter",
-        "Output lines captured since the daemon started.",
-        &mut |o| {
-            for s in services {
-                sample(
-                    o,
-                    "service_log_lines_total",
-                    &[("service", &s.name)],
-                    s.output.lines,
-                );
-            }
-        },
-    );
-    family(
-        "service_error_lines_total",
-        "counter",
-        "Error incidents in the output (a stack trace counts once).",
-        &mut |o| {
-            for s in services {
-                sample(
-                    o,
-                    "service_error_lines_total",
-                    &[("service", &s.name)],
-                    s.output.errors,
-                );
-            }
-        },
-    );
-    family(
-        "service_error_lines_last_minute",
-        "gauge",
-        "Error incidents in the last 60 seconds.",
-        &mut |o| {
-            for s in services {
-                let n = s.output.errors_last_minute;
-                sample(
-                    o,
-                    "service_error_lines_last_minute",
-                    &[("service", &s.name)],
-                    n,
-                );
-            }
-        },
-    );
+    for s in services {
+        for (reason, n) in &s.exit_counts {
+            let reason = reason.replace(' ', "_");
+            let labels = [("service", s.name.as_str()), ("reason", reason.as_str())];
+            sample(out, "service_exits_total", &labels, n);
+        }
+    }
     // Checks of services first, then `[checks]` entries (no service label).
-    let checks = || {
-        services
-            .iter()
-            .flat_map(|s| s.checks.iter().map(move |c| (Some(s.name.as_str()), c)))
-            .chain(report.checks.iter().map(|c| (None, c)))
-    };
-    family(
+    let checks: Vec<(Option<&str>, &crate::types::CheckResult)> = services
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (Some(s.name.as_str()), c)))
+        .chain(report.checks.iter().map(|c| (None, c)))
+        .collect();
+    head(
+        out,
         "check_passing",
         "gauge",
         "1 when the check's last state is passing, 0 when failing.",
-        &mut |o| {
-            for (owner, c) in checks() {
-                let passing = match c.state.as_str() {
-                    "passing" | "warning" => 1,
-                    "failing" => 0,
-                    _ => continue,
-                };
-                sample(o, "check_passing", &check_labels(owner, &c.name), passing);
-            }
-        },
     );
-    family(
+    for (owner, c) in &checks {
+        let passing = match c.state.as_str() {
+            "passing" | "warning" => 1,
+            "failing" => 0,
+            _ => continue,
+        };
+        sample(
+            out,
+            "check_passing",
+            &check_labels(*owner, &c.name),
+            passing,
+        );
+    }
+    head(
+        out,
         "check_latency_seconds",
         "gauge",
         "Latency of the check's last run.",
-        &mut |o| {
-            for (owner, c) in checks() {
-                if let Some(ms) = c.latency_ms {
-                    let seconds = ms as f64 / 1000.0;
-                    let labels = check_labels(owner, &c.name);
-                    sample(
-                        o,
-                        "check_latency_seconds",
-                        &labels,
-                        format_args!("{seconds:?}"),
-                    );
-                }
-            }
-        },
     );
+    for (owner, c) in &checks {
+        if let Some(ms) = c.latency_ms {
+            let seconds = ms as f64 / 1000.0;
+            sample(
+                out,
+                "check_latency_seconds",
+                &check_labels(*owner, &c.name),
+                format_args!("{seconds:?}"),
+            );
+        }
+    }
 }
 
 fn check_labels<'a>(owner: Option<&'a str>, check: &'a str) -> Vec<(&'static str, &'a str)> {

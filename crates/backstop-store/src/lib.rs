@@ -186,11 +186,6 @@ impl Store {
             .is_ok_and(|()| &head != b"SQLite format 3\0")
     }
 
-    /// The path of the database.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Opens an existing database for reading only.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         let err = |source| StoreError::Sqlite {

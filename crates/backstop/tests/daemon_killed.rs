@@ -11,14 +11,6 @@ use support::{Sandbox, alive, wait_until};
 
 const T: Duration = Duration::from_secs(30);
 
-fn pids(s: &Sandbox, rel: &str) -> Vec<i32> {
-    std::fs::read_to_string(s.path(rel))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
 #[test]
 fn killed_while_stopping_a_service_the_next_daemon_finishes_the_stop_and_runs_one_instance() {
     let s = Sandbox::new(
@@ -46,7 +38,11 @@ stop = { timeout = "3s" }
     wait_until("the old instance to be gone", T, || {
         (!alive(old)).then_some(())
     });
-    let running: Vec<i32> = pids(&s, "pids").into_iter().filter(|p| alive(*p)).collect();
+    let running: Vec<i32> = s
+        .read_pids("pids")
+        .into_iter()
+        .filter(|p| alive(*p))
+        .collect();
     assert_eq!(running, vec![new], "one instance");
     let said = s.event_messages("leftover");
     assert!(
@@ -71,7 +67,7 @@ schedule = "0 3 1 1 *"
     s.wait_state("web", "running", T);
     assert!(s.run(&["run-job", "--no-wait", "backup"]).status.success());
     let run = wait_until("the run's two processes", T, || {
-        let p = pids(&s, "job-pids");
+        let p = s.read_pids("job-pids");
         (p.len() == 2).then_some(p)
     });
     first.signal(Signal::SIGKILL);

@@ -391,6 +391,18 @@ failures = 1
     assert!(detail.contains("since the server started"), "{detail}");
 }
 
+/// `diagnose api` once `api` has failed: the report, and the summary of
+/// its first cause, which must be `dependency-unavailable`.
+fn dependency_verdict(s: &support::Sandbox) -> (Value, String) {
+    s.wait_state("api", "failed", T);
+    let out = s.run(&["diagnose", "--json", "api"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["causes"][0];
+    assert_eq!(first["id"], "dependency-unavailable", "{report:#}");
+    let summary = first["summary"].as_str().unwrap().to_string();
+    (report, summary)
+}
+
 #[test]
 fn a_crash_while_postgres_is_at_its_connection_limit_is_named_with_the_figures() {
     let pg = free_port();
@@ -419,12 +431,7 @@ restart = "never"
     wait_until("postgres at its limit", T, || {
         (s.service("postgres")["health"] == "unhealthy").then_some(())
     });
-    s.wait_state("api", "failed", T);
-    let out = s.run(&["diagnose", "--json", "api"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let first = &report["causes"][0];
-    assert_eq!(first["id"], "dependency-unavailable", "{report:#}");
-    let summary = first["summary"].as_str().unwrap();
+    let (report, summary) = dependency_verdict(&s);
     assert!(
         summary.contains("PostgreSQL `postgres`")
             && summary.contains("/10 connections")
@@ -470,12 +477,7 @@ restart = "never"
     wait_until("redis over its limit", T, || {
         (s.service("redis")["health"] == "unhealthy").then_some(())
     });
-    s.wait_state("api", "failed", T);
-    let out = s.run(&["diagnose", "--json", "api"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let first = &report["causes"][0];
-    assert_eq!(first["id"], "dependency-unavailable", "{report:#}");
-    let summary = first["summary"].as_str().unwrap();
+    let (_, summary) = dependency_verdict(&s);
     assert!(
         summary.contains("Redis `redis`")
             && summary.contains("of maxmemory")

@@ -555,19 +555,6 @@ failures = 1
     assert!(!s.daemon_output().contains("second-key-1111111"), "{api}");
 }
 
-/// The messages of `kind`, or `None` while the file cannot be read (a new
-/// one being made).
-fn recorded(s: &Sandbox, kind: &str) -> Option<Vec<String>> {
-    let out = s.run(&["events", "--json", "--kind", kind]);
-    out.status.success().then(|| {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter_map(|e| e["message"].as_str().map(str::to_string))
-            .collect()
-    })
-}
-
 #[test]
 fn an_events_db_deleted_or_damaged_while_running_starts_a_new_history() {
     let s = Sandbox::new(
@@ -579,7 +566,7 @@ restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 100
     );
     let _daemon = s.up();
     wait_until("some exits recorded", T, || {
-        recorded(&s, "exited")
+        s.try_event_messages("exited")
             .is_some_and(|m| m.len() >= 2)
             .then_some(())
     });
@@ -588,14 +575,15 @@ restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 100
         let _ = std::fs::remove_file(s.path(&format!(".backstop/{f}")));
     }
     let reset = wait_until("the new history", T, || {
-        recorded(&s, "history-reset").filter(|m| !m.is_empty())
+        s.try_event_messages("history-reset")
+            .filter(|m| !m.is_empty())
     });
     assert!(
         reset[0].contains("was deleted or replaced while the daemon ran: a new one starts here"),
         "{reset:?}"
     );
     wait_until("exits recorded in the new file", T, || {
-        recorded(&s, "exited")
+        s.try_event_messages("exited")
             .is_some_and(|m| m.len() >= 2)
             .then_some(())
     });
@@ -613,7 +601,8 @@ restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 100
             .find(|n| n.starts_with("events.db.damaged-"))
     });
     let reset = wait_until("the second new history", T, || {
-        recorded(&s, "history-reset").filter(|m| m.iter().any(|m| m.contains(&damaged)))
+        s.try_event_messages("history-reset")
+            .filter(|m| m.iter().any(|m| m.contains(&damaged)))
     });
     assert!(
         reset
@@ -622,7 +611,7 @@ restart = { backoff_initial = "100ms", backoff_max = "100ms", max_restarts = 100
         "{reset:?}"
     );
     wait_until("exits recorded after the damage", T, || {
-        recorded(&s, "exited")
+        s.try_event_messages("exited")
             .is_some_and(|m| m.len() >= 2)
             .then_some(())
     });

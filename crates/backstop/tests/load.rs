@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, free_port};
+use support::{Sandbox, free_port, rss_kb};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -100,15 +100,6 @@ fn dechunk(mut rest: &str) -> Result<String, String> {
             .strip_prefix("\r\n")
             .ok_or("a chunk without its end")?;
     }
-}
-
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
 }
 
 /// `rate` requests a second from each of `clients` threads for `length`;

@@ -12,18 +12,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, alive, receiver, wait_until};
+use support::{Sandbox, alive, receiver, rss_kb, wait_until};
 
 const T: Duration = Duration::from_secs(60);
-
-fn rss_kb(pid: i32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
 
 /// Least-squares slope of `points` (seconds, kB), in kB per minute.
 fn slope_per_minute(points: &[(f64, f64)]) -> f64 {
@@ -93,7 +84,7 @@ webhook = "http://127.0.0.1:{port}/hook"
     let start = Instant::now();
     let mut samples = Vec::new();
     while start.elapsed() < Duration::from_secs(secs) {
-        samples.push((start.elapsed().as_secs_f64(), rss_kb(pid)));
+        samples.push((start.elapsed().as_secs_f64(), rss_kb(pid) as f64));
         // Sampling pace of the measurement, not a wait for a state.
         std::thread::sleep(Duration::from_secs(5));
     }
@@ -185,11 +176,7 @@ webhook = "http://127.0.0.1:{port}/hook"
     );
 
     // Nothing left behind.
-    let started: Vec<i32> = std::fs::read_to_string(s.path("pids"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let started = s.read_pids("pids");
     assert!(s.run(&["down"]).status.success());
     daemon.wait(T);
     wait_until("every process gone", T, || {

@@ -84,16 +84,7 @@ pub(crate) fn export(config: &Config, options: &Options) -> Export {
             secret.is_some(),
             &mut notes,
         ) {
-            Ok(doc) => {
-                let file = format!("{name}.yaml");
-                out.files.push((file.clone(), to_yaml(&doc)));
-                resources.push(file);
-                if let Some(secret) = secret {
-                    let file = format!("{name}-env.secret.yaml");
-                    out.files.push((file.clone(), to_yaml(&secret)));
-                    resources.push(file);
-                }
-            }
+            Ok(doc) => add(&mut out, &mut resources, &name, to_yaml(&doc), secret),
             Err(why) => notes.push(format!("{why}; write its CronJob by hand")),
         }
         out.warnings
@@ -125,15 +116,8 @@ pub(crate) fn export(config: &Config, options: &Options) -> Export {
         if let Some(port) = exposed_port(s) {
             docs.push(service(options, &name, port));
         }
-        let file = format!("{name}.yaml");
         let text = docs.iter().map(to_yaml).collect::<Vec<_>>().join("---\n");
-        out.files.push((file.clone(), text));
-        resources.push(file);
-        if let Some(secret) = secret {
-            let file = format!("{name}-env.secret.yaml");
-            out.files.push((file.clone(), to_yaml(&secret)));
-            resources.push(file);
-        }
+        add(&mut out, &mut resources, &name, text, secret);
         out.warnings
             .extend(notes.into_iter().map(|n| format!("{}: {n}", s.name)));
     }
@@ -152,6 +136,25 @@ pub(crate) fn export(config: &Config, options: &Options) -> Export {
         ),
     ));
     out
+}
+
+/// Writes `NAME.yaml` (and the workload's `NAME-env.secret.yaml`) and
+/// lists them for the kustomization.
+fn add(
+    out: &mut Export,
+    resources: &mut Vec<String>,
+    name: &str,
+    text: String,
+    secret: Option<Value>,
+) {
+    let file = format!("{name}.yaml");
+    out.files.push((file.clone(), text));
+    resources.push(file);
+    if let Some(secret) = secret {
+        let file = format!("{name}-env.secret.yaml");
+        out.files.push((file.clone(), to_yaml(&secret)));
+        resources.push(file);
+    }
 }
 
 /// Is `s` a job others wait to complete?

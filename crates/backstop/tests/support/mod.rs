@@ -44,6 +44,16 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// The resident memory of `pid`, in kB.
+pub fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -119,13 +129,32 @@ impl Sandbox {
 
     /// The messages of the recorded events of `kind`, oldest first.
     pub fn event_messages(&self, kind: &str) -> Vec<String> {
-        self.stdout(&["events", "--json", "--kind", kind])
+        self.try_event_messages(kind)
+            .unwrap_or_else(|| panic!("`backstop events --kind {kind}` failed"))
+    }
+
+    /// [`Self::event_messages`], or `None` while the history cannot be
+    /// read (a new `events.db` being made).
+    pub fn try_event_messages(&self, kind: &str) -> Option<Vec<String>> {
+        let out = self.run(&["events", "--json", "--kind", kind]);
+        out.status.success().then(|| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    let e: Value = serde_json::from_str(l).expect("an event as JSON");
+                    e["message"].as_str().expect("a message").to_string()
+                })
+                .collect()
+        })
+    }
+
+    /// Every pid in a file the test's services append their pids to.
+    pub fn read_pids(&self, rel: &str) -> Vec<i32> {
+        std::fs::read_to_string(self.path(rel))
+            .unwrap_or_default()
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let e: Value = serde_json::from_str(l).unwrap();
-                e["message"].as_str().unwrap().to_string()
-            })
+            .filter_map(|l| l.trim().parse().ok())
             .collect()
     }
 
