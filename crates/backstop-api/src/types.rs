@@ -154,8 +154,14 @@ pub struct ServiceStatus {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub checks: Vec<CheckResult>,
     /// CPU time used so far by the live processes of its tree, in seconds.
+    /// Memory and CPU figures are measured at most 2 s before the answer
+    /// (one measurement serves every request in those 2 s).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cpu_seconds: Option<f64>,
+    /// CPU use between the last two measurements of this process, in % of
+    /// one core (100 = one core busy).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_percent: Option<f64>,
     /// Exits since the daemon started, by reason (`code 1`, `SIGKILL`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub exit_counts: std::collections::BTreeMap<String, u64>,

@@ -2,17 +2,17 @@
 //! charts: one sample every [`EVERY`], the newest [`KEPT`] kept in memory
 //! (about 20 bytes a sample, so an hour of 100 services is some 700 KB).
 //!
-//! Only a daemon that serves the dashboard (a TCP `listen` address) runs
-//! the sampler; the CLI's `top` keeps its own minutes of history.
+//! The supervisor's usage sampler records into it, and only in a daemon
+//! that serves the dashboard (a TCP `listen` address); the CLI's `top`
+//! keeps its own minutes of history.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::StatusReport;
-use crate::control::{Control, ControlSender};
 
 /// How often the sampler reads the services.
 pub const EVERY: Duration = Duration::from_secs(10);
@@ -42,13 +42,6 @@ impl std::fmt::Debug for UsageHistory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UsageHistory").finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 impl UsageHistory {
@@ -108,22 +101,6 @@ impl UsageHistory {
                     .map(|x| (name.clone(), *x))
             })
             .collect()
-    }
-}
-
-/// Reads the services every [`EVERY`] into `history` until the daemon
-/// stops answering.
-pub async fn sample(control: ControlSender, history: UsageHistory) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        if control.send(Control::Status { reply }).await.is_err() {
-            return;
-        }
-        let Ok(report) = rx.await else { return };
-        history.record(&report, unix_now());
     }
 }
 

@@ -334,12 +334,15 @@ async fn supervise(
     let config_alerts = config.alerts.clone();
     let config_path = config.path.clone();
     let remediate = config.remediate.clone();
+    // The dashboard's charts: kept only when there is a dashboard (TCP).
+    let usage = backstop_api::usage::UsageHistory::new();
     let supervisor = Supervisor::new(
         config,
         &Options {
             echo,
             services,
             probe_latency: latency.clone(),
+            usage_history: tcp.is_some().then(|| usage.clone()),
         },
     )
     .map_err(|e| {
@@ -437,14 +440,6 @@ async fn supervise(
             }
         }
     });
-    // The dashboard's charts: sampled only when there is a dashboard (TCP).
-    let usage = backstop_api::usage::UsageHistory::new();
-    if tcp.is_some() {
-        tokio::spawn(backstop_api::usage::sample(
-            control_tx.clone(),
-            usage.clone(),
-        ));
-    }
     let state = backstop_api::AppState {
         control: control_tx,
         events: source,

@@ -1,6 +1,7 @@
 //! Requests from the API: status, start/stop/restart, reload, shutdown.
 
-use super::reporting::{add_usage, measured};
+use super::reporting::measured;
+use super::usage::add_readings;
 use backstop_api::{
     ActError, ActionOutcome, Control, EventKind, ReloadOutcome, ScaleError, ServiceAction,
     ServiceState,
@@ -17,10 +18,20 @@ impl Supervisor {
     pub(super) fn on_control(&mut self, msg: Control) {
         match msg {
             Control::Status { reply } => {
-                let (mut report, trees) = (self.report(), self.trees());
-                measured(trees, move |usage| {
-                    add_usage(&mut report.services, &usage);
+                let mut report = self.report();
+                let missing = self.fill_usage(&mut report.services, Instant::now());
+                if missing.is_empty() {
                     let _ = reply.send(report);
+                    return;
+                }
+                let internal = self.internal_tx.clone();
+                measured(missing, move |readings| {
+                    add_readings(&mut report.services, &readings);
+                    let _ = reply.send(report);
+                    let _ = internal.send(super::Internal::Usage {
+                        readings,
+                        whole: false,
+                    });
                 });
             }
             Control::Brief { reply } => {
@@ -31,14 +42,14 @@ impl Supervisor {
                     let _ = reply.send(None);
                     return;
                 };
+                // One service: measured now, its CPU % from the samples.
                 let mut status = [self.status_of(i, true)];
-                let trees = self
-                    .trees()
-                    .into_iter()
-                    .filter(|(n, _)| *n == name)
-                    .collect();
-                measured(trees, move |usage| {
-                    add_usage(&mut status, &usage);
+                let trees: Vec<_> = self.services[i].tree().into_iter().collect();
+                if let Some(t) = trees.first() {
+                    status[0].cpu_percent = self.usage.cpu_percent(&name, t.process);
+                }
+                measured(trees, move |readings| {
+                    add_readings(&mut status, &readings);
                     let [status] = status;
                     let _ = reply.send(Some(status));
                 });

@@ -41,6 +41,7 @@ mod processes;
 mod reporting;
 mod scheduling;
 mod spawning;
+mod usage;
 mod watching;
 
 /// How many exits of each service are remembered.
@@ -55,6 +56,9 @@ pub struct Options {
     pub services: Vec<String>,
     /// Where each probe run's latency is recorded (for `/metrics`).
     pub probe_latency: backstop_api::metrics::ProbeLatency,
+    /// The dashboard's charts, fed from the usage samples (only a daemon
+    /// with a dashboard keeps them).
+    pub usage_history: Option<backstop_api::usage::UsageHistory>,
 }
 
 #[derive(Debug)]
@@ -210,6 +214,11 @@ enum Internal {
         run: u64,
         lines: Vec<String>,
     },
+    /// Memory and CPU readings: the sampler's (`whole`), or a request's.
+    Usage {
+        readings: Vec<usage::Reading>,
+        whole: bool,
+    },
     /// A health check run ended.
     ProbeDone {
         /// `None` for a `[checks]` entry.
@@ -260,6 +269,8 @@ pub struct Supervisor {
     redactor: Redactor,
     /// Whether services get cgroups, and where.
     cgroups: crate::cgroup::Cgroups,
+    /// Memory and CPU samples of every service ([`usage`]).
+    usage: usage::UsageSamples,
 }
 
 /// What ended a wait of the supervision loop.
@@ -334,6 +345,7 @@ impl Supervisor {
             next_gate: 0,
             redactor,
             cgroups,
+            usage: usage::UsageSamples::new(Instant::now(), options.usage_history.clone()),
         })
     }
 
@@ -637,6 +649,7 @@ impl Supervisor {
                     self.job_recorded(i, run, &lines, Instant::now());
                 }
             }
+            Internal::Usage { readings, whole } => self.usage_read(readings, whole),
             Internal::FilesChanged(due) => self.files_changed(&due, Instant::now()),
             Internal::WatchTrouble(why) => self.watch_trouble(&why),
             Internal::HookDone {

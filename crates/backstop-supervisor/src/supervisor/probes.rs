@@ -167,6 +167,28 @@ impl Supervisor {
             } else {
                 Vec::new()
             };
+            // The status shows the same figures the check judged.
+            if let Some(m) = s.main.as_ref() {
+                let (rss, cpu_seconds) = totals.map_or_else(
+                    || {
+                        let pages: u64 = members.iter().map(|p| p.rss_pages).sum();
+                        let ticks: u64 = members.iter().map(|p| p.cpu_ticks).sum();
+                        (
+                            pages * page_size,
+                            ticks as f64 / procs::ticks_per_second() as f64,
+                        )
+                    },
+                    |(rss, cpu, _)| (rss, cpu),
+                );
+                let reading = super::usage::Reading {
+                    name: s.config.name.clone(),
+                    process: (m.pid, m.start_time),
+                    rss,
+                    cpu_seconds,
+                };
+                self.usage.record(vec![reading], now, false);
+            }
+            let s = &mut self.services[i];
             let Some(sampler) = s.checks[c].sampler.as_mut() else {
                 continue;
             };

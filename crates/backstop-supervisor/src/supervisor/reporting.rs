@@ -4,6 +4,8 @@
 
 use std::time::SystemTime;
 
+use tokio::time::Instant;
+
 use backstop_api::{DaemonInfo, Health, ServiceState, ServiceStatus, StatusReport};
 use backstop_probe::CheckState;
 
@@ -12,6 +14,7 @@ use crate::procs;
 use crate::rules::{dependencies, health};
 
 use super::Supervisor;
+use super::usage::{Process, Reading};
 
 impl Supervisor {
     /// The report, without the memory and CPU figures of the process trees
@@ -41,25 +44,45 @@ impl Supervisor {
         }
     }
 
-    /// Each service with processes, and the roots of its trees.
-    pub(super) fn trees(&self) -> Vec<(String, Measure)> {
+    /// Each service with processes, and how to measure its tree.
+    pub(super) fn trees(&self) -> Vec<Tree> {
         self.services
             .iter()
-            .filter(|s| !s.removed && s.main.is_some())
-            .map(|s| {
-                let how = match &s.cgroup {
-                    Some(cg) => Measure::Cgroup(cg.clone()),
-                    None => Measure::Tree(s.roots()),
-                };
-                (s.config.name.clone(), how)
-            })
+            .filter(|s| !s.removed)
+            .filter_map(super::Service::tree)
             .collect()
+    }
+
+    /// Fills in each service's memory and CPU from the samples
+    /// ([`super::usage`]); returns the trees that must be measured now (a
+    /// new process, or a late sample).
+    pub(super) fn fill_usage(&self, services: &mut [ServiceStatus], now: Instant) -> Vec<Tree> {
+        let by_name: std::collections::HashMap<&str, &super::Service> = self
+            .services
+            .iter()
+            .filter(|s| !s.removed)
+            .map(|s| (s.config.name.as_str(), s))
+            .collect();
+        let mut missing = Vec::new();
+        for status in services {
+            let Some(service) = by_name.get(status.name.as_str()) else {
+                continue;
+            };
+            let Some(process) = service.main.as_ref().map(|m| (m.pid, m.start_time)) else {
+                continue;
+            };
+            if !self.usage.fill(status, process, now) {
+                status.cpu_percent = self.usage.cpu_percent(&status.name, process);
+                missing.extend(service.tree());
+            }
+        }
+        missing
     }
 
     pub(super) fn status_of(&self, i: usize, with_exits: bool) -> ServiceStatus {
         let s = &self.services[i];
         let live = s.main.as_ref().filter(|m| m.alive);
-        let (rss_bytes, cpu_seconds) = (None, None);
+        let (rss_bytes, cpu_seconds, cpu_percent) = (None, None, None);
         let now = std::time::Instant::now();
         ServiceStatus {
             name: s.config.name.clone(),
@@ -96,6 +119,7 @@ impl Supervisor {
                 .collect(),
             exit_counts: s.exit_counts.clone(),
             cpu_seconds,
+            cpu_percent,
             diagnosis: s.diagnosis.as_deref().map(|d| self.events.redact(d)),
             disabled: s.config.disabled,
             fixing: s.fixing.clone(),
@@ -168,11 +192,31 @@ impl Supervisor {
     }
 }
 
-/// Memory (bytes) and CPU (seconds) of each service's process tree.
-pub(super) type Usage = std::collections::HashMap<String, (u64, f64)>;
-
 /// From this many services on, usage is read by several threads.
 const PARALLEL_FROM: usize = 64;
+
+impl super::Service {
+    /// How to measure a service's tree, if it has processes.
+    pub(super) fn tree(&self) -> Option<Tree> {
+        let main = self.main.as_ref()?;
+        let how = match &self.cgroup {
+            Some(cg) => Measure::Cgroup(cg.clone()),
+            None => Measure::Tree(self.roots()),
+        };
+        Some(Tree {
+            name: self.config.name.clone(),
+            process: (main.pid, main.start_time),
+            how,
+        })
+    }
+}
+
+/// A service's process tree, to be measured.
+pub(super) struct Tree {
+    name: String,
+    pub(super) process: Process,
+    how: Measure,
+}
 
 /// How a service's usage is read.
 pub(super) enum Measure {
@@ -185,7 +229,7 @@ pub(super) enum Measure {
 /// Measures `trees` on a blocking thread, never on the runtime (reading
 /// /proc can be slow on a loaded host): from each service's cgroup when it
 /// has one, else by walking its tree only; then hands the figures to `done`.
-pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) + Send + 'static) {
+pub(super) fn measured(trees: Vec<Tree>, done: impl FnOnce(Vec<Reading>) + Send + 'static) {
     tokio::task::spawn_blocking(move || {
         let (page, ticks) = (procs::page_size(), procs::ticks_per_second() as f64);
         let tree = |roots: &[i32]| {
@@ -194,14 +238,19 @@ pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) +
             let cpu = members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks;
             (rss, cpu)
         };
-        let measure = |part: &[(String, Measure)]| -> Vec<(String, (u64, f64))> {
+        let measure = |part: &[Tree]| -> Vec<Reading> {
             part.iter()
-                .map(|(name, how)| {
-                    let figures = match how {
+                .map(|t| {
+                    let (rss, cpu_seconds) = match &t.how {
                         Measure::Cgroup(cg) => cg.usage().unwrap_or_else(|| tree(&cg.members())),
                         Measure::Tree(roots) => tree(roots),
                     };
-                    (name.clone(), figures)
+                    Reading {
+                        name: t.name.clone(),
+                        process: t.process,
+                        rss,
+                        cpu_seconds,
+                    }
                 })
                 .collect()
         };
@@ -210,8 +259,8 @@ pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) +
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(4);
-        let usage: Usage = if trees.len() < PARALLEL_FROM || threads < 2 {
-            measure(&trees).into_iter().collect()
+        let readings = if trees.len() < PARALLEL_FROM || threads < 2 {
+            measure(&trees)
         } else {
             let chunk = trees.len().div_ceil(threads);
             std::thread::scope(|scope| {
@@ -224,19 +273,9 @@ pub(super) fn measured(trees: Vec<(String, Measure)>, done: impl FnOnce(Usage) +
                 for part in parts {
                     all.extend(part.join().unwrap_or_default());
                 }
-                all.into_iter().collect()
+                all
             })
         };
-        done(usage);
+        done(readings);
     });
-}
-
-/// Fills in the measured figures.
-pub(super) fn add_usage(services: &mut [ServiceStatus], usage: &Usage) {
-    for service in services {
-        if let Some(&(rss, cpu)) = usage.get(&service.name) {
-            service.rss_bytes = Some(rss);
-            service.cpu_seconds = Some(cpu);
-        }
-    }
 }

@@ -29,7 +29,16 @@ impl Supervisor {
             .iter()
             .filter_map(|s| s.job.as_ref())
             .flat_map(|j| j.deadlines(now));
-        machines.chain(checks).chain(own).chain(jobs).min()
+        let sample = self
+            .usage
+            .due()
+            .filter(|_| self.services.iter().any(|s| s.main.is_some()));
+        machines
+            .chain(checks)
+            .chain(own)
+            .chain(jobs)
+            .chain(sample)
+            .min()
     }
 
     pub(super) fn on_deadlines(&mut self, now: Instant) {
@@ -38,6 +47,7 @@ impl Supervisor {
             self.on_job_deadlines(now);
         }
         self.sample_process_checks(now);
+        self.sample_usage(now);
         for i in 0..self.services.len() {
             if self.services[i]
                 .machine

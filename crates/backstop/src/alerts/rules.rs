@@ -236,6 +236,7 @@ mod tests {
             checks: vec![],
             exit_counts: std::collections::BTreeMap::new(),
             cpu_seconds: None,
+            cpu_percent: None,
             diagnosis: None,
             fixing: None,
             disabled: false,

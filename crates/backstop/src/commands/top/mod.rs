@@ -194,7 +194,7 @@ fn on_key(
 /// the open screen shows (the selected service's details or log lines).
 fn refresh(client: &Client, runtime: &tokio::runtime::Runtime, view: &mut View) {
     match runtime.block_on(client.get::<StatusReport>("/api/v1/services")) {
-        Ok(report) => view.take_report(report, Instant::now()),
+        Ok(report) => view.take_report(report),
         Err(e) => view.message = format!("the daemon does not answer: {e}"),
     }
     if let Ok(events) = runtime.block_on(client.get::<Vec<Event>>("/api/v1/events?limit=8")) {

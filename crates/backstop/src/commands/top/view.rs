@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::Receiver;
-use std::time::Instant;
 
 use backstop_api::dashboard::LogLine;
 use backstop_api::{Event, ServiceStatus, StatusReport};
@@ -57,8 +56,6 @@ pub(super) struct Trend {
 pub(super) struct View {
     pub(super) report: Option<StatusReport>,
     pub(super) events: Vec<Event>,
-    /// CPU seconds at the previous refresh, to show CPU %.
-    cpu_before: HashMap<String, (f64, Instant)>,
     pub(super) cpu_percent: HashMap<String, f64>,
     pub(super) trends: HashMap<String, Trend>,
     /// Index into [`View::visible`].
@@ -82,7 +79,6 @@ impl View {
         Self {
             report: None,
             events: Vec::new(),
-            cpu_before: HashMap::new(),
             cpu_percent: HashMap::new(),
             trends: HashMap::new(),
             selected: 0,
@@ -114,24 +110,15 @@ impl View {
         self.visible().get(self.selected).copied()
     }
 
-    /// Takes a new status: CPU % since the last one, the trends.
-    pub(super) fn take_report(&mut self, report: StatusReport, now: Instant) {
+    /// Takes a new status: CPU % (the daemon's), the trends.
+    pub(super) fn take_report(&mut self, report: StatusReport) {
         self.trends
             .retain(|name, _| report.services.iter().any(|s| &s.name == name));
         for s in &report.services {
             let running = s.pid.is_some();
-            let mut percent = None;
-            if let (Some(cpu), true) = (s.cpu_seconds, running) {
-                if let Some((before, at)) = self.cpu_before.get(&s.name) {
-                    let elapsed = now.duration_since(*at).as_secs_f64();
-                    if elapsed > 0.0 && cpu >= *before {
-                        percent = Some((cpu - before) / elapsed * 100.0);
-                    }
-                }
-                self.cpu_before.insert(s.name.clone(), (cpu, now));
-            } else {
-                self.cpu_before.remove(&s.name);
-            }
+            // The daemon's rate between its two last samples: its CPU
+            // seconds move only when it samples (every 2 s while watched).
+            let percent = s.cpu_percent.filter(|_| running);
             match percent {
                 Some(p) => self.cpu_percent.insert(s.name.clone(), p),
                 None => self.cpu_percent.remove(&s.name),
@@ -180,13 +167,13 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    fn report(cpu: f64, pid: Option<u32>) -> StatusReport {
+    fn report(cpu_percent: Option<f64>, pid: Option<u32>) -> StatusReport {
         serde_json::from_value(serde_json::json!({
             "daemon": {"pid": 1, "config": "", "version": "", "uptime_s": 0, "tracking": ""},
             "services": [{"name": "api", "state": "running", "health": "unknown", "restarts": 0,
-                          "pid": pid, "cpu_seconds": cpu, "rss_bytes": 2_048_000}],
+                          "pid": pid, "cpu_seconds": 1.0, "cpu_percent": cpu_percent,
+                          "rss_bytes": 2_048_000}],
         }))
         .expect("a status report")
     }
@@ -194,24 +181,22 @@ mod tests {
     #[test]
     fn cpu_percent_and_trends_follow_the_refreshes() {
         let mut v = View::new();
-        let t0 = Instant::now();
-        v.take_report(report(1.0, Some(7)), t0);
+        v.take_report(report(None, Some(7)));
         assert!(!v.cpu_percent.contains_key("api"));
-        v.take_report(report(1.5, Some(7)), t0 + Duration::from_secs(1));
+        v.take_report(report(Some(50.0), Some(7)));
         assert!((v.cpu_percent["api"] - 50.0).abs() < 1e-9);
         assert_eq!(v.trends["api"].cpu_permille, [0, 500]);
         assert_eq!(v.trends["api"].rss_kb, [2000, 2000]);
-        // Stopped: no CPU, no memory, and no rate across the gap.
-        v.take_report(report(1.5, None), t0 + Duration::from_secs(2));
+        // Stopped: no CPU, no memory.
+        v.take_report(report(Some(50.0), None));
         assert_eq!(v.trends["api"].rss_kb.back(), Some(&0));
-        v.take_report(report(0.1, Some(8)), t0 + Duration::from_secs(3));
         assert!(!v.cpu_percent.contains_key("api"));
     }
 
     #[test]
     fn the_filter_narrows_the_services_and_keeps_the_selection_in_range() {
         let mut v = View::new();
-        v.take_report(report(1.0, Some(7)), Instant::now());
+        v.take_report(report(None, Some(7)));
         v.filter = "wor".to_string();
         assert!(v.visible().is_empty());
         assert!(v.selected().is_none());
