@@ -521,19 +521,24 @@ fn name_by_structure(
     // before when the error does not: a parser library's syntax error
     // (Psych, PyYAML, json), or "while parsing config".
     let parse_error = is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k));
-    let parser_library = t.library.as_deref().is_some_and(|l| {
-        [
-            "psych",
-            "yaml",
-            "ruamel",
-            "json",
-            "toml",
-            "tomllib",
-            "tomli",
-            "configparser",
-        ]
-        .contains(&l.to_ascii_lowercase().as_str())
-    });
+    // `@iarna/toml`, `@std/yaml`: the package's own name.
+    let parser_library = t
+        .library
+        .as_deref()
+        .map(|l| l.rsplit('/').next().unwrap_or(l))
+        .is_some_and(|l| {
+            [
+                "psych",
+                "yaml",
+                "ruamel",
+                "json",
+                "toml",
+                "tomllib",
+                "tomli",
+                "configparser",
+            ]
+            .contains(&l.to_ascii_lowercase().as_str())
+        });
     let configish = CONFIG_WORD.is_match(&all) || t.before.iter().any(|l| CONFIG_WORD.is_match(l));
     if parse_error && parser_library && configish && !CONFIG_FILE.is_match(&all)
         || PARSE_SAID.is_match(message) && CONFIG_WORD.is_match(message)
@@ -549,9 +554,18 @@ fn name_by_structure(
                     .find_map(|l| data_path_in(l))
             })
             .map_or_else(String::new, |f| format!(" {f}"));
+        // The parser's excerpt marks the line it stopped at (`15> key = 1`).
+        let marked = t
+            .detail
+            .iter()
+            .find(|d| MARKED_LINE.is_match(d))
+            .map_or_else(String::new, |d| format!(" (at `{d}`)"));
         return named(
             "missing-config",
-            format!("the configuration{file} does not parse: {message}"),
+            format!(
+                "the configuration{file} does not parse: {}{marked}",
+                t.quote()
+            ),
         );
     }
     // `Syntax Error: line:8` of a parser, just after `loading configuration
@@ -1697,13 +1711,22 @@ fn perl_errno(t: &TerminalError, ctx: &Context) -> Option<Errno> {
         .flatten()
 }
 
+static MARKED_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^\d+> \S").expect("UNWRAP: a constant pattern")
+});
+
 /// `crashed`, from the terminal error: what to quote, the errno when there
 /// is one, and the runtime.
 pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
     let errno = t
         .texts()
         .find_map(errno::find)
-        .map_or_else(String::new, |e| format!(" ({})", e.name()));
+        .map(|e| e.name().to_string())
+        // Node's own error codes (`code: 'ERR_INVALID_ARG_TYPE'`) say what
+        // kind of bug it is, and are what one searches for.
+        .or_else(|| node_code(t).map(str::to_string))
+        .filter(|name| !t.quote().contains(name.as_str()))
+        .map_or_else(String::new, |name| format!(" ({name})"));
     let exits = exit.map_or_else(|| "it fails".to_string(), |e| format!("it exits ({e})"));
     let at = t
         .place

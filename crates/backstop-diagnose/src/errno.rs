@@ -95,6 +95,8 @@ const PHRASES: &[(&str, Errno)] = &[
     ("address already in use", Errno::AddrInUse),
     ("address in use", Errno::AddrInUse),
     ("port is already in use", Errno::AddrInUse),
+    // EventMachine: `no acceptor (port is in use or requires root privileges)`.
+    ("port is in use", Errno::AddrInUse),
     ("connection in use", Errno::AddrInUse),
     ("not free on", Errno::AddrInUse),
     ("port is already bound", Errno::AddrInUse),
@@ -108,6 +110,9 @@ const PHRASES: &[(&str, Errno)] = &[
     ("i/o timeout", Errno::TimedOut),
     ("deadline exceeded", Errno::TimedOut),
     ("timeout exceeded", Errno::TimedOut),
+    // Excon, Faraday: `read timeout reached` (its cause, a non-blocking
+    // read's EAGAIN, is no process limit).
+    ("timeout reached", Errno::TimedOut),
     // timeout(1)'s status: the command it ran did not end in time.
     ("status 124", Errno::TimedOut),
     ("exit code 124", Errno::TimedOut),

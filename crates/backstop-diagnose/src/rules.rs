@@ -103,6 +103,24 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "syntax-error",
+        confidence: 0.93,
+        // Ruby: `digest.rb:27: syntax error, unexpected `end'`.
+        patterns: &[
+            r"^(?P<file>\S+\.rb):(?P<line>\d+): (?P<what>syntax errors? found|syntax error, .+)",
+        ],
+        summary: "the code does not parse: {what} ({file}:{line})",
+        remedy: "fix the syntax error at the file and line quoted; `ruby -c FILE` confirms it",
+    },
+    Rule {
+        id: "syntax-error",
+        confidence: 0.93,
+        // Perl's last word after its list of errors (the first is the one).
+        patterns: &[r"^Execution of (?P<file>\S+) aborted due to compilation errors"],
+        summary: "the script {file} does not parse: compilation errors (the first is quoted in the evidence)",
+        remedy: "fix the first error quoted in the evidence; `perl -c FILE` confirms it",
+    },
+    Rule {
+        id: "syntax-error",
         confidence: 0.9,
         patterns: &[
             r"^\s*(SyntaxError|IndentationError|TabError): (?P<what>.+)",
@@ -250,6 +268,31 @@ pub const RULES: &[Rule] = &[
         patterns: &[r"env file (?P<path>\S+) is not valid dotenv syntax: (?P<why>.+)"],
         summary: "the env file {path} is not valid: {why}",
         remedy: "fix the line it names: `KEY=value`, one per line, values with spaces in quotes",
+    },
+    Rule {
+        id: "missing-config",
+        confidence: 0.85,
+        // A program's own words: `invalid config /etc/feedsync.xml: XML syntax error …`.
+        patterns: &[r"(?i)\binvalid config(?:uration)?(?: file)? (?P<path>/[^\s:]+):? (?P<why>.+)"],
+        summary: "the configuration {path} is invalid: {why}",
+        remedy: "fix the file at the line the evidence quotes",
+    },
+    Rule {
+        id: "missing-config",
+        confidence: 0.85,
+        // Perl's Config::General: `The file "/etc/x.conf" does not exist within ConfigPath`.
+        patterns: &[r#"The file "(?P<path>[^"]+)" does not exist"#],
+        summary: "the configuration {path} does not exist",
+        remedy: "restore the file, or point the service at the right one",
+    },
+    Rule {
+        id: "missing-config",
+        confidence: 0.85,
+        patterns: &[
+            r"(?i)missing required (?:setting|option|key|value) (?P<name>.+?) in (?P<path>/\S+)",
+        ],
+        summary: "a required setting is missing: {name} (in {path})",
+        remedy: "set it in the file named",
     },
     Rule {
         id: "missing-config",

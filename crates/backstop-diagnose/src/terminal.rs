@@ -278,6 +278,14 @@ fn without_gutter(line: &str) -> String {
 
 re!(PY_FRAME_AT, r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#);
 re!(
+    PY_COMPILE_PLACE,
+    r#"^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)\s*$"#
+);
+re!(
+    PY_COMPILE_ERROR,
+    r"^(?P<kind>SyntaxError|IndentationError|TabError): (?P<message>.+)$"
+);
+re!(
     NODE_AT,
     r"^(?:file://)?(?P<file>/\S+\.[cm]?[jt]s):(?P<line>\d+)$"
 );
@@ -299,8 +307,18 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
             .map(|c| format!("{}:{}", &c["file"], &c["line"]));
     }
     if t.place.is_none() {
+        // Node prints the place above the error; so does Python for a
+        // script that does not compile (no traceback: `File "…", line 19`,
+        // the code, a caret, then `SyntaxError: …`).
+        let compile_error = t
+            .error
+            .kind
+            .as_deref()
+            .is_some_and(|k| matches!(k, "SyntaxError" | "IndentationError" | "TabError"));
         let from = if t.runtime == Runtime::Node {
             t.index.saturating_sub(5)
+        } else if compile_error {
+            t.index.saturating_sub(5).min(start)
         } else {
             start
         };
@@ -425,6 +443,27 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             }
             i = next;
             continue;
+        }
+        // A script that does not compile prints no traceback: the place,
+        // the code, a caret, then `SyntaxError: …`.
+        if let Some(place) = PY_COMPILE_PLACE.captures(line) {
+            let raised = (i + 1..lines.len().min(i + 5))
+                .find_map(|j| PY_COMPILE_ERROR.captures(lines[j].trim()).map(|c| (j, c)));
+            if let Some((j, c)) = raised {
+                let at = format!("{}, line {}", &place["file"], &place["line"]);
+                out.push((
+                    start,
+                    TerminalError::at(
+                        Runtime::Python,
+                        Some(c["kind"].to_string()),
+                        c["message"].to_string(),
+                        j,
+                    )
+                    .with_place(Some(at)),
+                ));
+                i = j + 1;
+                continue;
+            }
         }
         if let Some(c) = JAVA_RAISED.captures(line) {
             let (t, next) = java(lines, i, &c);

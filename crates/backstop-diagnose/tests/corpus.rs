@@ -19,8 +19,10 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises).
-const HOLDOUT_FLOOR: f64 = 0.88;
+/// it when the figure rises). It belongs to the set in `holdout/`: v10's
+/// first measurement (86/101); v9's floor was 0.88, and v9's files are
+/// development data now, where every one must be right.
+const HOLDOUT_FLOOR: f64 = 0.85;
 
 /// One captured output and what it must be named.
 struct Sample {
