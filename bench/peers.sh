@@ -630,7 +630,10 @@ scenario_burst() {
 }
 
 # stop: a shell ignoring SIGTERM with two `sleep` grandchildren, a 5 s stop
-# grace for every tool, each tool's default of what gets the signal. ms:
+# grace for every tool, each tool's default of what gets the signal and
+# which signal (backstop: SIGTERM to the whole tree; Horust, supervisord:
+# SIGTERM to the shell only; PM2: SIGINT to the tree, which the sleeps of a
+# non-interactive shell ignore, then SIGKILL to the tree at the grace). ms:
 # from the stop command until the manager is gone; left: how many of the
 # three are alive 0.2 s after that (then killed by pid).
 stop_one() {
