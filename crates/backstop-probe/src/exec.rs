@@ -15,6 +15,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
+use crate::ledger::Ledger;
+
 use crate::ExecContext;
 
 /// Output kept for the detail line.
@@ -149,6 +151,9 @@ pub async fn output(
             // Registered before the first await: the daemon's reaper runs on
             // this same thread and cannot see the exit before this.
             let exited = reaper.register(pid as i32);
+            // Dropped after the group is killed: the record outlives the
+            // processes it names.
+            let _recorded = reaper.record(pid, command);
             let guard = KillGroupOnDrop(Some(pid));
             if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
                 use std::io::Write;
@@ -239,11 +244,22 @@ impl ChildExit {
 type Waiters = HashMap<i32, oneshot::Sender<ChildExit>>;
 
 /// Hands exit statuses of exec-probe children from the daemon's reaper to
-/// the probes waiting for them. Clones share one registry.
+/// the probes waiting for them, and records the running ones
+/// ([`crate::ledger`]). Clones share one registry.
 #[derive(Clone, Debug, Default)]
-pub struct ProbeReaper(Arc<Mutex<Waiters>>);
+pub struct ProbeReaper(Arc<Mutex<Waiters>>, Option<Arc<Ledger>>);
 
 impl ProbeReaper {
+    /// A reaper that records each running command in `dir` (the daemon's
+    /// `helpers/`), for a successor to find if the daemon is killed.
+    pub fn with_ledger(dir: std::path::PathBuf) -> Self {
+        Self(Arc::default(), Some(Arc::new(Ledger::new(dir))))
+    }
+
+    fn record(&self, pid: u32, command: &[String]) -> Option<crate::ledger::Recorded> {
+        self.1.as_ref().map(|l| l.record(pid, command))
+    }
+
     fn register(&self, pid: i32) -> oneshot::Receiver<ChildExit> {
         let (tx, rx) = oneshot::channel();
         self.waiters().insert(pid, tx);

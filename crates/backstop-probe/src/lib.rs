@@ -20,6 +20,7 @@ mod disk;
 mod exec;
 mod http;
 mod json;
+pub mod ledger;
 mod tls;
 mod tracker;
 

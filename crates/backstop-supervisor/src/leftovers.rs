@@ -91,6 +91,49 @@ pub async fn stop_cgroup_leftovers(config: &Config) -> Vec<String> {
     report
 }
 
+/// Where the daemon records the commands it runs besides services
+/// ([`backstop_probe::ledger`]).
+pub fn helpers_dir(config: &Config) -> std::path::PathBuf {
+    config.daemon.state_dir.join("helpers")
+}
+
+/// Stops the commands (an `exec` check, a playbook step, an alert command)
+/// an earlier daemon was running when it died: each recorded process group
+/// whose leader still runs the recorded command. Returns one line for each.
+pub async fn stop_helper_leftovers(config: &Config) -> Vec<String> {
+    let mut report = Vec::new();
+    for entry in backstop_probe::ledger::Ledger::entries(&helpers_dir(config)) {
+        let _ = std::fs::remove_file(&entry.path);
+        let ours = procs::lookup(entry.pid).is_some_and(|p| p.pgrp == entry.pid && !p.zombie)
+            && std::fs::read(format!("/proc/{}/cmdline", entry.pid)).is_ok_and(|c| {
+                c.strip_suffix(b"\0").unwrap_or(&c) == entry.command.join("\0").as_bytes()
+            });
+        if !ours {
+            continue;
+        }
+        let command = entry.command.join(" ");
+        let survivors = tree::stop_foreign(
+            vec![entry.pid],
+            vec![entry.pid],
+            libc::SIGTERM,
+            Duration::from_secs(5),
+        )
+        .await;
+        report.push(if survivors.is_empty() {
+            format!(
+                "stopped `{command}` (pid {}), a command a previous backstop ran (a check, a playbook step or an alert) and left running",
+                entry.pid
+            )
+        } else {
+            format!(
+                "`{command}` (pid {}), left running by a previous backstop, survives SIGKILL: {survivors:?}",
+                entry.pid
+            )
+        });
+    }
+    report
+}
+
 /// Processes of service `name` of the state directory `state_dir` that
 /// are not among `current` (its running tree): earlier runs, or processes
 /// that escaped from it. Recognised by the `BACKSTOP_SERVICE` and

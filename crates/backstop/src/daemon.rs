@@ -319,6 +319,7 @@ async fn supervise(
     // `leftover` events once the history records (and shows) them.
     let mut cleanup = leftovers::stop_previous_instance(&config).await;
     cleanup.extend(leftovers::stop_cgroup_leftovers(&config).await);
+    cleanup.extend(leftovers::stop_helper_leftovers(&config).await);
     let listener = bind_socket(&paths)?;
     let dashboard = dashboard_line(&config.daemon);
     let tcp = match config.daemon.listen {

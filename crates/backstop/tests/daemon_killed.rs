@@ -87,3 +87,58 @@ schedule = "0 3 1 1 *"
     let again = s.run(&["run-job", "--no-wait", "backup"]);
     assert!(again.status.success(), "{again:?}");
 }
+
+#[test]
+fn killed_during_a_playbook_step_the_next_daemon_stops_what_the_step_left() {
+    let s = Sandbox::new(
+        r#"
+[services.app]
+command = "sleep 1000"
+
+[playbooks.migrate]
+steps = [
+  { action = "exec", command = "echo $$ >> step-pids; sleep 300 & echo $! >> step-pids; wait", timeout = "10m" },
+  "restart",
+]
+"#,
+    );
+    let mut first = s.up();
+    s.wait_state("app", "running", T);
+    let mut fix = s
+        .command(&["fix", "app", "migrate", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let step = wait_until("the step's two processes", T, || {
+        let p = s.read_pids("step-pids");
+        (p.len() == 2).then_some(p)
+    });
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    assert!(
+        step.iter().all(|p| alive(*p)),
+        "the step outlives the killed daemon"
+    );
+    // The client is told, not left waiting.
+    let status = wait_until("the fix command to end", T, || fix.try_wait().unwrap());
+    assert!(!status.success());
+    let _second = s.up();
+    s.wait_state("app", "running", T);
+    wait_until("the step's processes to be stopped", T, || {
+        step.iter().all(|p| !alive(*p)).then_some(())
+    });
+    let said = s.event_messages("leftover");
+    assert!(
+        said.iter()
+            .any(|m| m.contains("playbook step") && m.contains(&step[0].to_string())),
+        "{said:?}"
+    );
+    // Its record is gone with it; the one instance of the service runs.
+    let helpers = s.path(".backstop/helpers");
+    let left: Vec<_> = std::fs::read_dir(&helpers)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

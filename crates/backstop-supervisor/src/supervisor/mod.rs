@@ -318,6 +318,7 @@ impl Supervisor {
             logs.configure(&s.name, &s.logs);
         }
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let probe_reaper = ProbeReaper::with_ledger(crate::leftovers::helpers_dir(&config));
         let cgroups =
             crate::cgroup::Cgroups::detect(&config.daemon.state_dir, config.daemon.cgroups);
         Ok(Self {
@@ -336,7 +337,7 @@ impl Supervisor {
             last_exited: None,
             unowned: HashSet::new(),
             wanted,
-            probe_reaper: ProbeReaper::default(),
+            probe_reaper,
             probe_latency: options.probe_latency.clone(),
             checks: Vec::new(),
             reloads: 0,
