@@ -106,7 +106,11 @@ mod tests {
     fn a_record_lives_as_long_as_its_guard() {
         let dir = std::env::temp_dir().join(format!("backstop-ledger-{}", std::process::id()));
         let ledger = Ledger::new(dir.clone());
-        let words = ["/bin/sh".to_string(), "-c".to_string(), "sleep 9".to_string()];
+        let words = [
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            "sleep 9".to_string(),
+        ];
         let recorded = ledger.record(4242, &words);
         let found = Ledger::entries(&dir);
         assert_eq!(found.len(), 1);

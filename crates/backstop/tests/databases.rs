@@ -485,3 +485,60 @@ restart = "never"
         "{summary}"
     );
 }
+
+#[test]
+fn redis_stopped_and_started_under_a_writing_worker_costs_no_restart_and_it_resumes() {
+    let rd = free_port();
+    let s = sandbox(&format!(
+        r#"
+[services.redis]
+command = ["redis-server", "--port", "{rd}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+[[services.redis.health]]
+redis = "redis://127.0.0.1:{rd}/0"
+interval = "200ms"
+
+[services.worker]
+# Writes as fast as redis-cli goes; exits on the first failed write, as a
+# worker does on a lost connection. Each write it saw succeed is counted.
+command = ["sh", "-c", "while redis-cli -p {rd} INCR writes >/dev/null 2>&1; do echo ok >> done; done; echo 'redis connection lost' >&2; exit 1"]
+depends_on = {{ redis = "healthy" }}
+restart = {{ max_restarts = 1, backoff_initial = "100ms" }}
+"#
+    ));
+    let _daemon = s.up();
+    let first = s.wait_state("worker", "running", T)["pid"].clone();
+    let count = |s: &support::Sandbox| {
+        std::fs::read_to_string(s.path("done")).map_or(0, |t| t.lines().count())
+    };
+    wait_until("some load", T, || (count(&s) >= 50).then_some(()));
+    for round in 1..=2 {
+        assert!(s.run(&["stop", "redis"]).status.success());
+        let worker = s.wait_state("worker", "pending", T);
+        assert_eq!(worker["restarts"], 0, "round {round}: {worker}");
+        assert_eq!(
+            worker["detail"], "waiting for redis to be healthy: redis is stopped",
+            "{worker}"
+        );
+        let before = count(&s);
+        assert!(s.run(&["start", "redis"]).status.success());
+        let worker = s.wait_service("worker", "the worker writing again", T, |w| {
+            w["state"] == "running" && w["pid"] != first
+        });
+        assert_eq!(worker["restarts"], 0, "round {round}: {worker}");
+        wait_until("writes after the outage", T, || {
+            (count(&s) >= before + 50).then_some(())
+        });
+    }
+    // Each round's lost connection is in the history, not a crash loop.
+    let waits = s.event_messages("dependency-wait");
+    assert!(
+        waits
+            .iter()
+            .filter(|m| m.contains("worker: exited while a dependency is down"))
+            .count()
+            >= 2,
+        "{waits:?}"
+    );
+    assert!(s.event_messages("crash-loop").is_empty());
+}

@@ -135,7 +135,10 @@ timeout = "1s"
     assert!(accepted.load(Ordering::SeqCst) >= 1);
     // Never ready: it stays `starting`, saying why.
     assert_eq!(api["state"], "starting", "{api}");
-    assert_eq!(api["detail"], "check http fails: timed out after 1s", "{api}");
+    assert_eq!(
+        api["detail"], "check http fails: timed out after 1s",
+        "{api}"
+    );
     // The daemon acts while the trickling connections are held.
     assert!(s.run(&["restart", "--no-wait", "api"]).status.success());
     wait_until("a new process", T, || {
