@@ -142,3 +142,61 @@ steps = [
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn killed_during_a_reload_that_replaces_a_service_the_next_daemon_runs_only_the_new_one() {
+    let old_config = r#"
+[services.app]
+command = ["sh", "-c", "echo $$ >> old-pids; trap 'echo draining >> log; sleep 30' TERM; while true; do sleep 0.05; done"]
+stop = { timeout = "20s" }
+"#;
+    let s = Sandbox::new(old_config);
+    let mut first = s.up();
+    s.wait_state("app", "running", T);
+    let old = s.read_pid("old-pids");
+    // The new command: the reload replaces the service, the old instance drains.
+    s.write(
+        "backstop.toml",
+        r#"
+[services.app]
+command = ["sh", "-c", "echo $$ >> new-pids; exec sleep 1000"]
+stop = { timeout = "20s" }
+"#,
+    );
+    assert!(s.run(&["reload"]).status.success());
+    wait_until("the old instance to be draining", T, || {
+        std::fs::read_to_string(s.path("log"))
+            .is_ok_and(|l| l.contains("draining"))
+            .then_some(())
+    });
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    assert!(
+        alive(old),
+        "the draining instance outlives the killed daemon"
+    );
+    let _second = s.up();
+    let svc = s.wait_service("app", "the new command running", T, |app| {
+        app["state"] == "running"
+            && s.read_pids("new-pids").last().map(|p| i64::from(*p)) == app["pid"].as_i64()
+    });
+    wait_until("the old instance to be gone", T, || {
+        (!alive(old)).then_some(())
+    });
+    let alive_old: Vec<i32> = s
+        .read_pids("old-pids")
+        .into_iter()
+        .filter(|p| alive(*p))
+        .collect();
+    let alive_new: Vec<i32> = s
+        .read_pids("new-pids")
+        .into_iter()
+        .filter(|p| alive(*p))
+        .collect();
+    assert!(alive_old.is_empty(), "{alive_old:?}");
+    assert_eq!(
+        alive_new.len(),
+        1,
+        "one instance, of the new command: {alive_new:?} {svc}"
+    );
+}
