@@ -184,3 +184,44 @@ command = "sleep 1000"
     let sent = s.event_messages("alert-sent");
     assert!(sent.iter().any(|m| m.contains("works")), "{sent:?}");
 }
+
+#[test]
+fn children_killed_by_sigkill_sigsegv_and_sigabrt_are_restarted_and_the_signal_is_said() {
+    let service = |name: &str, signal: &str| {
+        format!(
+            r#"
+[services.{name}]
+command = ["sh", "-c", "ulimit -c 0; echo $$ >> {name}.pids; sleep 0.2; kill -{signal} $$"]
+restart = {{ backoff_initial = "50ms", max_restarts = 100, window = "1h" }}
+"#
+        )
+    };
+    let s = Sandbox::new(&format!(
+        "{}{}{}",
+        service("killed", "KILL"),
+        service("segv", "SEGV"),
+        service("abort", "ABRT")
+    ));
+    let _daemon = s.up();
+    for (name, signal) in [
+        ("killed", "SIGKILL"),
+        ("segv", "SIGSEGV"),
+        ("abort", "SIGABRT"),
+    ] {
+        let svc = s.wait_service(name, "two exits by its signal", T, |svc| {
+            svc["exit_counts"][signal].as_u64().is_some_and(|n| n >= 2)
+        });
+        assert!(svc["restarts"].as_u64().unwrap() >= 2, "{svc}");
+        // Every instance but the running one is gone: nothing orphaned.
+        let pids = s.read_pids(&format!("{name}.pids"));
+        let live: Vec<i32> = pids.into_iter().filter(|p| alive(*p)).collect();
+        assert!(live.len() <= 1, "{name}: {live:?}");
+    }
+    let exits = s.event_messages("exited");
+    for signal in ["SIGKILL", "SIGSEGV", "SIGABRT"] {
+        assert!(
+            exits.iter().any(|m| m.contains(signal)),
+            "{signal}: {exits:?}"
+        );
+    }
+}
