@@ -237,6 +237,27 @@ impl Client {
     }
 
     fn transport(&self, reason: String) -> ClientError {
+        // hyper's words for a daemon that went away mid-answer.
+        let reason = if reason.contains("connection closed before message completed") {
+            let log = if self.remote.is_some() {
+                String::new()
+            } else {
+                self.socket
+                    .with_file_name("daemon.log")
+                    .display()
+                    .to_string()
+            };
+            format!(
+                "the daemon closed the connection before answering: it stopped or was killed while it worked on the request{}",
+                if log.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (its log: {log})")
+                }
+            )
+        } else {
+            reason
+        };
         ClientError::Transport {
             socket: self.socket.clone(),
             reason,

@@ -124,6 +124,12 @@ steps = [
     // The client is told, not left waiting.
     let status = wait_until("the fix command to end", T, || fix.try_wait().unwrap());
     assert!(!status.success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut fix.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        said.contains("the daemon closed the connection before answering"),
+        "{said}"
+    );
     let _second = s.up();
     s.wait_state("app", "running", T);
     wait_until("the step's processes to be stopped", T, || {
