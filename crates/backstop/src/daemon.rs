@@ -485,6 +485,7 @@ async fn supervise(
     tokio::spawn(async {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         crate::memory::drop_startup_code();
+        crate::memory::return_free_heap();
         // An API request or a restart faults code in again; a minute later,
         // if the resident size grew noticeably, drop it again.
         let resident = backstop_api::metrics::own_rss;
@@ -493,6 +494,7 @@ async fn supervise(
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             if resident() > after_drop + 256 * 1024 {
                 crate::memory::drop_startup_code();
+                crate::memory::return_free_heap();
                 after_drop = resident();
             }
         }

@@ -131,6 +131,18 @@ pub(crate) fn drop_startup_code() {
     }
 }
 
+/// Hands the free pages inside the heap back to the kernel. glibc returns
+/// only the top of the heap by itself; what start-up and bursts of requests
+/// freed in the middle stays resident (1.8 MB of a daemon with 1,000
+/// services, measured with `malloc_trim` called from gdb).
+pub(crate) fn return_free_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
