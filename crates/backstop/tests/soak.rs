@@ -12,7 +12,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, alive, receiver, rss_kb, wait_until};
+use support::{Sandbox, receiver, rss_kb, wait_until};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -177,9 +177,11 @@ webhook = "http://127.0.0.1:{port}/hook"
 
     // Nothing left behind.
     let started = s.read_pids("pids");
+    // The steady services run now: what `runs` recognises as ours.
+    assert!(started.iter().any(|p| s.runs(*p)), "no recorded process is running");
     assert!(s.run(&["down"]).status.success());
     daemon.wait(T);
     wait_until("every process gone", T, || {
-        started.iter().all(|p| !alive(*p)).then_some(())
+        started.iter().all(|p| !s.runs(*p)).then_some(())
     });
 }

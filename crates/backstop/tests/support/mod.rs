@@ -150,6 +150,18 @@ impl Sandbox {
     }
 
     /// Every pid in a file the test's services append their pids to.
+    /// True when `pid` is alive and is a process of this sandbox's daemon
+    /// (its environment names this state dir): over a long run, pids wrap
+    /// (`pid_max` is 32,768 here) and a recorded pid may be another's now.
+    pub fn runs(&self, pid: i32) -> bool {
+        let state_dir = format!("BACKSTOP_STATE_DIR={}", self.path(".backstop").display());
+        alive(pid)
+            && std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|var| var.starts_with(state_dir.as_bytes()))
+            })
+    }
+
     pub fn read_pids(&self, rel: &str) -> Vec<i32> {
         std::fs::read_to_string(self.path(rel))
             .unwrap_or_default()
