@@ -178,7 +178,10 @@ webhook = "http://127.0.0.1:{port}/hook"
     // Nothing left behind.
     let started = s.read_pids("pids");
     // The steady services run now: what `runs` recognises as ours.
-    assert!(started.iter().any(|p| s.runs(*p)), "no recorded process is running");
+    assert!(
+        started.iter().any(|p| s.runs(*p)),
+        "no recorded process is running"
+    );
     assert!(s.run(&["down"]).status.success());
     daemon.wait(T);
     wait_until("every process gone", T, || {
