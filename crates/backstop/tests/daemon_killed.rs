@@ -206,3 +206,52 @@ stop = { timeout = "20s" }
         "one instance, of the new command: {alive_new:?} {svc}"
     );
 }
+
+#[test]
+fn killed_during_a_start_the_next_daemon_starts_each_service_once() {
+    // `db` is starting (its check fails until `ready` exists); `api` waits
+    // for it, pending. The daemon dies in the middle of that.
+    let s = Sandbox::new(
+        r#"
+[services.db]
+command = ["sh", "-c", "echo $$ >> db-pids; exec sleep 1000"]
+
+[[services.db.health]]
+exec = ["test", "-e", "ready"]
+interval = "100ms"
+
+[services.api]
+command = ["sh", "-c", "echo $$ >> api-pids; exec sleep 1000"]
+depends_on = { db = "healthy" }
+"#,
+    );
+    let mut first = s.up();
+    s.wait_state("db", "starting", T);
+    assert_eq!(s.service("api")["state"], "pending");
+    let old_db = s.read_pid("db-pids");
+    first.signal(Signal::SIGKILL);
+    first.wait(T);
+    let _second = s.up();
+    s.write("ready", "");
+    s.wait_state("api", "running", T);
+    wait_until("the first db to be gone", T, || {
+        (!alive(old_db)).then_some(())
+    });
+    let running = |file: &str| -> Vec<i32> {
+        s.read_pids(file)
+            .into_iter()
+            .filter(|p| alive(*p))
+            .collect()
+    };
+    assert_eq!(running("db-pids").len(), 1, "one db");
+    assert_eq!(
+        s.read_pids("api-pids").len(),
+        1,
+        "api started once, after db was healthy"
+    );
+    let said = s.event_messages("leftover");
+    assert!(
+        said.iter().any(|m| m.contains(&old_db.to_string())),
+        "{said:?}"
+    );
+}
