@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Ledger {
     dir: PathBuf,
+    /// A failed record was said once (an exec check runs every second: a
+    /// read-only state dir must not fill the daemon's log).
+    warned: std::sync::atomic::AtomicBool,
 }
 
 /// One running command's record: removed when dropped (the command ended,
@@ -43,7 +46,10 @@ pub struct Entry {
 impl Ledger {
     /// Records in `dir` (created at the first record).
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Records that `pid` runs `command`. A failed write is not fatal: the
@@ -70,8 +76,11 @@ impl Ledger {
         match written {
             Ok(()) => Recorded(Some(path)),
             Err(e) => {
+                if self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    return Recorded(None);
+                }
                 tracing::warn!(
-                    "cannot record the command {pid} runs in {}: {e}; if backstop is killed while it runs, it will be left running",
+                    "cannot record the command {pid} runs in {}: {e}; if backstop is killed while such a command runs, it will be left running (said once)",
                     self.dir.display()
                 );
                 Recorded(None)
