@@ -124,7 +124,8 @@ impl Source {
                 Family::Main => Stream::Stdout,
                 Family::Stderr => Stream::Stderr,
             },
-            text: line.to_vec(),
+            // A raw file holds the bytes as written: `\r\n` ends are shown as lines.
+            text: line.strip_suffix(b"\r").unwrap_or(line).to_vec(),
         })
     }
 }

@@ -52,41 +52,87 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// Frames `region` (whole lines, each ending in `\n`) as it arrived in one
 /// read at `at`: one timestamp for them all (formatted once, not per line),
-/// or none with `timestamped` false (`format = "raw"`). A line longer than
-/// [`MAX_LINE`] is split, never dropped; a `\r` before the newline goes.
-/// Returns the records and their number. The capture path of every byte of
-/// service output: `benches/framing.rs` measures it.
+/// or none with `timestamped` false (`format = "raw"`: the bytes as the
+/// service wrote them). Returns the records and their number; see
+/// [`frame_into`], which reuses a buffer. `benches/framing.rs` measures it.
 pub fn frame(region: &[u8], at: SystemTime, stream: Stream, timestamped: bool) -> (Vec<u8>, u64) {
+    let mut batch = Vec::new();
+    let framed = if timestamped {
+        frame_into(&mut batch, region, at, stream)
+    } else {
+        batch.extend_from_slice(region);
+        Framed::raw(region)
+    };
+    (batch, framed.records)
+}
+
+/// What framing a region made of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framed {
+    /// Records written (a line longer than [`MAX_LINE`] makes several).
+    pub records: u64,
+    /// Lines of the service's output.
+    pub lines: u64,
+}
+
+impl Framed {
+    /// A raw region: its lines are its records.
+    pub fn raw(region: &[u8]) -> Self {
+        let lines = memchr::memchr_iter(b'\n', region).count() as u64;
+        Self {
+            records: lines,
+            lines,
+        }
+    }
+}
+
+/// Appends to `out` the records of `region` (whole lines, each ending in
+/// `\n`), all stamped `at`: the timestamp is formatted once per read, not
+/// per line. A line longer than [`MAX_LINE`] is split, never dropped; a
+/// `\r` before the newline goes. This is the capture path of every byte
+/// of timestamped output.
+pub fn frame_into(out: &mut Vec<u8>, region: &[u8], at: SystemTime, stream: Stream) -> Framed {
     use std::io::Write;
-    let lines = memchr::memchr_iter(b'\n', region).count();
-    let mut prefix = Vec::with_capacity(40);
-    if timestamped {
+    let mut prefix = [0u8; 40];
+    let prefix_len = {
+        let mut cursor = std::io::Cursor::new(&mut prefix[..]);
         let _ = write!(
-            prefix,
+            cursor,
             "{} {} ",
             humantime::format_rfc3339_millis(at),
             stream.as_str()
         );
-    }
-    let mut batch = Vec::with_capacity(region.len() + lines * prefix.len());
+        usize::try_from(cursor.position()).unwrap_or(0)
+    };
+    let prefix = &prefix[..prefix_len];
+    // Lines of a burst are short: reserve for a prefix per 32 bytes, and
+    // let the rare denser region grow the buffer.
+    out.reserve(region.len() + (region.len() / 32 + 1) * prefix.len());
     let mut records = 0u64;
-    for line in region.split_inclusive(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut pieces = line.chunks(MAX_LINE).peekable();
-        if pieces.peek().is_none() {
-            batch.extend_from_slice(&prefix);
-            batch.push(b'\n');
-            records += 1;
+    let mut lines = 0u64;
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', region) {
+        let mut line = &region[start..end];
+        start = end + 1;
+        lines += 1;
+        if let [text @ .., b'\r'] = line {
+            line = text;
         }
-        for piece in pieces {
-            batch.extend_from_slice(&prefix);
-            batch.extend_from_slice(piece);
-            batch.push(b'\n');
+        if line.len() <= MAX_LINE {
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            records += 1;
+            continue;
+        }
+        for piece in line.chunks(MAX_LINE) {
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(piece);
+            out.push(b'\n');
             records += 1;
         }
     }
-    (batch, records)
+    Framed { records, lines }
 }
 
 /// A parsed record, borrowing the file's bytes.
@@ -117,6 +163,25 @@ pub fn decode(line: &[u8]) -> Option<Record<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framing_stamps_each_line_once_and_splits_only_long_ones() {
+        let at = humantime::parse_rfc3339("2026-11-22T07:24:45.138Z").unwrap();
+        let mut region = b"one\r\n\ntwo\n".to_vec();
+        region.extend(std::iter::repeat_n(b'x', MAX_LINE + 5));
+        region.push(b'\n');
+        let (batch, records) = frame(&region, at, Stream::Stdout, true);
+        assert_eq!(records, 5);
+        let lines: Vec<&[u8]> = batch.split(|&b| b == b'\n').collect();
+        assert_eq!(lines[0], b"2026-11-22T07:24:45.138Z stdout one");
+        assert_eq!(lines[1], b"2026-11-22T07:24:45.138Z stdout ");
+        assert_eq!(lines[2], b"2026-11-22T07:24:45.138Z stdout two");
+        assert_eq!(lines[3].len(), 32 + MAX_LINE);
+        assert_eq!(lines[4], b"2026-11-22T07:24:45.138Z stdout xxxxx");
+        // Raw: the bytes as written, carriage return and long line included.
+        let (raw, lines) = frame(&region, at, Stream::Stdout, false);
+        assert_eq!((raw, lines), (region, 4));
+    }
 
     #[test]
     fn round_trip_keeps_bytes() {

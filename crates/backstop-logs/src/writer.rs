@@ -37,6 +37,40 @@ pub const STALL_LIMIT: Duration = Duration::from_millis(250);
 /// How often retention by age runs when nothing rotates.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
+/// Batch buffers kept for reuse between the capture and the writer thread,
+/// and the largest one kept: a burst circulates a few buffers instead of
+/// allocating (and faulting in) a fresh one per read.
+const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFER_MAX: usize = 1024 * 1024;
+
+/// Buffers handed back by the writer once written, for the next batches.
+#[derive(Default)]
+struct Spares(Mutex<Vec<Vec<u8>>>);
+
+impl Spares {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn put(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == 0 || buffer.capacity() > SPARE_BUFFER_MAX {
+            return;
+        }
+        buffer.clear();
+        let mut spare = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(buffer);
+        }
+    }
+}
+
 /// Something an operator should hear about (the daemon turns these into events).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
@@ -129,6 +163,7 @@ const QUEUE_REASON: &str = "backstop's log writer fell behind (the disk is too s
 pub struct LogWriter {
     tx: mpsc::Sender<Msg>,
     done: mpsc::Receiver<()>,
+    spares: Arc<Spares>,
 }
 
 impl LogWriter {
@@ -136,8 +171,10 @@ impl LogWriter {
     pub fn start(dir: PathBuf, notify: Notify) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
+        let spares = Arc::new(Spares::default());
         let state = WriterState {
             dir,
+            spares: spares.clone(),
             settings: HashMap::new(),
             open: HashMap::new(),
             notify: notify.clone(),
@@ -153,7 +190,7 @@ impl LogWriter {
                 state.run(&rx);
                 let _ = done_tx.send(());
             })?;
-        Ok(Self { tx, done })
+        Ok(Self { tx, done, spares })
     }
 
     /// Sets (or changes) how `service`'s output is kept. Rotation settings
@@ -178,6 +215,7 @@ impl LogWriter {
                 family,
             }),
             shared: Arc::default(),
+            spares: self.spares.clone(),
         }
     }
 
@@ -213,6 +251,7 @@ pub struct FileSender {
     tx: mpsc::Sender<Msg>,
     key: Arc<Key>,
     shared: Arc<Shared>,
+    spares: Arc<Spares>,
 }
 
 /// What a sender and the writer share about one file's queue.
@@ -227,6 +266,17 @@ struct Shared {
 }
 
 impl FileSender {
+    /// An empty buffer for a batch: one the writer has finished with when
+    /// there is one (its capacity kept), else a new one.
+    pub fn buffer(&self) -> Vec<u8> {
+        self.spares.take()
+    }
+
+    /// Gives back a buffer that was not sent, for a later batch.
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        self.spares.put(buffer);
+    }
+
     fn full(&self, len: usize) -> bool {
         self.shared.queued.load(Ordering::Acquire) + len > QUEUE_LIMIT
     }
@@ -318,6 +368,7 @@ struct OpenLog {
 
 struct WriterState {
     dir: PathBuf,
+    spares: Arc<Spares>,
     settings: HashMap<String, Arc<LogSettings>>,
     open: HashMap<Arc<Key>, OpenLog>,
     notify: Notify,
@@ -377,6 +428,7 @@ impl WriterState {
             } => {
                 self.write(&key, &bytes, lines);
                 shared.queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                self.spares.put(bytes);
                 // Under the lock, so that a sender between its check and
                 // its wait cannot miss this.
                 let _guard = shared.room_lock.lock();
@@ -511,26 +563,54 @@ impl WriterState {
         self.open.get_mut(key).expect("inserted above")
     }
 
+    /// Appends a batch of whole records. A batch that would take the file
+    /// past `max_size` is cut at a record boundary: the records that fit
+    /// end this file, the rest start the next (a file holds at least one
+    /// record, however long).
     fn write(&mut self, key: &Arc<Key>, bytes: &[u8], lines: u64) {
         let settings = self.settings(&key.service);
-        let now = SystemTime::now();
-        let log = self.entry(key);
-        let due = log.size > 0
-            && (log.size + bytes.len() as u64 > settings.max_size
-                || period_of(now, &settings) != log.period);
-        if due {
-            let _ = self.rotate(key, &settings, now);
-        }
-        let notify = self.notify.clone();
-        let log = self.entry(key);
-        if let Err(err) = log.append(bytes, &notify, &key.service) {
-            log.fail(
-                lines,
-                bytes.len() as u64,
-                &err.to_string(),
-                &notify,
-                &key.service,
-            );
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let now = SystemTime::now();
+            let log = self.entry(key);
+            let room =
+                usize::try_from(settings.max_size.saturating_sub(log.size)).unwrap_or(usize::MAX);
+            let mut take = if rest.len() <= room {
+                rest.len()
+            } else {
+                memchr::memrchr(b'\n', &rest[..room]).map_or(0, |p| p + 1)
+            };
+            let due = log.size > 0 && (take == 0 || period_of(now, &settings) != log.period);
+            let rotated = due && self.rotate(key, &settings, now).is_some();
+            if rotated {
+                continue;
+            }
+            if take == 0 {
+                take = if due {
+                    // It could not rotate: writing on in the same file.
+                    rest.len()
+                } else {
+                    memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1)
+                };
+            }
+            let (piece, after) = rest.split_at(take);
+            rest = after;
+            let notify = self.notify.clone();
+            let log = self.entry(key);
+            if let Err(err) = log.append(piece, &notify, &key.service) {
+                let piece_lines = if piece.len() == bytes.len() {
+                    lines
+                } else {
+                    memchr::memchr_iter(b'\n', piece).count() as u64
+                };
+                log.fail(
+                    piece_lines,
+                    piece.len() as u64,
+                    &err.to_string(),
+                    &notify,
+                    &key.service,
+                );
+            }
         }
     }
 
@@ -841,6 +921,55 @@ mod tests {
             expected.ends_with(&kept),
             "the newest lines are kept, in order"
         );
+        assert!(writer.close(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_batch_larger_than_max_size_is_cut_at_records_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (notify, _) = quiet();
+        let writer = LogWriter::start(dir.path().to_path_buf(), notify).unwrap();
+        let settings = LogSettings {
+            max_size: 1000,
+            keep: 1000,
+            compress: Compression::None,
+            ..LogSettings::default()
+        };
+        writer.configure("api", &settings);
+        let out = writer.sender("api", Stream::Stdout, &settings);
+        // One batch of 100 records (a burst read at once), then one record
+        // longer than the limit alone.
+        let mut batch = Vec::new();
+        for i in 0..100 {
+            let line = format!("line {i:03}");
+            record::encode(
+                &mut batch,
+                SystemTime::now(),
+                Stream::Stdout,
+                line.as_bytes(),
+            );
+        }
+        let mut long = Vec::new();
+        record::encode(&mut long, SystemTime::now(), Stream::Stdout, &[b'y'; 1500]);
+        let expected = [batch.clone(), long.clone()].concat();
+        assert!(out.send(batch, 100));
+        assert!(out.send(long, 1));
+        assert!(writer.sync(Duration::from_secs(10)));
+        let segments = files::segments(dir.path(), "api", Family::Main).unwrap();
+        let mut sizes: Vec<u64> = segments
+            .iter()
+            .map(|s| std::fs::metadata(&s.path).unwrap().len())
+            .collect();
+        sizes.push(std::fs::metadata(dir.path().join("api.log")).unwrap().len());
+        assert!(sizes.len() >= 5, "{sizes:?}");
+        let (last, earlier) = sizes.split_last().unwrap();
+        assert!(earlier.iter().all(|&n| n <= 1000), "{sizes:?}");
+        assert!(
+            earlier[..3].iter().all(|&n| n > 900),
+            "filled up: {sizes:?}"
+        );
+        assert_eq!(*last, 1500 + 33, "the long record alone in its file");
+        assert_eq!(collect(dir.path(), "api"), expected);
         assert!(writer.close(Duration::from_secs(10)));
     }
 

@@ -9,10 +9,17 @@
 //! A program writing through a small buffer (Python's 8 KiB) hands over a
 //! few kilobytes at a time; taking each piece at once would cost a wake-up
 //! and a hand-off per piece, as much CPU as the program spends producing
-//! it. So when pieces come back to back, the thread sleeps [`GATHER`]
-//! before looking again: the pipes (enlarged to [`PIPE_SIZE`]) hold the
-//! output meanwhile, without blocking the child, and the next read takes it
-//! all at once. A quiet service's line is read the moment it is written.
+//! it. So when pieces come back to back, the thread sleeps before looking
+//! again (at most [`GATHER`], less for a stream fast enough to fill half
+//! its pipe sooner): the pipes (enlarged to [`PIPE_SIZE`]) hold the output
+//! meanwhile, without blocking the child, and the next read takes it all
+//! at once. A quiet service's line is read the moment it is written.
+//!
+//! A round's reads go into one buffer; with `format = "raw"` that buffer
+//! is the batch the writer writes, so raw bytes are copied once, by the
+//! kernel, on their way in. Buffers go round between this thread and the
+//! writer ([`backstop_logs::FileSender::buffer`]) instead of being
+//! allocated per read.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +41,16 @@ const ROUND_LIMIT: usize = 4 * READ_CHUNK;
 /// idle pipe costs nothing.
 const PIPE_SIZE: libc::c_int = 256 * 1024;
 
-/// How long output of a busy stream is left to gather between two reads.
+/// How long output of a busy stream is left to gather between two reads,
+/// at most: less when the stream is fast enough to fill half its pipe
+/// sooner (a child must not block on a full pipe while we sleep).
 pub const GATHER: Duration = Duration::from_millis(2);
+
+/// A shorter pause than this is not worth a sleep.
+const MIN_PAUSE: Duration = Duration::from_micros(50);
+
+/// A pipe's size when the kernel does not say (Linux's default).
+const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
 
 /// The handle the supervisor holds.
 pub struct CaptureThread {
@@ -108,11 +123,14 @@ struct Piped {
     /// Bytes read but not yet delivered: the start of a line.
     pending: Vec<u8>,
     last_read: Option<Instant>,
+    /// What the pipe holds when full.
+    capacity: usize,
 }
 
 enum Round {
-    /// Read something; `busy` when it came in small pieces back to back.
-    Data { busy: bool },
+    /// Read something; `pause` when it came in small pieces back to back:
+    /// how long the pipe can be left to gather more.
+    Data { pause: Option<Duration> },
     /// Nothing there.
     Empty,
     /// End of file: the child (and every process holding the pipe) closed it.
@@ -123,7 +141,12 @@ impl Piped {
     fn read_round(&mut self) -> Round {
         let mut total = 0;
         let end = loop {
-            self.pending.reserve(READ_CHUNK);
+            if self.pending.capacity() - self.pending.len() < READ_CHUNK {
+                if self.pending.is_empty() {
+                    self.pending = self.delivery.capture.to.buffer();
+                }
+                self.pending.reserve(ROUND_LIMIT.max(READ_CHUNK));
+            }
             let spare = self.pending.spare_capacity_mut();
             // SAFETY: reading into the vector's spare capacity, whose
             // length we pass; only the bytes read are then marked as set.
@@ -131,7 +154,7 @@ impl Piped {
                 libc::read(
                     self.fd.as_raw_fd(),
                     spare.as_mut_ptr().cast(),
-                    spare.len().min(READ_CHUNK),
+                    spare.len().min(ROUND_LIMIT - total),
                 )
             };
             match n {
@@ -140,7 +163,6 @@ impl Piped {
                     // SAFETY: the kernel initialised `n` bytes past the length.
                     unsafe { self.pending.set_len(self.pending.len() + n as usize) };
                     total += n as usize;
-                    self.deliver_complete();
                     if total >= ROUND_LIMIT {
                         break false;
                     }
@@ -155,46 +177,78 @@ impl Piped {
                 }
             }
         };
+        self.deliver_complete();
         if end {
             if !self.pending.is_empty() {
                 self.pending.push(b'\n');
                 let rest = std::mem::take(&mut self.pending);
-                self.send(&rest);
+                self.delivery.deliver(&rest);
             }
             return Round::End;
         }
         if self.pending.is_empty() {
             // An idle stream holds no buffer.
-            self.pending = Vec::new();
+            let buffer = std::mem::take(&mut self.pending);
+            self.delivery.capture.to.recycle(buffer);
         }
         if total == 0 {
             return Round::Empty;
         }
         let now = Instant::now();
-        let busy = total < READ_CHUNK && self.last_read.is_some_and(|t| now - t < 4 * GATHER);
+        let pause = match self.last_read {
+            Some(last) if total < READ_CHUNK && now - last < 4 * GATHER => {
+                Some(self.gathering_time(total, now - last))
+            }
+            _ => None,
+        };
         self.last_read = Some(now);
-        Round::Data { busy }
+        Round::Data { pause }
+    }
+
+    /// How long the pipe may gather output, at the pace `total` bytes in
+    /// `since` showed, before it is half full: never so long that the
+    /// child blocks on a full pipe, at most [`GATHER`].
+    fn gathering_time(&self, total: usize, since: Duration) -> Duration {
+        let half = (self.capacity / 2) as f64;
+        let fill = since.as_secs_f64() * half / total.max(1) as f64;
+        GATHER.min(Duration::from_secs_f64(fill))
     }
 
     /// Delivers the whole lines read so far; a line still without its end
-    /// is cut at [`MAX_LINE`], the rest follows.
+    /// is cut at [`MAX_LINE`] (raw: sent as it is), the rest follows.
     fn deliver_complete(&mut self) {
         let complete = memchr::memrchr(b'\n', &self.pending).map_or(0, |p| p + 1);
         if complete > 0 {
-            let (batch, records) = self.delivery.deliver(&self.pending[..complete]);
-            self.pending.drain(..complete);
-            self.delivery.capture.to.send(batch, records);
+            if self.delivery.timestamped() {
+                self.delivery.deliver(&self.pending[..complete]);
+                self.pending.drain(..complete);
+            } else {
+                // Raw: the buffer read into is the batch; only the start of
+                // a line after the last newline moves to a new one.
+                let mut rest = Vec::new();
+                if complete < self.pending.len() {
+                    rest = self.delivery.capture.to.buffer();
+                    rest.extend_from_slice(&self.pending[complete..]);
+                }
+                let mut batch = std::mem::replace(&mut self.pending, rest);
+                batch.truncate(complete);
+                let framed = backstop_logs::record::Framed::raw(&batch);
+                self.delivery.observe(&batch, framed.lines);
+                self.delivery.capture.to.send(batch, framed.records);
+            }
+        }
+        if self.pending.len() >= MAX_LINE && !self.delivery.timestamped() {
+            // Raw: the long line's bytes go as they are, the rest follows.
+            let piece = std::mem::take(&mut self.pending);
+            let capture = &self.delivery.capture;
+            capture.stats.add_output(0, piece.len() as u64);
+            capture.to.send(piece, 0);
         }
         while self.pending.len() >= MAX_LINE {
             let mut piece: Vec<u8> = self.pending.drain(..MAX_LINE).collect();
             piece.push(b'\n');
-            self.send(&piece);
+            self.delivery.deliver(&piece);
         }
-    }
-
-    fn send(&mut self, region: &[u8]) {
-        let (batch, records) = self.delivery.deliver(region);
-        self.delivery.capture.to.send(batch, records);
     }
 }
 
@@ -220,7 +274,7 @@ impl Loop {
                     return;
                 }
             };
-            let mut busy = false;
+            let mut pause: Option<Duration> = None;
             for event in &events[..n] {
                 let token = event.data() as usize;
                 if token == 0 {
@@ -234,8 +288,10 @@ impl Loop {
                     continue;
                 };
                 match piped.read_round() {
-                    Round::Data { busy: b } => busy |= b,
-                    Round::Empty => {}
+                    Round::Data { pause: Some(p) } => {
+                        pause = Some(pause.map_or(p, |q| q.min(p)));
+                    }
+                    Round::Data { pause: None } | Round::Empty => {}
                     Round::End => {
                         if let Some(tail) = &piped.delivery.capture.tail {
                             tail.closed();
@@ -246,8 +302,8 @@ impl Loop {
                     }
                 }
             }
-            if busy {
-                std::thread::sleep(GATHER);
+            if let Some(pause) = pause.filter(|p| *p >= MIN_PAUSE) {
+                std::thread::sleep(pause);
             }
         }
     }
@@ -271,11 +327,14 @@ impl Loop {
                         self.open.fetch_sub(1, Ordering::AcqRel);
                         continue;
                     }
+                    // SAFETY: fcntl on a descriptor we own.
+                    let capacity = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
                     self.streams[slot] = Some(Piped {
                         fd,
                         delivery: Delivery::new(capture, self.terminal.clone()),
                         pending: Vec::new(),
                         last_read: None,
+                        capacity: usize::try_from(capacity).unwrap_or(DEFAULT_PIPE_SIZE),
                     });
                 }
                 Err(mpsc::TryRecvError::Empty) => return true,

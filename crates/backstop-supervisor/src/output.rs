@@ -2,16 +2,18 @@
 //! error signals, counting, and the echo to the terminal.
 //!
 //! Whole lines are framed as records (one timestamp per read, not per
-//! line), scanned for error signals, and handed as one batch to the log
-//! writer thread, which owns the files. Lines longer than [`MAX_LINE`] are
-//! split, never dropped; invalid UTF-8 is kept byte for byte. The reading
-//! itself is [`crate::capture`]'s.
+//! line) or, with `format = "raw"`, left as they are; scanned for error
+//! signals, and handed as one batch to the log writer thread, which owns
+//! the files. Lines longer than [`MAX_LINE`] are split into records, never
+//! dropped; invalid UTF-8 is kept byte for byte. The reading itself is
+//! [`crate::capture`]'s.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use backstop_config::LogFormat;
+use backstop_logs::record::Framed;
 use backstop_logs::{ErrorDetector, ErrorPatterns, FileSender, LogStats};
 
 pub use backstop_logs::Stream;
@@ -158,15 +160,18 @@ impl Delivery {
         }
     }
 
-    /// Frames, scans and counts `region` (whole lines, each ending in
-    /// `\n`); returns the batch of records for the writer and their number.
-    pub(crate) fn deliver(&mut self, region: &[u8]) -> (Vec<u8>, u64) {
+    /// Whether records carry a time and stream (else the bytes go as they are).
+    pub(crate) fn timestamped(&self) -> bool {
+        self.capture.format == LogFormat::Timestamped
+    }
+
+    /// Counts, scans for errors and echoes `region` (whole lines, each
+    /// ending in `\n`, `lines` of them) as it arrived now. Framing is the
+    /// caller's: a raw region goes to the writer as it is, without a copy.
+    pub(crate) fn observe(&mut self, region: &[u8], lines: u64) {
         let c = &self.capture;
         let now = SystemTime::now();
-        let lines = memchr::memchr_iter(b'\n', region).count();
-        let (batch, records) =
-            backstop_logs::record::frame(region, now, c.stream, c.format == LogFormat::Timestamped);
-        c.stats.add_output(lines as u64, region.len() as u64);
+        c.stats.add_output(lines, region.len() as u64);
         if let Some(tail) = &c.tail {
             tail.push(region);
         }
@@ -182,9 +187,27 @@ impl Delivery {
         if let Echo::Terminal { color } = self.terminal.echo {
             self.echo(region, color);
         }
-        // Sent by the caller: a full queue means the disk is behind, and the
-        // sender waits a little, or counts what it drops for the marker.
-        (batch, records)
+    }
+
+    /// Frames `region` (whole lines) into a batch for the writer, observes
+    /// it, and sends it: a full queue means the disk is behind, and the
+    /// sender waits a little, or counts what it drops for the marker.
+    pub(crate) fn deliver(&mut self, region: &[u8]) {
+        let to = &self.capture.to;
+        let mut batch = to.buffer();
+        let framed = if self.timestamped() {
+            backstop_logs::record::frame_into(
+                &mut batch,
+                region,
+                SystemTime::now(),
+                self.capture.stream,
+            )
+        } else {
+            batch.extend_from_slice(region);
+            Framed::raw(region)
+        };
+        self.observe(region, framed.lines);
+        self.capture.to.send(batch, framed.records);
     }
 
     /// Queues the lines for the terminal thread: never blocks, drops (and

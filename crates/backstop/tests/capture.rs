@@ -185,24 +185,30 @@ logs = {{ error_patterns = ['^E\d{{4}} '] }}
 
 #[test]
 fn raw_format_with_stderr_apart_writes_the_bytes_only() {
+    // A CRLF line and a line longer than a timestamped record's 64 KiB.
     let s = Sandbox::new(
         r#"
 [services.plain]
-command = ["sh", "-c", "echo out one; echo err one >&2; echo out two; exec sleep 1000"]
+command = ["sh", "-c", "echo out one; echo err one >&2; printf 'crlf\\r\\n'; head -c 100000 /dev/zero | tr '\\0' y; echo; echo out two; exec sleep 1000"]
 logs = { format = "raw", stderr = "separate" }
 "#,
     );
     let _daemon = s.up();
-    wait_until("both files written", T, || {
+    let long = "y".repeat(100_000);
+    let expected = format!("out one\ncrlf\r\n{long}\nout two\n");
+    wait_until("both files written, byte for byte", T, || {
         let out = std::fs::read_to_string(s.path(".backstop/logs/plain.log")).ok()?;
         let err = std::fs::read_to_string(s.path(".backstop/logs/plain.stderr.log")).ok()?;
-        (out == "out one\nout two\n" && err == "err one\n").then_some(())
+        (out == expected && err == "err one\n").then_some(())
     });
     let shown = s.stdout(&["logs", "plain", "--stream", "stderr"]);
     assert_eq!(shown, "plain | err one\n");
+    let shown = s.stdout(&["logs", "plain", "--stream", "stdout", "--grep", "crlf"]);
+    assert_eq!(shown, "plain | crlf\n", "shown without its carriage return");
     let json = s.stdout(&["logs", "plain", "--json", "-n", "1"]);
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["at"], serde_json::Value::Null, "raw lines carry no time");
+    assert_eq!(s.service("plain")["output"]["lines"], 5);
 }
 
 #[test]
