@@ -101,7 +101,7 @@ re!(
 );
 re!(
     DEPENDENCIES_DIR,
-    r"(?P<path>\S*/(?:vendor/autoload\.php|node_modules/\S+|site-packages/\S+))"
+    r"(?P<path>\S*/(?:vendor/autoload\.php|node_modules/\S+|site-packages/\S+|dist-packages/\S+|gems/\S+|pkg/mod/\S+))"
 );
 re!(
     CONFIG_KEY_INVALID,
@@ -137,7 +137,7 @@ re!(
 );
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b"
 );
 re!(
     OPENED,
@@ -149,11 +149,11 @@ re!(
 );
 re!(
     CONNECT_FAILED,
-    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b"
+    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b|\bconnection failure\b"
 );
 re!(
     DOWN,
-    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up|gave up|timeout|timed out)\b"
+    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up|gave up|timeout|timed out|no servers available|(?:can't|cannot|could not|couldn't|unable to) contact)\b"
 );
 re!(
     NAME_NOT_FOUND,
@@ -214,6 +214,41 @@ re!(
 );
 re!(SUBSCRIPT, r"\['(?P<field>[\w.-]+)'\]");
 re!(SQLITE_PATH, r"dbname=(?P<path>[^'\s;,]+)");
+re!(
+    SQLITE_READONLY,
+    r"attempt to write a readonly database|SQLITE_READONLY"
+);
+re!(
+    CLI_REQUIRED,
+    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|missing required argument:? ['\x22`]?(?P<req>[-\w]+)"
+);
+re!(
+    FAILURE_SAID,
+    r"(?i)\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply|send)|\bno (?:answer|response|reply|greeting)\b|\bnot respond|\bwithin \d|\btimed? ?out\b|\bunavailable\b|\bunreachable\b|\brefus|\bclosed the connection\b|\bconnection (?:lost|closed)\b|\b(?:couldn't|could not|cannot|can't|failed to|unable to) (?:load|fetch|reach|contact|connect)\b"
+);
+re!(
+    FORMAT_FAILURE,
+    r"(?i)unexpected (?:token|close tag|end|eof|character|char)\b|premature end|bad string|not well-formed|incompatible types|\bbut found\b|when expecting|invalid character|unterminated|unclosed|must be terminated|Parse(?:Exception|Error)|Parser(?:Exception|Error)|(?:^|[\s:(\[])(?:toml|ya?ml|json5?|hjson|xml|ini|hocon)\b"
+);
+re!(
+    ENV_SCHEMA_FAILED,
+    r"(?i)(?:parsing|validating|loading|reading) (?:the )?environment\b|\benvironment variables? (?:are |is )?(?:missing|invalid|not set)|\binvalid environment variables?"
+);
+re!(ENV_LISTED, r"^\s*\[?(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)\]?:");
+re!(
+    VALUE_EMPTY,
+    r"\b(?P<name>[A-Za-z_][\w.]*) (?:must have a value|must be provided|is required|cannot be empty|must not be empty)\b"
+);
+re!(PORT_SAID, r"(?i)\bport\b[^\d\n]{0,24}?(?P<port>\d{2,5})\b");
+re!(
+    NONE_VALUE,
+    r"NoneType|\bNone\b|\bundefined\b|[Ee]xpected a string|must be (?:a )?(?:str|string|bytes)|must have a value|must be provided|(?:is|are) required|(?:cannot|must not) be empty"
+);
+re!(
+    ENV_READ,
+    r"\b(?:env(?:ironment)?(?: variable)?|getenv|\$\{?)\s*\(?['\x22]?(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b"
+);
+re!(LAST_QUOTED_NAME, r"'(?P<name>[A-Za-z_][\w.-]*)'\W*$");
 re!(GO_DOWNLOADING, r"^go: downloading (?P<module>\S+)");
 re!(
     GO_PACKAGE,
@@ -267,6 +302,10 @@ fn type_words(kind: &str) -> Vec<&str> {
 /// answer in time: `…Timeout…`, `Connection…Error`, `…Unavailable…`.
 fn unreachable_type(kind: &str) -> bool {
     UNREACHABLE_TYPES.contains(&kind)
+        || has_word(kind, &["DNS", "Dns"])
+            && has_word(kind, &["Error", "Exception", "Failed", "Failure"])
+        || has_word(kind, &["Host", "Hostname", "Name"])
+            && has_word(kind, &["Resolve", "Resolution", "Lookup", "Unresolved"])
         || has_word(kind, &["Timeout", "Unavailable", "Unreachable"])
         || has_word(kind, &["No"])
             && has_word(
@@ -595,6 +634,36 @@ fn name_by_structure(
         );
     }
 
+    // A parser library's error (`JsonException`, pyparsing's
+    // `ParseSyntaxException`, toml-rb's `ParseError`, a PEG parser's
+    // `SyntaxError` thrown from node_modules), not the runtime's verdict on
+    // the program's own code: the file it was reading does not parse,
+    // named by the lines before, or by the variable that points at it.
+    let own_code = is(SYNTAX_TYPES) && !raised_in_dependency(t);
+    // Not an I/O failure: one with an errno (a full disk, a denied open,
+    // a name that does not resolve) is named by it further down.
+    let format_failure = (parse_error
+        || kinds.iter().any(|k| parse_type(k))
+        || PARSE_SAID.is_match(message)
+        || FORMAT_FAILURE.is_match(message))
+        && !texts.iter().any(|x| errno::find(x).is_some());
+    if format_failure
+        && !own_code
+        && let Some(file) = loaded_config(t).or_else(|| {
+            let code = format!("{}\n{all}", t.stack.join("\n"));
+            crate::env_hints::data_file(ctx, &code)
+                .or_else(|| crate::env_hints::file_meant(ctx, &code))
+                .map(|(name, path)| format!("{path} ({name})"))
+        })
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the configuration file {file} does not parse: {}",
+                t.quote()
+            ),
+        );
+    }
     if let Some(c) = CYCLE.captures(&all) {
         let at = t
             .place
@@ -688,13 +757,31 @@ fn name_by_structure(
             format!("{who} rejects the credentials: {}", t.quote()),
         );
     }
+    // SQLite's SQLITE_READONLY: the file (or its directory, for the
+    // journal) is not writable by the service's user.
+    if SQLITE_READONLY.is_match(&all) {
+        let path = SQLITE_PATH
+            .captures(&all)
+            .map(|c| c["path"].to_string())
+            .or_else(|| t.before.iter().find_map(|l| data_path_in(l)))
+            .or_else(|| sqlite_file(ctx));
+        let what = path.map_or_else(String::new, |p| format!(" {p}"));
+        return named(
+            "permission-denied",
+            format!(
+                "the SQLite database{what} is read-only to the service: its user may not write the file, or the directory beside it ({})",
+                t.quote()
+            ),
+        );
+    }
     // SQLite's SQLITE_CANTOPEN: it could not create or open the file, in a
     // directory the service cannot write (or that is gone).
     if all.contains("unable to open database file") {
         let path = SQLITE_PATH
             .captures(&all)
             .map(|c| c["path"].to_string())
-            .or_else(|| data_path_in(&all));
+            .or_else(|| data_path_in(&all))
+            .or_else(|| sqlite_file(ctx));
         let what = path.map_or_else(String::new, |p| format!(" {p}"));
         return named(
             "permission-denied",
@@ -786,7 +873,12 @@ fn name_by_structure(
             format!("the setting {var} is invalid: {}", t.quote()),
         );
     }
-    if kinds.iter().any(|k| unreachable_type(k)) {
+    let unreachable_code = node_code(t).is_some_and(|c| {
+        ["TIMEOUT", "TIMEDOUT", "REFUSED", "UNREACH", "RESET"]
+            .iter()
+            .any(|w| c.contains(w))
+    });
+    if kinds.iter().any(|k| unreachable_type(k)) || unreachable_code {
         if let Some(n) = auth_said_before(t, &all, ctx) {
             return Some(n);
         }
@@ -813,6 +905,16 @@ fn name_by_structure(
                 format!("{} cannot be reached", describe(&a, k)),
             );
         }
+    }
+    // The program's own words about an address it was given (`ticket
+    // stream at 127.0.0.1:56900 did not send a greeting within 3s`).
+    if FAILURE_SAID.is_match(message)
+        && let Some((a, Some(k))) = dependency(message, ctx)
+    {
+        return named(
+            "dependency-unavailable",
+            format!("{} fails: {}", describe(&a, Some(k)), t.quote()),
+        );
     }
     // An error raised inside a configuration library (node's `config`,
     // nconf, convict, envalid, OmegaConf, Hydra, dynaconf, decouple): the
@@ -888,6 +990,81 @@ fn name_by_structure(
         return named(
             "missing-config",
             format!("the TLS {what}{path} is not valid or not readable"),
+        );
+    }
+    // A command line without a required argument (argparse, click,
+    // commander, yargs): its usage was printed, or it exits 2.
+    let usage = t
+        .before
+        .iter()
+        .chain(t.stack.iter())
+        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("usage:"));
+    if (usage || ctx.exit.as_deref() == Some("code 2"))
+        && let Some(c) = CLI_REQUIRED.captures(message)
+    {
+        let arg = ["args", "arg", "opt", "req"]
+            .iter()
+            .find_map(|g| c.name(g))
+            .map_or("", |m| m.as_str().trim());
+        return named(
+            "missing-config",
+            format!(
+                "a required command-line argument is missing: {arg} (check `command`, or the variable it falls back to)"
+            ),
+        );
+    }
+    // A library's own `…KeyError` (python-box's `BoxKeyError`): a key of a
+    // configuration object is absent.
+    if kinds
+        .iter()
+        .any(|k| k.len() > "KeyError".len() && k.ends_with("KeyError"))
+    {
+        let key = LAST_QUOTED_NAME
+            .captures(message)
+            .map_or_else(|| t.quote(), |c| c["name"].to_string());
+        return named(
+            "missing-config",
+            format!("a required setting is missing: {key} ({})", t.quote()),
+        );
+    }
+    // A schema over the environment (envalid, znv, envsafe): the
+    // variables it lists are missing or invalid.
+    if ENV_SCHEMA_FAILED.is_match(message) {
+        let vars: Vec<String> = t
+            .detail
+            .iter()
+            .chain(t.stack.iter())
+            .filter_map(|l| ENV_LISTED.captures(l).map(|c| c["var"].to_string()))
+            .collect();
+        let what = if vars.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", vars.join(", "))
+        };
+        return named(
+            "missing-config",
+            format!("required settings of the environment are missing or invalid{what}"),
+        );
+    }
+    if let Some(n) = absent_variable(t, kinds, ctx) {
+        return Some(n);
+    }
+    // A library refuses an empty value the program passed it
+    // (`secretOrPrivateKey must have a value`): a setting it reads is unset.
+    if raised_in_dependency(t)
+        && t.error
+            .kind
+            .as_deref()
+            .is_none_or(|k| k == "Error" || k == "TypeError")
+        && let Some(c) = VALUE_EMPTY.captures(message)
+    {
+        return named(
+            "missing-config",
+            format!(
+                "a value it needs is empty: `{}` (a setting it reads is unset?): {}",
+                &c["name"],
+                t.quote()
+            ),
         );
     }
     if let Some(n) = missing_setting(t, kinds, ctx) {
@@ -1015,6 +1192,25 @@ fn dependency_of<'k>(
     if let Some(found) = dependency(&t.before.join("\n"), ctx) {
         return Some(found);
     }
+    declared_for(all, ctx)
+}
+
+/// What a phrase rule's `{target}` names when its line has no address:
+/// the address the line names, else the one declared dependency the line
+/// can be about.
+pub fn target_of(text: &str, ctx: &Context) -> Option<String> {
+    if let Some((a, k)) = dependency(text, ctx) {
+        return Some(describe(&a, k));
+    }
+    if address::find(text).is_some_and(|a| own(&a, ctx)) {
+        return None;
+    }
+    declared_for(text, ctx).map(|(a, k)| describe(&a, k))
+}
+
+/// The one declared address an error without one can be about: by the
+/// kind of server `all` names, or the only one there is.
+fn declared_for<'k>(all: &str, ctx: &'k Context) -> Option<(Address, Option<&'k Known>)> {
     let lower = all.to_ascii_lowercase();
     let candidates: Vec<&Known> = ctx
         .known
@@ -1125,7 +1321,8 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
                 .cloned()
                 .unwrap_or_default();
             let all = &format!("{all}\n{said}");
-            let port = service_port(all, ctx);
+            let port = service_port(all, ctx)
+                .or_else(|| PORT_SAID.captures(all).and_then(|c| c["port"].parse().ok()));
             let host = address::find(all)
                 .filter(|a| a.port.is_some() && a.port == port)
                 .and_then(|a| a.host)
@@ -1263,7 +1460,9 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
         .strip_prefix("cd: ")
         .or_else(|| m.strip_prefix("line 1: cd: "))
     {
+        // dash: `cd: can't cd to /srv/app/current`; bash: `cd: /srv/app: No such …`.
         let dir = rest.split(": ").next().unwrap_or(rest);
+        let dir = dir.strip_prefix("can't cd to ").unwrap_or(dir);
         return named(
             "workdir-missing",
             format!("the directory {dir} does not exist"),
@@ -1296,7 +1495,12 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
         );
     }
     if let Some(what) = m.strip_prefix("syntax error") {
-        let script = t.detail.first().map_or("the script", String::as_str);
+        // `deploy.sh:13`: bash says the line (of a file cut short, the last).
+        let script = t
+            .place
+            .as_deref()
+            .or(t.detail.first().map(String::as_str))
+            .unwrap_or("the script");
         return named(
             "syntax-error",
             format!("the script {script} does not parse: syntax error{what}"),
@@ -1714,6 +1918,58 @@ fn perl_errno(t: &TerminalError, ctx: &Context) -> Option<Errno> {
 static MARKED_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^\d+> \S").expect("UNWRAP: a constant pattern")
 });
+
+/// The SQLite database a variable of the environment points at.
+fn sqlite_file(ctx: &Context) -> Option<String> {
+    crate::env_hints::paths(ctx)
+        .into_iter()
+        .find(|(_, p)| {
+            std::path::Path::new(p).extension().is_some_and(|e| {
+                ["db", "sqlite", "sqlite3"]
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            })
+        })
+        .map(|(_, p)| p.to_string())
+}
+
+/// Whether `t` was raised in an installed package (a dependency), not in
+/// the program's own code.
+fn raised_in_dependency(t: &TerminalError) -> bool {
+    t.library.is_some()
+        || t.place
+            .as_deref()
+            .is_some_and(|p| DEPENDENCIES_DIR.is_match(p))
+}
+
+/// A value that is absent (`None`, `undefined`) fails a call, just after
+/// the program said it reads a variable its environment does not have
+/// (`signing key source: env TOKEN_SIGNING_SECRET`): the variable is unset.
+fn absent_variable(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
+    let generic = t
+        .error
+        .kind
+        .as_deref()
+        .is_none_or(|k| k == "Error" || k == "Exception");
+    if !(generic || kinds.first().is_some_and(|k| programming_type(k)))
+        || !NONE_VALUE.is_match(&t.error.message)
+    {
+        return None;
+    }
+    let var = t.before.iter().find_map(|l| {
+        ENV_READ
+            .captures_iter(l)
+            .map(|c| c["var"].to_string())
+            .find(|v| !ctx.env.iter().any(|(n, _)| n == v))
+    })?;
+    named(
+        "missing-config",
+        format!(
+            "the setting {var} is not set: the program reads it and fails without it ({})",
+            t.quote()
+        ),
+    )
+}
 
 /// `crashed`, from the terminal error: what to quote, the errno when there
 /// is one, and the runtime.

@@ -89,6 +89,57 @@ pub(crate) fn file_meant(ctx: &Context, text: &str) -> Option<(String, String)> 
     }
 }
 
+/// Extensions of files a program reads as data or configuration.
+const DATA_EXTENSIONS: &[&str] = &[
+    "toml",
+    "yaml",
+    "yml",
+    "json",
+    "json5",
+    "hjson",
+    "xml",
+    "ini",
+    "conf",
+    "cfg",
+    "properties",
+    "hocon",
+    "hcl",
+];
+
+/// The data or configuration file (by its extension) a variable points at
+/// that a failure to read one is about: the one `text` names (its path or
+/// its variable), else the only one, else the only one whose name says it
+/// is a file. `(name, path)`.
+pub(crate) fn data_file(ctx: &Context, text: &str) -> Option<(String, String)> {
+    let files: Vec<(&str, &str)> = paths(ctx)
+        .into_iter()
+        .filter(|(_, p)| {
+            std::path::Path::new(p)
+                .extension()
+                .is_some_and(|e| DATA_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        })
+        .collect();
+    let own = |(n, p): &(&str, &str)| ((*n).to_string(), (*p).to_string());
+    if let Some(f) = files
+        .iter()
+        .find(|(n, p)| text.contains(p) || word_in(text, n))
+    {
+        return Some(own(f));
+    }
+    if let [one] = files.as_slice() {
+        return Some(own(one));
+    }
+    match files
+        .iter()
+        .filter(|(n, _)| names_a_file(n))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [one] => Some(own(one)),
+        _ => None,
+    }
+}
+
 /// Whether `word` stands alone in `text` (not inside a longer name).
 fn word_in(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {

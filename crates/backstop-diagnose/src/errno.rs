@@ -128,6 +128,9 @@ const PHRASES: &[(&str, Errno)] = &[
     ("unknownhostexception", Errno::NoSuchHost),
     ("getaddrinfo", Errno::NoSuchHost),
     ("name does not resolve", Errno::NoSuchHost),
+    // libcurl's CURLE_COULDNT_RESOLVE_HOST (6), in PHP's curl, pycurl, curl(1).
+    ("could not resolve host", Errno::NoSuchHost),
+    ("couldn't resolve host", Errno::NoSuchHost),
     ("no address associated with hostname", Errno::NoSuchHost),
     ("permission denied", Errno::Access),
     ("operation not permitted", Errno::Access),

@@ -272,7 +272,7 @@ impl Diagnoser {
                     })
                 });
                 if let Some(caps) = found {
-                    hits.push((position, e, fill(rule.summary, &caps, e.text.trim())));
+                    hits.push((position, e, fill(rule.summary, &caps, e.text.trim(), ctx)));
                 }
             }
             if let Some((last, _, summary)) = hits.last().cloned() {
@@ -448,8 +448,9 @@ fn last_distinct<'a>(
 }
 
 /// `{name}` in `template` replaced by the named group `name`; `{line}` by
-/// the whole line.
-fn fill(template: &str, caps: &regex::Captures<'_>, line: &str) -> String {
+/// the whole line; a `{target}` the line does not name by the dependency
+/// it is about ([`classify::target_of`]).
+fn fill(template: &str, caps: &regex::Captures<'_>, line: &str, ctx: &Context) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -460,6 +461,8 @@ fn fill(template: &str, caps: &regex::Captures<'_>, line: &str) -> String {
         let name = &rest[start + 1..start + end];
         if name == "line" {
             out.push_str(line);
+        } else if name == "target" && caps.name(name).is_none() {
+            out.push_str(&classify::target_of(line, ctx).unwrap_or_else(|| "?".to_string()));
         } else {
             out.push_str(caps.name(name).map_or("?", |m| m.as_str()));
         }

@@ -169,7 +169,7 @@ re!(
 );
 re!(
     NODE_RAISED,
-    r"^(?:.*?\s)??(?:Uncaught )?(?P<kind>[A-Z]\w*(?:Error|Exception)|[Ee]rror)(?: \[(?P<code>[\w-]+)\])?: (?P<message>.+)$"
+    r"^(?:.*?\s)??(?:Uncaught )?(?P<kind>(?:[a-z]\w*\$)?[A-Z]\w*(?:Error|Exception)|[Ee]rror)(?: \[(?P<code>[\w-]+)\])?: (?P<message>.+)$"
 );
 re!(NODE_FRAME, r"^\s+at .+");
 re!(NODE_CODE, r"^\s*code: '(?P<code>[\w-]+)',?$");
@@ -197,7 +197,7 @@ re!(
 );
 re!(
     SHELL_SAID,
-    r"^(?P<script>[\w./-]*(?:sh|bash|dash)|\S+): (?:line )?\d+: (?P<message>.+)$"
+    r"^(?P<script>[\w./-]*(?:sh|bash|dash)|\S+): (?:line )?(?P<line>\d+): (?P<message>.+)$"
 );
 
 /// Whether a Python traceback's frame (or code) line: indented, or the
@@ -573,11 +573,10 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             continue;
         }
         if let Some(c) = SHELL_SAID.captures(line) {
-            out.push((
-                start,
-                TerminalError::at(Runtime::Shell, None, c["message"].to_string(), i)
-                    .with_detail(vec![c["script"].to_string()]),
-            ));
+            let mut t = TerminalError::at(Runtime::Shell, None, c["message"].to_string(), i)
+                .with_detail(vec![c["script"].to_string()]);
+            t.place = Some(format!("{}:{}", &c["script"], &c["line"]));
+            out.push((start, t));
             i += 1;
             continue;
         }
@@ -1010,8 +1009,12 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             || t.starts_with('[')
             || t.starts_with(']')
             || (t.contains(": ") && l.starts_with("  "));
-        if in_dump && detail.len() < 12 {
-            detail.push(t.to_string());
+        if in_dump {
+            // A parser's error object can run to a hundred lines: all of
+            // it belongs to the error, the first few are kept.
+            if detail.len() < 12 {
+                detail.push(t.to_string());
+            }
             j += 1;
             continue;
         }

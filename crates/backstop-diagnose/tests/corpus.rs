@@ -10,7 +10,8 @@
 //!
 //! `cargo test -p backstop-diagnose --test corpus -- --nocapture` prints
 //! the accuracy per runtime and per cause, and every miss;
-//! `BACKSTOP_SHOW_VERDICTS=1` prints every development verdict too.
+//! `BACKSTOP_SHOW_VERDICTS=1` prints every development verdict too;
+//! `BACKSTOP_SHOW_TERMINAL=NAME-PART` the terminal errors of those files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,7 +148,20 @@ fn measure(half: &str) -> (usize, usize, Vec<String>) {
     let mut by: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
     let show = std::env::var_os("BACKSTOP_SHOW_VERDICTS").is_some() && half == "dev";
+    // BACKSTOP_SHOW_TERMINAL=part-of-a-name: the terminal errors found in
+    // those development files, as the classifier sees them.
+    let terminal = std::env::var("BACKSTOP_SHOW_TERMINAL")
+        .ok()
+        .filter(|_| half == "dev");
     for s in &all {
+        let name = s.file.file_name().unwrap().to_string_lossy();
+        if let Some(part) = terminal.as_deref().filter(|p| name.contains(p)) {
+            let lines: Vec<&str> = s.lines.iter().map(String::as_str).collect();
+            println!(
+                "   {name} ({part}): {:#?}",
+                backstop_diagnose::terminal::find(&lines)
+            );
+        }
         let ok = judge(&d, s);
         if show {
             let (id, summary) = verdict(&d, s);
@@ -171,7 +185,13 @@ fn measure(half: &str) -> (usize, usize, Vec<String>) {
         }
     }
     let right = all.len() - misses.len();
-    println!("── {half}: {right}/{} right", all.len());
+    // The cause alone, specifics aside: tells a wrong cause from a summary
+    // that names too little.
+    let id_right = all.iter().filter(|s| verdict(&d, s).0 == s.expect).count();
+    println!(
+        "── {half}: {right}/{} right ({id_right} with the right cause, specifics aside)",
+        all.len()
+    );
     for (key, (r, n)) in &by {
         println!("   {key:<32} {r}/{n}");
     }
