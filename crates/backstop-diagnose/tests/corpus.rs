@@ -20,10 +20,11 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`: v10's
-/// first measurement (86/101); v9's floor was 0.88, and v9's files are
-/// development data now, where every one must be right.
-const HOLDOUT_FLOOR: f64 = 0.85;
+/// it when the figure rises). It belongs to the set in `holdout/`: v12's
+/// first measurement (83/102, 81.4%; 88/102 on the cause alone). v10's
+/// floor was 0.85; v10's and v11's files are development data now, where
+/// every one must be right.
+const HOLDOUT_FLOOR: f64 = 0.81;
 
 /// One captured output and what it must be named.
 struct Sample {
