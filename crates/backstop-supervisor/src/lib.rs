@@ -20,6 +20,7 @@
 pub mod capture;
 pub mod cgroup;
 mod checks;
+mod launch;
 pub mod leftovers;
 pub mod machine;
 pub mod output;

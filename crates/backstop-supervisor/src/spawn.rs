@@ -6,15 +6,14 @@
 //! signal mask (Rust ignores SIGPIPE and `nohup` ignores SIGHUP; a child must
 //! inherit neither), with only fds 0, 1 and 2 open, and with the privileges
 //! of `user`/`group` when backstop runs as root. Everything that can fail is
-//! checked before the fork, so the operator gets a sentence, not an errno.
+//! checked before the child is created ([`crate::launch`] creates it), so
+//! the operator gets a sentence, not an errno.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use backstop_config::ServiceConfig;
 use nix::unistd::{Gid, Group, Uid, User};
@@ -331,8 +330,9 @@ impl SpawnPlan {
     }
 }
 
-/// Forks and execs the plan; the child first joins the cgroups whose
-/// `cgroup.procs` are open in `cgroup_procs` (none: no cgroup).
+/// Starts the plan ([`crate::launch`]: a `CLONE_VM | CLONE_VFORK` child,
+/// not a fork); the child first joins the cgroups whose `cgroup.procs` are
+/// open in `cgroup_procs` (none: no cgroup).
 pub fn spawn(
     plan: &SpawnPlan,
     cgroup_procs: &[std::os::fd::OwnedFd],
@@ -340,54 +340,43 @@ pub fn spawn(
     use std::os::fd::AsRawFd;
     check_nofile(plan.nofile)?;
     let cgroup_fds: Vec<i32> = cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect();
-    let mut command = Command::new(&plan.program);
-    command
-        .args(&plan.args)
-        .current_dir(&plan.dir)
-        .env_clear()
-        .envs(&plan.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let credentials = plan.credentials.clone();
-    let groups: Vec<libc::gid_t> = credentials
+    let groups: Vec<libc::gid_t> = plan
+        .credentials
         .as_ref()
         .map(|c| c.groups.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
-    let ids = credentials.map(|c| (c.uid.as_raw(), c.gid.as_raw()));
-    let nofile = plan.nofile;
-    // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (write, setsid, signal, sigprocmask,
-    // setrlimit, setgroups, setgid, setuid, close_range); it allocates
-    // nothing, `groups` and `cgroup_fds` were built before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            // First: whatever it starts from here on is in the cgroup.
-            crate::cgroup::join_self(&cgroup_fds)?;
-            child_setup(ids, &groups, nofile)
-        });
-    }
-    match command.spawn() {
-        Ok(mut child) => {
-            let stdout = child.stdout.take().expect("UNWRAP: stdout was piped");
-            let stderr = child.stderr.take().expect("UNWRAP: stderr was piped");
-            Ok(Spawned {
-                pid: child.id() as i32,
-                stdout: stdout.into(),
-                stderr: stderr.into(),
-            })
-        }
-        Err(err) => Err(explain_spawn_error(&plan.program, &plan.env, err)),
-    }
+    let launched = crate::launch::launch(&crate::launch::Launch {
+        program: &plan.program,
+        args: &plan.args,
+        env: &plan.env,
+        dir: &plan.dir,
+        cgroup_fds: &cgroup_fds,
+        ids: plan
+            .credentials
+            .as_ref()
+            .map(|c| (c.uid.as_raw(), c.gid.as_raw())),
+        groups: &groups,
+        nofile: plan.nofile,
+    })
+    .map_err(|err| explain_spawn_error(&plan.program, &plan.env, err))?;
+    Ok(Spawned {
+        pid: launched.pid,
+        stdout: launched.stdout,
+        stderr: launched.stderr,
+    })
 }
 
-/// Runs in the child between fork and exec.
-fn child_setup(
+/// Runs in the child between its creation and exec: its own session, the
+/// file limit, every signal at its default and none blocked, the service's
+/// user, and nothing inherited above stderr. System calls only: it runs
+/// in a child that shares the daemon's memory ([`crate::launch`]), where
+/// glibc's `setuid` family would signal the daemon's threads.
+pub(crate) fn child_setup(
     ids: Option<(libc::uid_t, libc::gid_t)>,
     groups: &[libc::gid_t],
     nofile: Option<u64>,
 ) -> io::Result<()> {
-    // SAFETY: plain syscalls on this (single-threaded, forked) process.
+    // SAFETY: plain system calls on this process.
     unsafe {
         if libc::setsid() == -1 {
             return Err(io::Error::last_os_error());
@@ -418,20 +407,31 @@ fn child_setup(
                 );
             }
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&raw mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
+        // Only now, with no handler left, unblock everything (the launcher
+        // blocked all signals around the clone).
+        let empty = [0u64; 1];
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            empty.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        );
         if let Some((uid, gid)) = ids {
-            if libc::getuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) == -1 {
+            if libc::syscall(libc::SYS_getuid) == 0
+                && libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == -1
+            {
                 return Err(io::Error::last_os_error());
             }
-            if libc::setgid(gid) == -1 || libc::setuid(uid) == -1 {
+            if libc::syscall(libc::SYS_setgid, gid) == -1
+                || libc::syscall(libc::SYS_setuid, uid) == -1
+            {
                 return Err(io::Error::last_os_error());
             }
         }
         // Whatever backstop itself inherited (a shell's stray fd, a CI
         // runner's pipe) must not leak into services: mark everything above
-        // stderr close-on-exec. std's own error pipe already is.
+        // stderr close-on-exec.
         libc::syscall(
             libc::SYS_close_range,
             3u32,
