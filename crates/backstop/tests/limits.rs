@@ -328,6 +328,60 @@ command = "sleep 1000"
     });
 }
 
+#[test]
+fn a_restarting_service_keeps_its_cgroup_and_loses_it_at_rest() {
+    let s = Sandbox::new(
+        r#"
+[services.flapper]
+command = ["sh", "-c", "cat /proc/self/cgroup > cgroup-$$.txt; sleep 0.05"]
+restart = { backoff_initial = "10ms", backoff_max = "10ms", max_restarts = 100000 }
+limits = { pids_max = 50 }
+"#,
+    );
+    let _daemon = s.up();
+    cgroup_mode(&s);
+    support::wait_until("three restarts", T, || {
+        (s.service("flapper")["restarts"].as_u64().unwrap_or(0) >= 3).then_some(())
+    });
+    // Every run was in the same cgroup directory: its inode never changed.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v2_mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+        .expect("a cgroup2 mount")
+        .to_string();
+    let runs: Vec<String> = std::fs::read_dir(s.path("."))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cgroup-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(runs.len() >= 3, "{runs:?}");
+    let dir = runs[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 membership")
+        .to_string();
+    assert!(
+        runs.iter().all(|r| r.contains(&format!("0::{dir}\n"))),
+        "{runs:?}"
+    );
+    let path = format!("{v2_mount}{dir}");
+    let inode = |p: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let first = inode(&path);
+    let seen = s.service("flapper")["restarts"].as_u64().unwrap();
+    support::wait_until("two more restarts", T, || {
+        (s.service("flapper")["restarts"].as_u64().unwrap_or(0) >= seen + 2).then_some(())
+    });
+    assert_eq!(inode(&path), first, "the cgroup was kept across restarts");
+    // Stopped, it is at rest: its cgroup goes.
+    assert!(s.run(&["stop", "flapper"]).status.success());
+    support::wait_until("its cgroup removed", T, || {
+        (!std::path::Path::new(&path).exists()).then_some(())
+    });
+}
+
 /// Service `forker`: its grandchild double-forks into a session of its own
 /// and writes its pid to `escaped.pid`; with `bare`, it also drops its
 /// environment (no marker left to find it by).

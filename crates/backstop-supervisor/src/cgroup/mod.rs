@@ -209,7 +209,10 @@ impl Cgroups {
                 controllers: vec![controller.clone()],
             });
         }
-        let cg = ServiceCgroup { dirs };
+        let cg = ServiceCgroup {
+            dirs,
+            limits: limits.clone(),
+        };
         cg.set_limits(limits)?;
         Ok(cg)
     }
@@ -261,12 +264,19 @@ impl Dir {
 }
 
 /// A service's cgroups: one directory per hierarchy used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServiceCgroup {
     dirs: Vec<Dir>,
+    /// The limits written into it.
+    limits: Limits,
 }
 
 impl ServiceCgroup {
+    /// Whether it was made with `limits` (a restart may reuse it as it is).
+    pub fn has_limits(&self, limits: &Limits) -> bool {
+        self.limits == *limits
+    }
+
     fn find(&self, controller: &str) -> Option<&Dir> {
         self.dirs.iter().find(|d| d.has(controller))
     }

@@ -485,14 +485,21 @@ impl Supervisor {
             if s.config.post_stop.is_some() {
                 self.run_hook(i, hooks::HookKind::PostStop);
             }
-            let s = &mut self.services[i];
-            // At rest and empty: no cgroup stays behind (a start makes it again).
-            if s.cgroup.as_ref().is_some_and(|cg| !cg.populated()) {
-                if let Some(cg) = s.cgroup.take() {
-                    cg.remove();
-                }
-            }
             self.state_dirty = true;
+        }
+        // At rest and empty: no cgroup stays behind (a start makes it
+        // again). One waiting to restart (pending after the exit's leftovers
+        // were stopped, or in backoff) keeps it for the next run, until it
+        // comes to rest (stopped while it waited, say).
+        let s = &mut self.services[i];
+        let restarting = matches!(after, ServiceState::Backoff | ServiceState::Pending);
+        if !after.is_active()
+            && !restarting
+            && s.main.is_none()
+            && s.cgroup.as_ref().is_some_and(|cg| !cg.populated())
+            && let Some(cg) = s.cgroup.take()
+        {
+            cg.remove();
         }
         let s = &mut self.services[i];
         s.detail = match after {

@@ -154,7 +154,8 @@ impl Supervisor {
         }
     }
 
-    /// Makes (or finds) service `i`'s cgroups with its limits, and opens
+    /// Makes (or finds, or keeps from its last run) service `i`'s cgroups
+    /// with its limits, and opens
     /// their `cgroup.procs` for the child to join. Without cgroups, or
     /// when they cannot be made, the service is tracked by its process
     /// tree (said once, as an event).
@@ -162,10 +163,16 @@ impl Supervisor {
         if !self.cgroups.enabled() {
             return Vec::new();
         }
+        let s = &mut self.services[i];
+        // A restart reuses the cgroups of the last run (kept while the
+        // service waits to restart): no mkdir, no limit writes.
+        let kept = s.cgroup.take().filter(|cg| cg.has_limits(&s.config.limits));
         let s = &self.services[i];
-        let made = self
-            .cgroups
-            .service(&s.config.name, &s.config.limits)
+        let made = kept
+            .map_or_else(
+                || self.cgroups.service(&s.config.name, &s.config.limits),
+                Ok,
+            )
             .and_then(|cg| cg.procs_files().map(|fds| (cg, fds)));
         match made {
             Ok((cg, fds)) => {
