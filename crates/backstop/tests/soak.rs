@@ -1,5 +1,6 @@
 //! The soak: 50 services for a bounded time (3 minutes in CI;
-//! `BACKSTOP_SOAK_SECS=1800` for the documented half hour), some crashing,
+//! `BACKSTOP_SOAK_SECS=1800` for the documented half hour;
+//! `BACKSTOP_SOAK_SERVICES=200` for more services), some crashing,
 //! some flapping their health, some spamming numbered log lines, checks
 //! every second and alerts to a local receiver. Afterwards: the daemon's
 //! memory is flat (its slope over the second half reported and bounded),
@@ -35,6 +36,10 @@ fn fifty_services_crashing_flapping_and_spamming_for_minutes_leave_memory_flat_a
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(180);
+    let services: usize = std::env::var("BACKSTOP_SOAK_SERVICES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let (port, got) = receiver();
     let mut config = format!(
         r#"
@@ -47,7 +52,7 @@ error_lines_per_minute = 99999
 webhook = "http://127.0.0.1:{port}/hook"
 "#
     );
-    for i in 0..50 {
+    for i in 0..services {
         let service = match i % 10 {
             // Crashes every second or so, restarted at once, forever.
             0 | 1 => format!(
@@ -79,7 +84,7 @@ webhook = "http://127.0.0.1:{port}/hook"
             .iter()
             .filter(|v| v["state"] == "running")
             .count();
-        (running >= 40).then_some(())
+        (running >= services * 4 / 5).then_some(())
     });
     let start = Instant::now();
     let mut samples = Vec::new();
@@ -145,7 +150,7 @@ webhook = "http://127.0.0.1:{port}/hook"
 
     // No line lost: each spam process's numbers run without a gap, across
     // every rotated file.
-    for i in (0..50).filter(|i| i % 10 == 3) {
+    for i in (0..services).filter(|i| i % 10 == 3) {
         let text = s.stdout(&["logs", &format!("spam{i}"), "-n", "100000000"]);
         let mut next: BTreeMap<&str, u64> = BTreeMap::new();
         let mut lines = 0;
