@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What HTTP health checks cost the daemon (not a test: it prints figures for
 # docs/benchmarks.md). Usage: bench/probes.sh [N] [SECONDS]
-# N checks (default 1000), each an `http` check every second against one
+# N checks (default 1000; `[checks.NAME]`, beside one idle service), each
+# an `http` check every second against one
 # local Node.js server that answers `{"status": "ok"}` and counts what it
 # answers; after 5 s of settling, SECONDS (default 30) are measured: the
 # requests the server answered per second and the daemon's CPU (clock ticks
@@ -47,6 +48,7 @@ for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 
 {
+  printf '[services.idle]\ncommand = ["sleep", "100000"]\n\n'
   for i in $(seq 1 "$N"); do
     printf '[checks.c%d]\nhttp = "http://127.0.0.1:%s/health"\ninterval = "1s"\n\n' "$i" "$port"
   done
@@ -61,6 +63,6 @@ sleep "$SECS"
 r1=$(count); t1=$(ticks "$pid"); s1=$EPOCHREALTIME
 awk -v r=$((r1 - r0)) -v t=$((t1 - t0)) -v hz="$hz" -v a="$s0" -v b="$s1" -v n="$N" 'BEGIN {
   secs = b - a
-  printf "%d http checks every second: %.0f requests/s answered, daemon CPU %.1f %% of one core (%d ticks in %.1f s), RSS %s\n",
-    n, r / secs, 100 * t / hz / secs, t, secs, "" }'
-grep VmRSS "/proc/$pid/status"
+  printf "%d http checks every second: %.0f requests/s answered, daemon CPU %.1f %% of one core (%d ticks in %.1f s)\n",
+    n, r / secs, 100 * t / hz / secs, t, secs }'
+echo "daemon $(grep VmRSS "/proc/$pid/status" | tr -s ' \t' ' ')"
