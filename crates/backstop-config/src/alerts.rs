@@ -61,7 +61,13 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     /// Only alerts at least this severe (default `info`: all).
     pub min_severity: AlertSeverity,
+    /// How long one attempt may take (default 10 s): an answer, or the
+    /// command's exit.
+    pub timeout: std::time::Duration,
 }
+
+/// A sink attempt's limit when the sink does not set `timeout`.
+pub const SINK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A destination for alerts.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,14 @@ const ALERTS_KEYS: &[&str] = &[
     "disk_used_percent",
     "sinks",
 ];
-const SINK_KEYS: &[&str] = &["webhook", "alertmanager", "command", "format", "severity"];
+const SINK_KEYS: &[&str] = &[
+    "webhook",
+    "alertmanager",
+    "command",
+    "format",
+    "severity",
+    "timeout",
+];
 const SEVERITIES: &[(&str, AlertSeverity)] = &[
     ("info", AlertSeverity::Info),
     ("warning", AlertSeverity::Warning),
@@ -94,6 +101,18 @@ fn read_sink(
     let min_severity = field("severity").map_or(Some(AlertSeverity::Info), |s| {
         r.choice(s, &format!("`severity` in {what}"), SEVERITIES)
     });
+    let timeout = field("timeout").map_or(Some(crate::alerts::SINK_TIMEOUT), |t| {
+        let d = r.duration(t, &format!("`timeout` in {what}"))?;
+        if d.is_zero() {
+            r.error(Diagnostic::error(
+                format!("invalid `timeout` in {what}"),
+                t.span(),
+                "expected a duration above zero, such as \"30s\"",
+            ));
+            return None;
+        }
+        Some(d)
+    });
     let destinations: Vec<&str> = ["webhook", "alertmanager", "command"]
         .into_iter()
         .filter(|k| table.contains_key(*k))
@@ -120,6 +139,7 @@ fn read_sink(
                 dir: base.to_path_buf(),
             },
             min_severity: min_severity?,
+            timeout: timeout?,
         });
     }
     let kind = match (field("webhook"), field("alertmanager")) {
@@ -154,5 +174,6 @@ fn read_sink(
         name: name.to_string(),
         kind,
         min_severity: min_severity?,
+        timeout: timeout?,
     })
 }

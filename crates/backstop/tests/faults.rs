@@ -148,7 +148,7 @@ timeout = "1s"
 }
 
 #[test]
-fn an_alert_receiver_that_accepts_and_never_answers_delays_nothing() {
+fn an_alert_receiver_that_accepts_and_never_answers_delays_nothing_and_fails_at_its_timeout() {
     // The hanging receiver: accepts, reads nothing, answers nothing.
     let (hanging, held) = trickling_server(b"", Duration::ZERO);
     let (working, got) = support::receiver();
@@ -156,6 +156,7 @@ fn an_alert_receiver_that_accepts_and_never_answers_delays_nothing() {
         r#"
 [alerts.sinks.hangs]
 webhook = "http://127.0.0.1:{hanging}/hook"
+timeout = "300ms"
 
 [alerts.sinks.works]
 webhook = "http://127.0.0.1:{working}/hook"
@@ -183,6 +184,20 @@ command = "sleep 1000"
     s.wait_state("fine", "running", T);
     let sent = s.event_messages("alert-sent");
     assert!(sent.iter().any(|m| m.contains("works")), "{sent:?}");
+    // Four attempts of 300 ms each, 1 + 4 + 16 s apart: the sink's own
+    // timeout, not the 10 s default, bounds each.
+    let failed = wait_until(
+        "the hanging sink's alert-failed",
+        Duration::from_secs(60),
+        || {
+            let failed = s.event_messages("alert-failed");
+            (!failed.is_empty()).then_some(failed)
+        },
+    );
+    assert!(
+        failed[0].contains("hangs") && failed[0].contains("no answer within 300ms"),
+        "{failed:?}"
+    );
 }
 
 #[test]

@@ -19,8 +19,6 @@ const RETRY_AFTER: &[Duration] = &[
     Duration::from_secs(4),
     Duration::from_secs(16),
 ];
-/// One attempt's limit.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn stamp(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
@@ -133,12 +131,12 @@ fn delivery(
     }
 }
 
-/// One attempt.
-async fn attempt(delivery: &Delivery) -> Result<(), String> {
+/// One attempt, bounded by the sink's `timeout`.
+async fn attempt(delivery: &Delivery, timeout: Duration) -> Result<(), String> {
     match delivery {
         Delivery::Post { url, body } => {
             let sent = tokio::time::timeout(
-                ATTEMPT_TIMEOUT,
+                timeout,
                 backstop_probe::post(url, "application/json", body.clone()),
             )
             .await;
@@ -146,14 +144,17 @@ async fn attempt(delivery: &Delivery) -> Result<(), String> {
                 Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
                 Ok(Ok(code)) => Err(format!("HTTP {code}")),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs())),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    humantime::format_duration(timeout)
+                )),
             }
         }
         Delivery::Run {
             command,
             context,
             input,
-        } => backstop_probe::run_with_input(command, context, input.clone(), ATTEMPT_TIMEOUT)
+        } => backstop_probe::run_with_input(command, context, input.clone(), timeout)
             .await
             .map(drop),
     }
@@ -188,6 +189,7 @@ pub(super) fn notify(
     {
         let delivery = delivery(sink, alert, started, ended, reaper);
         let (name, service, bus) = (sink.name.clone(), alert.service.clone(), bus.clone());
+        let timeout = sink.timeout;
         let summary = alert.summary.clone();
         tokio::spawn(async move {
             let mut last = String::new();
@@ -195,7 +197,7 @@ pub(super) fn notify(
                 if let Some(wait) = wait {
                     tokio::time::sleep(*wait).await;
                 }
-                match attempt(&delivery).await {
+                match attempt(&delivery, timeout).await {
                     Ok(()) => {
                         publish(
                             &bus,
