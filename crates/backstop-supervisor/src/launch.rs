@@ -74,12 +74,36 @@ pub(crate) struct Launched {
 
 /// Which step of the child's set-up failed, for the error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
+    /// Nothing failed in the child (the failure came before it existed).
     None,
+    /// Its stdin, stdout and stderr.
     Stdio,
+    /// Its working directory.
     Chdir,
+    /// Cgroups, session, file limit, signals, user.
     Setup,
+    /// The exec itself (or the PATH search).
     Exec,
+}
+
+/// A start that failed: at which step, and the errno.
+#[derive(Debug)]
+pub(crate) struct LaunchError {
+    /// Where it failed.
+    pub step: Step,
+    /// Why.
+    pub source: io::Error,
+}
+
+impl From<io::Error> for LaunchError {
+    /// A failure before the child existed (pipes, `/dev/null`, the clone).
+    fn from(source: io::Error) -> Self {
+        Self {
+            step: Step::None,
+            source,
+        }
+    }
 }
 
 /// Written by the child, read by the parent once the clone returns.
@@ -123,7 +147,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// directory, the set-up (cgroups, session, limits, credentials) or the
 /// exec (`NotFound` when no candidate of `PATH` exists, `PermissionDenied`
 /// when one exists but may not be executed).
-pub(crate) fn launch(l: &Launch<'_>) -> io::Result<Launched> {
+pub(crate) fn launch(l: &Launch<'_>) -> Result<Launched, LaunchError> {
     let mut argv = vec![c_string(l.program.as_bytes(), "the program")?];
     for a in l.args {
         argv.push(c_string(a.as_bytes(), "an argument")?);
@@ -212,10 +236,9 @@ pub(crate) fn launch(l: &Launch<'_>) -> io::Result<Launched> {
         // already has.
         // SAFETY: waitpid on our own child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        let err = io::Error::from_raw_os_error(failure.errno);
-        return Err(match failure.step {
-            Step::Exec => err,
-            step => io::Error::new(err.kind(), format!("{step:?}: {err}")),
+        return Err(LaunchError {
+            step: failure.step,
+            source: io::Error::from_raw_os_error(failure.errno),
         });
     }
     Ok(Launched {
@@ -307,7 +330,7 @@ mod tests {
         args: &[&str],
         env: &[(&str, &str)],
         dir: &Path,
-    ) -> io::Result<(i32, String)> {
+    ) -> Result<(i32, String), LaunchError> {
         let args: Vec<String> = args.iter().map(ToString::to_string).collect();
         let env: BTreeMap<String, String> = env
             .iter()
@@ -324,7 +347,9 @@ mod tests {
             nofile: None,
         })?;
         let mut out = String::new();
-        std::fs::File::from(l.stdout).read_to_string(&mut out)?;
+        std::fs::File::from(l.stdout)
+            .read_to_string(&mut out)
+            .unwrap();
         let mut status = 0;
         // SAFETY: waitpid on the child just started.
         unsafe { libc::waitpid(l.pid, &raw mut status, 0) };
@@ -369,17 +394,25 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            (err.step, err.source.kind()),
+            (Step::Exec, io::ErrorKind::NotFound)
+        );
         let plain = dir.path().join("data");
         std::fs::write(&plain, "x").unwrap();
         let err = run(plain.to_str().unwrap(), &[], &[], dir.path())
             .err()
             .unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            (err.step, err.source.kind()),
+            (Step::Exec, io::ErrorKind::PermissionDenied)
+        );
         let err = run("/bin/true", &[], &[], &dir.path().join("gone"))
             .err()
             .unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert!(err.to_string().starts_with("Chdir:"), "{err}");
+        assert_eq!(
+            (err.step, err.source.kind()),
+            (Step::Chdir, io::ErrorKind::NotFound)
+        );
     }
 }

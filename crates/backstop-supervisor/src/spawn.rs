@@ -140,7 +140,17 @@ pub enum SpawnError {
     /// The program may not be executed.
     #[error("permission denied: cannot execute {0}")]
     NotExecutable(String),
-    /// Any other failure of fork or exec.
+    /// The child could not be set up before its exec.
+    #[error("cannot start {program}: {step} failed: {source}")]
+    Setup {
+        /// The program.
+        program: String,
+        /// What the child was doing.
+        step: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Any other failure of the exec.
     #[error("cannot start {program}: {source}")]
     Exec {
         /// The program.
@@ -358,7 +368,24 @@ pub fn spawn(
         groups: &groups,
         nofile: plan.nofile,
     })
-    .map_err(|err| explain_spawn_error(&plan.program, &plan.env, err))?;
+    .map_err(|err| match err.step {
+        crate::launch::Step::Exec => explain_spawn_error(&plan.program, &plan.env, err.source),
+        crate::launch::Step::Chdir if err.source.kind() == io::ErrorKind::NotFound => {
+            SpawnError::WorkdirMissing(plan.dir.clone())
+        }
+        step => SpawnError::Setup {
+            program: plan.program.clone(),
+            step: match step {
+                crate::launch::Step::Chdir => "entering its working directory",
+                crate::launch::Step::Stdio => "connecting its output",
+                crate::launch::Step::Setup => {
+                    "joining its cgroups, setting its file limit or becoming its user"
+                }
+                _ => "creating its process",
+            },
+            source: err.source,
+        },
+    })?;
     Ok(Spawned {
         pid: launched.pid,
         stdout: launched.stdout,
