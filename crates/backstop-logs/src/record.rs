@@ -50,22 +50,6 @@ pub fn encode(out: &mut Vec<u8>, at: SystemTime, stream: Stream, line: &[u8]) {
 /// Longest line kept in one record; longer lines are split at this bound.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Frames `region` (whole lines, each ending in `\n`) as it arrived in one
-/// read at `at`: one timestamp for them all (formatted once, not per line),
-/// or none with `timestamped` false (`format = "raw"`: the bytes as the
-/// service wrote them). Returns the records and their number; see
-/// [`frame_into`], which reuses a buffer. `benches/framing.rs` measures it.
-pub fn frame(region: &[u8], at: SystemTime, stream: Stream, timestamped: bool) -> (Vec<u8>, u64) {
-    let mut batch = Vec::new();
-    let framed = if timestamped {
-        frame_into(&mut batch, region, at, stream)
-    } else {
-        batch.extend_from_slice(region);
-        Framed::raw(region)
-    };
-    (batch, framed.records)
-}
-
 /// What framing a region made of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Framed {
@@ -170,17 +154,29 @@ mod tests {
         let mut region = b"one\r\n\ntwo\n".to_vec();
         region.extend(std::iter::repeat_n(b'x', MAX_LINE + 5));
         region.push(b'\n');
-        let (batch, records) = frame(&region, at, Stream::Stdout, true);
-        assert_eq!(records, 5);
+        let mut batch = Vec::new();
+        let framed = frame_into(&mut batch, &region, at, Stream::Stdout);
+        assert_eq!(
+            framed,
+            Framed {
+                records: 5,
+                lines: 4
+            }
+        );
         let lines: Vec<&[u8]> = batch.split(|&b| b == b'\n').collect();
         assert_eq!(lines[0], b"2026-11-22T07:24:45.138Z stdout one");
         assert_eq!(lines[1], b"2026-11-22T07:24:45.138Z stdout ");
         assert_eq!(lines[2], b"2026-11-22T07:24:45.138Z stdout two");
         assert_eq!(lines[3].len(), 32 + MAX_LINE);
         assert_eq!(lines[4], b"2026-11-22T07:24:45.138Z stdout xxxxx");
-        // Raw: the bytes as written, carriage return and long line included.
-        let (raw, lines) = frame(&region, at, Stream::Stdout, false);
-        assert_eq!((raw, lines), (region, 4));
+        // Raw output is not framed: its lines are counted.
+        assert_eq!(
+            Framed::raw(&region),
+            Framed {
+                records: 4,
+                lines: 4
+            }
+        );
     }
 
     #[test]
