@@ -124,7 +124,35 @@ pub fn router(state: AppState) -> Router {
         })
         // Every request body the API takes is a few bytes of JSON.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_declared_large_bodies))
         .with_state(state)
+}
+
+/// Answers 413 from the headers when a request declares a body larger than
+/// [`MAX_BODY`], before any of it is read: a client that sent
+/// `Expect: 100-continue` gets the refusal instead of a `100 Continue`
+/// and a connection closed under its upload. Bodies without a length are
+/// still cut at `MAX_BODY` by `DefaultBodyLimit`.
+async fn refuse_declared_large_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY as u64 => ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is {length} bytes; the API takes at most {MAX_BODY} \
+                 (its requests are a few bytes of JSON)"
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// The largest request body any route reads (`scale`, `fix`): larger

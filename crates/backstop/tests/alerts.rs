@@ -143,8 +143,11 @@ restart = { backoff_initial = "50ms", max_restarts = 1, window = "1h" }
     );
     let _daemon = s.up();
     s.wait_state("broken", "crash-loop", T);
+    // The shell creates the file before `echo` writes: wait for the line.
     let env = wait_until("the command to run", T, || {
-        std::fs::read_to_string(s.path("alert-firing.env")).ok()
+        std::fs::read_to_string(s.path("alert-firing.env"))
+            .ok()
+            .filter(|c| c.ends_with('\n'))
     });
     assert_eq!(env.trim(), "critical service-down broken");
     let json: Value = wait_until("its stdin written", T, || {

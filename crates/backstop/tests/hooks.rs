@@ -78,8 +78,12 @@ stop = { command = ["sh", "-c", "kill -USR1 $(cat main.pid)"], timeout = "30s" }
     });
 
     s.stdout(&["stop", "api"]);
-    let cleaned = wait_until("post_stop's file", T, || {
-        std::fs::read_to_string(s.path("post_stop.txt")).ok()
+    // The shell creates the file before `echo` writes into it: wait for
+    // the whole line, not for the file.
+    let cleaned = wait_until("post_stop's line", T, || {
+        std::fs::read_to_string(s.path("post_stop.txt"))
+            .ok()
+            .filter(|c| c.ends_with('\n'))
     });
     assert_eq!(cleaned.trim(), "cleaned");
 
