@@ -36,6 +36,28 @@ pub struct Context {
     /// its preflight run): terminal errors are looked for there only, never
     /// in backstop's own messages. Empty: every source.
     pub output_sources: Vec<String>,
+    /// Its working directory: a relative path an error names
+    /// (`.env.production`) is shown as the file it is.
+    pub dir: Option<String>,
+    /// Its command line: a file a flag passes (`--config /etc/app.toml`,
+    /// `-Dconfig.file=/srv/app.conf`) is a file it reads, as a path
+    /// variable of its environment is.
+    pub command: Vec<String>,
+}
+
+impl Context {
+    /// `path` as the service sees it: joined to its working directory when
+    /// relative (and the directory is known).
+    #[must_use]
+    pub fn absolute(&self, path: &str) -> String {
+        match &self.dir {
+            Some(dir) if !path.starts_with('/') && !path.starts_with('~') => {
+                let rel = path.strip_prefix("./").unwrap_or(path);
+                format!("{}/{rel}", dir.trim_end_matches('/'))
+            }
+            _ => path.to_string(),
+        }
+    }
 }
 
 /// A cause named by structure: its id and its one-line summary.
@@ -149,7 +171,7 @@ re!(
 );
 re!(
     CONNECT_FAILED,
-    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b|\bconnection failure\b"
+    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b|\bconnection failure\b|\b(?:could not|couldn't|cannot|can't|unable to|failed to) (?:establish|open|make|create) (?:an? |the )?(?:[\w-]+ )?connection\b"
 );
 re!(
     DOWN,
@@ -220,15 +242,20 @@ re!(
 );
 re!(
     CLI_REQUIRED,
-    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|missing required argument:? ['\x22`]?(?P<req>[-\w]+)"
+    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)"
 );
 re!(
     FAILURE_SAID,
-    r"(?i)\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply|send)|\bno (?:answer|response|reply|greeting)\b|\bnot respond|\bwithin \d|\btimed? ?out\b|\bunavailable\b|\bunreachable\b|\brefus|\bclosed the connection\b|\bconnection (?:lost|closed)\b|\b(?:couldn't|could not|cannot|can't|failed to|unable to) (?:load|fetch|reach|contact|connect)\b"
+    r"(?i)\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply|send)|\bno (?:answer|response|reply|greeting)\b|\bnot respond|\bwithin \d|\btimed? ?out\b|\bunavailable\b|\bunreachable\b|\brefus|\bclosed the connection\b|\bconnection (?:lost|closed)\b|\b(?:couldn't|could not|cannot|can't|failed to|unable to) (?:load|fetch|reach|contact|connect)\b|\bno reachable (?:servers?|hosts?|nodes?|brokers?|members?)\b|\bno (?:servers?|hosts?|nodes?|brokers?) (?:available|reachable|alive)\b"
 );
 re!(
     FORMAT_FAILURE,
     r"(?i)unexpected (?:token|close tag|end|eof|character|char)\b|premature end|bad string|not well-formed|incompatible types|\bbut found\b|when expecting|invalid character|unterminated|unclosed|must be terminated|Parse(?:Exception|Error)|Parser(?:Exception|Error)|(?:^|[\s:(\[])(?:toml|ya?ml|json5?|hjson|xml|ini|hocon)\b"
+);
+re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
+re!(
+    DATA_VERDICT,
+    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? "
 );
 re!(
     ENV_SCHEMA_FAILED,
@@ -528,7 +555,7 @@ fn name_by_structure(
     if let Some(file) = unfound_env_file(message) {
         return strongly_named(
             "env-file-missing",
-            format!("the env file {file} is missing"),
+            format!("the env file {} is missing", ctx.absolute(&file)),
         );
     }
     let before_first = t.before.first().map_or("", String::as_str);
@@ -559,6 +586,15 @@ fn name_by_structure(
     // A configuration file that does not parse, named from the lines
     // before when the error does not: a parser library's syntax error
     // (Psych, PyYAML, json), or "while parsing config".
+    // The runtime's verdict on source code is un-namespaced (`SyntaxError`,
+    // PHP's `ParseError`); `Oj::ParseError`, `JSON::ParserError` are a
+    // library's verdict on data.
+    let runtime_syntax = is(SYNTAX_TYPES)
+        && !t
+            .error
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.contains("::") || k.contains('\\') || k.contains('.'));
     let parse_error = is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k));
     // `@iarna/toml`, `@std/yaml`: the package's own name.
     let parser_library = t
@@ -639,13 +675,22 @@ fn name_by_structure(
     // `SyntaxError` thrown from node_modules), not the runtime's verdict on
     // the program's own code: the file it was reading does not parse,
     // named by the lines before, or by the variable that points at it.
-    let own_code = is(SYNTAX_TYPES) && !raised_in_dependency(t);
+    let own_code = runtime_syntax && !raised_in_dependency(t);
     // Not an I/O failure: one with an errno (a full disk, a denied open,
     // a name that does not resolve) is named by it further down.
+    // A schema's verdict (`StructError: At path: campaigns.1.startsAt`,
+    // voluptuous' `MultipleInvalid: required key not provided`) or a
+    // parser's position (`(8, 1): missing comma`, `at line 6 col 30`) is
+    // about data too: the file the program just loaded.
+    let data_verdict = kinds
+        .iter()
+        .any(|k| has_word(k, &["Struct", "Schema", "Invalid", "Deserialize"]))
+        || DATA_VERDICT.is_match(message);
     let format_failure = (parse_error
         || kinds.iter().any(|k| parse_type(k))
         || PARSE_SAID.is_match(message)
-        || FORMAT_FAILURE.is_match(message))
+        || FORMAT_FAILURE.is_match(message)
+        || data_verdict)
         && !texts.iter().any(|x| errno::find(x).is_some());
     if format_failure
         && !own_code
@@ -656,12 +701,14 @@ fn name_by_structure(
                 .map(|(name, path)| format!("{path} ({name})"))
         })
     {
+        let what = if crate::env_hints::key_material(&file) {
+            "the key or certificate"
+        } else {
+            "the configuration file"
+        };
         return named(
             "missing-config",
-            format!(
-                "the configuration file {file} does not parse: {}",
-                t.quote()
-            ),
+            format!("{what} {file} does not parse: {}", t.quote()),
         );
     }
     if let Some(c) = CYCLE.captures(&all) {
@@ -738,7 +785,7 @@ fn name_by_structure(
             format!("the runtime cannot import `{module}`"),
         );
     }
-    if is(SYNTAX_TYPES) || t.runtime == Runtime::Perl && message.starts_with("syntax error") {
+    if runtime_syntax || t.runtime == Runtime::Perl && message.starts_with("syntax error") {
         let at = t
             .place
             .as_ref()
@@ -926,18 +973,27 @@ fn name_by_structure(
             .is_some_and(|k| programming_type(k) && *k != "KeyError" && *k != "ValueError")
         && !any(MODULE_TYPES)
     {
+        // The file it was read from, when the command line or the
+        // environment passes one (`-Dconfig.file=…`, `APP_CONFIG=…`).
+        let code = format!("{}\n{all}", t.stack.join("\n"));
+        let from = crate::env_hints::data_file(ctx, &code)
+            .map_or_else(String::new, |(name, path)| format!(" in {path} ({name})"));
         let what = CONFIG_FILE
             .find(&all)
             .map(|m| m.as_str().to_string())
             .or_else(|| loaded_config(t))
             .map(|f| format!("the configuration file {f} is not valid"))
             .or_else(|| {
-                QUOTED_SETTING
-                    .captures(&all)
-                    .map(|c| format!("a required setting is missing or invalid: {}", &c["name"]))
+                QUOTED_SETTING.captures(&all).map(|c| {
+                    format!(
+                        "a required setting is missing or invalid{from}: {}",
+                        &c["name"]
+                    )
+                })
             })
             .or_else(|| {
-                setting_name(&all).map(|n| format!("a required setting is missing or invalid: {n}"))
+                setting_name(&all)
+                    .map(|n| format!("a required setting is missing or invalid{from}: {n}"))
             })
             .or_else(|| {
                 let code = format!("{}\n{all}", t.stack.join("\n"));
@@ -998,11 +1054,31 @@ fn name_by_structure(
         .before
         .iter()
         .chain(t.stack.iter())
+        .chain(t.detail.iter())
         .any(|l| l.trim_start().to_ascii_lowercase().starts_with("usage:"));
-    if (usage || ctx.exit.as_deref() == Some("code 2"))
+    // A command-line parser's own exception (commons-cli's
+    // `MissingOptionException`, picocli's `MissingParameterException`).
+    let parser_refused = kinds.iter().any(|k| {
+        has_word(k, &["Missing", "Required"])
+            && has_word(
+                k,
+                &[
+                    "Option",
+                    "Options",
+                    "Argument",
+                    "Arguments",
+                    "Flag",
+                    "Parameter",
+                ],
+            )
+    });
+    // The parsers' own sentences say it with no usage text needed.
+    let parser_said = message.contains("the following arguments are required")
+        || message.contains("required flag(s) ");
+    if (usage || parser_refused || parser_said || ctx.exit.as_deref() == Some("code 2"))
         && let Some(c) = CLI_REQUIRED.captures(message)
     {
-        let arg = ["args", "arg", "opt", "req"]
+        let arg = ["args", "arg", "opt", "req", "flag"]
             .iter()
             .find_map(|g| c.name(g))
             .map_or("", |m| m.as_str().trim());
@@ -1149,11 +1225,13 @@ fn auth_said_before(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named
 fn config_library(library: &str) -> bool {
     let lower = library.to_ascii_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
-    name.contains("conf")
-        || name.contains("settings")
+    // By its words: `omegaconf`, `config-rs`, `pydantic_settings`, not
+    // `confluent_kafka`.
+    name.split(['-', '_', '.'])
+        .any(|w| w.starts_with("config") || w.ends_with("conf") || w.contains("settings"))
         || name.starts_with("env")
         || name.ends_with("env")
-        || ["decouple", "hydra", "everett", "convict"].contains(&name)
+        || ["decouple", "hydra", "everett", "convict", "confuse"].contains(&name)
 }
 
 /// The kind of server a client library is for (`ioredis` → `redis`), by
@@ -1425,6 +1503,29 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             )
         }
         Errno::NoEntry => {
+            // A program it runs is not installed: Node's `spawn ffmpeg
+            // ENOENT`, Python's `FileNotFoundError` out of `subprocess`'s
+            // `_execute_child`.
+            let spawned = SPAWN_ENOENT
+                .captures(all)
+                .map(|c| c["program"].to_string())
+                .or_else(|| {
+                    t.stack
+                        .iter()
+                        .any(|l| l.contains("_execute_child") || l.contains("in _spawn"))
+                        .then(|| LAST_QUOTED_NAME.captures(&t.error.message))
+                        .flatten()
+                        .map(|c| c["name"].to_string())
+                });
+            if let Some(program) = spawned {
+                return named(
+                    "command-not-found",
+                    format!(
+                        "the program `{program}` it runs is not installed (not found in PATH): {}",
+                        t.quote()
+                    ),
+                );
+            }
             let path = OPENED
                 .captures(all)
                 .map(|c| c["path"].to_string())
@@ -1563,6 +1664,14 @@ fn unfound_env_file(line: &str) -> Option<String> {
     }
     if ![
         "could not find",
+        "failed to find",
+        "unable to find",
+        "cannot find",
+        "can't find",
+        "unable to read",
+        "could not read",
+        "cannot read",
+        "can't read",
         "not found",
         "no such file",
         "does not exist",
@@ -1581,7 +1690,7 @@ fn unfound_env_file(line: &str) -> Option<String> {
         .chain(QUOTED_PATH.captures_iter(line))
         .chain(ENV_FILE_WORD.captures_iter(line))
         .map(|c| c["path"].trim_end_matches(['.', ',', ':']).to_string())
-        .find(|p| {
+        .filter(|p| {
             let name = p.rsplit('/').next().unwrap_or(p);
             name == ".env"
                 || name.starts_with(".env.")
@@ -1589,6 +1698,8 @@ fn unfound_env_file(line: &str) -> Option<String> {
                     .extension()
                     .is_some_and(|e| e.eq_ignore_ascii_case("env"))
         })
+        // `find .env file at path: .env.production`: the file, not the word.
+        .max_by_key(String::len)
 }
 
 fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Named> {
@@ -2140,5 +2251,160 @@ ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
             ),
             None
         );
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Context {
+        Context {
+            env: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn a_program_it_spawns_that_is_not_installed_is_command_not_found() {
+        let node = id(
+            "Error: spawn ffmpeg ENOENT
+    at ChildProcess._handle.onexit (node:internal/child_process:286:19)
+  errno: -2,
+  code: 'ENOENT',
+  syscall: 'spawn ffmpeg',
+  path: 'ffmpeg',
+  spawnargs: [ '-i', '/tmp/in.mov' ]",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(node.id, "command-not-found");
+        assert!(node.summary.contains("`ffmpeg`"), "{}", node.summary);
+        let python = id(
+            "Traceback (most recent call last):
+  File \"/app/thumbs.py\", line 4, in <module>
+    subprocess.run([\"convert\", \"a.png\", \"b.png\"])
+  File \"/usr/lib/python3.11/subprocess.py\", line 1950, in _execute_child
+    raise child_exception_type(errno_num, err_msg, err_filename)
+FileNotFoundError: [Errno 2] No such file or directory: 'convert'",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(python.id, "command-not-found");
+        assert!(python.summary.contains("`convert`"), "{}", python.summary);
+    }
+
+    #[test]
+    fn a_schema_or_parser_verdict_names_the_data_file_it_read() {
+        // A library's namespaced ParseError is about data, not the code.
+        let oj = id(
+            "recs.rb:3:in `load': expected hash key, not a hash close at line 7, column 4 [parse.c:678] (Oj::ParseError)
+\tfrom recs.rb:3:in `<main>'",
+            &env(&[("RECS_WEIGHTS", "/srv/recs/weights.json")]),
+        )
+        .unwrap();
+        assert_eq!(oj.id, "missing-config");
+        assert!(
+            oj.summary.contains("/srv/recs/weights.json"),
+            "{}",
+            oj.summary
+        );
+        let schema = id(
+            "Traceback (most recent call last):
+  File \"/app/hub.py\", line 8, in <module>
+    cfg = schema(json.load(f))
+voluptuous.error.MultipleInvalid: required key not provided @ data['channels'][1]['webhook_url']",
+            &env(&[("NOTIFY_CHANNELS", "/srv/notify/channels.json")]),
+        )
+        .unwrap();
+        assert_eq!(schema.id, "missing-config");
+        assert!(
+            schema.summary.contains("/srv/notify/channels.json"),
+            "{}",
+            schema.summary
+        );
+        let key = id(
+            "Traceback (most recent call last):
+  File \"/app/gw.py\", line 7, in <module>
+    key = load_pem_private_key(f.read(), password=None)
+ValueError: Could not deserialize key data.",
+            &env(&[("GATEWAY_TLS_KEY", "/srv/gw/tls.key")]),
+        )
+        .unwrap();
+        assert_eq!(key.id, "missing-config");
+        assert!(
+            key.summary
+                .starts_with("the key or certificate /srv/gw/tls.key"),
+            "{}",
+            key.summary
+        );
+    }
+
+    #[test]
+    fn a_config_file_passed_on_the_command_line_is_named() {
+        let ctx = Context {
+            command: [
+                "java",
+                "-Dconfig.file=/srv/pay/application.conf",
+                "-jar",
+                "pay.jar",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Context::default()
+        };
+        let n = id(
+            "Exception in thread \"main\" com.typesafe.config.ConfigException$Missing: No configuration setting found for key 'gateway.url'
+\tat com.typesafe.config.impl.SimpleConfig.findKeyOrNull(SimpleConfig.java:152)
+\tat Pay.main(Pay.java:5)",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(
+            n.summary.contains("/srv/pay/application.conf"),
+            "{}",
+            n.summary
+        );
+        assert!(n.summary.contains("gateway.url"), "{}", n.summary);
+    }
+
+    #[test]
+    fn a_relative_env_file_is_named_from_the_working_directory() {
+        let ctx = Context {
+            dir: Some("/srv/mailer".into()),
+            ..Context::default()
+        };
+        let n = id(
+            "Error: Failed to find .env file at path: .env.production
+    at getEnvFile (file:///srv/mailer/node_modules/env-cmd/dist/get-env-vars.js:42:19)",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(n.id, "env-file-missing");
+        assert!(
+            n.summary.contains("/srv/mailer/.env.production"),
+            "{}",
+            n.summary
+        );
+    }
+
+    #[test]
+    fn a_command_line_parser_refusal_is_a_missing_argument() {
+        let n = id(
+            "Exception in thread \"main\" org.apache.commons.cli.MissingOptionException: Missing required option: warehouse
+\tat org.apache.commons.cli.DefaultParser.checkRequiredOptions(DefaultParser.java:243)
+\tat StockImport.main(StockImport.java:9)",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(n.summary.contains("warehouse"), "{}", n.summary);
+    }
+
+    #[test]
+    fn a_client_library_whose_name_starts_like_conf_is_no_config_library() {
+        assert!(!config_library("confluent_kafka"));
+        assert!(config_library("omegaconf"));
+        assert!(config_library("pydantic_settings"));
+        assert!(config_library("node-config"));
     }
 }

@@ -54,12 +54,30 @@ pub(crate) fn is_path(value: &str) -> bool {
     v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.contains('/')
 }
 
-/// The variables of the environment that hold paths: `(name, path)`.
+/// The variables of the environment that hold paths, and the paths the
+/// command line passes with a flag (`--config /etc/app.toml`,
+/// `-Dconfig.file=/srv/app.conf`, named by the flag): `(name, path)`.
 pub(crate) fn paths(ctx: &Context) -> Vec<(&str, &str)> {
+    let flagged = ctx
+        .command
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, arg)| {
+            if let Some((flag, value)) = arg.split_once('=')
+                && flag.starts_with('-')
+            {
+                return is_path(value).then_some((flag, value));
+            }
+            let flag = ctx.command[i - 1].as_str();
+            (flag.starts_with('-') && !arg.starts_with('-') && is_path(arg))
+                .then_some((flag, arg.as_str()))
+        });
     ctx.env
         .iter()
         .filter(|(n, v)| !system(n) && is_path(v))
         .map(|(n, v)| (n.as_str(), v.trim()))
+        .chain(flagged)
         .collect()
 }
 
@@ -104,7 +122,22 @@ const DATA_EXTENSIONS: &[&str] = &[
     "properties",
     "hocon",
     "hcl",
+    "pem",
+    "key",
+    "crt",
+    "cert",
 ];
+
+/// Whether `path` (perhaps followed by ` (VARIABLE)`) is a key or a
+/// certificate by its extension.
+pub(crate) fn key_material(path: &str) -> bool {
+    let file = path.split(' ').next().unwrap_or(path);
+    std::path::Path::new(file).extension().is_some_and(|e| {
+        ["pem", "key", "crt", "cert"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
 
 /// The data or configuration file (by its extension) a variable points at
 /// that a failure to read one is about: the one `text` names (its path or

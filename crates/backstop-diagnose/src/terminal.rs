@@ -365,6 +365,10 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         .collect();
 }
 
+re!(
+    PERL_TRACE_FRAME,
+    r"^(?:.* called at \S+ line \d+|eval \{\.\.\.\} (?:called )?at \S+ line \d+|.*\{\.\.\.\}\s+at \S+ line \d+|\s*)$"
+);
 re!(GO_FRAME, r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)");
 re!(
     PACKAGE_DIR,
@@ -580,6 +584,31 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
             i += 1;
             continue;
         }
+        // Devel::StackTrace (Throwable, Email::Sender, Moose): the message,
+        // a blank line, `Trace begun at FILE line N`, then one `… called at
+        // FILE line N` per frame, the program's own last.
+        if line.starts_with("Trace begun at ")
+            && let Some(said_at) = (0..i).rev().find(|&j| !lines[j].trim().is_empty())
+        {
+            let frames_end = (i + 1..lines.len())
+                .find(|&k| !PERL_TRACE_FRAME.is_match(lines[k]))
+                .unwrap_or(lines.len());
+            let place = lines[i..frames_end]
+                .iter()
+                .rev()
+                .find_map(|l| PERL_DIED.captures(l))
+                .map(|c| format!("{} line {}", &c["file"], &c["line"]));
+            let mut t = TerminalError::at(
+                Runtime::Perl,
+                None,
+                lines[said_at].trim().to_string(),
+                said_at,
+            );
+            t.place = place;
+            out.push((said_at, t));
+            i = frames_end;
+            continue;
+        }
         if let Some(c) = PERL_DIED.captures(line)
             && !line.starts_with(' ')
             && (std::path::Path::new(&c["file"])
@@ -626,7 +655,7 @@ re!(
 );
 re!(
     NOISE,
-    r"^(?:Node\.js v\d|note: run with|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$)"
+    r"^(?:Node\.js v\d|note: run with|Trace begun at \S+ line \d+$|.* called at \S+ line \d+$|eval \{\.\.\.\} (?:called )?at \S+ line \d+$|.*\{\.\.\.\}\s+at \S+ line \d+$|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$)"
 );
 re!(
     LOG_PREFIX,
@@ -953,12 +982,18 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
 fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
     let i = at;
     let line = lines[i].trim_end();
-    let raised = NODE_RAISED.captures(line)?;
+    // An error with properties of its own, inspected without its stack:
+    // `[Error: ENOSPC: no space left on device, write] {`, then the
+    // properties (`errno`, `code`, `syscall`).
+    let inspected = line
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix("] {").or_else(|| l.strip_suffix(']')));
+    let raised = NODE_RAISED.captures(inspected.unwrap_or(line))?;
     let next = lines.get(i + 1).map_or("", |l| l.trim_end());
     // A message of several lines before the frames (dotenv-safe lists the
     // missing variables there): those lines are its detail.
     let mut message_lines = Vec::new();
-    if !NODE_FRAME.is_match(next) && !next.trim_start().starts_with('{') {
+    if inspected.is_none() && !NODE_FRAME.is_match(next) && !next.trim_start().starts_with('{') {
         let frames_at =
             (i + 1..lines.len().min(i + 14)).find(|&j| NODE_FRAME.is_match(lines[j]))?;
         message_lines = lines[i + 1..frames_at]
@@ -1214,5 +1249,50 @@ decouple.UndefinedValueError: SECRET not found.",
             sh.error.message,
             "./venv/bin/gunicorn: No such file or directory"
         );
+    }
+
+    #[test]
+    fn node_reads_an_error_inspected_with_its_properties() {
+        let t = last(
+            "asset-unpack: extracting bundle into /mnt/assets
+node:internal/modules/run_main:123
+    triggerUncaughtException(
+    ^
+
+[Error: ENOSPC: no space left on device, write] {
+  errno: -28,
+  code: 'ENOSPC',
+  syscall: 'write'
+}
+
+Node.js v20.20.2",
+        );
+        assert_eq!(t.runtime, Runtime::Node);
+        assert_eq!(t.error.message, "ENOSPC: no space left on device, write");
+        assert!(
+            t.before.iter().any(|l| l.contains("/mnt/assets")),
+            "{:?}",
+            t.before
+        );
+    }
+
+    #[test]
+    fn perl_stack_trace_objects_give_their_message_not_a_frame() {
+        let t = last(
+            "mailer: relay 127.0.0.1:2525
+unable to establish SMTP connection to (127.0.0.1) port 2525
+
+Trace begun at /usr/share/perl5/Email/Sender/Transport/SMTP.pm line 232
+Email::Sender::Transport::SMTP::_throw('Email::Sender::Transport::SMTP=HASH(0x55)', 'unable') called at /usr/share/perl5/Email/Sender/Transport/SMTP.pm line 175
+eval {...} at /usr/share/perl5/Try/Tiny.pm line 93
+Sub::Exporter::Util::__ANON__('Email::Simple=HASH(0x55)') called at mailer.pl line 10
+",
+        );
+        assert_eq!(t.runtime, Runtime::Perl);
+        assert_eq!(
+            t.error.message,
+            "unable to establish SMTP connection to (127.0.0.1) port 2525"
+        );
+        assert_eq!(t.place.as_deref(), Some("mailer.pl line 10"));
     }
 }

