@@ -252,6 +252,10 @@ re!(
     FORMAT_FAILURE,
     r"(?i)unexpected (?:token|close tag|end|eof|character|char)\b|premature end|bad string|not well-formed|incompatible types|\bbut found\b|when expecting|invalid character|unterminated|unclosed|must be terminated|Parse(?:Exception|Error)|Parser(?:Exception|Error)|(?:^|[\s:(\[])(?:toml|ya?ml|json5?|hjson|xml|ini|hocon)\b"
 );
+re!(
+    SOMETHING_FAILED,
+    r"(?i)\b(?:fail(?:s|ed|ure)?|errors?|cannot|can't|could not|couldn't|unable|refus\w*|time(?:d ?)?out|unreachable|lost|closed|down|abort\w*|no \w+|not \w+)\b"
+);
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
     DATA_VERDICT,
@@ -1170,6 +1174,23 @@ fn name_by_structure(
                 "a file it needs is missing (the error does not say which)".to_string(),
             ),
         };
+    }
+    // Last words naming an address the service was given for a dependency
+    // (`mongo dial mongodb://10.0.0.5:27017/catalog: <anything>`), with
+    // no type of a bug: that dependency is what failed.
+    // A death by signal is not a dependency's doing, and a line that says
+    // nothing failed is only the last thing logged.
+    let signalled = ctx.exit.as_deref().is_some_and(|e| e.starts_with("signal"));
+    if !signalled
+        && (t.error.kind.is_some() || SOMETHING_FAILED.is_match(message))
+        && !kinds.first().is_some_and(|k| programming_type(k))
+        && let Some((a, Some(k))) = dependency(message, ctx)
+        && !own(&a, ctx)
+    {
+        return named(
+            "dependency-unavailable",
+            format!("{} fails: {}", describe(&a, Some(k)), t.quote()),
+        );
     }
     None
 }
@@ -2406,5 +2427,30 @@ ValueError: Could not deserialize key data.",
         assert!(config_library("omegaconf"));
         assert!(config_library("pydantic_settings"));
         assert!(config_library("node-config"));
+    }
+
+    #[test]
+    fn last_words_naming_a_declared_dependency_are_that_dependency_failing() {
+        let ctx = Context {
+            known: Known::from_env([("CATALOG_MONGO_URL", "mongodb://10.1.2.3:27017/catalog")]),
+            exit: Some("code 1".into()),
+            ..Context::default()
+        };
+        let lines = [
+            "2026/12/03 16:15:33 catalog: mongo dial mongodb://10.1.2.3:27017/catalog: handshake aborted",
+        ];
+        let t = terminal::last_words(&lines).unwrap();
+        let n = classify(&t, &ctx).unwrap();
+        assert_eq!(n.id, "dependency-unavailable");
+        assert!(n.summary.contains("10.1.2.3:27017"), "{}", n.summary);
+        // The same line from a process that died by a signal, or a line
+        // that says nothing failed, is no dependency's fault.
+        let segv = Context {
+            exit: Some("signal SEGV".into()),
+            ..ctx.clone()
+        };
+        assert_eq!(classify(&t, &segv), None);
+        let calm = ["route app -> mongodb://10.1.2.3:27017/catalog (len 15)"];
+        assert_eq!(classify(&terminal::last_words(&calm).unwrap(), &ctx), None);
     }
 }
