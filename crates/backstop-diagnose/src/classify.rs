@@ -279,6 +279,10 @@ re!(
     ENV_READ,
     r"\b(?:env(?:ironment)?(?: variable)?|getenv|\$\{?)\s*\(?['\x22]?(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)\b"
 );
+re!(
+    CODE_ENV_READ,
+    r#"(?:os\.environ(?:\.get)?|os\.getenv|getenv|process\.env|ENV\.fetch|ENV|System\.getenv|os\.Getenv|os\.LookupEnv|env::var|\$_ENV|\$_SERVER|\$ENV)\s*[(\[{]\s*['"]?(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)|process\.env\.(?P<v2>[A-Z][A-Z0-9]*_[A-Z0-9_]+)"#
+);
 re!(LAST_QUOTED_NAME, r"'(?P<name>[A-Za-z_][\w.-]*)'\W*$");
 re!(GO_DOWNLOADING, r"^go: downloading (?P<module>\S+)");
 re!(
@@ -2088,12 +2092,27 @@ fn absent_variable(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<N
     {
         return None;
     }
-    let var = t.before.iter().find_map(|l| {
-        ENV_READ
-            .captures_iter(l)
-            .map(|c| c["var"].to_string())
-            .find(|v| !ctx.env.iter().any(|(n, _)| n == v))
-    })?;
+    let absent = |v: &String| !ctx.env.iter().any(|(n, _)| n == v);
+    // What it said it reads, else what the code of the failing frames
+    // reads (`key = os.environ.get("SIGNING_KEY")`, innermost first).
+    let var = t
+        .before
+        .iter()
+        .find_map(|l| {
+            ENV_READ
+                .captures_iter(l)
+                .map(|c| c["var"].to_string())
+                .find(absent)
+        })
+        .or_else(|| {
+            t.stack.iter().rev().find_map(|l| {
+                CODE_ENV_READ
+                    .captures_iter(l)
+                    .filter_map(|c| c.name("var").or_else(|| c.name("v2")))
+                    .map(|m| m.as_str().to_string())
+                    .find(absent)
+            })
+        })?;
     named(
         "missing-config",
         format!(
@@ -2452,5 +2471,33 @@ ValueError: Could not deserialize key data.",
         assert_eq!(classify(&t, &segv), None);
         let calm = ["route app -> mongodb://10.1.2.3:27017/catalog (len 15)"];
         assert_eq!(classify(&terminal::last_words(&calm).unwrap(), &ctx), None);
+    }
+
+    #[test]
+    fn a_none_read_from_an_unset_variable_in_the_failing_code_is_that_setting() {
+        let n = id(
+            "Traceback (most recent call last):
+  File \"/app/sign.py\", line 6, in <module>
+    token = jwt.encode(claims, os.environ.get(\"SIGNING_KEY\"), algorithm=\"HS256\")
+  File \"/venv/lib/python3.11/site-packages/jwt/api_jws.py\", line 120, in encode
+    key = alg_obj.prepare_key(key)
+TypeError: Expected a string value",
+            &env(&[("APP_ENV", "production")]),
+        )
+        .unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(n.summary.contains("SIGNING_KEY"), "{}", n.summary);
+        // Set: the variable is not the explanation.
+        let set = id(
+            "Traceback (most recent call last):
+  File \"/app/sign.py\", line 6, in <module>
+    token = jwt.encode(claims, process.env[\"SIGNING_KEY\"])
+TypeError: Expected a string value",
+            &env(&[("SIGNING_KEY", "x")]),
+        );
+        assert!(
+            set.as_ref().is_none_or(|n| n.id != "missing-config"),
+            "{set:?}"
+        );
     }
 }
