@@ -163,7 +163,19 @@ fn read_job(
     let concurrency = field("concurrency")
         .and_then(|v| r.choice(v, &what("concurrency"), CONCURRENCY))
         .unwrap_or(Concurrency::Skip);
-    let missed_after = field("missed_after").and_then(|v| r.duration(v, &what("missed_after")));
+    let missed_after = field("missed_after").and_then(|v| {
+        let d = r.duration(v, &what("missed_after"))?;
+        // Zero would call every job missed the moment it is due.
+        if d.is_zero() {
+            r.error(Diagnostic::error(
+                format!("invalid {}", what("missed_after")),
+                v.span(),
+                "expected a duration of at least 1s (how long the job may stay silent before an alert)",
+            ));
+            return None;
+        }
+        Some(d)
+    });
 
     // The shared keys, read by the service reader under the job's name.
     let mut shared = DeTable::default();

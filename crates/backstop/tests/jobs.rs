@@ -353,6 +353,11 @@ concurency = "queue"
 [jobs.f]
 command = "true"
 every = "10ms"
+
+[jobs.g]
+command = "true"
+every = "1h"
+missed_after = "0s"
 "#,
     );
     let out = s.run(&["validate"]);
@@ -368,6 +373,8 @@ every = "10ms"
         "unknown key `concurency` in job `e`",
         "did you mean `concurrency`?",
         "expected an interval of at least 1s",
+        "invalid `missed_after` in job `g`",
+        "expected a duration of at least 1s",
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
