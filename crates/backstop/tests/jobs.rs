@@ -413,3 +413,29 @@ concurrency = "queue"
     let pids = std::fs::read_to_string(s.path("pids")).unwrap();
     assert_eq!(pids.lines().count(), 2, "{pids}");
 }
+
+#[test]
+fn a_job_runs_as_its_user_with_that_user_s_home() {
+    let s = Sandbox::new(
+        r#"
+[jobs.vacuum]
+command = ["sh", "-c", "echo uid=$(id -u) gid=$(id -g) home=$HOME"]
+schedule = "0 3 1 1 *"
+user = "nobody"
+"#,
+    );
+    let _daemon = s.up();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let ran = s.run(&["run-job", "vacuum"]);
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "  uid={} gid={} home={}",
+            nobody.uid,
+            nobody.gid,
+            nobody.dir.display()
+        )),
+        "{said}"
+    );
+}
