@@ -20,11 +20,11 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`: v12's
-/// first measurement (83/102, 81.4%; 88/102 on the cause alone). v10's
-/// floor was 0.85; v10's and v11's files are development data now, where
+/// it when the figure rises). It belongs to the set in `holdout/`: v13's
+/// first measurement (93/102, 91.2%; 97/102 on the cause alone). v12's
+/// floor was 0.81; v12's and earlier files are development data now, where
 /// every one must be right.
-const HOLDOUT_FLOOR: f64 = 0.81;
+const HOLDOUT_FLOOR: f64 = 0.91;
 
 /// One captured output and what it must be named.
 struct Sample {
