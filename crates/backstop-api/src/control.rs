@@ -54,12 +54,15 @@ pub enum Control {
         reply: oneshot::Sender<Result<ReloadOutcome, String>>,
     },
     /// The automatic diagnosis of a service found this (shown in its
-    /// status until it starts again). No answer.
+    /// status until it starts again). Answered once the status shows it, so
+    /// that whoever sees the `diagnosed` event published after finds it there.
     Diagnosed {
         /// The service.
         service: String,
         /// `CAUSE-ID: summary (bundle: PATH)`.
         verdict: String,
+        /// Answered when the status holds the verdict.
+        reply: oneshot::Sender<()>,
     },
     /// A playbook runs on a service (`Some("clean-restart, step 4/7: start")`),
     /// or no longer does (`None`): shown in its status. No answer.

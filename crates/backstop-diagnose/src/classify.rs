@@ -159,7 +159,7 @@ re!(
 );
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b"
 );
 re!(
     OPENED,
@@ -171,7 +171,7 @@ re!(
 );
 re!(
     CONNECT_FAILED,
-    r"(?i)\b(?:could not|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b|\bconnection failure\b|\b(?:could not|couldn't|cannot|can't|unable to|failed to) (?:establish|open|make|create) (?:an? |the )?(?:[\w-]+ )?connection\b"
+    r"(?i)\b(?:could not|couldn't|couldnt|cannot|can't|unable to|failed to|error) connect(?:ing)? to\b|\bcouldnt_connect\b|\bconnection failure\b|\b(?:could not|couldn't|cannot|can't|unable to|failed to) (?:establish|open|make|create) (?:an? |the )?(?:[\w-]+ )?connection\b"
 );
 re!(
     DOWN,
@@ -265,6 +265,13 @@ re!(
     ENV_SCHEMA_FAILED,
     r"(?i)(?:parsing|validating|loading|reading) (?:the )?environment\b|\benvironment variables? (?:are |is )?(?:missing|invalid|not set)|\binvalid environment variables?"
 );
+re!(
+    QUOTED_VARIABLE,
+    r#"['"`](?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)['"`]"#
+);
+re!(USAGE_HEAD, r"(?i)^usage(?: of \S+)?:\s*");
+re!(USAGE_OPTIONAL, r"\[[^\]]*\]|\([^)]*\|[^)]*\)");
+re!(USAGE_REQUIRED, r"(?:^|\s)(?P<opt>--?[A-Za-z][\w-]*)");
 re!(ENV_LISTED, r"^\s*\[?(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+)\]?:");
 re!(
     VALUE_EMPTY,
@@ -574,6 +581,30 @@ fn name_by_structure(
         return strongly_named(
             "workdir-missing",
             format!("the working directory {dir} does not exist"),
+        );
+    }
+    // A library's own "no such program" (`sh.CommandNotFound: wkhtmltopdf`,
+    // `ExecutableNotFoundError`): a program it runs is not installed.
+    if kinds.iter().any(|k| {
+        has_word(k, &["Command", "Executable", "Program", "Binary"])
+            && (has_word(k, &["Missing"]) || has_word(k, &["Not"]) && has_word(k, &["Found"]))
+    }) {
+        let program = LAST_QUOTED_NAME
+            .captures(message)
+            .map(|c| c["name"].to_string())
+            .or_else(|| {
+                message
+                    .split_whitespace()
+                    .last()
+                    .map(|w| w.trim_matches(['\'', '"', '`', '.', ':']).to_string())
+            })
+            .unwrap_or_default();
+        return named(
+            "command-not-found",
+            format!(
+                "the program `{program}` it runs is not installed (not found in PATH): {}",
+                t.quote()
+            ),
         );
     }
     if let Some(c) = NO_SCRIPT.captures(&all) {
@@ -971,6 +1002,17 @@ fn name_by_structure(
             format!("{} fails: {}", describe(&a, Some(k)), t.quote()),
         );
     }
+    // A schema over the environment (envalid, znv, envsafe, t3's
+    // env-core): the variables it lists are missing or invalid.
+    if ENV_SCHEMA_FAILED.is_match(message) {
+        return named(
+            "missing-config",
+            format!(
+                "required settings of the environment are missing or invalid{}",
+                env_schema_listed(t)
+            ),
+        );
+    }
     // An error raised inside a configuration library (node's `config`,
     // nconf, convict, envalid, OmegaConf, Hydra, dynaconf, decouple): the
     // configuration is wrong, whatever its words.
@@ -1063,7 +1105,8 @@ fn name_by_structure(
         .iter()
         .chain(t.stack.iter())
         .chain(t.detail.iter())
-        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("usage:"));
+        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("usage:"))
+        || !t.usage.is_empty();
     // A command-line parser's own exception (commons-cli's
     // `MissingOptionException`, picocli's `MissingParameterException`).
     let parser_refused = kinds.iter().any(|k| {
@@ -1097,6 +1140,40 @@ fn name_by_structure(
             ),
         );
     }
+    // It printed its usage and failed (docopt, Go's `flag`, getopt): the
+    // command line does not match it. The options the usage requires
+    // (outside `[…]`), less those the command line has when it is known.
+    if !t.usage.is_empty() && ctx.exit.as_deref().is_some_and(|e| e != "code 0") {
+        let synopsis = t
+            .usage
+            .iter()
+            .map(|l| USAGE_HEAD.replace(l, "").trim().to_string())
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        let mut required: Vec<String> = USAGE_REQUIRED
+            .captures_iter(&USAGE_OPTIONAL.replace_all(&synopsis, ""))
+            .map(|c| c["opt"].to_string())
+            .collect();
+        if !ctx.command.is_empty() {
+            required.retain(|o| {
+                !ctx.command
+                    .iter()
+                    .any(|a| a == o || a.starts_with(&format!("{o}=")))
+            });
+        }
+        let needs = if required.is_empty() {
+            String::new()
+        } else {
+            format!("; it requires {}", required.join(", "))
+        };
+        return named(
+            "missing-config",
+            format!(
+                "the command line does not match its usage `{synopsis}`{needs} ({})",
+                t.quote()
+            ),
+        );
+    }
     // A library's own `…KeyError` (python-box's `BoxKeyError`): a key of a
     // configuration object is absent.
     if kinds
@@ -1113,23 +1190,6 @@ fn name_by_structure(
     }
     // A schema over the environment (envalid, znv, envsafe): the
     // variables it lists are missing or invalid.
-    if ENV_SCHEMA_FAILED.is_match(message) {
-        let vars: Vec<String> = t
-            .detail
-            .iter()
-            .chain(t.stack.iter())
-            .filter_map(|l| ENV_LISTED.captures(l).map(|c| c["var"].to_string()))
-            .collect();
-        let what = if vars.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", vars.join(", "))
-        };
-        return named(
-            "missing-config",
-            format!("required settings of the environment are missing or invalid{what}"),
-        );
-    }
     if let Some(n) = absent_variable(t, kinds, ctx) {
         return Some(n);
     }
@@ -1197,6 +1257,46 @@ fn name_by_structure(
         );
     }
     None
+}
+
+/// The variables an environment schema's failure lists, as `: A, B`: in
+/// its detail and stack (`STRIPE_KEY: required`), or in the issues it
+/// printed just before (zod's `path: [ 'STRIPE_KEY' ]`, nearest block).
+fn env_schema_listed(t: &TerminalError) -> String {
+    let mut vars: Vec<String> = t
+        .detail
+        .iter()
+        .chain(t.stack.iter())
+        .filter_map(|l| ENV_LISTED.captures(l).map(|c| c["var"].to_string()))
+        .collect();
+    if vars.is_empty() {
+        // `before` is nearest first: the printed issues, up to the line
+        // that opened them.
+        let mut listed: Vec<String> = Vec::new();
+        for l in t
+            .before
+            .iter()
+            .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l))
+        {
+            listed.extend(
+                QUOTED_VARIABLE
+                    .captures_iter(l)
+                    .map(|c| c["var"].to_string()),
+            );
+            if ENV_SCHEMA_FAILED.is_match(l) {
+                break;
+            }
+        }
+        listed.reverse();
+        vars = listed;
+    }
+    let mut seen = std::collections::HashSet::new();
+    vars.retain(|v| seen.insert(v.clone()));
+    if vars.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", vars.join(", "))
+    }
 }
 
 /// `code: ERR_…` that the Node extractor put first in the detail.
@@ -2498,6 +2598,97 @@ TypeError: Expected a string value",
         assert!(
             set.as_ref().is_none_or(|n| n.id != "missing-config"),
             "{set:?}"
+        );
+    }
+
+    #[test]
+    fn a_sub_exception_of_a_group_is_the_failure() {
+        let n = id(
+            "  + Exception Group Traceback (most recent call last):
+  |   File \"/app/gw.py\", line 18, in main
+  |     settings = ts.load(Settings, appname=\"notify\")
+  | typed_settings.exceptions.InvalidSettingsError: 1 errors occured while converting (1 sub-exception)
+  +-+---------------- 1 ----------------
+    | typed_settings.exceptions.InvalidValueError: No value set for required option 'push_api_url'
+    +------------------------------------",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(n.summary.contains("push_api_url"), "{}", n.summary);
+    }
+
+    #[test]
+    fn an_env_schema_names_the_variables_it_printed_before_failing() {
+        let n = id(
+            "❌ Invalid environment variables: [
+  {
+    code: 'invalid_type',
+    path: [ 'STRIPE_SECRET_KEY' ],
+    message: 'Invalid input: expected string, received undefined'
+  },
+  {
+    code: 'invalid_type',
+    path: [ 'CHECKOUT_SUCCESS_URL' ],
+    message: 'Invalid input: expected string, received undefined'
+  }
+]
+file:///app/node_modules/@t3-oss/env-core/dist/index.js:32
+\t\tthrow new Error(\"Invalid environment variables\");
+\t\t      ^
+
+Error: Invalid environment variables
+    at onValidationError (file:///app/node_modules/@t3-oss/env-core/dist/index.js:32:9)
+    at file:///app/api.mjs:6:20",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(
+            n.summary
+                .contains("STRIPE_SECRET_KEY, CHECKOUT_SUCCESS_URL"),
+            "{}",
+            n.summary
+        );
+    }
+
+    #[test]
+    fn a_library_s_command_not_found_type_is_a_missing_program() {
+        let n = id(
+            "Traceback (most recent call last):
+  File \"/app/labels.py\", line 9, in <module>
+    pdf = sh.wkhtmltopdf(\"in.html\", \"out.pdf\")
+  File \"/venv/lib/python3.11/site-packages/sh/__init__.py\", line 1305, in __getattr__
+sh.CommandNotFound: wkhtmltopdf",
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(n.id, "command-not-found");
+        assert!(n.summary.contains("`wkhtmltopdf`"), "{}", n.summary);
+    }
+
+    #[test]
+    fn a_usage_printed_on_failure_names_the_options_the_command_line_lacks() {
+        let lines = [
+            "Warning: found unmatched (duplicate?) arguments [Option(None, '--since', 1, '2026-12-01')]",
+            "Usage:",
+            "  sync.py --warehouse=<id> --since=<date> [--dry-run]",
+            "  sync.py (-h | --help)",
+        ];
+        let t = terminal::last_words(&lines).unwrap();
+        let ctx = Context {
+            exit: Some("code 1".into()),
+            command: ["python3", "sync.py", "--since=2026-12-01"]
+                .map(String::from)
+                .to_vec(),
+            ..Context::default()
+        };
+        let n = classify(&t, &ctx).unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(
+            n.summary.contains("it requires --warehouse ("),
+            "{}",
+            n.summary
         );
     }
 }

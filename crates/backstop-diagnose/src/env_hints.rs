@@ -173,6 +173,64 @@ pub(crate) fn data_file(ctx: &Context, text: &str) -> Option<(String, String)> {
     }
 }
 
+/// The user a dependency's credentials are for, when an error says the
+/// credentials are rejected: the one its own words name (`for user
+/// "billing"`), else the user variable of the same dependency
+/// (`SMTP_HOST` → `SMTP_USER`, `BILLING_JDBC_URL` → `BILLING_DB_USER`),
+/// else the user part of its URL, else the only user variable there is.
+pub(crate) fn credentials_user(ctx: &Context, summary: &str, texts: &[&str]) -> Option<String> {
+    static SAID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)for user(?:name)? ['"]?(?P<user>[\w.@+-]+)|user(?:name)?[= ]['"](?P<quoted>[\w.@+-]+)['"]"#,
+        )
+        .expect("UNWRAP: a constant pattern")
+    });
+    if let Some(user) = texts.iter().find_map(|t| {
+        SAID.captures(t)
+            .and_then(|c| c.name("user").or_else(|| c.name("quoted")))
+            .map(|m| m.as_str().trim_end_matches(['.', ',']).to_string())
+    }) {
+        return Some(user);
+    }
+    let user_var = |n: &str| {
+        !system(n)
+            && n.split('_')
+                .any(|p| ["USER", "USERNAME", "LOGIN", "USR"].contains(&p))
+    };
+    let users: Vec<&(String, String)> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| user_var(n) && !v.trim().is_empty())
+        .collect();
+    // The variables the summary names (`SMTP_HOST/SMTP_PORT at …`).
+    let named: Vec<&str> = ctx
+        .env
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !system(n) && word_in(summary, n))
+        .collect();
+    let first_part = |n: &str| n.split('_').next().unwrap_or(n).to_string();
+    if let Some((_, v)) = users
+        .iter()
+        .find(|(u, _)| named.iter().any(|n| first_part(n) == first_part(u)))
+    {
+        return Some(v.trim().to_string());
+    }
+    if let Some(user) = named.iter().find_map(|n| {
+        let value = &ctx.env.iter().find(|(k, _)| k == n)?.1;
+        let rest = value.split_once("://")?.1;
+        let (userinfo, _) = rest.split_once('@')?;
+        let user = userinfo.split(':').next()?;
+        (!user.is_empty()).then(|| user.to_string())
+    }) {
+        return Some(user);
+    }
+    match users.as_slice() {
+        [(_, v)] => Some(v.trim().to_string()),
+        _ => None,
+    }
+}
+
 /// Whether `word` stands alone in `text` (not inside a longer name).
 fn word_in(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(i, _)| {

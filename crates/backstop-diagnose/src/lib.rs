@@ -327,6 +327,17 @@ impl Diagnoser {
         {
             c.summary = summary;
         }
+        // Rejected credentials: whose.
+        for c in out.iter_mut().filter(|c| c.id == "dependency-auth-failed") {
+            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
+                .chain(c.evidence.iter().map(|e| e.text.as_str()))
+                .collect();
+            if let Some(user) = env_hints::credentials_user(ctx, &c.summary, &texts)
+                && !c.summary.contains(&user)
+            {
+                c.summary = format!("{} (user `{user}`)", c.summary);
+            }
+        }
         out
     }
 }

@@ -89,7 +89,8 @@ pub struct TerminalError {
     /// Where it was raised, when the shape says: `/app/main.py, line 7`.
     pub place: Option<String>,
     /// The lines printed just before it began (a log line saying what the
-    /// program was doing), nearest first, at most eight.
+    /// program was doing, the issues a validator printed), nearest first,
+    /// at most 24.
     pub before: Vec<String>,
     /// The lines between its beginning and its last line (a traceback's
     /// frames and their code), at most the last 40.
@@ -99,6 +100,9 @@ pub struct TerminalError {
     /// `pika`, `psycopg`. A client library of a kind of server says which
     /// dependency an error of no other shape is about.
     pub library: Option<String>,
+    /// The usage text printed after it (`Usage: sync --warehouse=<id> …`),
+    /// its first lines: the program refused its command line.
+    pub usage: Vec<String>,
 }
 
 impl TerminalError {
@@ -114,6 +118,7 @@ impl TerminalError {
             before: Vec::new(),
             stack: Vec::new(),
             library: None,
+            usage: Vec::new(),
         }
     }
 
@@ -276,6 +281,7 @@ fn without_gutter(line: &str) -> String {
         .to_string()
 }
 
+re!(SUB_EXCEPTIONS, r"\(\d+ sub-exceptions?\)$");
 re!(PY_FRAME_AT, r#"File "(?P<file>[^"]+)", line (?P<line>\d+)"#);
 re!(
     PY_COMPILE_PLACE,
@@ -360,7 +366,7 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         .rev()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
-        .take(8)
+        .take(24)
         .map(str::to_string)
         .collect();
 }
@@ -571,6 +577,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     before: Vec::new(),
                     stack: Vec::new(),
                     library: None,
+                    usage: Vec::new(),
                 },
             ));
             i += 1;
@@ -639,6 +646,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     before: Vec::new(),
                     stack: Vec::new(),
                     library: None,
+                    usage: Vec::new(),
                 },
             ));
             i += 1;
@@ -686,6 +694,12 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
     // A usage text printed after the error (Go's `flag`, argparse, getopt):
     // the error is before it.
     let end = usage_starts(lines).unwrap_or(lines.len());
+    let usage: Vec<String> = lines[end..]
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .take(4)
+        .collect();
     let lines = &lines[..end];
     let tail: Vec<(usize, &str)> = lines
         .iter()
@@ -759,6 +773,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .collect(),
             stack: Vec::new(),
             library: None,
+            usage: usage.clone(),
         })
         .collect()
 }
@@ -904,6 +919,23 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
         while j < lines.len() && lines[j].trim().is_empty() {
             j += 1;
         }
+        // An exception group (`… (2 sub-exceptions)`): its first
+        // sub-exception, once the gutter is gone, follows; that is the
+        // failure, the group what it surfaced as.
+        if SUB_EXCEPTIONS.is_match(&raised.message)
+            && let Some(next) = lines.get(j)
+        {
+            if PY_TRACEBACK.is_match(next) {
+                chain.push(raised);
+                i = j + 1;
+                continue;
+            }
+            if PY_RAISED.is_match(next) || PY_QUALIFIED.is_match(next) {
+                chain.push(raised);
+                i = j;
+                continue;
+            }
+        }
         let chained = lines.get(j).is_some_and(|l| PY_CHAINED.contains(&l.trim()));
         if chained {
             let mut k = j + 1;
@@ -927,6 +959,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 before: Vec::new(),
                 stack: Vec::new(),
                 library: None,
+                usage: Vec::new(),
             }),
             i,
         );
@@ -971,6 +1004,7 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
             before: Vec::new(),
             stack: Vec::new(),
             library: None,
+            usage: Vec::new(),
         },
         i,
     )
@@ -1070,6 +1104,7 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             before: Vec::new(),
             stack: Vec::new(),
             library: None,
+            usage: Vec::new(),
         },
         j,
     ))
@@ -1177,8 +1212,10 @@ Invalid environment variables: {
             "    | ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 6379)",
             "    +------------------------------------",
         ]);
+        // One failure: the sub-exception, surfaced as the group.
         let kinds: Vec<&str> = all.iter().filter_map(|t| t.error.kind.as_deref()).collect();
-        assert_eq!(kinds, ["ExceptionGroup", "ConnectionRefusedError"]);
+        assert_eq!(kinds, ["ConnectionRefusedError"]);
+        assert_eq!(all[0].chain[0].kind.as_deref(), Some("ExceptionGroup"));
     }
 
     #[test]

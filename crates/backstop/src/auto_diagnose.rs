@@ -59,12 +59,19 @@ pub(crate) async fn run(
                     .strip_prefix(&prefix)
                     .unwrap_or(&event.message)
                     .to_string();
-                let _ = control
+                // The status holds the verdict before anyone sees the event.
+                let (reply, shown) = tokio::sync::oneshot::channel();
+                if control
                     .send(backstop_api::Control::Diagnosed {
                         service: service.clone(),
                         verdict,
+                        reply,
                     })
-                    .await;
+                    .await
+                    .is_ok()
+                {
+                    let _ = shown.await;
+                }
             }
             bus.publish(event);
             if let Some(dir) = bundle.as_ref().and_then(|b| b.parent()).map(PathBuf::from) {

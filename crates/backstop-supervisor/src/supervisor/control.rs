@@ -79,10 +79,15 @@ impl Supervisor {
                 }
                 let _ = reply.send(result);
             }
-            Control::Diagnosed { service, verdict } => {
+            Control::Diagnosed {
+                service,
+                verdict,
+                reply,
+            } => {
                 if let Some(i) = self.index(&service) {
                     self.services[i].diagnosis = Some(verdict);
                 }
+                let _ = reply.send(());
             }
             Control::Fixing { service, doing } => {
                 if let Some(i) = self.index(&service) {

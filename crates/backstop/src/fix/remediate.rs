@@ -266,12 +266,19 @@ async fn escalate(
         .unwrap_or(&diagnosis.message)
         .to_string();
     if diagnosis.kind == EventKind::Diagnosed {
-        let _ = control
+        // The status holds the verdict before anyone sees the event.
+        let (reply, shown) = tokio::sync::oneshot::channel();
+        if control
             .send(Control::Diagnosed {
                 service: service.clone(),
                 verdict: verdict.clone(),
+                reply,
             })
-            .await;
+            .await
+            .is_ok()
+        {
+            let _ = shown.await;
+        }
     }
     bus.publish(diagnosis);
     let runs = if rule.max_runs == 1 {
