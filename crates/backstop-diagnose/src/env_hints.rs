@@ -181,7 +181,7 @@ pub(crate) fn data_file(ctx: &Context, text: &str) -> Option<(String, String)> {
 pub(crate) fn credentials_user(ctx: &Context, summary: &str, texts: &[&str]) -> Option<String> {
     static SAID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"(?i)for user(?:name)? ['"]?(?P<user>[\w.@+-]+)|user(?:name)?[= ]['"](?P<quoted>[\w.@+-]+)['"]"#,
+            r#"(?i)\bfor user(?:name)? ['"]?(?P<user>[\w.@+-]+)|\buser(?:name)?[= ]['"](?P<quoted>[\w.@+-]+)['"]"#,
         )
         .expect("UNWRAP: a constant pattern")
     });
@@ -355,5 +355,43 @@ mod tests {
             written_dir(&c, &json).map(|(n, _, w)| (n, w)),
             Some(("BACKUP_DIR".into(), "/mnt/backups/o.csv".into()))
         );
+    }
+
+    #[test]
+    fn the_user_of_rejected_credentials_is_the_dependency_s_own() {
+        // Said by the error itself.
+        assert_eq!(
+            credentials_user(
+                &ctx(&[]),
+                "x",
+                &["FATAL: password authentication failed for user \"billing\""]
+            )
+            .as_deref(),
+            Some("billing")
+        );
+        // The user variable of the dependency the summary names, among others.
+        let c = ctx(&[
+            ("USER", "root"),
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_USER", "relay@svc.test"),
+            ("REPORTS_DB_USER", "reports"),
+        ]);
+        assert_eq!(
+            credentials_user(&c, "SMTP_HOST/SMTP_PORT at 127.0.0.1:587 rejects", &["535"])
+                .as_deref(),
+            Some("relay@svc.test")
+        );
+        // Its URL's user part.
+        let c = ctx(&[
+            ("QUEUE_URL", "amqp://orders:secret@127.0.0.1:5672/"),
+            ("A_USER", "a"),
+            ("B_USER", "b"),
+        ]);
+        assert_eq!(
+            credentials_user(&c, "QUEUE_URL at amqp://127.0.0.1:5672 rejects", &[]).as_deref(),
+            Some("orders")
+        );
+        // Nothing to go by: no guess among several.
+        assert_eq!(credentials_user(&c, "a dependency rejects", &[]), None);
     }
 }
