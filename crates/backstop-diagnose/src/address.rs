@@ -156,6 +156,34 @@ impl Known {
         out
     }
 
+    /// The addresses a command line passes with a flag (`--redis
+    /// redis://cache:6379/0`, `--db=postgres://…`), named by the flag. Not
+    /// what the service listens on (`--bind`, `--listen`, `--host`, `--port`).
+    pub fn from_command(args: &[String]) -> Vec<Self> {
+        let own = |flag: &str| {
+            let f = flag.trim_start_matches('-').to_ascii_lowercase();
+            ["bind", "listen", "host", "port", "addr", "address", "b"]
+                .iter()
+                .any(|w| {
+                    f == *w || f.starts_with(&format!("{w}-")) || f.ends_with(&format!("-{w}"))
+                })
+        };
+        args.iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(|(i, arg)| match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with('-') => Some((flag, value)),
+                _ => {
+                    let flag = args[i - 1].as_str();
+                    (flag.starts_with('-') && !flag.contains('=') && !arg.starts_with('-'))
+                        .then_some((flag, arg.as_str()))
+                }
+            })
+            .filter(|(flag, _)| !own(flag))
+            .filter_map(|(flag, value)| Self::parse(flag, value))
+            .collect()
+    }
+
     /// How well `a` is this one: 2 (host and port), 1 (port, or a host
     /// name that is not a loopback address), 0 (no).
     fn matches(&self, a: &Address) -> u8 {
@@ -329,5 +357,26 @@ mod tests {
             Some("ORDERS_HOST")
         );
         assert_eq!(name_of("connect ECONNREFUSED 127.0.0.1:9999"), None);
+    }
+
+    #[test]
+    fn a_command_line_declares_the_addresses_its_flags_pass() {
+        let args: Vec<String> = [
+            "celery",
+            "--broker=redis://cache.internal:6379/0",
+            "--db",
+            "postgresql://app@10.0.0.5:5432/app",
+            "--bind",
+            "0.0.0.0:8000",
+            "--listen-addr=127.0.0.1:9000",
+            "--workers",
+            "4",
+        ]
+        .map(String::from)
+        .to_vec();
+        let known = Known::from_command(&args);
+        let names: Vec<&str> = known.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["--broker", "--db"]);
+        assert_eq!(known[1].port, Some(5432));
     }
 }

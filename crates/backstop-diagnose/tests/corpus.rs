@@ -87,6 +87,7 @@ fn read(path: &Path) -> Sample {
         }
     }
     s.ctx.known = Known::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    s.ctx.known.extend(Known::from_command(&s.ctx.command));
     s.ctx.env = env;
     s
 }

@@ -184,9 +184,13 @@ fn context(
         })
         .unwrap_or_default();
     // As the corpus measures it: lists of nodes, `X_HOST` with `X_PORT`.
-    let known = backstop_diagnose::address::Known::from_env(
+    let mut known = backstop_diagnose::address::Known::from_env(
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     );
+    // And what its command line passes (`--broker=redis://cache:6379/0`).
+    known.extend(backstop_diagnose::address::Known::from_command(
+        &service.command,
+    ));
     let own_ports = service
         .port
         .into_iter()
