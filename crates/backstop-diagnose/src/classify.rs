@@ -196,7 +196,7 @@ re!(
 );
 re!(
     CONFIG_WORD,
-    r"(?i)\bconfig(?:uration)?\b|\bsettings\b|\b(?:yaml|json|toml|ini):|\.(?:ya?ml|json|toml|ini|conf|cfg)\b"
+    r"(?i)\bconfig(?:uration)?\b|\bsettings\b|\b(?:yaml|json|toml|ini):|\.(?:ya?ml|json5?|hjson|toml|ini|conf|cfg|hcl|xml)\b"
 );
 re!(
     CONFIG_SAID,
@@ -242,7 +242,7 @@ re!(
 );
 re!(
     CLI_REQUIRED,
-    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)"
+    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)|following options? (?:is|are) required: \[?(?P<listed>--?[\w-]+)|option requires (?:an )?argument:? (?P<oreq>--?[\w-]+)|required options? ['\x22`](?P<quoted>--?[\w-]+)['\x22`]"
 );
 re!(
     FAILURE_SAID,
@@ -256,10 +256,14 @@ re!(
     SOMETHING_FAILED,
     r"(?i)\b(?:fail(?:s|ed|ure)?|errors?|cannot|can't|could not|couldn't|unable|refus\w*|time(?:d ?)?out|unreachable|lost|closed|down|abort\w*|no \w+|not \w+)\b"
 );
+re!(
+    INVALID_SAID,
+    r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b"
+);
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
     DATA_VERDICT,
-    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? "
+    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b"
 );
 re!(
     ENV_SCHEMA_FAILED,
@@ -311,7 +315,7 @@ re!(
 );
 re!(
     CONFIG_FILE,
-    r"(?:/|\./)?[\w./-]+\.(?:json|ya?ml|toml|ini|cfg|conf|env)\b|in JSON at position"
+    r"(?:/|\./)?[\w./-]+\.(?:json5?|hjson|ya?ml|toml|ini|cfg|conf|env|hcl|xml|properties|hocon)\b|in JSON at position"
 );
 
 /// The short name of an exception type: `psycopg.OperationalError` →
@@ -349,6 +353,7 @@ fn unreachable_type(kind: &str) -> bool {
         || has_word(kind, &["Host", "Hostname", "Name"])
             && has_word(kind, &["Resolve", "Resolution", "Lookup", "Unresolved"])
         || has_word(kind, &["Timeout", "Unavailable", "Unreachable"])
+        || has_word(kind, &["Time", "Timed"]) && has_word(kind, &["Out"])
         || has_word(kind, &["No"])
             && has_word(
                 kind,
@@ -1125,18 +1130,42 @@ fn name_by_structure(
     });
     // The parsers' own sentences say it with no usage text needed.
     let parser_said = message.contains("the following arguments are required")
-        || message.contains("required flag(s) ");
+        || message.contains("required flag(s) ")
+        || message.contains("option requires")
+        || message.contains("following option")
+        || message.contains("for required option");
     if (usage || parser_refused || parser_said || ctx.exit.as_deref() == Some("code 2"))
         && let Some(c) = CLI_REQUIRED.captures(message)
     {
-        let arg = ["args", "arg", "opt", "req", "flag"]
-            .iter()
-            .find_map(|g| c.name(g))
-            .map_or("", |m| m.as_str().trim());
+        let arg = [
+            "args", "arg", "opt", "req", "flag", "listed", "oreq", "quoted",
+        ]
+        .iter()
+        .find_map(|g| c.name(g))
+        .map_or("", |m| m.as_str().trim());
         return named(
             "missing-config",
             format!(
                 "a required command-line argument is missing: {arg} (check `command`, or the variable it falls back to)"
+            ),
+        );
+    }
+    // A parameter said missing that its usage lists as an option
+    // (`Mandatory parameter 'to' missing`, then `--to STR  target …`).
+    if let Some(c) = QUOTED_NAME.captures(message)
+        && SETTING_SAID.is_match(message)
+        && let Some(option) = t.usage.iter().find_map(|l| {
+            let flag = format!("--{}", &c["name"]);
+            l.split_whitespace()
+                .any(|w| w.trim_end_matches([',', '=']) == flag)
+                .then_some(flag)
+        })
+    {
+        return named(
+            "missing-config",
+            format!(
+                "a required command-line option is missing: {option} (check `command`): {}",
+                t.quote()
             ),
         );
     }
@@ -1214,17 +1243,47 @@ fn name_by_structure(
     if let Some(n) = missing_setting(t, kinds, ctx) {
         return Some(n);
     }
-    // sysexits' EX_CONFIG: the program says its configuration is wrong.
+    // sysexits' EX_CONFIG: the program says its configuration is wrong,
+    // and what it listed just before says where.
     if ctx.exit.as_deref() == Some("code 78") {
         let what = CONFIG_FILE
             .find(&all)
             .map(|m| format!(" ({})", m.as_str()))
             .unwrap_or_default();
+        let listed = listed_config_errors(t);
         return named(
             "missing-config",
             format!(
-                "the configuration is invalid{what} (exit 78, EX_CONFIG): {}",
+                "the configuration is invalid{what} (exit 78, EX_CONFIG): {}{listed}",
                 t.quote()
+            ),
+        );
+    }
+    // The program's own words: a data file it names is wrong (`invalid
+    // partner config /etc/edi/partners.xml: InvalidTag …`, `config
+    // /etc/proxy.hcl: At 11:1: object expected …`).
+    if !own_code
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && (DATA_VERDICT.is_match(message)
+            || FORMAT_FAILURE.is_match(message)
+            || PARSE_SAID.is_match(message)
+            || INVALID_SAID.is_match(message))
+        && let Some(file) = CONFIG_FILE
+            .find_iter(message)
+            .map(|m| m.as_str())
+            .find(|f| {
+                f.contains('/')
+                    && !std::path::Path::new(f)
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("env"))
+            })
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the configuration file {file} is not valid: {}{}",
+                t.quote(),
+                listed_config_errors(t)
             ),
         );
     }
@@ -1299,6 +1358,27 @@ fn env_schema_listed(t: &TerminalError) -> String {
     }
 }
 
+/// What the program listed just before refusing its configuration
+/// (`config error: [tiers[3].points_multiplier] The property … is
+/// required`), oldest first, as ` (a; b)`: where the file is wrong.
+fn listed_config_errors(t: &TerminalError) -> String {
+    let mut listed: Vec<&str> = t
+        .before
+        .iter()
+        .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l) && !l.starts_with("throw "))
+        .skip_while(|l| !(CONFIG_SAID.is_match(l) || SETTING_SAID.is_match(l)))
+        .take_while(|l| CONFIG_SAID.is_match(l) || SETTING_SAID.is_match(l))
+        .take(3)
+        .map(String::as_str)
+        .collect();
+    listed.reverse();
+    if listed.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", listed.join("; "))
+    }
+}
+
 /// `code: ERR_…` that the Node extractor put first in the detail.
 fn node_code(t: &TerminalError) -> Option<&str> {
     t.detail.first()?.strip_prefix("code: ")
@@ -1329,6 +1409,7 @@ const KINDS: &[&[&str]] = &[
     &["nats"],
     &["mqtt"],
     &["memcache"],
+    &["ssh", "paramiko", "sftp"],
 ];
 
 /// A connection closed right after the server refused the credentials
@@ -1601,6 +1682,18 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
                 .or_else(|| {
                     let before = t.before.join("\n");
                     data_path_in(&before).map(|p| format!(" (it was writing {p})"))
+                })
+                .or_else(|| {
+                    // Nothing says where: the one directory its environment
+                    // names (`EXPORT_DIR=/mnt/exports`) is where it writes.
+                    let dirs: Vec<(&str, &str)> = crate::env_hints::paths(ctx)
+                        .into_iter()
+                        .filter(|(_, p)| std::path::Path::new(p).extension().is_none())
+                        .collect();
+                    match dirs.as_slice() {
+                        [(name, dir)] => Some(format!(" holding {dir} ({name})")),
+                        _ => None,
+                    }
                 })
                 .unwrap_or_default();
             named(
@@ -2690,5 +2783,66 @@ sh.CommandNotFound: wkhtmltopdf",
             "{}",
             n.summary
         );
+    }
+
+    #[test]
+    fn a_data_file_the_program_names_as_invalid_is_the_configuration() {
+        let lines = [
+            "edgeproxy: loading /etc/edgeproxy/edgeproxy.hcl",
+            "edgeproxy: config /etc/edgeproxy/edgeproxy.hcl: At 11:1: object expected closing RBRACE got: IDENT",
+        ];
+        let t = terminal::last_words(&lines).unwrap();
+        let n = classify(&t, &Context::default()).unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(
+            n.summary.contains("/etc/edgeproxy/edgeproxy.hcl"),
+            "{}",
+            n.summary
+        );
+    }
+
+    #[test]
+    fn a_template_engine_error_quotes_what_went_wrong_not_the_template() {
+        let n = id(
+            "TypeError: /app/views/statement.ejs:3
+    1| Monthly statement
+ >> 3|   <%= o.discount.code %>
+    4| <% }) %>
+
+Cannot read properties of undefined (reading 'code')
+    at eval (\"/app/views/statement.ejs\":23:23)
+    at Object.<anonymous> (/app/render.js:16:5)",
+            &Context::default(),
+        );
+        // A bug: no cause is named, and the crash quotes the real message.
+        assert!(n.is_none(), "{n:?}");
+        let lines: Vec<&str> = [
+            "TypeError: /app/views/statement.ejs:3",
+            "    1| Monthly statement",
+            "",
+            "Cannot read properties of undefined (reading 'code')",
+            "    at Object.<anonymous> (/app/render.js:16:5)",
+        ]
+        .to_vec();
+        let t = terminal::find(&lines).pop().unwrap();
+        assert_eq!(
+            t.error.message,
+            "Cannot read properties of undefined (reading 'code')"
+        );
+    }
+
+    #[test]
+    fn an_option_the_usage_lists_is_named_as_an_option() {
+        let lines = [
+            "Mandatory parameter 'to' missing in call to \"eval\"",
+            "",
+            "rebalance.pl [long options...]",
+            "\t--from STR       source warehouse code",
+            "\t--to STR         target warehouse code",
+        ];
+        let t = terminal::last_words(&lines).unwrap();
+        let n = classify(&t, &Context::default()).unwrap();
+        assert_eq!(n.id, "missing-config");
+        assert!(n.summary.contains("--to"), "{}", n.summary);
     }
 }

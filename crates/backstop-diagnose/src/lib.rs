@@ -275,6 +275,13 @@ impl Diagnoser {
                     hits.push((position, e, fill(rule.summary, &caps, e.text.trim(), ctx)));
                 }
             }
+            // A compiler lists every syntax error: of the last run of
+            // consecutive ones, the first is the fault.
+            if rule.id == "syntax-error" {
+                while hits.len() > 1 && hits[hits.len() - 2].0 + 1 == hits[hits.len() - 1].0 {
+                    hits.pop();
+                }
+            }
             if let Some((last, _, summary)) = hits.last().cloned() {
                 found.push((
                     Cause {
@@ -470,7 +477,9 @@ fn fill(template: &str, caps: &regex::Captures<'_>, line: &str, ctx: &Context) -
             break;
         };
         let name = &rest[start + 1..start + end];
-        if name == "line" {
+        // `{line}` is the evidence line, unless the pattern captures a
+        // line number by that name (`file.rb:{line}`).
+        if name == "line" && caps.name("line").is_none() {
             out.push_str(line);
         } else if name == "target" && caps.name(name).is_none() {
             out.push_str(&classify::target_of(line, ctx).unwrap_or_else(|| "?".to_string()));

@@ -174,7 +174,7 @@ re!(
 );
 re!(
     NODE_RAISED,
-    r"^(?:.*?\s)??(?:Uncaught )?(?P<kind>(?:[a-z]\w*\$)?[A-Z]\w*(?:Error|Exception)|[Ee]rror)(?: \[(?P<code>[\w-]+)\])?: (?P<message>.+)$"
+    r"^(?:.*?\s)??(?:Uncaught )?(?:[a-z][\w$]{0,3} \[)?(?P<kind>(?:[a-z]\w*\$)?[A-Z]\w*(?:Error|Exception)|[Ee]rror)\]?(?: \[(?P<code>[\w-]+)\])?: (?P<message>.+)$"
 );
 re!(NODE_FRAME, r"^\s+at .+");
 re!(NODE_CODE, r"^\s*code: '(?P<code>[\w-]+)',?$");
@@ -659,8 +659,11 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
 
 re!(
     ERRORISH,
-    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound"
+    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided"
 );
+re!(PLACE_ONLY, r"^\S+:\d+(?::\d+)?$");
+re!(TEMPLATE_EXCERPT, r"^(?:>>\s*)?\d+\s*\|");
+re!(SYNTAX_AT, r"^\S+:\d+: syntax error\b");
 re!(
     NOISE,
     r"^(?:Node\.js v\d|note: run with|Trace begun at \S+ line \d+$|.* called at \S+ line \d+$|eval \{\.\.\.\} (?:called )?at \S+ line \d+$|.*\{\.\.\.\}\s+at \S+ line \d+$|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$)"
@@ -725,7 +728,16 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
         )
         .chain(tail.first())
-        .map(|&(i, l)| opener(i).map_or((i, l), |j| (j, lines[j])));
+        // A compiler's run of `file:N: syntax error` lines: the first is
+        // the fault, the rest its echo.
+        .map(|&(i, _)| {
+            let mut i = i;
+            while i > 0 && SYNTAX_AT.is_match(lines[i]) && SYNTAX_AT.is_match(lines[i - 1]) {
+                i -= 1;
+            }
+            (i, lines[i])
+        })
+        .map(|(i, l)| opener(i).map_or((i, l), |j| (j, lines[j])));
     let mut order: Vec<(usize, &str)> = Vec::new();
     for at in candidates {
         if !order.iter().any(|(k, _)| *k == at.0) {
@@ -773,11 +785,34 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 .collect(),
             stack: Vec::new(),
             library: None,
-            usage: usage.clone(),
+            // Or the options it listed after the error (Getopt::Long::
+            // Descriptive prints them without a `Usage:` line).
+            usage: if usage.is_empty() {
+                options_after(lines, index)
+            } else {
+                usage.clone()
+            },
         })
         .collect()
 }
 
+/// The option list printed after line `index` (`\t--to STR  target
+/// warehouse`), when there is one: its first lines.
+fn options_after(lines: &[&str], index: usize) -> Vec<String> {
+    let after: Vec<String> = lines[index + 1..]
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .take(16)
+        .collect();
+    if after.iter().filter(|l| OPTION_LINE.is_match(l)).count() >= 2 {
+        after
+    } else {
+        Vec::new()
+    }
+}
+
+re!(OPTION_LINE, r"^(?:-\w,?\s+)?--[A-Za-z][\w-]*\b");
 re!(USAGE, r"^(?i:usage)(?: of \S+)?:(?:\s|$)");
 
 /// Where a usage text printed at the end begins: a `Usage:` line
@@ -858,7 +893,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
         let Some(line) = lines.get(i).map(|l| l.trim_end()) else {
             return (None, i);
         };
-        let raised = PY_RAISED
+        let mut raised = PY_RAISED
             .captures(line)
             .or_else(|| PY_QUALIFIED.captures(line))
             .map_or_else(
@@ -889,6 +924,20 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 break;
             }
             detail.push(l.trim().to_string());
+            i += 1;
+        }
+        // `X: error raised while processing, details below.`, the details,
+        // then `X: what went wrong` (glom): the last says it.
+        if let Some(c) = lines
+            .get(i)
+            .and_then(|l| PY_RAISED.captures(l).or_else(|| PY_QUALIFIED.captures(l)))
+            && raised.kind.as_deref() == Some(&c["kind"])
+            && let Some(m) = c.name("message")
+        {
+            detail.push(std::mem::replace(
+                &mut raised.message,
+                m.as_str().trim().to_string(),
+            ));
             i += 1;
         }
         // A validator's explanation after one blank line (jsonschema's
@@ -1040,6 +1089,18 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
         kind: Some(raised["kind"].to_string()),
         message: raised["message"].to_string(),
     };
+    // A template engine's error (EJS, Pug): the first line is the place
+    // (`TypeError: /app/views/statement.ejs:3`), then the template's lines,
+    // then what went wrong.
+    if PLACE_ONLY.is_match(&error.message)
+        && let Some(at) = message_lines
+            .iter()
+            .rposition(|l| !TEMPLATE_EXCERPT.is_match(l))
+    {
+        let said = message_lines.remove(at);
+        let place = std::mem::replace(&mut error.message, said);
+        message_lines.insert(0, place);
+    }
     let mut code = raised.name("code").map(|m| m.as_str().to_string());
     let mut chain = Vec::new();
     let mut detail = Vec::new();
