@@ -1271,12 +1271,7 @@ fn name_by_structure(
         && let Some(file) = CONFIG_FILE
             .find_iter(message)
             .map(|m| m.as_str())
-            .find(|f| {
-                f.contains('/')
-                    && !std::path::Path::new(f)
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("env"))
-            })
+            .find(|f| f.contains('/') && !env_file_name(f))
     {
         return named(
             "missing-config",
@@ -1356,6 +1351,17 @@ fn env_schema_listed(t: &TerminalError) -> String {
     } else {
         format!(": {}", vars.join(", "))
     }
+}
+
+/// Whether `path` names an env file (`.env`, `.env.production`,
+/// `app.env`): its faults are the env file's, not a configuration file's.
+fn env_file_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == ".env"
+        || name.starts_with(".env.")
+        || std::path::Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("env"))
 }
 
 /// What the program listed just before refusing its configuration
@@ -1908,14 +1914,7 @@ fn unfound_env_file(line: &str) -> Option<String> {
         .chain(QUOTED_PATH.captures_iter(line))
         .chain(ENV_FILE_WORD.captures_iter(line))
         .map(|c| c["path"].trim_end_matches(['.', ',', ':']).to_string())
-        .filter(|p| {
-            let name = p.rsplit('/').next().unwrap_or(p);
-            name == ".env"
-                || name.starts_with(".env.")
-                || std::path::Path::new(name)
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("env"))
-        })
+        .filter(|p| env_file_name(p))
         // `find .env file at path: .env.production`: the file, not the word.
         .max_by_key(String::len)
 }
@@ -2093,11 +2092,7 @@ fn missing_file(path: &str) -> Option<Named> {
             ),
         );
     }
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let is_env = std::path::Path::new(name)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("env"));
-    if name == ".env" || is_env || name.starts_with(".env.") {
+    if env_file_name(path) {
         return named(
             "env-file-missing",
             format!("the env file {path} is missing"),
