@@ -135,7 +135,7 @@ re!(
 );
 re!(
     TLS_MATERIAL,
-    r"(?i)\b(?:PEM|x509|certificate|private key|keystore|truststore|tls: )"
+    r"(?i)\b(?:PEM|x509|certificate|private key|keystore|truststore|tls: |BIO routines|PEM routines|no start line)"
 );
 re!(
     CYCLE,
@@ -175,7 +175,7 @@ re!(
 );
 re!(
     DOWN,
-    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up|gave up|timeout|timed out|no servers available|(?:can't|cannot|could not|couldn't|unable to) contact)\b"
+    r"(?i)\b(?:not ready|not available|unavailable|no response|not responding|is down|giving up|gave up|timeout|timed out|no servers available|unreachable(?: hosts?)?|connection (?:broken|dropped|lost)|(?:can't|cannot|could not|couldn't|unable to) contact)\b"
 );
 re!(
     NAME_NOT_FOUND,
@@ -200,11 +200,11 @@ re!(
 );
 re!(
     CONFIG_SAID,
-    r"(?i)\b(?:config(?:uration)?|settings?|env(?:ironment)?(?: variables?)?)\b[^.]{0,40}?\b(?:error|invalid|validation|missing|must|required)\b"
+    r"(?i)\b(?:config(?:uration)?|settings?|env(?:ironment)?(?: variables?)?)\b[^.]{0,40}?\b(?:error|invalid|validation|missing|must|required)\b|\b(?:invalid|bad|broken|incomplete) (?:config(?:uration)?|settings)\b"
 );
 re!(
     CHDIR,
-    r"(?i)\bchdir\b|\bcd\b:|\bworking directory\b|\bworkdir\b|\bcwd\b"
+    r"(?i)\bchdir\b|\bcd\b:|\bpushd\b:|\bworking directory\b|\bworkdir\b|\bcwd\b"
 );
 re!(
     ENV_FILE_WORD,
@@ -242,7 +242,7 @@ re!(
 );
 re!(
     CLI_REQUIRED,
-    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)s?:? ['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)|following options? (?:is|are) required: \[?(?P<listed>--?[\w-]+)|option requires (?:an )?argument:? (?P<oreq>--?[\w-]+)|required options? ['\x22`](?P<quoted>--?[\w-]+)['\x22`]"
+    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)(?:s|\(s\))?:? \[?['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)|following options? (?:is|are) required: \[?(?P<listed>--?[\w-]+)|option requires (?:an )?argument:? (?P<oreq>--?[\w-]+)|required options? ['\x22`](?P<quoted>--?[\w-]+)['\x22`]|required flags? ['\x22`](?P<rflag>[\w-]+)['\x22`] (?:is )?not set|option (?P<must>--?[\w-]+) must be (?:specified|given|provided)|missing required flags?\b"
 );
 re!(
     FAILURE_SAID,
@@ -260,14 +260,24 @@ re!(
     INVALID_SAID,
     r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b"
 );
+re!(
+    LAUNCHED_MISSING,
+    r"^(?:[\w.-]+: )?(?P<program>[\w.+-]+): No such file or directory$"
+);
+re!(SPAWN_EAGAIN, r"\bspawn \S+ EAGAIN\b");
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
     DATA_VERDICT,
-    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b"
+    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b|\brequires property\b|\bdoes not contain (?:the )?(?:fields?|keys?|properties)\b|\bfailed on the '\w+' tag\b"
 );
 re!(
     ENV_SCHEMA_FAILED,
-    r"(?i)(?:parsing|validating|loading|reading) (?:the )?environment\b|\benvironment variables? (?:are |is )?(?:missing|invalid|not set)|\binvalid environment variables?"
+    r"(?i)(?:parsing|validating|loading|reading) (?:the )?environment\b|\benvironment variables? (?:are |is )?(?:missing|invalid|not set)|\binvalid environment(?: variables?)?\b"
+);
+// io-ts: `Invalid value undefined supplied to : { … }/LOYALTY_DB_URL: string`.
+re!(
+    CODEC_PATH_VARIABLE,
+    r"\}/(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]+):"
 );
 re!(
     QUOTED_VARIABLE,
@@ -742,6 +752,7 @@ fn name_by_structure(
             let code = format!("{}\n{all}", t.stack.join("\n"));
             crate::env_hints::data_file(ctx, &code)
                 .or_else(|| crate::env_hints::file_meant(ctx, &code))
+                .filter(|(_, path)| !crate::env_hints::dated(path))
                 .map(|(name, path)| format!("{path} ({name})"))
         })
     {
@@ -897,7 +908,10 @@ fn name_by_structure(
     let found_errno = texts
         .iter()
         .find_map(|s| errno::find(s))
-        .or_else(|| perl_errno(t, ctx));
+        .or_else(|| perl_errno(t, ctx))
+        // Node's `spawn gzip EAGAIN`: the fork was refused (EAGAIN alone,
+        // a non-blocking read's, is no process limit).
+        .or_else(|| SPAWN_EAGAIN.is_match(&all).then_some(Errno::NoProcesses));
     if found_errno == Some(Errno::NoProcesses) {
         return by_errno(Errno::NoProcesses, t, &all, ctx);
     }
@@ -1133,16 +1147,27 @@ fn name_by_structure(
         || message.contains("required flag(s) ")
         || message.contains("option requires")
         || message.contains("following option")
-        || message.contains("for required option");
+        || message.contains("for required option")
+        || message.contains("must be specified")
+        || message.to_ascii_lowercase().contains("missing required")
+        || message.to_ascii_lowercase().contains("required flag");
     if (usage || parser_refused || parser_said || ctx.exit.as_deref() == Some("code 2"))
         && let Some(c) = CLI_REQUIRED.captures(message)
     {
         let arg = [
-            "args", "arg", "opt", "req", "flag", "listed", "oreq", "quoted",
+            "args", "arg", "opt", "req", "flag", "listed", "oreq", "quoted", "rflag", "must",
         ]
         .iter()
         .find_map(|g| c.name(g))
-        .map_or("", |m| m.as_str().trim());
+        .map(|m| m.as_str().trim().to_string())
+        // `Missing required flag`, the flag on the line below (meow).
+        .or_else(|| {
+            t.usage
+                .iter()
+                .find_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
+                .map(|w| w.trim_end_matches([',', '=']).to_string())
+        })
+        .unwrap_or_default();
         return named(
             "missing-config",
             format!(
@@ -1248,7 +1273,12 @@ fn name_by_structure(
     if ctx.exit.as_deref() == Some("code 78") {
         let what = CONFIG_FILE
             .find(&all)
-            .map(|m| format!(" ({})", m.as_str()))
+            .map(|m| m.as_str().to_string())
+            .or_else(|| loaded_config(t))
+            .or_else(|| {
+                crate::env_hints::data_file(ctx, &all).map(|(name, path)| format!("{path}, {name}"))
+            })
+            .map(|f| format!(" ({f})"))
             .unwrap_or_default();
         let listed = listed_config_errors(t);
         return named(
@@ -1271,7 +1301,9 @@ fn name_by_structure(
         && let Some(file) = CONFIG_FILE
             .find_iter(message)
             .map(|m| m.as_str())
-            .find(|f| f.contains('/') && !env_file_name(f))
+            // A dated file (`orders-2026-12-02.json`) is a batch of input,
+            // not the configuration.
+            .find(|f| f.contains('/') && !env_file_name(f) && !crate::env_hints::dated(f))
     {
         return named(
             "missing-config",
@@ -1335,6 +1367,7 @@ fn env_schema_listed(t: &TerminalError) -> String {
             listed.extend(
                 QUOTED_VARIABLE
                     .captures_iter(l)
+                    .chain(CODEC_PATH_VARIABLE.captures_iter(l))
                     .map(|c| c["var"].to_string()),
             );
             if ENV_SCHEMA_FAILED.is_match(l) {
@@ -1727,6 +1760,20 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             )
         }
         Errno::NoEntry => {
+            // Exit 127 and `xargs: wkhtmltopdf: No such file or directory`:
+            // the program a launcher ran is not installed.
+            if ctx.exit.as_deref() == Some("code 127")
+                && let Some(c) = LAUNCHED_MISSING.captures(&t.error.message)
+            {
+                return named(
+                    "command-not-found",
+                    format!(
+                        "the program `{}` it runs is not installed (not found in PATH): {}",
+                        &c["program"],
+                        t.quote()
+                    ),
+                );
+            }
             // A program it runs is not installed: Node's `spawn ffmpeg
             // ENOENT`, Python's `FileNotFoundError` out of `subprocess`'s
             // `_execute_child`.
@@ -1819,7 +1866,10 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
             format!("the program `{}` is not executable", subject(m)),
         );
     }
-    if let Some(what) = m.strip_prefix("syntax error") {
+    if let Some(what) = m
+        .strip_prefix("syntax error")
+        .or_else(|| m.strip_prefix("Syntax error"))
+    {
         // `deploy.sh:13`: bash says the line (of a file cut short, the last).
         let script = t
             .place
@@ -1886,7 +1936,7 @@ fn unfound_env_file(line: &str) -> Option<String> {
     if PARSE_POSITION.is_match(line) {
         return None;
     }
-    if ![
+    let said_missing = [
         "could not find",
         "failed to find",
         "unable to find",
@@ -1906,7 +1956,9 @@ fn unfound_env_file(line: &str) -> Option<String> {
     ]
     .iter()
     .any(|w| lower.contains(w))
-    {
+        // `MISSING CONFIG FILE: /srv/app/.env.production`
+        || lower.contains("missing") && lower.contains("file");
+    if !said_missing {
         return None;
     }
     BARE_PATH
@@ -2216,7 +2268,8 @@ fn loaded_config(t: &TerminalError) -> Option<String> {
             CONFIG_FILE
                 .find(l)
                 .map(|m| m.as_str().to_string())
-                .filter(|f| !f.starts_with("in JSON"))
+                // A dated file is a batch of input, not the configuration.
+                .filter(|f| !f.starts_with("in JSON") && !crate::env_hints::dated(f))
         })
 }
 

@@ -128,6 +128,31 @@ const DATA_EXTENSIONS: &[&str] = &[
     "cert",
 ];
 
+/// Whether `path`'s name carries a date (`orders-2026-12-02.json`): a
+/// batch of input the program processes, not a file it is configured by.
+pub(crate) fn dated(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let digits: Vec<usize> = name
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
+    // Eight digits in a run, dashes allowed between: 2026-12-02, 20261202.
+    let mut run = 0;
+    let mut prev: Option<usize> = None;
+    for i in digits {
+        run = match prev {
+            Some(p) if i == p + 1 || (i == p + 2 && name.as_bytes()[p + 1] == b'-') => run + 1,
+            _ => 1,
+        };
+        if run >= 8 {
+            return true;
+        }
+        prev = Some(i);
+    }
+    false
+}
+
 /// Whether `path` (perhaps followed by ` (VARIABLE)`) is a key or a
 /// certificate by its extension.
 pub(crate) fn key_material(path: &str) -> bool {
@@ -150,6 +175,7 @@ pub(crate) fn data_file(ctx: &Context, text: &str) -> Option<(String, String)> {
             std::path::Path::new(p)
                 .extension()
                 .is_some_and(|e| DATA_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+                && !dated(p)
         })
         .collect();
     let own = |(n, p): &(&str, &str)| ((*n).to_string(), (*p).to_string());
@@ -393,5 +419,13 @@ mod tests {
         );
         // Nothing to go by: no guess among several.
         assert_eq!(credentials_user(&c, "a dependency rejects", &[]), None);
+    }
+
+    #[test]
+    fn a_dated_file_is_input_not_configuration() {
+        assert!(dated("/srv/in/shipped-2026-12-02.json"));
+        assert!(dated("orders_20261202.csv"));
+        assert!(!dated("/etc/app/config.json"));
+        assert!(!dated("/srv/app/v2/settings-2026.toml"));
     }
 }

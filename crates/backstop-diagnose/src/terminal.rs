@@ -562,14 +562,33 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     (None, Some(n)) => format!("{} on line {}", f.as_str(), n.as_str()),
                     (None, None) => f.as_str().to_string(),
                 });
+            // A message of several lines (Carbon's `Unexpected data
+            // found.` / `Trailing data in /…/Creator.php:676`): read on to
+            // the line that ends in the place.
+            let mut message = c["message"].to_string();
+            let mut place = place;
+            if place.is_none()
+                && let Some(end) = (i + 1..lines.len().min(i + 6))
+                    .take_while(|&j| {
+                        !lines[j].trim().is_empty() && !lines[j].starts_with("Stack trace:")
+                    })
+                    .find(|&j| PHP_MESSAGE_END.is_match(lines[j].trim()))
+            {
+                for l in &lines[i + 1..end] {
+                    message.push(' ');
+                    message.push_str(l.trim());
+                }
+                if let Some(m) = PHP_MESSAGE_END.captures(lines[end].trim()) {
+                    message.push(' ');
+                    message.push_str(&m["said"]);
+                    place = Some(format!("{}:{}", &m["file"], &m["line"]));
+                }
+            }
             out.push((
                 start,
                 TerminalError {
                     runtime: Runtime::Php,
-                    error: Raised {
-                        kind,
-                        message: c["message"].to_string(),
-                    },
+                    error: Raised { kind, message },
                     chain: Vec::new(),
                     detail: Vec::new(),
                     index: i,
@@ -660,6 +679,10 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
 re!(
     ERRORISH,
     r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided"
+);
+re!(
+    PHP_MESSAGE_END,
+    r"^(?P<said>.*?) in (?P<file>/\S+?):(?P<line>\d+)$"
 );
 re!(PLACE_ONLY, r"^\S+:\d+(?::\d+)?$");
 re!(TEMPLATE_EXCERPT, r"^(?:>>\s*)?\d+\s*\|");
@@ -805,7 +828,7 @@ fn options_after(lines: &[&str], index: usize) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .take(16)
         .collect();
-    if after.iter().filter(|l| OPTION_LINE.is_match(l)).count() >= 2 {
+    if after.iter().any(|l| OPTION_LINE.is_match(l)) {
         after
     } else {
         Vec::new()
@@ -823,7 +846,16 @@ fn usage_starts(lines: &[&str]) -> Option<usize> {
     let at = (from..lines.len())
         .rev()
         .find(|&i| USAGE.is_match(lines[i]))?;
-    (at > 0).then_some(at)
+    // Not a help text printed before the error (urfave/cli prints its
+    // help, then `Required flag "month" not set`).
+    let trailing = lines[at + 1..].iter().all(|l| {
+        l.trim().is_empty()
+            || l.starts_with([' ', '\t'])
+            || USAGE.is_match(l)
+            || l.trim_end().ends_with(':')
+            || l.trim_start().starts_with('-')
+    });
+    (at > 0 && trailing).then_some(at)
 }
 
 /// A line ending in `{`, `[` or `:` opens a block of detail below it.
@@ -1392,5 +1424,32 @@ Sub::Exporter::Util::__ANON__('Email::Simple=HASH(0x55)') called at mailer.pl li
             "unable to establish SMTP connection to (127.0.0.1) port 2525"
         );
         assert_eq!(t.place.as_deref(), Some("mailer.pl line 10"));
+    }
+
+    #[test]
+    fn php_and_help_texts_of_several_lines() {
+        let t = last(
+            "PHP Fatal error:  Uncaught Carbon\\Exceptions\\InvalidFormatException: Unexpected data found.
+Trailing data in /usr/share/php/Carbon/Traits/Creator.php:676
+Stack trace:
+#0 {main}",
+        );
+        assert_eq!(t.error.message, "Unexpected data found. Trailing data");
+        assert_eq!(
+            t.place.as_deref(),
+            Some("/usr/share/php/Carbon/Traits/Creator.php:676")
+        );
+        // A help text printed before the error is not where the error is.
+        let lines = [
+            "USAGE:",
+            "   archiver [global options] command",
+            "GLOBAL OPTIONS:",
+            "   --month value    invoice month",
+            "2026/12/03 19:35:54 Required flag \"month\" not set",
+        ];
+        assert_eq!(
+            last_words(&lines).unwrap().error.message,
+            "Required flag \"month\" not set"
+        );
     }
 }

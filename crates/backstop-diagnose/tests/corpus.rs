@@ -118,8 +118,8 @@ fn verdict(d: &Diagnoser, s: &Sample) -> (String, String) {
 fn judge(d: &Diagnoser, s: &Sample) -> Result<(), String> {
     let (id, summary) = verdict(d, s);
     // A place is named whichever way it is spelled: `rules.py, line 13`,
-    // `price_import.php on line 6`, `app.pl line 4`, `./run.sh: line 14`
-    // and `rules.py:13` say the same.
+    // `price_import.php on line 6`, `app.pl line 4`, `./run.sh: line 14`,
+    // dash's `./run.sh: 14` and `rules.py:13` say the same.
     let said = places_as_colons(&summary);
     let missing: Vec<&String> = s
         .names
@@ -140,12 +140,12 @@ fn judge(d: &Diagnoser, s: &Sample) -> Result<(), String> {
     }
 }
 
-/// `text` with every `FILE, line N`, `FILE on line N`, `FILE line N` and
-/// `FILE: line N` written `FILE:N`.
+/// `text` with every `FILE, line N`, `FILE on line N`, `FILE line N`,
+/// `FILE: line N` and `FILE: N` written `FILE:N`.
 fn places_as_colons(text: &str) -> String {
     static PLACE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?P<file>[\w./-]+\.\w+)(?:, line | on line | line |: line )(?P<line>\d+)",
+            r"(?P<file>[\w./-]+\.\w+)(?:, line | on line | line |: line |: )(?P<line>\d+)",
         )
         .unwrap()
     });
