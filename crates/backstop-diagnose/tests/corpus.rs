@@ -20,11 +20,11 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`: v15's
-/// first measurement (84/102, 82.4%; 87/102 on the cause alone). v14's
-/// floor was 0.85; v14's and earlier files are development data now, where
+/// it when the figure rises). It belongs to the set in `holdout/`: v16's
+/// first measurement (86/102, 84.3%; 88/102 on the cause alone). v15's
+/// floor was 0.82; v15's and earlier files are development data now, where
 /// every one must be right.
-const HOLDOUT_FLOOR: f64 = 0.82;
+const HOLDOUT_FLOOR: f64 = 0.84;
 
 /// One captured output and what it must be named.
 struct Sample {
