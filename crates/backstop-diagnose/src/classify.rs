@@ -159,7 +159,7 @@ re!(
 );
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b|\blogin (?:to \S+ )?failed\b|\bfailed to log ?in\b|\blogin incorrect\b"
 );
 re!(
     OPENED,
@@ -242,7 +242,7 @@ re!(
 );
 re!(
     CLI_REQUIRED,
-    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)(?:s|\(s\))?:? \[?['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)|following options? (?:is|are) required: \[?(?P<listed>--?[\w-]+)|option requires (?:an )?argument:? (?P<oreq>--?[\w-]+)|required options? ['\x22`](?P<quoted>--?[\w-]+)['\x22`]|required flags? ['\x22`](?P<rflag>[\w-]+)['\x22`] (?:is )?not set|option (?P<must>--?[\w-]+) must be (?:specified|given|provided)|missing required flags?\b"
+    r"(?i)the following arguments are required: (?P<args>.+)|missing (?:required )?(?:option|argument|parameter)(?:s|\(s\))?:? \[?['\x22`]?(?P<arg>[-\w]+)|required option ['\x22`](?P<opt>[^'\x22`]+)['\x22`] not specified|required flag\(s\) (?P<flag>(?:\x22[^\x22]+\x22(?:, )?)+) not set|missing required argument:? ['\x22`]?(?P<req>[-\w]+)|following options? (?:is|are) required: \[?(?P<listed>--?[\w-]+)|option requires (?:an )?argument:? (?P<oreq>--?[\w-]+)|required options? ['\x22`](?P<quoted>--?[\w-]+)['\x22`]|required flags? ['\x22`](?P<rflag>[\w-]+)['\x22`] (?:is )?not set|option (?P<must>--?[\w-]+) must be (?:specified|given|provided)|missing required flags?\b|required (?:flag|option|argument)s? [`'\x22](?P<was>--?[\w-]+)['`\x22] (?:was|is) not (?:specified|given|provided|set)|option [`'\x22](?P<isreq>--?[\w-]+)['`\x22] is required|missing required args? for command [`'\x22](?P<cmd>[^`'\x22]+)[`'\x22]|not enough arguments \(missing: [`'\x22](?P<cleo>[\w-]+)[`'\x22]\)"
 );
 re!(
     FAILURE_SAID,
@@ -264,11 +264,19 @@ re!(
     LAUNCHED_MISSING,
     r"^(?:[\w.-]+: )?(?P<program>[\w.+-]+): No such file or directory$"
 );
+re!(
+    CLI_OPTION_REQUIRED,
+    r#"(?i)\boption [`'"]--?[\w-]+['`"] is required\b"#
+);
+re!(
+    RUN_COMMAND_FAILED,
+    r"failed to run command [‘'`\x22](?P<program>[^’'`\x22]+)[’'`\x22]: No such file or directory"
+);
 re!(SPAWN_EAGAIN, r"\bspawn \S+ EAGAIN\b");
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
     DATA_VERDICT,
-    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b|\brequires property\b|\bdoes not contain (?:the )?(?:fields?|keys?|properties)\b|\bfailed on the '\w+' tag\b"
+    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b|\brequires property\b|\bdoes not contain (?:the )?(?:fields?|keys?|properties)\b|\bfailed on the '\w+' tag\b|\bdoes not match (?:the )?pattern\b"
 );
 re!(
     ENV_SCHEMA_FAILED,
@@ -746,12 +754,19 @@ fn name_by_structure(
         || FORMAT_FAILURE.is_match(message)
         || data_verdict)
         && !texts.iter().any(|x| errno::find(x).is_some());
+    // A Go panic is the program's own (`uuid.MustParse` on a value), not
+    // a file that does not parse.
+    let panicked = message.starts_with("panic:") || t.error.kind.as_deref() == Some("panic");
     if format_failure
         && !own_code
+        && !panicked
         && let Some(file) = loaded_config(t).or_else(|| {
             let code = format!("{}\n{all}", t.stack.join("\n"));
             crate::env_hints::data_file(ctx, &code)
-                .or_else(|| crate::env_hints::file_meant(ctx, &code))
+                .or_else(|| {
+                    crate::env_hints::file_meant(ctx, &code)
+                        .filter(|(_, path)| crate::env_hints::data_or_key(path))
+                })
                 .filter(|(_, path)| !crate::env_hints::dated(path))
                 .map(|(name, path)| format!("{path} ({name})"))
         })
@@ -1035,6 +1050,23 @@ fn name_by_structure(
     // An error raised inside a configuration library (node's `config`,
     // nconf, convict, envalid, OmegaConf, Hydra, dynaconf, decouple): the
     // configuration is wrong, whatever its words.
+    // A setting a configuration library cannot find, after it said it
+    // could not find the env file it was to read it from: the env file.
+    if let Some(lib) = t.library.as_deref()
+        && config_library(lib)
+        // The first it reports is the one it was given; later ones are its
+        // search of the parent directories.
+        && let Some(file) = t.before.iter().rev().find_map(|l| unfound_env_file(l))
+    {
+        return named(
+            "env-file-missing",
+            format!(
+                "the env file {} is missing, so {lib} finds no settings: {}",
+                ctx.absolute(&file),
+                t.quote()
+            ),
+        );
+    }
     if let Some(lib) = t.library.as_deref()
         && config_library(lib)
         && !kinds
@@ -1150,12 +1182,17 @@ fn name_by_structure(
         || message.contains("for required option")
         || message.contains("must be specified")
         || message.to_ascii_lowercase().contains("missing required")
-        || message.to_ascii_lowercase().contains("required flag");
+        || message.to_ascii_lowercase().contains("required flag")
+        || message
+            .to_ascii_lowercase()
+            .contains("not enough arguments")
+        || CLI_OPTION_REQUIRED.is_match(message);
     if (usage || parser_refused || parser_said || ctx.exit.as_deref() == Some("code 2"))
         && let Some(c) = CLI_REQUIRED.captures(message)
     {
         let arg = [
             "args", "arg", "opt", "req", "flag", "listed", "oreq", "quoted", "rflag", "must",
+            "was", "isreq", "cmd", "cleo",
         ]
         .iter()
         .find_map(|g| c.name(g))
@@ -1774,6 +1811,43 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
                     ),
                 );
             }
+            // A Unix socket the environment points at is not there
+            // (`/run/clamav/clamd.ctl`): its server is not running.
+            if all.to_ascii_lowercase().contains("socket")
+                || t.stack.iter().any(|l| l.contains("Socket"))
+                || t.library
+                    .as_deref()
+                    .is_some_and(|l| l.to_ascii_lowercase().contains("socket"))
+            {
+                let sockets: Vec<(&str, &str)> = crate::env_hints::paths(ctx)
+                    .into_iter()
+                    .filter(|(n, p)| {
+                        n.contains("SOCK")
+                            || [".sock", ".ctl", ".socket"].iter().any(|x| p.ends_with(x))
+                    })
+                    .collect();
+                if let [(name, path)] = sockets.as_slice() {
+                    return named(
+                        "dependency-unavailable",
+                        format!(
+                            "the socket {path} ({name}) does not exist: its server is not running ({})",
+                            t.quote()
+                        ),
+                    );
+                }
+            }
+            // `timeout: failed to run command ‘azcopy’: No such file or
+            // directory` (timeout, nohup, env, chpst): the program it ran.
+            if let Some(c) = RUN_COMMAND_FAILED.captures(all) {
+                return named(
+                    "command-not-found",
+                    format!(
+                        "the program `{}` it runs is not installed (not found in PATH): {}",
+                        &c["program"],
+                        t.quote()
+                    ),
+                );
+            }
             // A program it runs is not installed: Node's `spawn ffmpeg
             // ENOENT`, Python's `FileNotFoundError` out of `subprocess`'s
             // `_execute_child`.
@@ -2045,7 +2119,9 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             format!("a required setting is missing or invalid: {what}"),
         );
     }
-    if config_type(first) {
+    // Guice's `ConfigurationException: No implementation for X was bound`
+    // is the program's wiring, not its configuration.
+    if config_type(first) && !m.contains("was bound") && !m.contains("Guice configuration") {
         return named(
             "missing-config",
             format!("the configuration is invalid: {}", t.quote()),
@@ -2392,8 +2468,19 @@ pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
         }
         _ => String::new(),
     };
+    // A message that only announces a list (`Guice configuration errors:`):
+    // the list's first line says what.
+    let listed = if t.error.message.trim_end().ends_with(':') {
+        t.detail
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.len() > 3 && !l.starts_with("at "))
+            .map_or_else(String::new, |l| format!(" {l}"))
+    } else {
+        String::new()
+    };
     format!(
-        "{exits} on a {} error no known cause explains: {}{from}{errno}{at}",
+        "{exits} on a {} error no known cause explains: {}{listed}{from}{errno}{at}",
         t.runtime.name(),
         t.quote()
     )
@@ -2892,5 +2979,29 @@ Cannot read properties of undefined (reading 'code')
         let n = classify(&t, &Context::default()).unwrap();
         assert_eq!(n.id, "missing-config");
         assert!(n.summary.contains("--to"), "{}", n.summary);
+    }
+
+    #[test]
+    fn a_go_panic_on_a_value_is_no_data_file_and_a_missing_socket_is_its_server() {
+        let lines = [
+            "panic: uuid: Parse(RF-2026-12-03-0019): invalid UUID length: 18",
+            "",
+            "goroutine 1 [running]:",
+        ];
+        let t = terminal::last_words(&lines).unwrap();
+        let ctx = env(&[("REFUND_BATCH", "/srv/refunds/batch-0412.json")]);
+        assert!(
+            classify(&t, &ctx).is_none_or(|n| n.id != "missing-config"),
+            "a panic is the program's"
+        );
+        let n = id(
+            "Exception in thread \"main\" java.io.IOException: No such file or directory
+\tat jnr.unixsocket.UnixSocketChannel.doConnect(UnixSocketChannel.java:127)
+\tat UploadScan.main(UploadScan.java:12)",
+            &env(&[("CLAMD_SOCKET", "/run/clamav/clamd.ctl")]),
+        )
+        .unwrap();
+        assert_eq!(n.id, "dependency-unavailable");
+        assert!(n.summary.contains("/run/clamav/clamd.ctl"), "{}", n.summary);
     }
 }

@@ -128,6 +128,14 @@ const DATA_EXTENSIONS: &[&str] = &[
     "cert",
 ];
 
+/// Whether `path` is a data or configuration file, a key or a certificate,
+/// by its extension.
+pub(crate) fn data_or_key(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| DATA_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
 /// Whether `path`'s name carries a date (`orders-2026-12-02.json`): a
 /// batch of input the program processes, not a file it is configured by.
 pub(crate) fn dated(path: &str) -> bool {

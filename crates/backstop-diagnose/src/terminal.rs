@@ -678,7 +678,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
 
 re!(
     ERRORISH,
-    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided"
+    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided|\bis required\b"
 );
 re!(
     PHP_MESSAGE_END,
