@@ -200,7 +200,7 @@ re!(
 );
 re!(
     CONFIG_SAID,
-    r"(?i)\b(?:config(?:uration)?|settings?|env(?:ironment)?(?: variables?)?)\b[^.]{0,40}?\b(?:error|invalid|validation|missing|must|required)\b|\b(?:invalid|bad|broken|incomplete) (?:config(?:uration)?|settings)\b"
+    r"(?i)\b(?:config(?:uration)?|settings?|env(?:ironment)?(?: variables?)?)\b[^.]{0,40}?\b(?:error|invalid|validation|missing|must|required)\b|\b(?:invalid|bad|broken|incomplete)(?: \w+)? (?:config(?:uration)?|settings)\b"
 );
 re!(
     CHDIR,
@@ -272,6 +272,7 @@ re!(
     RUN_COMMAND_FAILED,
     r"failed to run command [‘'`\x22](?P<program>[^’'`\x22]+)[’'`\x22]: No such file or directory"
 );
+re!(ISSUE_MESSAGE, r#"^"?message"?:\s*["'](?P<said>[^"']+)["']"#);
 re!(SPAWN_EAGAIN, r"\bspawn \S+ EAGAIN\b");
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
@@ -2139,6 +2140,19 @@ fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) -> Option<Nam
             format!("a setting is invalid or missing: {name}"),
         );
     }
+    // `invalid partner configuration:` over a validator's list of issues
+    // (z-schema's `"message": "Missing required property: feedUrl"`).
+    if CONFIG_SAID.is_match(m)
+        && let Some(issue) = t
+            .detail
+            .iter()
+            .find_map(|l| ISSUE_MESSAGE.captures(l).map(|c| c["said"].to_string()))
+    {
+        return named(
+            "missing-config",
+            format!("the configuration is invalid: {issue} ({})", t.quote()),
+        );
+    }
     // `Required configuration option 'client' is missing`, `smtp.port: must be …`.
     if let Some(c) = CONFIG_KEY_INVALID.captures(m).or_else(|| {
         // `smtp.port: must be …`, not `redis.exceptions.ResponseError: …`
@@ -2477,7 +2491,12 @@ pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
             .find(|l| l.len() > 3 && !l.starts_with("at "))
             .map_or_else(String::new, |l| format!(" {l}"))
     } else {
-        String::new()
+        // The error said on the line below (nunjucks: `Error: Unable to
+        // call `formatMoney``).
+        t.detail
+            .iter()
+            .find(|l| l.starts_with("Error: ") || l.contains("Error: "))
+            .map_or_else(String::new, |l| format!(": {l}"))
     };
     format!(
         "{exits} on a {} error no known cause explains: {}{listed}{from}{errno}{at}",

@@ -138,7 +138,9 @@ pub const RULES: &[Rule] = &[
             r"command not found: (?P<program>\S+)",
             r"^(?:\S+: )?(?:(?:line )?\d+: )?(?P<program>[\w./-]+): (command )?not found",
             r"exec: \x22(?P<program>[^\x22]+)\x22: executable file not found",
-            r"(?P<program>/\S+): No such file or directory$",
+            // `bash: /opt/app/bin/run: No such file or directory`, not
+            // `cannot create /var/spool/x: No such file or directory`.
+            r"^(?:[\w.-]+: )?(?:line \d+: )?(?P<program>/\S+): No such file or directory$",
             r"env: '?(?P<program>[^':]+)'?: No such file or directory",
             r"can't open file '(?P<program>[^']+)': \[Errno 2\]",
         ],

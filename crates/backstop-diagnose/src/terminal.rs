@@ -303,6 +303,17 @@ re!(
 /// Fills in where `t` (whose block begins at `start`) was raised, and what
 /// was printed before it.
 fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
+    if t.runtime == Runtime::Java
+        && t.detail.is_empty()
+        && t.error.message.trim_end().ends_with(':')
+    {
+        // `Guice configuration errors:`, a blank line, `1) No implementation …`.
+        t.detail = following(lines, t.index + 1, 6)
+            .into_iter()
+            .take_while(|l| !l.starts_with("at "))
+            .take(2)
+            .collect();
+    }
     if t.place.is_none() && t.runtime == Runtime::Java {
         // The first frame of the application's own code.
         t.place = lines[t.index + 1..]
@@ -738,14 +749,53 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
     // A line that opens a block (`… variables: {`, `errors:`) speaks for
     // the block: its lines are its detail, not errors of their own.
     let opener = |i: usize| -> Option<usize> {
-        (i.saturating_sub(12)..i)
+        let near = (i.saturating_sub(12)..i)
             .rev()
             .find(|&j| opens_block(lines[j]) && !lines[j].starts_with([' ', '\t']))
-            .filter(|&j| lines[j + 1..=i].iter().all(|l| in_block(l)))
+            .filter(|&j| lines[j + 1..=i].iter().all(|l| in_block(l)));
+        // Further up (a validator's JSON list of issues), only a sentence
+        // announcing the list: `invalid partner configuration:`.
+        near.or_else(|| {
+            (i.saturating_sub(40)..i.saturating_sub(12))
+                .rev()
+                .find(|&j| {
+                    lines[j].trim_end().ends_with(':')
+                        && !lines[j].starts_with([' ', '\t'])
+                        && lines[j].chars().any(char::is_alphabetic)
+                })
+                .filter(|&j| {
+                    lines[j + 1..=i]
+                        .iter()
+                        .all(|l| in_block(l) || l.trim_start().starts_with(['[', '{']))
+                })
+        })
     };
-    let candidates = tail
+    // Of errno lines, one whose path the later ones extend is their cause
+    // (`cannot create /spool/2026: Permission denied`, then `…/2026/12: No
+    // such file or directory`): it goes first.
+    let mut with_errno: Vec<&(usize, &str)> = tail
         .iter()
         .filter(|(_, l)| crate::errno::find(l).is_some())
+        .collect();
+    let path_of = |l: &str| {
+        l.split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(|w| w.trim_end_matches([':', ',', '.']).to_string())
+    };
+    if let Some(root) = with_errno.iter().rposition(|(_, l)| {
+        path_of(l).is_some_and(|p| {
+            tail.iter().any(|(_, o)| {
+                crate::errno::find(o).is_some()
+                    && path_of(o)
+                        .is_some_and(|q| q.len() > p.len() && q.starts_with(&format!("{p}/")))
+            })
+        })
+    }) {
+        let first = with_errno.remove(root);
+        with_errno.insert(0, first);
+    }
+    let candidates = with_errno
+        .into_iter()
         .chain(
             tail.iter()
                 .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
@@ -785,10 +835,19 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 },
             },
             chain: Vec::new(),
-            detail: if opens_block(line) {
+            detail: if !opens_block(line) {
+                // `Template render error: (…) [Line 6, Column 24]`, then
+                // `  Error: Unable to call `formatMoney`…` indented below.
                 lines[index + 1..]
                     .iter()
-                    .take_while(|l| in_block(l))
+                    .take_while(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty())
+                    .map(|l| l.trim().to_string())
+                    .take(3)
+                    .collect()
+            } else if opens_block(line) {
+                lines[index + 1..]
+                    .iter()
+                    .take_while(|l| in_block(l) || l.starts_with(['[', '{']))
                     .map(|l| l.trim().to_string())
                     .filter(|l| !l.is_empty())
                     .take(12)
@@ -957,6 +1016,16 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
             }
             detail.push(l.trim().to_string());
             i += 1;
+        }
+        // xmlschema: `failed decoding 'every 10' with …:`, then paragraphs
+        // ending in `Path: /partners/partner[2]/pollMinutes`.
+        if raised.message.trim_end().ends_with(':')
+            && let Some(path) = lines[i..lines.len().min(i + 40)]
+                .iter()
+                .take_while(|l| !PY_TRACEBACK.is_match(l))
+                .find(|l| l.starts_with("Path: "))
+        {
+            detail.insert(0, path.trim().to_string());
         }
         // `X: error raised while processing, details below.`, the details,
         // then `X: what went wrong` (glom): the last says it.
