@@ -20,11 +20,11 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`: v16's
-/// first measurement (86/102, 84.3%; 88/102 on the cause alone). v15's
-/// floor was 0.82; v15's and earlier files are development data now, where
+/// it when the figure rises). It belongs to the set in `holdout/`: v17's
+/// first measurement (100/108, 92.6%; 102/108 on the cause alone). v16's
+/// floor was 0.84; v16's and earlier files are development data now, where
 /// every one must be right.
-const HOLDOUT_FLOOR: f64 = 0.84;
+const HOLDOUT_FLOOR: f64 = 0.92;
 
 /// One captured output and what it must be named.
 struct Sample {
