@@ -623,13 +623,7 @@ fn name_by_structure(
                     .map(|w| w.trim_matches(['\'', '"', '`', '.', ':']).to_string())
             })
             .unwrap_or_default();
-        return named(
-            "command-not-found",
-            format!(
-                "the program `{program}` it runs is not installed (not found in PATH): {}",
-                t.quote()
-            ),
-        );
+        return program_not_installed(&program, t);
     }
     if let Some(c) = NO_SCRIPT.captures(&all) {
         return named(
@@ -1176,17 +1170,19 @@ fn name_by_structure(
             )
     });
     // The parsers' own sentences say it with no usage text needed.
-    let parser_said = message.contains("the following arguments are required")
-        || message.contains("required flag(s) ")
-        || message.contains("option requires")
-        || message.contains("following option")
-        || message.contains("for required option")
-        || message.contains("must be specified")
-        || message.to_ascii_lowercase().contains("missing required")
-        || message.to_ascii_lowercase().contains("required flag")
-        || message
-            .to_ascii_lowercase()
-            .contains("not enough arguments")
+    let lower = message.to_ascii_lowercase();
+    let parser_said = [
+        "the following arguments are required",
+        "required flag",
+        "option requires",
+        "following option",
+        "for required option",
+        "must be specified",
+        "missing required",
+        "not enough arguments",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
         || CLI_OPTION_REQUIRED.is_match(message);
     if (usage || parser_refused || parser_said || ctx.exit.as_deref() == Some("code 2"))
         && let Some(c) = CLI_REQUIRED.captures(message)
@@ -1422,6 +1418,18 @@ fn env_schema_listed(t: &TerminalError) -> String {
     } else {
         format!(": {}", vars.join(", "))
     }
+}
+
+/// `command-not-found` for a program the service runs (`ffmpeg`, not its
+/// own command) that is not installed.
+fn program_not_installed(program: &str, t: &TerminalError) -> Option<Named> {
+    named(
+        "command-not-found",
+        format!(
+            "the program `{program}` it runs is not installed (not found in PATH): {}",
+            t.quote()
+        ),
+    )
 }
 
 /// Whether `path` names an env file (`.env`, `.env.production`,
@@ -1803,14 +1811,7 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             if ctx.exit.as_deref() == Some("code 127")
                 && let Some(c) = LAUNCHED_MISSING.captures(&t.error.message)
             {
-                return named(
-                    "command-not-found",
-                    format!(
-                        "the program `{}` it runs is not installed (not found in PATH): {}",
-                        &c["program"],
-                        t.quote()
-                    ),
-                );
+                return program_not_installed(&c["program"], t);
             }
             // A Unix socket the environment points at is not there
             // (`/run/clamav/clamd.ctl`): its server is not running.
@@ -1840,14 +1841,7 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
             // `timeout: failed to run command ‘azcopy’: No such file or
             // directory` (timeout, nohup, env, chpst): the program it ran.
             if let Some(c) = RUN_COMMAND_FAILED.captures(all) {
-                return named(
-                    "command-not-found",
-                    format!(
-                        "the program `{}` it runs is not installed (not found in PATH): {}",
-                        &c["program"],
-                        t.quote()
-                    ),
-                );
+                return program_not_installed(&c["program"], t);
             }
             // A program it runs is not installed: Node's `spawn ffmpeg
             // ENOENT`, Python's `FileNotFoundError` out of `subprocess`'s
@@ -1864,13 +1858,7 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
                         .map(|c| c["name"].to_string())
                 });
             if let Some(program) = spawned {
-                return named(
-                    "command-not-found",
-                    format!(
-                        "the program `{program}` it runs is not installed (not found in PATH): {}",
-                        t.quote()
-                    ),
-                );
+                return program_not_installed(&program, t);
             }
             let path = OPENED
                 .captures(all)
