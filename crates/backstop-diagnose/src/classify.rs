@@ -2496,7 +2496,18 @@ pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env_hints::tests::ctx as env;
     use crate::terminal;
+
+    /// `text` named `cause`, its summary naming each of `specifics`.
+    fn named_as(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
+        let n = id(text, ctx).unwrap_or_else(|| panic!("no cause named for {text}"));
+        assert_eq!(n.id, cause, "{}", n.summary);
+        for s in specifics {
+            assert!(n.summary.contains(s), "{s:?} not in {:?}", n.summary);
+        }
+        n
+    }
 
     fn id(text: &str, ctx: &Context) -> Option<Named> {
         let lines: Vec<&str> = text.lines().collect();
@@ -2628,19 +2639,9 @@ ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
         );
     }
 
-    fn env(pairs: &[(&str, &str)]) -> Context {
-        Context {
-            env: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect(),
-            ..Context::default()
-        }
-    }
-
     #[test]
     fn a_program_it_spawns_that_is_not_installed_is_command_not_found() {
-        let node = id(
+        named_as(
             "Error: spawn ffmpeg ENOENT
     at ChildProcess._handle.onexit (node:internal/child_process:286:19)
   errno: -2,
@@ -2649,11 +2650,10 @@ ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
   path: 'ffmpeg',
   spawnargs: [ '-i', '/tmp/in.mov' ]",
             &Context::default(),
-        )
-        .unwrap();
-        assert_eq!(node.id, "command-not-found");
-        assert!(node.summary.contains("`ffmpeg`"), "{}", node.summary);
-        let python = id(
+            "command-not-found",
+            &["`ffmpeg`"],
+        );
+        named_as(
             "Traceback (most recent call last):
   File \"/app/thumbs.py\", line 4, in <module>
     subprocess.run([\"convert\", \"a.png\", \"b.png\"])
@@ -2661,40 +2661,29 @@ ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
     raise child_exception_type(errno_num, err_msg, err_filename)
 FileNotFoundError: [Errno 2] No such file or directory: 'convert'",
             &Context::default(),
-        )
-        .unwrap();
-        assert_eq!(python.id, "command-not-found");
-        assert!(python.summary.contains("`convert`"), "{}", python.summary);
+            "command-not-found",
+            &["`convert`"],
+        );
     }
 
     #[test]
     fn a_schema_or_parser_verdict_names_the_data_file_it_read() {
         // A library's namespaced ParseError is about data, not the code.
-        let oj = id(
+        named_as(
             "recs.rb:3:in `load': expected hash key, not a hash close at line 7, column 4 [parse.c:678] (Oj::ParseError)
 \tfrom recs.rb:3:in `<main>'",
             &env(&[("RECS_WEIGHTS", "/srv/recs/weights.json")]),
-        )
-        .unwrap();
-        assert_eq!(oj.id, "missing-config");
-        assert!(
-            oj.summary.contains("/srv/recs/weights.json"),
-            "{}",
-            oj.summary
+            "missing-config",
+            &["/srv/recs/weights.json"],
         );
-        let schema = id(
+        named_as(
             "Traceback (most recent call last):
   File \"/app/hub.py\", line 8, in <module>
     cfg = schema(json.load(f))
 voluptuous.error.MultipleInvalid: required key not provided @ data['channels'][1]['webhook_url']",
             &env(&[("NOTIFY_CHANNELS", "/srv/notify/channels.json")]),
-        )
-        .unwrap();
-        assert_eq!(schema.id, "missing-config");
-        assert!(
-            schema.summary.contains("/srv/notify/channels.json"),
-            "{}",
-            schema.summary
+            "missing-config",
+            &["/srv/notify/channels.json"],
         );
         let key = id(
             "Traceback (most recent call last):
@@ -2726,20 +2715,14 @@ ValueError: Could not deserialize key data.",
             .to_vec(),
             ..Context::default()
         };
-        let n = id(
+        named_as(
             "Exception in thread \"main\" com.typesafe.config.ConfigException$Missing: No configuration setting found for key 'gateway.url'
 \tat com.typesafe.config.impl.SimpleConfig.findKeyOrNull(SimpleConfig.java:152)
 \tat Pay.main(Pay.java:5)",
             &ctx,
-        )
-        .unwrap();
-        assert_eq!(n.id, "missing-config");
-        assert!(
-            n.summary.contains("/srv/pay/application.conf"),
-            "{}",
-            n.summary
+            "missing-config",
+            &["/srv/pay/application.conf", "gateway.url"],
         );
-        assert!(n.summary.contains("gateway.url"), "{}", n.summary);
     }
 
     #[test]
@@ -2748,31 +2731,25 @@ ValueError: Could not deserialize key data.",
             dir: Some("/srv/mailer".into()),
             ..Context::default()
         };
-        let n = id(
+        named_as(
             "Error: Failed to find .env file at path: .env.production
     at getEnvFile (file:///srv/mailer/node_modules/env-cmd/dist/get-env-vars.js:42:19)",
             &ctx,
-        )
-        .unwrap();
-        assert_eq!(n.id, "env-file-missing");
-        assert!(
-            n.summary.contains("/srv/mailer/.env.production"),
-            "{}",
-            n.summary
+            "env-file-missing",
+            &["/srv/mailer/.env.production"],
         );
     }
 
     #[test]
     fn a_command_line_parser_refusal_is_a_missing_argument() {
-        let n = id(
+        named_as(
             "Exception in thread \"main\" org.apache.commons.cli.MissingOptionException: Missing required option: warehouse
 \tat org.apache.commons.cli.DefaultParser.checkRequiredOptions(DefaultParser.java:243)
 \tat StockImport.main(StockImport.java:9)",
             &Context::default(),
-        )
-        .unwrap();
-        assert_eq!(n.id, "missing-config");
-        assert!(n.summary.contains("warehouse"), "{}", n.summary);
+            "missing-config",
+            &["warehouse"],
+        );
     }
 
     #[test]
@@ -2810,7 +2787,7 @@ ValueError: Could not deserialize key data.",
 
     #[test]
     fn a_none_read_from_an_unset_variable_in_the_failing_code_is_that_setting() {
-        let n = id(
+        named_as(
             "Traceback (most recent call last):
   File \"/app/sign.py\", line 6, in <module>
     token = jwt.encode(claims, os.environ.get(\"SIGNING_KEY\"), algorithm=\"HS256\")
@@ -2818,10 +2795,9 @@ ValueError: Could not deserialize key data.",
     key = alg_obj.prepare_key(key)
 TypeError: Expected a string value",
             &env(&[("APP_ENV", "production")]),
-        )
-        .unwrap();
-        assert_eq!(n.id, "missing-config");
-        assert!(n.summary.contains("SIGNING_KEY"), "{}", n.summary);
+            "missing-config",
+            &["SIGNING_KEY"],
+        );
         // Set: the variable is not the explanation.
         let set = id(
             "Traceback (most recent call last):
@@ -2838,7 +2814,7 @@ TypeError: Expected a string value",
 
     #[test]
     fn a_sub_exception_of_a_group_is_the_failure() {
-        let n = id(
+        named_as(
             "  + Exception Group Traceback (most recent call last):
   |   File \"/app/gw.py\", line 18, in main
   |     settings = ts.load(Settings, appname=\"notify\")
@@ -2847,10 +2823,9 @@ TypeError: Expected a string value",
     | typed_settings.exceptions.InvalidValueError: No value set for required option 'push_api_url'
     +------------------------------------",
             &Context::default(),
-        )
-        .unwrap();
-        assert_eq!(n.id, "missing-config");
-        assert!(n.summary.contains("push_api_url"), "{}", n.summary);
+            "missing-config",
+            &["push_api_url"],
+        );
     }
 
     #[test]
@@ -2889,17 +2864,16 @@ Error: Invalid environment variables
 
     #[test]
     fn a_library_s_command_not_found_type_is_a_missing_program() {
-        let n = id(
+        named_as(
             "Traceback (most recent call last):
   File \"/app/labels.py\", line 9, in <module>
     pdf = sh.wkhtmltopdf(\"in.html\", \"out.pdf\")
   File \"/venv/lib/python3.11/site-packages/sh/__init__.py\", line 1305, in __getattr__
 sh.CommandNotFound: wkhtmltopdf",
             &Context::default(),
-        )
-        .unwrap();
-        assert_eq!(n.id, "command-not-found");
-        assert!(n.summary.contains("`wkhtmltopdf`"), "{}", n.summary);
+            "command-not-found",
+            &["`wkhtmltopdf`"],
+        );
     }
 
     #[test]
@@ -3001,14 +2975,13 @@ Cannot read properties of undefined (reading 'code')
             classify(&t, &ctx).is_none_or(|n| n.id != "missing-config"),
             "a panic is the program's"
         );
-        let n = id(
+        named_as(
             "Exception in thread \"main\" java.io.IOException: No such file or directory
 \tat jnr.unixsocket.UnixSocketChannel.doConnect(UnixSocketChannel.java:127)
 \tat UploadScan.main(UploadScan.java:12)",
             &env(&[("CLAMD_SOCKET", "/run/clamav/clamd.ctl")]),
-        )
-        .unwrap();
-        assert_eq!(n.id, "dependency-unavailable");
-        assert!(n.summary.contains("/run/clamav/clamd.ctl"), "{}", n.summary);
+            "dependency-unavailable",
+            &["/run/clamav/clamd.ctl"],
+        );
     }
 }

@@ -326,10 +326,11 @@ pub(crate) fn written_dir(ctx: &Context, texts: &[&str]) -> Option<(String, Stri
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ctx(env: &[(&str, &str)]) -> Context {
+    /// A context with this environment and nothing else.
+    pub(crate) fn ctx(env: &[(&str, &str)]) -> Context {
         Context {
             env: env
                 .iter()
