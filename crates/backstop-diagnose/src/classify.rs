@@ -260,6 +260,13 @@ re!(
     INVALID_SAID,
     r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b"
 );
+// A value that does not convert or is not among those allowed (Go's
+// `strconv.Atoi: parsing "1k"`, Ruby's `invalid value for Integer()`, Java's
+// `For input string: "x"`, `must be one of`).
+re!(
+    VALUE_REJECTED,
+    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
+);
 re!(
     LAUNCHED_MISSING,
     r"^(?:[\w.-]+: )?(?P<program>[\w.+-]+): No such file or directory$"
@@ -277,7 +284,7 @@ re!(SPAWN_EAGAIN, r"\bspawn \S+ EAGAIN\b");
 re!(SPAWN_ENOENT, r"\bspawn (?P<program>[\w./-]+) ENOENT\b");
 re!(
     DATA_VERDICT,
-    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:key|field|property) (?:not provided|missing|is missing)|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b|\brequires property\b|\bdoes not contain (?:the )?(?:fields?|keys?|properties)\b|\bfailed on the '\w+' tag\b|\bdoes not match (?:the )?pattern\b"
+    r"(?i)^\(\d+, ?\d+\):|\bat line \d+,? col(?:umn)? \d+|\bdeserializ|\brequired (?:keys?|fields?|propert(?:y|ies)|settings?|options?|parameters?)\b.{0,80}?\b(?:missing|not (?:provided|set|found|defined|present)|absent)\b|\bmissing required (?:keys?|fields?|propert(?:y|ies)|settings?|options?)\b|\bfield is required\b|\bis a required (?:field|property|key|setting)\b|\b(?:invalid_type|invalid_enum_value|invalid_literal|too_small|too_big|unrecognized_keys)\b|\bexpected (?:a |an )?\w+,? but (?:got|received|found)\b|^at path:? |\bat \d+:\d+: |\bat column \d+|<string>:\d+|\bexpected\b.{0,40}\bgot\b|\brequires property\b|\bdoes not contain (?:the )?(?:fields?|keys?|properties)\b|\bfailed on the '\w+' tag\b|\bdoes not match (?:the )?pattern\b"
 );
 re!(
     ENV_SCHEMA_FAILED,
@@ -743,12 +750,12 @@ fn name_by_structure(
         .iter()
         .any(|k| has_word(k, &["Struct", "Schema", "Invalid", "Deserialize"]))
         || DATA_VERDICT.is_match(message);
-    let format_failure = (parse_error
+    let parsed_badly = parse_error
         || kinds.iter().any(|k| parse_type(k))
         || PARSE_SAID.is_match(message)
-        || FORMAT_FAILURE.is_match(message)
-        || data_verdict)
-        && !texts.iter().any(|x| errno::find(x).is_some());
+        || FORMAT_FAILURE.is_match(message);
+    let format_failure =
+        (parsed_badly || data_verdict) && !texts.iter().any(|x| errno::find(x).is_some());
     // A Go panic is the program's own (`uuid.MustParse` on a value), not
     // a file that does not parse.
     let panicked = message.starts_with("panic:") || t.error.kind.as_deref() == Some("panic");
@@ -771,9 +778,16 @@ fn name_by_structure(
         } else {
             "the configuration file"
         };
+        // A schema's verdict on data that parsed: not valid, rather than
+        // does not parse.
+        let verdict = if data_verdict && !parsed_badly {
+            "is not valid"
+        } else {
+            "does not parse"
+        };
         return named(
             "missing-config",
-            format!("{what} {file} does not parse: {}", t.quote()),
+            format!("{what} {file} {verdict}: {}", t.quote()),
         );
     }
     if let Some(c) = CYCLE.captures(&all) {
@@ -983,6 +997,18 @@ fn name_by_structure(
             .then(|| crate::env_hints::variable_called(ctx, &words))
             .flatten()
     }) {
+        return named(
+            "missing-config",
+            format!("the setting {var} is invalid: {}", t.quote()),
+        );
+    }
+    // A value of its environment the program rejects (`invalid
+    // QUOTA_LIMIT: strconv.Atoi: parsing "1k": invalid syntax`): that
+    // setting is wrong, not the program.
+    if (VALUE_REJECTED.is_match(message) || INVALID_SAID.is_match(message))
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && let Some(var) = crate::env_hints::variable_rejected(ctx, message)
+    {
         return named(
             "missing-config",
             format!("the setting {var} is invalid: {}", t.quote()),
@@ -1352,7 +1378,7 @@ fn name_by_structure(
         // The error may not say which file; the line before often does.
         let path = path_in(&all).or_else(|| data_path_in(&t.before.join("\n")));
         return match path {
-            Some(path) => missing_file(&path),
+            Some(path) => missing_file(&path, ctx),
             None => named(
                 "missing-config",
                 "a file it needs is missing (the error does not say which)".to_string(),
@@ -1865,14 +1891,18 @@ fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Nam
                 .map(|c| c["path"].to_string())
                 .or_else(|| path_in(all));
             if let Some(path) = path {
-                return missing_file(&path);
+                return missing_file(&path, ctx);
             }
             // The error does not say which file: the one a variable of its
             // environment points at, if one does.
             let code = format!("{}\n{all}", t.stack.join("\n"));
             let (name, path) = crate::env_hints::file_meant(ctx, &code)?;
-            missing_file(&path).map(|n| Named {
-                summary: format!("{} ({name})", n.summary),
+            missing_file(&path, ctx).map(|n| Named {
+                summary: if n.summary.contains(&format!("({name})")) {
+                    n.summary
+                } else {
+                    format!("{} ({name})", n.summary)
+                },
                 ..n
             })
         }
@@ -1912,7 +1942,7 @@ fn shell(t: &TerminalError, ctx: &Context) -> Option<Named> {
     }
     if let Some(file) = m.strip_suffix(": No such file or directory")
         && exit != "code 127"
-        && let Some(n) = missing_file(file)
+        && let Some(n) = missing_file(file, ctx)
         && n.id == "env-file-missing"
     {
         return Some(n);
@@ -2211,8 +2241,9 @@ fn setting_name(m: &str) -> Option<String> {
         .map(|n| (*n).to_string())
 }
 
-/// A file that is not there: an env file, or any other it needs.
-fn missing_file(path: &str) -> Option<Named> {
+/// A file that is not there: an env file, or any other it needs, with the
+/// variable (or flag) of the service that points at it.
+fn missing_file(path: &str, ctx: &Context) -> Option<Named> {
     if let Some(c) = DEPENDENCIES_DIR.captures(path) {
         return named(
             "missing-module",
@@ -2228,10 +2259,16 @@ fn missing_file(path: &str) -> Option<Named> {
             format!("the env file {path} is missing"),
         );
     }
-    named(
-        "missing-config",
-        format!("a file it needs is missing: {path}"),
-    )
+    let by = crate::env_hints::paths(ctx)
+        .into_iter()
+        .find(|(_, v)| *v == path || ctx.absolute(v) == path)
+        .map_or_else(String::new, |(name, _)| format!(" ({name})"));
+    let what = if crate::env_hints::key_material(path) {
+        "the key or certificate it needs is missing"
+    } else {
+        "a file it needs is missing"
+    };
+    named("missing-config", format!("{what}: {path}{by}"))
 }
 
 /// A path `text` names that is not the program's own source file (a
@@ -2982,6 +3019,91 @@ Cannot read properties of undefined (reading 'code')
             &env(&[("CLAMD_SOCKET", "/run/clamav/clamd.ctl")]),
             "dependency-unavailable",
             &["/run/clamav/clamd.ctl"],
+        );
+    }
+
+    #[test]
+    fn a_value_of_its_environment_that_does_not_convert_is_that_setting() {
+        // Named by the variable's name in the message (a Go program's last
+        // log line: no error of a known shape) …
+        let lines = [
+            "2026/12/03 20:19:16 quota-svc: invalid QUOTA_LIMIT: strconv.Atoi: parsing \"1k\": invalid syntax",
+        ];
+        let quota = env(&[("QUOTA_LIMIT", "1k"), ("QUOTA_WINDOW", "1m")]);
+        let n = terminal::last_words_all(&lines)
+            .iter()
+            .find_map(|t| classify(t, &quota))
+            .expect("named");
+        assert_eq!(n.id, "missing-config");
+        assert!(
+            n.summary.contains("QUOTA_LIMIT is invalid"),
+            "{}",
+            n.summary
+        );
+        // … or by the value it quotes, which one variable holds.
+        let workers = env(&[("MAIL_WORKERS", "eight"), ("MAIL_FROM", "ops@example.org")]);
+        named_as(
+            "mail_worker.rb:3:in `Integer': invalid value for Integer(): \"eight\" (ArgumentError)
+\tfrom mail_worker.rb:3:in `<main>'",
+            &workers,
+            "missing-config",
+            &["MAIL_WORKERS is invalid"],
+        );
+        // A value no variable holds is the program's own.
+        let n = id(
+            "mail_worker.rb:3:in `Integer': invalid value for Integer(): \"nine\" (ArgumentError)
+\tfrom mail_worker.rb:3:in `<main>'",
+            &workers,
+        );
+        assert!(n.as_ref().is_none_or(|n| n.id != "missing-config"), "{n:?}");
+    }
+
+    #[test]
+    fn a_schema_verdict_on_a_file_that_parsed_says_it_is_not_valid() {
+        let flags = env(&[("FLAGS_FILE", "/srv/flags/flags.json")]);
+        for (text, specific) in [
+            (
+                "INFO loading flags from /srv/flags/flags.json
+Error: invalid_type at .flags.1.rollout (expected number)
+    at ObjectType.parse (/app/node_modules/@badrap/valita/dist/index.js:466:15)",
+                "rollout",
+            ),
+            (
+                "Traceback (most recent call last):
+  File \"/app/payout_cfg.py\", line 11, in <module>
+    s.validate()
+schematics.exceptions.DataError: {\"merchant_id\": [\"This field is required.\"]}",
+                "merchant_id",
+            ),
+            (
+                "Exception in thread \"main\" java.lang.IllegalStateException: required property pricing.minMargin missing in /srv/flags/flags.json
+\tat PricingEngine.main(PricingEngine.java:9)",
+                "pricing.minMargin",
+            ),
+        ] {
+            named_as(
+                text,
+                &flags,
+                "missing-config",
+                &["/srv/flags/flags.json", "is not valid", specific],
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named_with_the_variable_that_points_at_it() {
+        named_as(
+            "INFO tls-gw loading certificate /etc/gw/server.crt
+Traceback (most recent call last):
+  File \"/app/tls_gateway.py\", line 6, in <module>
+    ctx.load_cert_chain(cert, key)
+FileNotFoundError: [Errno 2] No such file or directory",
+            &env(&[
+                ("TLS_CERT_FILE", "/etc/gw/server.crt"),
+                ("TLS_KEY_FILE", "/etc/gw/server.key"),
+            ]),
+            "missing-config",
+            &["the key or certificate it needs is missing: /etc/gw/server.crt (TLS_CERT_FILE)"],
         );
     }
 }

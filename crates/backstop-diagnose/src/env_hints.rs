@@ -294,6 +294,28 @@ pub(crate) fn variable_called(ctx: &Context, words: &[&str]) -> Option<String> {
     None
 }
 
+/// The variable a rejection of a value is about: the one it names
+/// (`invalid QUOTA_LIMIT: strconv.Atoi: parsing "1k"`), else the one whose
+/// value it quotes (`invalid value for Integer(): "eight"` of a service
+/// started with `WORKERS=eight`), when exactly one holds that value.
+pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> {
+    let own = || ctx.env.iter().filter(|(n, _)| !system(n));
+    if let Some((name, _)) = own().find(|(n, _)| n.len() >= 3 && word_in(message, n)) {
+        return Some(name.clone());
+    }
+    let quoted = message.split(['"', '\'', '`']).skip(1).step_by(2);
+    for value in quoted.filter(|v| !v.trim().is_empty()) {
+        let holders: Vec<&String> = own()
+            .filter(|(_, v)| v.trim() == value.trim())
+            .map(|(n, _)| n)
+            .collect();
+        if let [one] = holders.as_slice() {
+            return Some((*one).clone());
+        }
+    }
+    None
+}
+
 /// The directory variable a write that filled the disk went to: of the
 /// path variables that `texts` (oldest first) mention a path under, the
 /// one named as a destination (`-> /backups/x.tar.gz`, `writing /exports/…`),

@@ -276,9 +276,10 @@ impl Diagnoser {
                 }
             }
             // A compiler lists every syntax error: of the last run of
-            // consecutive ones, the first is the fault.
+            // them (adjacent, or a source line and a caret apart), the
+            // first is the fault.
             if rule.id == "syntax-error" {
-                while hits.len() > 1 && hits[hits.len() - 2].0 + 1 == hits[hits.len() - 1].0 {
+                while hits.len() > 1 && hits[hits.len() - 2].0 + 3 >= hits[hits.len() - 1].0 {
                     hits.pop();
                 }
             }

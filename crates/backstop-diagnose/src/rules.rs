@@ -102,6 +102,25 @@ pub const RULES: &[Rule] = &[
         remedy: "fix the syntax error at the file and line quoted; `tsc --noEmit` or `node --check` confirm it",
     },
     Rule {
+        id: "missing-module",
+        confidence: 0.95,
+        // javac (and `java File.java`): an import of a package the class path lacks.
+        patterns: &[
+            r"^(?P<file>\S+\.java):(?P<line>\d+): error: package (?P<module>[\w.]+) does not exist",
+        ],
+        summary: "the runtime cannot import `{module}` ({file}:{line}): the jar is not on the class path",
+        remedy: "add the jar that provides the package to the class path (`-cp`), or fix the import",
+    },
+    Rule {
+        id: "syntax-error",
+        confidence: 0.93,
+        // javac (and `java File.java`): `DiscountRules.java:5: error: ';' expected`;
+        // the first of its run of errors is the fault.
+        patterns: &[r"^(?P<file>\S+\.java):(?P<line>\d+): error: (?P<what>.+)"],
+        summary: "the code does not compile: {what} ({file}:{line})",
+        remedy: "fix the error at the file and line quoted; `javac FILE` confirms it",
+    },
+    Rule {
         id: "syntax-error",
         confidence: 0.93,
         // Ruby: `digest.rb:27: syntax error, unexpected `end'`.
@@ -371,6 +390,33 @@ mod tests {
         let (got, summary) = first(lines);
         assert_eq!(got, id, "{lines:?}");
         assert!(summary.contains(summary_has), "{summary}");
+    }
+
+    #[test]
+    fn javac_names_its_first_error_by_file_and_line() {
+        // `java File.java` compiles first; each error is followed by the
+        // source line and a caret, so the run is not of adjacent lines.
+        let run = [
+            "Rules.java:5: error: ';' expected",
+            "    LOG.info(\"loading\")",
+            "                      ^",
+            "Rules.java:9: error: illegal start of expression",
+            "    }",
+            "    ^",
+            "2 errors",
+            "error: compilation failed",
+        ];
+        is(&run, "syntax-error", "';' expected (Rules.java:5)");
+        is(
+            &[
+                "Mailer.java:3: error: package jakarta.mail does not exist",
+                "import jakarta.mail.Session;",
+                "                   ^",
+                "1 error",
+            ],
+            "missing-module",
+            "`jakarta.mail` (Mailer.java:3)",
+        );
     }
 
     #[test]
