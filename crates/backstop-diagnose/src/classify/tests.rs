@@ -1,0 +1,573 @@
+//! Classification of terminal errors, one shape at a time.
+
+use super::*;
+use crate::env_hints::tests::ctx as env;
+use crate::terminal;
+
+/// `text` named `cause`, its summary naming each of `specifics`.
+fn named_as(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
+    let n = id(text, ctx).unwrap_or_else(|| panic!("no cause named for {text}"));
+    assert_eq!(n.id, cause, "{}", n.summary);
+    for s in specifics {
+        assert!(n.summary.contains(s), "{s:?} not in {:?}", n.summary);
+    }
+    n
+}
+
+fn id(text: &str, ctx: &Context) -> Option<Named> {
+    let lines: Vec<&str> = text.lines().collect();
+    let t = terminal::find(&lines).pop().expect("a terminal error");
+    classify(&t, ctx)
+}
+
+#[test]
+fn the_examples_of_the_issue() {
+    let ctx = Context {
+        known: vec![Known::parse("LEDGER_DB", "postgresql://app@127.0.0.1:5432/ledger").unwrap()],
+        ..Context::default()
+    };
+    let asyncpg = id(
+            "Traceback (most recent call last):
+  File \"/app/main.py\", line 3, in <module>
+    asyncio.run(main())
+OSError: Multiple exceptions: [Errno 111] Connect call failed ('127.0.0.1', 5432), [Errno 99] Cannot assign requested address",
+            &ctx,
+        )
+        .unwrap();
+    assert_eq!(asyncpg.id, "dependency-unavailable");
+    assert!(
+        asyncpg
+            .summary
+            .starts_with("LEDGER_DB at postgresql://127.0.0.1:5432 refuses connections"),
+        "{}",
+        asyncpg.summary
+    );
+    let node = id(
+        "Error: JWT_SECRET is not set
+    at Object.<anonymous> (/app/index.js:2:28)
+    at Module._compile (node:internal/modules/cjs/loader:1256:14)",
+        &Context::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        node.summary,
+        "a required setting is missing: JWT_SECRET (Error: JWT_SECRET is not set)"
+    );
+}
+
+#[test]
+fn type_names_are_read_by_their_words() {
+    assert_eq!(
+        type_words("AMQPConnectorStackTimeout"),
+        ["AMQP", "Connector", "Stack", "Timeout"]
+    );
+    assert_eq!(type_words("JSONDecodeError"), ["JSON", "Decode", "Error"]);
+    assert!(unreachable_type("AMQPConnectorStackTimeout"));
+    assert!(unreachable_type("ConnectionClosedError"));
+    assert!(!unreachable_type("ConnectionPoolSettings"));
+    assert!(absent_type("UndefinedValueError"));
+    assert!(config_type("ConfigValidationError"));
+    assert!(!config_type("EnvironmentError"), "an alias of OSError");
+    assert!(parse_type("ScannerError"));
+    assert!(programming_type("TypeError") && !programming_type("ClusterAllFailedError"));
+}
+
+#[test]
+fn a_client_library_names_the_dependency_an_error_does_not() {
+    let ctx = Context {
+        known: Known::from_env([
+            ("REDIS_NODES", "127.0.0.1:27001,127.0.0.1:27002"),
+            ("DATABASE_URL", "postgres://app@127.0.0.1:5432/app"),
+        ]),
+        ..Context::default()
+    };
+    let n = id(
+        "ClusterAllFailedError: Failed to refresh slots cache.
+    at tryNode (/app/node_modules/ioredis/built/cluster/index.js:336:31)",
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(n.id, "dependency-unavailable");
+    assert!(
+        n.summary.starts_with("REDIS_NODES at 127.0.0.1:27001"),
+        "{}",
+        n.summary
+    );
+    // A bug's type raised inside the same library stays unexplained.
+    assert_eq!(
+        id(
+            "TypeError: key must be a string
+    at Redis.get (/app/node_modules/ioredis/built/Redis.js:12:3)",
+            &ctx,
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_declared_address_is_shown_as_declared() {
+    let ctx = Context {
+        known: vec![Known::parse("AMQP_URL", "amqp://u:p@localhost:5672/x").unwrap()],
+        ..Context::default()
+    };
+    let n = id(
+        "Error: connect ECONNREFUSED 127.0.0.1:5672
+    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)",
+        &ctx,
+    )
+    .unwrap();
+    assert!(
+        n.summary
+            .starts_with("AMQP_URL at amqp://localhost:5672 (127.0.0.1:5672) refuses connections"),
+        "{}",
+        n.summary
+    );
+}
+
+#[test]
+fn a_refusal_on_the_service_own_port_is_no_dependency() {
+    let ctx = Context {
+        own_ports: vec![8000],
+        ..Context::default()
+    };
+    assert_eq!(
+        id(
+            "Traceback (most recent call last):
+  File \"/app/probe.py\", line 3, in <module>
+ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8000)",
+            &ctx
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_program_it_spawns_that_is_not_installed_is_command_not_found() {
+    named_as(
+        "Error: spawn ffmpeg ENOENT
+    at ChildProcess._handle.onexit (node:internal/child_process:286:19)
+  errno: -2,
+  code: 'ENOENT',
+  syscall: 'spawn ffmpeg',
+  path: 'ffmpeg',
+  spawnargs: [ '-i', '/tmp/in.mov' ]",
+        &Context::default(),
+        "command-not-found",
+        &["`ffmpeg`"],
+    );
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/thumbs.py\", line 4, in <module>
+    subprocess.run([\"convert\", \"a.png\", \"b.png\"])
+  File \"/usr/lib/python3.11/subprocess.py\", line 1950, in _execute_child
+    raise child_exception_type(errno_num, err_msg, err_filename)
+FileNotFoundError: [Errno 2] No such file or directory: 'convert'",
+        &Context::default(),
+        "command-not-found",
+        &["`convert`"],
+    );
+}
+
+#[test]
+fn a_schema_or_parser_verdict_names_the_data_file_it_read() {
+    // A library's namespaced ParseError is about data, not the code.
+    named_as(
+            "recs.rb:3:in `load': expected hash key, not a hash close at line 7, column 4 [parse.c:678] (Oj::ParseError)
+\tfrom recs.rb:3:in `<main>'",
+            &env(&[("RECS_WEIGHTS", "/srv/recs/weights.json")]),
+            "missing-config",
+            &["/srv/recs/weights.json"],
+        );
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/hub.py\", line 8, in <module>
+    cfg = schema(json.load(f))
+voluptuous.error.MultipleInvalid: required key not provided @ data['channels'][1]['webhook_url']",
+        &env(&[("NOTIFY_CHANNELS", "/srv/notify/channels.json")]),
+        "missing-config",
+        &["/srv/notify/channels.json"],
+    );
+    let key = id(
+        "Traceback (most recent call last):
+  File \"/app/gw.py\", line 7, in <module>
+    key = load_pem_private_key(f.read(), password=None)
+ValueError: Could not deserialize key data.",
+        &env(&[("GATEWAY_TLS_KEY", "/srv/gw/tls.key")]),
+    )
+    .unwrap();
+    assert_eq!(key.id, "missing-config");
+    assert!(
+        key.summary
+            .starts_with("the key or certificate /srv/gw/tls.key"),
+        "{}",
+        key.summary
+    );
+}
+
+#[test]
+fn a_config_file_passed_on_the_command_line_is_named() {
+    let ctx = Context {
+        command: [
+            "java",
+            "-Dconfig.file=/srv/pay/application.conf",
+            "-jar",
+            "pay.jar",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Context::default()
+    };
+    named_as(
+            "Exception in thread \"main\" com.typesafe.config.ConfigException$Missing: No configuration setting found for key 'gateway.url'
+\tat com.typesafe.config.impl.SimpleConfig.findKeyOrNull(SimpleConfig.java:152)
+\tat Pay.main(Pay.java:5)",
+            &ctx,
+            "missing-config",
+            &["/srv/pay/application.conf", "gateway.url"],
+        );
+}
+
+#[test]
+fn a_relative_env_file_is_named_from_the_working_directory() {
+    let ctx = Context {
+        dir: Some("/srv/mailer".into()),
+        ..Context::default()
+    };
+    named_as(
+        "Error: Failed to find .env file at path: .env.production
+    at getEnvFile (file:///srv/mailer/node_modules/env-cmd/dist/get-env-vars.js:42:19)",
+        &ctx,
+        "env-file-missing",
+        &["/srv/mailer/.env.production"],
+    );
+}
+
+#[test]
+fn a_command_line_parser_refusal_is_a_missing_argument() {
+    named_as(
+            "Exception in thread \"main\" org.apache.commons.cli.MissingOptionException: Missing required option: warehouse
+\tat org.apache.commons.cli.DefaultParser.checkRequiredOptions(DefaultParser.java:243)
+\tat StockImport.main(StockImport.java:9)",
+            &Context::default(),
+            "missing-config",
+            &["warehouse"],
+        );
+}
+
+#[test]
+fn a_client_library_whose_name_starts_like_conf_is_no_config_library() {
+    assert!(!config_library("confluent_kafka"));
+    assert!(config_library("omegaconf"));
+    assert!(config_library("pydantic_settings"));
+    assert!(config_library("node-config"));
+}
+
+#[test]
+fn last_words_naming_a_declared_dependency_are_that_dependency_failing() {
+    let ctx = Context {
+        known: Known::from_env([("CATALOG_MONGO_URL", "mongodb://10.1.2.3:27017/catalog")]),
+        exit: Some("code 1".into()),
+        ..Context::default()
+    };
+    let lines = [
+        "2026/12/03 16:15:33 catalog: mongo dial mongodb://10.1.2.3:27017/catalog: handshake aborted",
+    ];
+    let t = terminal::last_words(&lines).unwrap();
+    let n = classify(&t, &ctx).unwrap();
+    assert_eq!(n.id, "dependency-unavailable");
+    assert!(n.summary.contains("10.1.2.3:27017"), "{}", n.summary);
+    // The same line from a process that died by a signal, or a line
+    // that says nothing failed, is no dependency's fault.
+    let segv = Context {
+        exit: Some("signal SEGV".into()),
+        ..ctx.clone()
+    };
+    assert_eq!(classify(&t, &segv), None);
+    let calm = ["route app -> mongodb://10.1.2.3:27017/catalog (len 15)"];
+    assert_eq!(classify(&terminal::last_words(&calm).unwrap(), &ctx), None);
+}
+
+#[test]
+fn a_none_read_from_an_unset_variable_in_the_failing_code_is_that_setting() {
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/sign.py\", line 6, in <module>
+    token = jwt.encode(claims, os.environ.get(\"SIGNING_KEY\"), algorithm=\"HS256\")
+  File \"/venv/lib/python3.11/site-packages/jwt/api_jws.py\", line 120, in encode
+    key = alg_obj.prepare_key(key)
+TypeError: Expected a string value",
+        &env(&[("APP_ENV", "production")]),
+        "missing-config",
+        &["SIGNING_KEY"],
+    );
+    // Set: the variable is not the explanation.
+    let set = id(
+        "Traceback (most recent call last):
+  File \"/app/sign.py\", line 6, in <module>
+    token = jwt.encode(claims, process.env[\"SIGNING_KEY\"])
+TypeError: Expected a string value",
+        &env(&[("SIGNING_KEY", "x")]),
+    );
+    assert!(
+        set.as_ref().is_none_or(|n| n.id != "missing-config"),
+        "{set:?}"
+    );
+}
+
+#[test]
+fn a_sub_exception_of_a_group_is_the_failure() {
+    named_as(
+            "  + Exception Group Traceback (most recent call last):
+  |   File \"/app/gw.py\", line 18, in main
+  |     settings = ts.load(Settings, appname=\"notify\")
+  | typed_settings.exceptions.InvalidSettingsError: 1 errors occured while converting (1 sub-exception)
+  +-+---------------- 1 ----------------
+    | typed_settings.exceptions.InvalidValueError: No value set for required option 'push_api_url'
+    +------------------------------------",
+            &Context::default(),
+            "missing-config",
+            &["push_api_url"],
+        );
+}
+
+#[test]
+fn an_env_schema_names_the_variables_it_printed_before_failing() {
+    let n = id(
+        "❌ Invalid environment variables: [
+  {
+    code: 'invalid_type',
+    path: [ 'STRIPE_SECRET_KEY' ],
+    message: 'Invalid input: expected string, received undefined'
+  },
+  {
+    code: 'invalid_type',
+    path: [ 'CHECKOUT_SUCCESS_URL' ],
+    message: 'Invalid input: expected string, received undefined'
+  }
+]
+file:///app/node_modules/@t3-oss/env-core/dist/index.js:32
+\t\tthrow new Error(\"Invalid environment variables\");
+\t\t      ^
+
+Error: Invalid environment variables
+    at onValidationError (file:///app/node_modules/@t3-oss/env-core/dist/index.js:32:9)
+    at file:///app/api.mjs:6:20",
+        &Context::default(),
+    )
+    .unwrap();
+    assert_eq!(n.id, "missing-config");
+    assert!(
+        n.summary
+            .contains("STRIPE_SECRET_KEY, CHECKOUT_SUCCESS_URL"),
+        "{}",
+        n.summary
+    );
+}
+
+#[test]
+fn a_library_s_command_not_found_type_is_a_missing_program() {
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/labels.py\", line 9, in <module>
+    pdf = sh.wkhtmltopdf(\"in.html\", \"out.pdf\")
+  File \"/venv/lib/python3.11/site-packages/sh/__init__.py\", line 1305, in __getattr__
+sh.CommandNotFound: wkhtmltopdf",
+        &Context::default(),
+        "command-not-found",
+        &["`wkhtmltopdf`"],
+    );
+}
+
+#[test]
+fn a_usage_printed_on_failure_names_the_options_the_command_line_lacks() {
+    let lines = [
+        "Warning: found unmatched (duplicate?) arguments [Option(None, '--since', 1, '2026-12-01')]",
+        "Usage:",
+        "  sync.py --warehouse=<id> --since=<date> [--dry-run]",
+        "  sync.py (-h | --help)",
+    ];
+    let t = terminal::last_words(&lines).unwrap();
+    let ctx = Context {
+        exit: Some("code 1".into()),
+        command: ["python3", "sync.py", "--since=2026-12-01"]
+            .map(String::from)
+            .to_vec(),
+        ..Context::default()
+    };
+    let n = classify(&t, &ctx).unwrap();
+    assert_eq!(n.id, "missing-config");
+    assert!(
+        n.summary.contains("it requires --warehouse ("),
+        "{}",
+        n.summary
+    );
+}
+
+#[test]
+fn a_data_file_the_program_names_as_invalid_is_the_configuration() {
+    let lines = [
+        "edgeproxy: loading /etc/edgeproxy/edgeproxy.hcl",
+        "edgeproxy: config /etc/edgeproxy/edgeproxy.hcl: At 11:1: object expected closing RBRACE got: IDENT",
+    ];
+    let t = terminal::last_words(&lines).unwrap();
+    let n = classify(&t, &Context::default()).unwrap();
+    assert_eq!(n.id, "missing-config");
+    assert!(
+        n.summary.contains("/etc/edgeproxy/edgeproxy.hcl"),
+        "{}",
+        n.summary
+    );
+}
+
+#[test]
+fn a_template_engine_error_quotes_what_went_wrong_not_the_template() {
+    let n = id(
+        "TypeError: /app/views/statement.ejs:3
+    1| Monthly statement
+ >> 3|   <%= o.discount.code %>
+    4| <% }) %>
+
+Cannot read properties of undefined (reading 'code')
+    at eval (\"/app/views/statement.ejs\":23:23)
+    at Object.<anonymous> (/app/render.js:16:5)",
+        &Context::default(),
+    );
+    // A bug: no cause is named, and the crash quotes the real message.
+    assert!(n.is_none(), "{n:?}");
+    let lines: Vec<&str> = [
+        "TypeError: /app/views/statement.ejs:3",
+        "    1| Monthly statement",
+        "",
+        "Cannot read properties of undefined (reading 'code')",
+        "    at Object.<anonymous> (/app/render.js:16:5)",
+    ]
+    .to_vec();
+    let t = terminal::find(&lines).pop().unwrap();
+    assert_eq!(
+        t.error.message,
+        "Cannot read properties of undefined (reading 'code')"
+    );
+}
+
+#[test]
+fn an_option_the_usage_lists_is_named_as_an_option() {
+    let lines = [
+        "Mandatory parameter 'to' missing in call to \"eval\"",
+        "",
+        "rebalance.pl [long options...]",
+        "\t--from STR       source warehouse code",
+        "\t--to STR         target warehouse code",
+    ];
+    let t = terminal::last_words(&lines).unwrap();
+    let n = classify(&t, &Context::default()).unwrap();
+    assert_eq!(n.id, "missing-config");
+    assert!(n.summary.contains("--to"), "{}", n.summary);
+}
+
+#[test]
+fn a_go_panic_on_a_value_is_no_data_file_and_a_missing_socket_is_its_server() {
+    let lines = [
+        "panic: uuid: Parse(RF-2026-12-03-0019): invalid UUID length: 18",
+        "",
+        "goroutine 1 [running]:",
+    ];
+    let t = terminal::last_words(&lines).unwrap();
+    let ctx = env(&[("REFUND_BATCH", "/srv/refunds/batch-0412.json")]);
+    assert!(
+        classify(&t, &ctx).is_none_or(|n| n.id != "missing-config"),
+        "a panic is the program's"
+    );
+    named_as(
+        "Exception in thread \"main\" java.io.IOException: No such file or directory
+\tat jnr.unixsocket.UnixSocketChannel.doConnect(UnixSocketChannel.java:127)
+\tat UploadScan.main(UploadScan.java:12)",
+        &env(&[("CLAMD_SOCKET", "/run/clamav/clamd.ctl")]),
+        "dependency-unavailable",
+        &["/run/clamav/clamd.ctl"],
+    );
+}
+
+#[test]
+fn a_value_of_its_environment_that_does_not_convert_is_that_setting() {
+    // Named by the variable's name in the message (a Go program's last
+    // log line: no error of a known shape) …
+    let lines = [
+        "2026/12/03 20:19:16 quota-svc: invalid QUOTA_LIMIT: strconv.Atoi: parsing \"1k\": invalid syntax",
+    ];
+    let quota = env(&[("QUOTA_LIMIT", "1k"), ("QUOTA_WINDOW", "1m")]);
+    let n = terminal::last_words_all(&lines)
+        .iter()
+        .find_map(|t| classify(t, &quota))
+        .expect("named");
+    assert_eq!(n.id, "missing-config");
+    assert!(
+        n.summary.contains("QUOTA_LIMIT is invalid"),
+        "{}",
+        n.summary
+    );
+    // … or by the value it quotes, which one variable holds.
+    let workers = env(&[("MAIL_WORKERS", "eight"), ("MAIL_FROM", "ops@example.org")]);
+    named_as(
+        "mail_worker.rb:3:in `Integer': invalid value for Integer(): \"eight\" (ArgumentError)
+\tfrom mail_worker.rb:3:in `<main>'",
+        &workers,
+        "missing-config",
+        &["MAIL_WORKERS is invalid"],
+    );
+    // A value no variable holds is the program's own.
+    let n = id(
+        "mail_worker.rb:3:in `Integer': invalid value for Integer(): \"nine\" (ArgumentError)
+\tfrom mail_worker.rb:3:in `<main>'",
+        &workers,
+    );
+    assert!(n.as_ref().is_none_or(|n| n.id != "missing-config"), "{n:?}");
+}
+
+#[test]
+fn a_schema_verdict_on_a_file_that_parsed_says_it_is_not_valid() {
+    let flags = env(&[("FLAGS_FILE", "/srv/flags/flags.json")]);
+    for (text, specific) in [
+            (
+                "INFO loading flags from /srv/flags/flags.json
+Error: invalid_type at .flags.1.rollout (expected number)
+    at ObjectType.parse (/app/node_modules/@badrap/valita/dist/index.js:466:15)",
+                "rollout",
+            ),
+            (
+                "Traceback (most recent call last):
+  File \"/app/payout_cfg.py\", line 11, in <module>
+    s.validate()
+schematics.exceptions.DataError: {\"merchant_id\": [\"This field is required.\"]}",
+                "merchant_id",
+            ),
+            (
+                "Exception in thread \"main\" java.lang.IllegalStateException: required property pricing.minMargin missing in /srv/flags/flags.json
+\tat PricingEngine.main(PricingEngine.java:9)",
+                "pricing.minMargin",
+            ),
+        ] {
+            named_as(
+                text,
+                &flags,
+                "missing-config",
+                &["/srv/flags/flags.json", "is not valid", specific],
+            );
+        }
+}
+
+#[test]
+fn a_missing_file_is_named_with_the_variable_that_points_at_it() {
+    named_as(
+        "INFO tls-gw loading certificate /etc/gw/server.crt
+Traceback (most recent call last):
+  File \"/app/tls_gateway.py\", line 6, in <module>
+    ctx.load_cert_chain(cert, key)
+FileNotFoundError: [Errno 2] No such file or directory",
+        &env(&[
+            ("TLS_CERT_FILE", "/etc/gw/server.crt"),
+            ("TLS_KEY_FILE", "/etc/gw/server.key"),
+        ]),
+        "missing-config",
+        &["the key or certificate it needs is missing: /etc/gw/server.crt (TLS_CERT_FILE)"],
+    );
+}
