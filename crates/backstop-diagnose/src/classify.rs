@@ -92,6 +92,23 @@ impl Context {
     }
 }
 
+/// A line of an inspected object that says nothing by itself: one that
+/// opens a nested object or list, a private property (`_issueTree: {`),
+/// a flag (`ok: false,`), an errno number the message names by its name.
+fn object_scaffolding(line: &str) -> bool {
+    let l = line.trim().trim_end_matches(',');
+    let Some((key, value)) = l.split_once(": ") else {
+        return false;
+    };
+    let property = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_');
+    property
+        && (value == "{"
+            || value == "["
+            || key.starts_with('_')
+            || matches!(value, "true" | "false" | "null" | "undefined")
+            || key == "errno")
+}
+
 /// A cause named by structure: its id and its one-line summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Named {
@@ -479,6 +496,14 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
         .map(String::as_str)
         .filter(|l| !l.starts_with("code:") && !l.starts_with("at ") && l.len() > 3)
         .filter(|l| !n.summary.contains(l))
+        // Not the scaffolding of an inspected object (`_issueTree: {`,
+        // `ok: false,`): a line that says something.
+        .filter(|l| !object_scaffolding(l))
+        // Nor the message again (`message: '…'` of the same error).
+        .filter(|l| {
+            l.split_once(": '")
+                .is_none_or(|(_, v)| !quote.contains(v.trim_end_matches([',', '\''])))
+        })
         .take(3)
         .collect();
     let n = if n.id == "missing-config" && !listed.is_empty() {

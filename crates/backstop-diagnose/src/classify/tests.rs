@@ -571,3 +571,24 @@ FileNotFoundError: [Errno 2] No such file or directory",
         &["the key or certificate it needs is missing: /etc/gw/server.crt (TLS_CERT_FILE)"],
     );
 }
+
+#[test]
+fn an_inspected_object_s_scaffolding_is_not_listed() {
+    for l in [
+        "_issueTree: {",
+        "ok: false,",
+        "errors: [",
+        "errno: -2,",
+        "refinement: undefined,",
+    ] {
+        assert!(object_scaffolding(l), "{l}");
+    }
+    for l in [
+        "lineNumber: 5,",
+        "path: '/etc/app.json'",
+        "4 |     max_stops: 40",
+        "key: 'rollout',",
+    ] {
+        assert!(!object_scaffolding(l), "{l}");
+    }
+}
