@@ -46,6 +46,45 @@ pub struct Known {
     pub scheme: Option<String>,
 }
 
+/// The `(flag, value)` pairs of a command line: `--flag=value` and
+/// `--flag value`.
+fn flagged(args: &[String]) -> impl Iterator<Item = (&str, &str)> {
+    args.iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, arg)| match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => Some((flag, value)),
+            _ => {
+                let flag = args[i - 1].as_str();
+                (flag.starts_with('-') && !flag.contains('=') && !arg.starts_with('-'))
+                    .then_some((flag, arg.as_str()))
+            }
+        })
+}
+
+/// Whether a flag gives the program's own address (`--bind`, `-b`,
+/// `--listen`, `--port`, `--http-port`), not a dependency's.
+fn binds(flag: &str) -> bool {
+    let f = flag.trim_start_matches('-').to_ascii_lowercase();
+    ["bind", "listen", "host", "port", "addr", "address", "b"]
+        .iter()
+        .any(|w| f == *w || f.starts_with(&format!("{w}-")) || f.ends_with(&format!("-{w}")))
+}
+
+/// The ports a command line tells the program to listen on
+/// (`gunicorn -b 127.0.0.1:8000`, `uvicorn --port 8000`): its own, never
+/// a dependency's.
+#[must_use]
+pub fn own_ports_from_command(args: &[String]) -> Vec<u16> {
+    flagged(args)
+        .filter(|(flag, _)| binds(flag))
+        .filter_map(|(_, value)| {
+            let port = value.rsplit(':').next().unwrap_or(value);
+            port.parse().ok()
+        })
+        .collect()
+}
+
 impl Known {
     /// The address a value holds, if it holds one: `postgresql://u:p@db:5432/x`,
     /// `redis://127.0.0.1:6390/0`, `127.0.0.1:5432`, `host=db port=5432`.
@@ -160,26 +199,8 @@ impl Known {
     /// redis://cache:6379/0`, `--db=postgres://…`), named by the flag. Not
     /// what the service listens on (`--bind`, `--listen`, `--host`, `--port`).
     pub fn from_command(args: &[String]) -> Vec<Self> {
-        let own = |flag: &str| {
-            let f = flag.trim_start_matches('-').to_ascii_lowercase();
-            ["bind", "listen", "host", "port", "addr", "address", "b"]
-                .iter()
-                .any(|w| {
-                    f == *w || f.starts_with(&format!("{w}-")) || f.ends_with(&format!("-{w}"))
-                })
-        };
-        args.iter()
-            .enumerate()
-            .skip(1)
-            .filter_map(|(i, arg)| match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with('-') => Some((flag, value)),
-                _ => {
-                    let flag = args[i - 1].as_str();
-                    (flag.starts_with('-') && !flag.contains('=') && !arg.starts_with('-'))
-                        .then_some((flag, arg.as_str()))
-                }
-            })
-            .filter(|(flag, _)| !own(flag))
+        flagged(args)
+            .filter(|(flag, _)| !binds(flag))
             .filter_map(|(flag, value)| Self::parse(flag, value))
             .collect()
     }
@@ -304,6 +325,24 @@ mod tests {
 
     fn at(text: &str) -> String {
         find(text).map(|a| a.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_ports_a_command_line_binds_are_its_own() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            own_ports_from_command(&args("gunicorn app:app -b 127.0.0.1:8021 -w 2")),
+            [8021]
+        );
+        assert_eq!(
+            own_ports_from_command(&args("uvicorn main:app --host 0.0.0.0 --port=8000")),
+            [8000]
+        );
+        // A dependency's address passed by a flag is not its own.
+        assert!(
+            own_ports_from_command(&args("celery -A tasks --broker=redis://cache:6379/0"))
+                .is_empty()
+        );
     }
 
     #[test]

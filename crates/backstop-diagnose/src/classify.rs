@@ -109,6 +109,23 @@ fn object_scaffolding(line: &str) -> bool {
             || key == "errno")
 }
 
+/// Whether the program's own code that failed loads its settings
+/// (`loadConfig` in `config.mjs`, `settings.py`).
+fn settings_code(t: &TerminalError) -> bool {
+    t.own_frame.as_ref().is_some_and(|f| {
+        let stem = f
+            .file
+            .rsplit('/')
+            .next()
+            .unwrap_or(&f.file)
+            .to_ascii_lowercase();
+        let function = f.function.as_deref().unwrap_or("").to_ascii_lowercase();
+        [stem.as_str(), function.as_str()]
+            .iter()
+            .any(|n| n.contains("config") || n.contains("setting") || n.contains(".conf."))
+    })
+}
+
 /// A cause named by structure: its id and its one-line summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Named {
@@ -359,6 +376,12 @@ re!(
     r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
 );
 
+// A program's own words that a path it names is not there
+// (gunicorn's `Error: '/etc/app/gunicorn.conf.py' doesn't exist`).
+re!(
+    PATH_ABSENT,
+    r"(?i)\b(?:does not|doesn't|did not|didn't) exist\b|\b(?:cannot|can't|could not|couldn't) be found\b|\bno such file\b|\bis missing\b|\bnot found\b"
+);
 re!(
     LAUNCHED_MISSING,
     r"^(?:[\w.-]+: )?(?P<program>[\w.+-]+): No such file or directory$"
@@ -374,6 +397,11 @@ re!(
     r"failed to run command [‘'`\x22](?P<program>[^’'`\x22]+)[’'`\x22]: No such file or directory"
 );
 
+// A validator's issue: `field: 'welcomeCredit'`, `path: [ 'db', 'port' ]`.
+re!(
+    ISSUE_FIELD,
+    r#"^"?(?:field|path|property|key|instancePath|dataPath)"?:\s*\[?\s*["'](?P<field>[\w./\[\]-]+)["']"#
+);
 re!(ISSUE_MESSAGE, r#"^"?message"?:\s*["'](?P<said>[^"']+)["']"#);
 
 re!(SPAWN_EAGAIN, r"\bspawn \S+ EAGAIN\b");
@@ -459,7 +487,7 @@ re!(
 
 re!(
     CONFIG_FILE,
-    r"(?:/|\./)?[\w./-]+\.(?:json5?|hjson|ya?ml|toml|ini|cfg|conf|env|hcl|xml|properties|hocon)\b|in JSON at position"
+    r"(?:/|\./)?[\w./-]+\.(?:json[5c]?|hjson|ya?ml|toml|ini|cfg|conf|env|hcl|xml|properties|hocon)\b|in JSON at position"
 );
 
 /// Names the cause of `t`, or `None` when its structure says nothing known
@@ -682,10 +710,22 @@ fn name_by_structure(
     // voluptuous' `MultipleInvalid: required key not provided`) or a
     // parser's position (`(8, 1): missing comma`, `at line 6 col 30`) is
     // about data too: the file the program just loaded.
-    let data_verdict = kinds
-        .iter()
-        .any(|k| has_word(k, &["Struct", "Schema", "Invalid", "Deserialize"]))
-        || DATA_VERDICT.is_match(message);
+    let data_verdict = kinds.iter().any(|k| {
+        has_word(
+            k,
+            &[
+                "Struct",
+                "Schema",
+                "Invalid",
+                "Deserialize",
+                "Serde",
+                "Decode",
+                "Decoding",
+                "Conversion",
+                "Coercion",
+            ],
+        )
+    }) || DATA_VERDICT.is_match(message);
     let parsed_badly = parse_error
         || kinds.iter().any(|k| parse_type(k))
         || PARSE_SAID.is_match(message)
@@ -923,6 +963,55 @@ fn name_by_structure(
             ),
         );
     }
+    // A key looked up and not there (`KeyError: 'host'`, Ruby's `key not
+    // found: "host"`) just after loading a configuration file: the file
+    // lacks it. (On data of no file it is the program's bug.)
+    if (is(&["KeyError", "NoOptionError", "NoSectionError"]) || message.starts_with("key not found"))
+        && let Some(file) = loaded_config(t).filter(|f| !env_file_name(f))
+        // An environment variable's name is read further down.
+        && let Some(key) = message
+            .split(['\'', '"'])
+            .nth(1)
+            .filter(|k| !k.is_empty() && k.chars().any(|c| c.is_ascii_lowercase()))
+    {
+        return named(
+            "missing-config",
+            format!("the configuration file {file} lacks `{key}`: {}", t.quote()),
+        );
+    }
+    // A validator's verdict (vine's `ValidationError: Validation failure`
+    // listing `field: 'welcomeCredit'`) in the code that loads the
+    // settings, or on a field one of its variables holds: the settings.
+    // (pydantic's `1 validation error for Settings` is read further down,
+    // field by field.)
+    if kinds.iter().any(|k| has_word(k, &["Validation", "Schema"]))
+        && !message.contains("validation error")
+    {
+        let fields: Vec<&str> = t
+            .detail
+            .iter()
+            .filter_map(|l| ISSUE_FIELD.captures(l))
+            .filter_map(|c| c.name("field").map(|f| f.as_str()))
+            .collect();
+        let var = fields.iter().find_map(|f| {
+            let leaf = f.rsplit(['.', '/']).next().unwrap_or(f);
+            crate::env_hints::variable_for_field(ctx, leaf).map(|v| format!("{f} ({v})"))
+        });
+        if var.is_some() || settings_code(t) {
+            let what = var
+                .or_else(|| fields.first().map(|f| (*f).to_string()))
+                .map_or_else(String::new, |f| format!(": {f}"));
+            let said = t
+                .detail
+                .iter()
+                .find_map(|l| ISSUE_MESSAGE.captures(l).map(|c| c["said"].to_string()))
+                .map_or_else(String::new, |s| format!(" ({s})"));
+            return named(
+                "missing-config",
+                format!("the configuration is invalid{what}{said}: {}", t.quote()),
+            );
+        }
+    }
     // `BadDsn`, `InvalidUrl`: a value is wrong, and the type's word is the
     // name of one of its variables (`SENTRY_DSN`).
     if let Some(var) = kinds.iter().find_map(|k| {
@@ -1058,6 +1147,14 @@ fn name_by_structure(
                 crate::env_hints::file_meant(ctx, &code).map(|(name, path)| {
                     format!("the configuration file {path} ({name}) is missing or not valid")
                 })
+            })
+            .or_else(|| {
+                // A configuration written in the program's language
+                // (`agent.conf.rb`, `settings.py`): the frame in it.
+                t.own_frame
+                    .as_ref()
+                    .filter(|_| settings_code(t))
+                    .map(|f| format!("the configuration file {}:{} is not valid", f.file, f.line))
             })
             .unwrap_or_else(|| "the configuration is invalid".to_string());
         return named("missing-config", format!("{what} ({lib})"));
@@ -1309,6 +1406,28 @@ fn name_by_structure(
                 listed_config_errors(t)
             ),
         );
+    }
+    // The program's own words: a path it was given is not there. Not
+    // the program itself (a positional argument of its command), and not
+    // a module or a program it runs (named above).
+    if PATH_ABSENT.is_match(message)
+        && !texts.iter().any(|x| errno::find(x).is_some_and(|e| e != Errno::NoEntry))
+        && !kinds.iter().any(|k| programming_type(k))
+        // A file's path, not a route (`/healthz`).
+        && let Some(path) = path_in(message).filter(|p| p.starts_with('/') && p[1..].contains('/'))
+    {
+        let launched = ctx
+            .command
+            .iter()
+            .enumerate()
+            .any(|(i, a)| *a == path && (i == 0 || !ctx.command[i - 1].starts_with('-')));
+        if launched {
+            return named(
+                "command-not-found",
+                format!("the program {path} does not exist: {}", t.quote()),
+            );
+        }
+        return missing_file(&path, ctx);
     }
     if any(FILE_TYPES) {
         // The error may not say which file; the line before often does.

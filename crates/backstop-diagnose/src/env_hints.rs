@@ -51,7 +51,13 @@ pub(crate) fn is_path(value: &str) -> bool {
     if v.is_empty() || v.contains("://") || v.contains([':', ' ', ',', ';', '=']) {
         return false;
     }
-    v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.contains('/')
+    // A bare file name with the extension of a data file (`rules.json`),
+    // relative to the service's directory.
+    v.starts_with('/')
+        || v.starts_with("./")
+        || v.starts_with("../")
+        || v.contains('/')
+        || data_or_key(v)
 }
 
 /// The variables of the environment that hold paths, and the paths the
@@ -114,6 +120,7 @@ const DATA_EXTENSIONS: &[&str] = &[
     "yml",
     "json",
     "json5",
+    "jsonc",
     "hjson",
     "xml",
     "ini",
@@ -292,6 +299,37 @@ pub(crate) fn variable_called(ctx: &Context, words: &[&str]) -> Option<String> {
         }
     }
     None
+}
+
+/// The variable a setting's field is read from: `worker_concurrency` or
+/// `workerConcurrency` from `WORKER_CONCURRENCY` or a prefixed
+/// `PAYOUTS_WORKER_CONCURRENCY`, when exactly one variable ends so.
+pub(crate) fn variable_for_field(ctx: &Context, field: &str) -> Option<String> {
+    let mut upper = String::with_capacity(field.len() + 4);
+    for (i, c) in field.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 && !upper.ends_with('_') {
+            upper.push('_');
+        }
+        upper.push(if c == '-' || c == '.' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        });
+    }
+    if upper.len() < 3 {
+        return None;
+    }
+    let suffix = format!("_{upper}");
+    let hits: Vec<&String> = ctx
+        .env
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !system(n) && (**n == upper || n.ends_with(&suffix)))
+        .collect();
+    match hits.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 /// The variable a rejection of a value is about: the one it names

@@ -103,6 +103,26 @@ pub struct TerminalError {
     /// The usage text printed after it (`Usage: sync --warehouse=<id> …`),
     /// its first lines: the program refused its command line.
     pub usage: Vec<String>,
+    /// The innermost frame of the program's own code (not an installed
+    /// package's, not the runtime's): where a bug is to be looked for,
+    /// even when a library raised the error. Python, Node.js, Ruby.
+    pub own_frame: Option<Frame>,
+    /// The program's own lines printed after it, not part of it (at most
+    /// 3): a piped stdout is flushed at exit, so `loading config/mailer.yml`
+    /// can follow the error its stderr printed at once.
+    pub after: Vec<String>,
+}
+
+/// A frame of a stack trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The function or method, when the frame names one other than the
+    /// module's top level (`<module>`, `Object.<anonymous>`, `<main>`).
+    pub function: Option<String>,
+    /// The source file.
+    pub file: String,
+    /// The line in it.
+    pub line: u32,
 }
 
 impl TerminalError {
@@ -119,6 +139,8 @@ impl TerminalError {
             stack: Vec::new(),
             library: None,
             usage: Vec::new(),
+            own_frame: None,
+            after: Vec::new(),
         }
     }
 
@@ -365,6 +387,14 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
         };
     }
     t.library = library_of(lines, start, t);
+    t.own_frame = own_frame(lines, start, t);
+    t.after = lines[(t.index + 1).min(lines.len())..]
+        .iter()
+        .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
+        .filter(|l| !l.starts_with("Node.js v") && !l.starts_with('}'))
+        .take(3)
+        .map(|l| l.trim().to_string())
+        .collect();
     t.stack = lines[start..t.index.max(start)]
         .iter()
         .rev()
@@ -395,6 +425,89 @@ re!(
     JAVA_PACKAGE,
     r"^\s*at (?:[\w.-]+/)?(?P<package>[a-z][\w]*(?:\.[a-z][\w]*)+)\.[A-Z]"
 );
+
+re!(
+    PY_FRAME,
+    r#"^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)"#
+);
+re!(
+    NODE_FRAME_AT,
+    r"^\s*at (?:async )?(?:(?P<function>[^\s(]+)(?: \[as [^\]]+\])? \()?(?:file://)?(?P<file>[^\s()]+):(?P<line>\d+):\d+\)?$"
+);
+re!(
+    RUBY_FRAME,
+    r"^\s*(?:from )?(?P<file>[^\s:]+\.rb):(?P<line>\d+):in [`'](?:[\w:]+[#.])?(?P<function>[^'`]+)'"
+);
+
+/// Whether a frame's file is the program's own: not an installed package,
+/// not the runtime or its standard library.
+fn own_source(file: &str) -> bool {
+    // A path, not `memory:0x7f…` (a template compiled in memory) or
+    // `"/app/views/x.ejs"` (an eval's label).
+    let path = (file.starts_with('/') || !file.contains(':'))
+        && !file.starts_with('"')
+        && (file.contains('/') || file.contains('.'));
+    path && !(file.starts_with("node:")
+        || file.starts_with('<')
+        || file.contains("/node_modules/")
+        || file.contains("/site-packages/")
+        || file.contains("/dist-packages/")
+        || file.contains("/gems/")
+        || file.contains("/lib/ruby/")
+        || file.contains("/rubygems")
+        || file.contains("/lib/python3")
+        || file.starts_with("internal/"))
+}
+
+/// The innermost frame of the program's own code in `t`'s stack (see
+/// [`TerminalError::own_frame`]).
+fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
+    let frame = |c: regex::Captures<'_>| -> Option<Frame> {
+        let file = c.name("file")?.as_str();
+        let function = c
+            .name("function")
+            .map(|f| f.as_str())
+            .filter(|f| !f.contains('<') && !f.starts_with("Object.") && *f != "new")
+            .map(str::to_string);
+        own_source(file).then(|| Frame {
+            function,
+            file: file.to_string(),
+            line: c["line"].parse().unwrap_or(0),
+        })
+    };
+    match t.runtime {
+        // Innermost last, above the error line.
+        Runtime::Python => lines[start..t.index]
+            .iter()
+            .rev()
+            .filter_map(|l| PY_FRAME.captures(l))
+            .find_map(frame),
+        // Innermost first, below it (Ruby's first frame is on its line).
+        Runtime::Node => lines[t.index + 1..lines.len().min(t.index + 40)]
+            .iter()
+            .filter_map(|l| NODE_FRAME_AT.captures(l))
+            .find_map(frame),
+        // A method of the runtime's own (`Integer`, `fetch`) is shown at
+        // its caller's line, which the next frame repeats: that frame
+        // names the program's code.
+        Runtime::Ruby => {
+            let frames: Vec<_> = lines[t.index..lines.len().min(t.index + 40)]
+                .iter()
+                .filter_map(|l| RUBY_FRAME.captures(l))
+                .collect();
+            let at = |c: &regex::Captures<'_>| (c["file"].to_string(), c["line"].to_string());
+            let shown_at_caller: Vec<bool> = (0..frames.len())
+                .map(|i| frames.get(i + 1).is_some_and(|n| at(n) == at(&frames[i])))
+                .collect();
+            frames
+                .into_iter()
+                .zip(shown_at_caller)
+                .filter(|(_, caller)| !caller)
+                .find_map(|(c, _)| frame(c))
+        }
+        _ => None,
+    }
+}
 
 /// The installed package whose frame is innermost in `t`'s stack (see
 /// [`TerminalError::library`]).
@@ -608,6 +721,8 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     stack: Vec::new(),
                     library: None,
                     usage: Vec::new(),
+                    own_frame: None,
+                    after: Vec::new(),
                 },
             ));
             i += 1;
@@ -677,6 +792,8 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     stack: Vec::new(),
                     library: None,
                     usage: Vec::new(),
+                    own_frame: None,
+                    after: Vec::new(),
                 },
             ));
             i += 1;
@@ -689,7 +806,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
 
 re!(
     ERRORISH,
-    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided|\bis required\b"
+    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided|\bis required\b|\bno (?:answer|response|reply)\b|\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply)\b|\bunreachable\b|\bunavailable\b"
 );
 re!(
     PHP_MESSAGE_END,
@@ -874,6 +991,8 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
             } else {
                 usage.clone()
             },
+            own_frame: None,
+            after: Vec::new(),
         })
         .collect()
 }
@@ -1110,6 +1229,8 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 stack: Vec::new(),
                 library: None,
                 usage: Vec::new(),
+                own_frame: None,
+                after: Vec::new(),
             }),
             i,
         );
@@ -1155,6 +1276,8 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
             stack: Vec::new(),
             library: None,
             usage: Vec::new(),
+            own_frame: None,
+            after: Vec::new(),
         },
         i,
     )
@@ -1267,6 +1390,8 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             stack: Vec::new(),
             library: None,
             usage: Vec::new(),
+            own_frame: None,
+            after: Vec::new(),
         },
         j,
     ))

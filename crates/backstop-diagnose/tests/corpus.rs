@@ -20,10 +20,12 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`: v17's
-/// first measurement (100/108, 92.6%; 102/108 on the cause alone). v16's
-/// floor was 0.84; v16's and earlier files are development data now, where
-/// every one must be right.
+/// it when the figure rises). It belongs to the set in `holdout/`. v18's
+/// first measurement was 102/114, 89.5% (108/114 on the cause alone); its
+/// misses have been read and fixed, so it stays there only until the next
+/// unseen capture replaces it; the floor stays at v17's 0.92 meanwhile.
+/// v17's and earlier files are development data, where every one must be
+/// right.
 const HOLDOUT_FLOOR: f64 = 0.92;
 
 /// One captured output and what it must be named.
@@ -88,6 +90,7 @@ fn read(path: &Path) -> Sample {
     }
     s.ctx.known = Known::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     s.ctx.known.extend(Known::from_command(&s.ctx.command));
+    s.ctx.own_ports = backstop_diagnose::address::own_ports_from_command(&s.ctx.command);
     s.ctx.env = env;
     s
 }
@@ -192,10 +195,21 @@ fn measure(half: &str) -> (usize, usize, Vec<String>) {
                 s.file.file_name().unwrap().to_string_lossy()
             );
         }
+        // Since v18 a capture has two halves: programs on the stack small
+        // teams run (`v18-stack-…`) and on libraries no set used (`v18-new-…`).
+        let capture_half = name
+            .split('-')
+            .nth(1)
+            .filter(|h| ["stack", "new"].contains(h))
+            .map(|h| format!("half {h}"));
         for key in [
-            format!("runtime {}", s.runtime),
-            format!("cause {}", s.expect),
-        ] {
+            Some(format!("runtime {}", s.runtime)),
+            Some(format!("cause {}", s.expect)),
+            capture_half,
+        ]
+        .into_iter()
+        .flatten()
+        {
             let e = by.entry(key).or_default();
             e.1 += 1;
             if ok.is_ok() {

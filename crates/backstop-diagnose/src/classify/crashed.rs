@@ -16,10 +16,25 @@ pub fn crashed_summary(t: &TerminalError, exit: Option<&str>) -> String {
         .filter(|name| !t.quote().contains(name.as_str()))
         .map_or_else(String::new, |name| format!(" ({name})"));
     let exits = exit.map_or_else(|| "it fails".to_string(), |e| format!("it exits ({e})"));
-    let at = t
-        .place
-        .as_ref()
-        .map_or_else(String::new, |p| format!(" ({p})"));
+    let at = match (&t.place, &t.own_frame) {
+        (place, Some(f)) => {
+            let line = f.line.to_string();
+            let in_it = f
+                .function
+                .as_ref()
+                .map_or_else(String::new, |name| format!("in {name}, "));
+            match place {
+                // Raised in the program's own code: where, and in what.
+                Some(p) if p.contains(&f.file) && p.contains(&line) => format!(" ({in_it}{p})"),
+                // Raised in a library or the runtime: from where in the
+                // program's code.
+                Some(p) => format!(" ({p}, from {in_it}{}:{line})", f.file),
+                None => format!(" ({in_it}{}:{line})", f.file),
+            }
+        }
+        (Some(p), None) => format!(" ({p})"),
+        (None, None) => String::new(),
+    };
     // Python's "During handling of the above exception": the one it was
     // handling is often the real bug.
     let from = match (t.runtime, t.chain.last()) {

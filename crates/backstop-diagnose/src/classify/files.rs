@@ -125,6 +125,8 @@ pub(super) fn loaded_config(t: &TerminalError) -> Option<String> {
         .iter()
         .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l))
         .take(3)
+        // A piped stdout's lines come out at exit, after the error.
+        .chain(t.after.iter())
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
             CONFIG_WORD.is_match(l)
@@ -134,7 +136,12 @@ pub(super) fn loaded_config(t: &TerminalError) -> Option<String> {
         })
         .find_map(|l| {
             CONFIG_FILE
-                .find(l)
+                .find_iter(l)
+                // `agent.conf.rb` is not `agent.conf`.
+                .find(|m| {
+                    let rest = &l[m.end()..];
+                    !(rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_alphanumeric()))
+                })
                 .map(|m| m.as_str().to_string())
                 // A dated file is a batch of input, not the configuration.
                 .filter(|f| !f.starts_with("in JSON") && !crate::env_hints::dated(f))

@@ -185,7 +185,16 @@ pub(super) fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) ->
         let what = if fields.is_empty() {
             m.to_string()
         } else {
-            fields.join(", ")
+            // pydantic-settings reads `worker_concurrency` from
+            // `PAYOUTS_WORKER_CONCURRENCY`: the variable to fix.
+            fields
+                .iter()
+                .map(|f| match crate::env_hints::variable_for_field(ctx, f) {
+                    Some(var) => format!("{f} ({var})"),
+                    None => (*f).to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         return named(
             "missing-config",

@@ -592,3 +592,149 @@ fn an_inspected_object_s_scaffolding_is_not_listed() {
         assert!(!object_scaffolding(l), "{l}");
     }
 }
+
+/// The last-words reading of `lines` (no error of a known shape), named.
+fn by_last_words(lines: &[&str], ctx: &Context) -> Option<Named> {
+    terminal::last_words_all(lines)
+        .iter()
+        .find_map(|t| classify(t, ctx))
+}
+
+#[test]
+fn a_crash_names_the_program_s_own_function_even_when_a_library_raised_it() {
+    let python = "Traceback (most recent call last):
+  File \"/srv/billing/close_period.py\", line 23, in main
+    logging.info(\"draft: %s\", draft_total(items))
+  File \"/srv/billing/close_period.py\", line 12, in draft_total
+    return net + net * TAX_RATE
+TypeError: unsupported operand type(s) for *: 'decimal.Decimal' and 'float'";
+    let lines: Vec<&str> = python.lines().collect();
+    let t = terminal::find(&lines).pop().expect("a traceback");
+    assert!(
+        crashed_summary(&t, Some("code 1"))
+            .ends_with("(in draft_total, /srv/billing/close_period.py, line 12)"),
+        "{}",
+        crashed_summary(&t, Some("code 1"))
+    );
+    let node = "/app/node_modules/tiny-invariant/dist/tiny-invariant.cjs.js:14
+    throw new Error(value);
+    ^
+
+Error: Invariant failed: no invoice number series for DE
+    at invariant (/app/node_modules/tiny-invariant/dist/tiny-invariant.cjs.js:14:11)
+    at allocate (/app/allocate.js:7:3)
+    at Object.<anonymous> (/app/allocate.js:10:52)
+    at Module._compile (node:internal/modules/cjs/loader:1521:14)";
+    let lines: Vec<&str> = node.lines().collect();
+    let t = terminal::find(&lines).pop().expect("a Node.js error");
+    let summary = crashed_summary(&t, Some("code 1"));
+    assert!(
+        summary.ends_with("from in allocate, /app/allocate.js:7)"),
+        "{summary}"
+    );
+    // Ruby shows a core method (`fetch`) at its caller's line; the next
+    // frame, at the same line, is the program's.
+    let ruby = "worker.rb:8:in `fetch': key not found: \"relay\" (KeyError)
+\tfrom worker.rb:8:in `deliver'
+\tfrom worker.rb:20:in `<main>'";
+    let lines: Vec<&str> = ruby.lines().collect();
+    let t = terminal::find(&lines).pop().expect("a Ruby error");
+    let f = t.own_frame.expect("the program's frame");
+    assert_eq!((f.function.as_deref(), f.line), (Some("deliver"), 8));
+}
+
+#[test]
+fn a_key_missing_from_a_configuration_file_just_loaded_is_that_file() {
+    // Its stdout, piped, is flushed at exit: the `loading` line comes last.
+    named_as(
+        "mail_worker.rb:8:in `fetch': key not found: \"host\" (KeyError)
+\tfrom mail_worker.rb:8:in `<main>'
+mail-worker: loading config/mailer.yml [production]",
+        &Context::default(),
+        "missing-config",
+        &["config/mailer.yml", "`host`"],
+    );
+    // The same error on data of no file is the program's bug.
+    let n = id(
+        "Traceback (most recent call last):
+  File \"/app/settle.py\", line 7, in <module>
+    fee = line[\"fee\"]
+KeyError: 'fee'",
+        &Context::default(),
+    );
+    assert!(n.as_ref().is_none_or(|n| n.id != "missing-config"), "{n:?}");
+}
+
+#[test]
+fn a_path_the_program_says_does_not_exist_is_missing() {
+    let gunicorn = Context {
+        command: ["gunicorn", "-c", "/etc/relay/gunicorn.conf.py", "app:app"]
+            .map(String::from)
+            .to_vec(),
+        ..Context::default()
+    };
+    let n = by_last_words(
+        &["", "Error: '/etc/relay/gunicorn.conf.py' doesn't exist"],
+        &gunicorn,
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(
+        n.summary.contains("/etc/relay/gunicorn.conf.py (-c)"),
+        "{}",
+        n.summary
+    );
+    // A route is not a file.
+    let n = by_last_words(&["route /healthz not found"], &Context::default());
+    assert!(n.as_ref().is_none_or(|n| n.id != "missing-config"), "{n:?}");
+}
+
+#[test]
+fn a_validator_s_field_is_named_with_the_variable_it_is_read_from() {
+    named_as(
+        "ValidationError: Validation failure
+    at SimpleErrorReporter.createError (file:///app/node_modules/@vinejs/vine/build/index.js:923:10)
+    at loadConfig (file:///app/config.mjs:9:15) {
+  status: 422,
+  code: 'E_VALIDATION_ERROR',
+  messages: [
+    {
+      message: 'The welcomeCredit field must be a number',
+      rule: 'number',
+      field: 'welcomeCredit'
+    }
+  ]
+}",
+        &env(&[("SIGNUP_WELCOME_CREDIT", "5,00"), ("SIGNUP_PORT", "8080")]),
+        "missing-config",
+        &["welcomeCredit (SIGNUP_WELCOME_CREDIT)", "must be a number"],
+    );
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/settings.py\", line 12, in <module>
+    settings = Settings()
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
+worker_concurrency
+  Input should be a valid integer, unable to parse string as an integer [type=int_parsing, input_value='ten', input_type=str]",
+        &env(&[("PAYOUTS_WORKER_CONCURRENCY", "ten"), ("PAYOUTS_DB_URL", "postgresql://db/payouts")]),
+        "missing-config",
+        &["worker_concurrency (PAYOUTS_WORKER_CONCURRENCY)"],
+    );
+}
+
+#[test]
+fn a_dependency_that_does_not_answer_is_read_among_later_progress_lines() {
+    let n = by_last_words(
+        &[
+            "tax-lookup: no answer from 127.0.0.1:61900 within 10s",
+            "tax-lookup: querying 127.0.0.1:61900",
+        ],
+        &Context {
+            known: vec![Known::parse("TAX_SERVICE_ADDR", "127.0.0.1:61900").unwrap()],
+            ..Context::default()
+        },
+    )
+    .expect("named");
+    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+    assert!(n.summary.contains("TAX_SERVICE_ADDR"), "{}", n.summary);
+}

@@ -197,6 +197,10 @@ fn context(
         .chain(service.health.iter().filter_map(|h| {
             backstop_diagnose::address::find(&h.probe.target()).and_then(|a| a.port)
         }))
+        // `gunicorn -b 127.0.0.1:8000`: the port it was told to listen on.
+        .chain(backstop_diagnose::address::own_ports_from_command(
+            &service.command,
+        ))
         .collect();
     backstop_diagnose::Context {
         known,
