@@ -86,6 +86,10 @@ pub(super) fn dependency_of<'k>(
     if let Some(found) = dependency(&t.before.join("\n"), ctx) {
         return Some(found);
     }
+    // `connecting to 10.0.0.5:5672`, on a piped stdout flushed at exit.
+    if let Some(found) = dependency(&t.after.join("\n"), ctx) {
+        return Some(found);
+    }
     declared_for(all, ctx)
 }
 

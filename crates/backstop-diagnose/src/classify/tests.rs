@@ -738,3 +738,23 @@ fn a_dependency_that_does_not_answer_is_read_among_later_progress_lines() {
     assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
     assert!(n.summary.contains("TAX_SERVICE_ADDR"), "{}", n.summary);
 }
+
+#[test]
+fn the_address_a_progress_line_flushed_after_the_error_names_is_the_dependency() {
+    let ctx = Context {
+        known: vec![
+            Known::parse("CACHE_URL", "redis://127.0.0.1:6380/0").unwrap(),
+            Known::parse("SESSIONS_URL", "redis://127.0.0.1:6379/1").unwrap(),
+        ],
+        ..Context::default()
+    };
+    named_as(
+        "ReplyError: WRONGPASS invalid username-password pair or user is disabled.
+    at parseError (/app/node_modules/redis-parser/lib/parser.js:179:12)
+    at parseType (/app/node_modules/redis-parser/lib/parser.js:302:14)
+worker: connecting to 127.0.0.1:6379",
+        &ctx,
+        "dependency-auth-failed",
+        &["SESSIONS_URL"],
+    );
+}
