@@ -373,7 +373,7 @@ re!(
 // `For input string: "x"`, `must be one of`).
 re!(
     VALUE_REJECTED,
-    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
+    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bunknown (?:value|option|choice|level|mode|format|unit|currency|locale|timezone|time zone|region|environment|driver|backend|strategy)\b|\bunrecogni[sz]ed\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
 );
 
 // A program's own words that a path it names is not there

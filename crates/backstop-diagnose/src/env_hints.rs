@@ -341,17 +341,18 @@ pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> 
     if let Some((name, _)) = own().find(|(n, _)| n.len() >= 3 && word_in(message, n)) {
         return Some(name.clone());
     }
-    let quoted = message.split(['"', '\'', '`']).skip(1).step_by(2);
-    for value in quoted.filter(|v| !v.trim().is_empty()) {
-        let holders: Vec<&String> = own()
-            .filter(|(_, v)| v.trim() == value.trim())
-            .map(|(n, _)| n)
-            .collect();
-        if let [one] = holders.as_slice() {
-            return Some((*one).clone());
-        }
+    let quoted = |v: &str| {
+        let v = v.trim();
+        !v.is_empty()
+            && ['"', '\'', '`']
+                .iter()
+                .any(|q| message.contains(&format!("{q}{v}{q}")))
+    };
+    let holders: Vec<&String> = own().filter(|(_, v)| quoted(v)).map(|(n, _)| n).collect();
+    match holders.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
     }
-    None
 }
 
 /// The directory variable a write that filled the disk went to: of the

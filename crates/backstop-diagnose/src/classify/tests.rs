@@ -514,6 +514,18 @@ fn a_value_of_its_environment_that_does_not_convert_is_that_setting() {
         "missing-config",
         &["MAIL_WORKERS is invalid"],
     );
+    named_as(
+        "Traceback (most recent call last):
+  File \"/app/scheduler.py\", line 4, in <module>
+    zone = ZoneInfo(os.environ[\"REPORT_TIMEZONE\"])
+zoneinfo._common.ZoneInfoNotFoundError: 'unknown time zone \"Europe/Berln\"'",
+        &env(&[
+            ("REPORT_TIMEZONE", "Europe/Berln"),
+            ("REPORT_DIR", "/srv/reports"),
+        ]),
+        "missing-config",
+        &["REPORT_TIMEZONE"],
+    );
     // A value no variable holds is the program's own.
     let n = id(
         "mail_worker.rb:3:in `Integer': invalid value for Integer(): \"nine\" (ArgumentError)
