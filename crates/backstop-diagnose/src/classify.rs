@@ -1413,8 +1413,17 @@ fn name_by_structure(
     if PATH_ABSENT.is_match(message)
         && !texts.iter().any(|x| errno::find(x).is_some_and(|e| e != Errno::NoEntry))
         && !kinds.iter().any(|k| programming_type(k))
-        // A file's path, not a route (`/healthz`).
-        && let Some(path) = path_in(message).filter(|p| p.starts_with('/') && p[1..].contains('/'))
+        // Not an HTTP answer about a resource (`404 Not Found: /v1/rates`).
+        && !message.contains("404")
+        && !message.contains("HTTP")
+        // A file's path, not a route (`/healthz`); for the loose `not
+        // found`, one with an extension.
+        && let Some(path) = path_in(message).filter(|p| {
+            p.starts_with('/')
+                && p[1..].contains('/')
+                && (!message.to_ascii_lowercase().contains("not found")
+                    || std::path::Path::new(p).extension().is_some())
+        })
     {
         let launched = ctx
             .command

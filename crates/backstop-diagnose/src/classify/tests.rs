@@ -697,8 +697,17 @@ fn a_path_the_program_says_does_not_exist_is_missing() {
         n.summary
     );
     // A route is not a file.
-    let n = by_last_words(&["route /healthz not found"], &Context::default());
-    assert!(n.as_ref().is_none_or(|n| n.id != "missing-config"), "{n:?}");
+    for line in [
+        "route /healthz not found",
+        "error: /api/v1/users/42 not found",
+        "HTTP 404 Not Found: /v1/rates/EUR.json",
+    ] {
+        let n = by_last_words(&[line], &Context::default());
+        assert!(
+            n.as_ref().is_none_or(|n| n.id != "missing-config"),
+            "{line}: {n:?}"
+        );
+    }
 }
 
 #[test]
