@@ -19,6 +19,7 @@ mod by_errno;
 mod crashed;
 mod dependencies;
 mod files;
+mod memory;
 mod settings;
 mod shell;
 #[cfg(test)]
@@ -27,13 +28,14 @@ mod types;
 
 use by_errno::{by_errno, perl_errno, sqlite_file};
 use dependencies::{
-    auth_said_before, dependency, dependency_of, describe, node_code, own, server_kind,
-    service_port,
+    auth_said_before, dependency, dependency_of, describe, node_code, only_named_host, own,
+    server_kind, service_port,
 };
 use files::{
     data_path_in, dotted_module, loaded_config, missing_file, path_in, program_not_installed,
     raised_in_dependency, source_place,
 };
+use memory::out_of_memory;
 use settings::{
     absent_variable, config_library, env_file_name, env_schema_listed, listed_config_errors,
     missing_setting, setting_name, unfound_env_file,
@@ -363,6 +365,31 @@ re!(
     r"(?i)\b(?:fail(?:s|ed|ure)?|errors?|cannot|can't|could not|couldn't|unable|refus\w*|time(?:d ?)?out|unreachable|lost|closed|down|abort\w*|no \w+|not \w+)\b"
 );
 
+// A value read from a configuration object in a line of code:
+// `cfg["database"]`, `config.get('dsn')`, `settings.DATABASE_URL`.
+re!(
+    CONFIG_SUBSCRIPT,
+    r#"\b(?:cfg|conf|config|configuration|settings|options)\s*(?:\[\s*["'](?P<key>[\w.-]+)["']\s*\]|\.get\(\s*["'](?P<got>[\w.-]+)["']|\.(?P<attribute>[A-Za-z_]\w*)\b)"#
+);
+
+// A program's own words that it cannot find something it was asked for.
+re!(
+    CANNOT_FIND,
+    r"(?i)\b(?:could not|couldn't|cannot|can't|unable to|failed to) (?:find|locate|resolve)\b|\bnot found\b|\bno such\b"
+);
+
+// A quoted item of a message: `'db/postgres_primary'`.
+re!(QUOTED_ITEM, r#"['"`](?P<item>[^'"`\s]+)['"`]"#);
+
+// What a binding that is not there yet gives in Node.js.
+re!(
+    HALF_INITIALISED,
+    r"\bof undefined\b|\bis not a function\b|\bis not a constructor\b|Class extends value undefined|\bis not iterable\b"
+);
+
+// A setting's name as programs print it: `ARCHIVE_DAYS`, `PICK_WAVE`.
+re!(SETTING_NAME, r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b");
+
 re!(
     INVALID_SAID,
     r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b"
@@ -401,6 +428,11 @@ re!(
 re!(
     ISSUE_FIELD,
     r#"^"?(?:field|path|property|key|instancePath|dataPath)"?:\s*\[?\s*["'](?P<field>[\w./\[\]-]+)["']"#
+);
+// A JSON-schema validator's issue (ajv, typebox): where in the schema.
+re!(
+    SCHEMA_ISSUE,
+    r#"^\s*"?(?:schemaPath|keyword|instancePath)"?\s*:"#
 );
 re!(ISSUE_MESSAGE, r#"^"?message"?:\s*["'](?P<said>[^"']+)["']"#);
 
@@ -785,6 +817,25 @@ fn name_by_structure(
             ),
         );
     }
+    // Node.js CommonJS has no error for a cycle: a module required while
+    // its requirer is still initialising sees that module's exports half
+    // made, and fails at its own top level on an `undefined` binding
+    // (`Cannot read properties of undefined (reading 'map')` in plans.js,
+    // required from reminders.js's top level).
+    if t.runtime == Runtime::Node
+        && kinds.first().is_some_and(|k| *k == "TypeError")
+        && HALF_INITIALISED.is_match(message)
+        && let Some(by) = t.loaded_by.as_deref()
+    {
+        let failed = t.place.as_deref().unwrap_or("its top level");
+        return named(
+            "import-cycle",
+            format!(
+                "a circular require: {failed} uses a binding that is still undefined while {by} requires it (a module of the cycle is still initialising): {}",
+                t.quote()
+            ),
+        );
+    }
     // Go's toolchain (`go run` on a host without the module cache): the
     // module it was downloading, or the package it names.
     // `sql: unknown driver "postgres" (forgotten import?)`, JDBC's `No
@@ -922,15 +973,7 @@ fn name_by_structure(
         || all.contains("memory allocation of")
         || found_errno == Some(Errno::NoMemory)
     {
-        let program = t
-            .place
-            .clone()
-            .or_else(|| launched_script(&t.before))
-            .map_or_else(String::new, |p| format!(" in {p}"));
-        return named(
-            "out-of-memory",
-            format!("it ran out of memory{program}: {}", t.quote()),
-        );
+        return out_of_memory(t, &all, ctx);
     }
     if let Some(n) = sourced_file_missing(t, ctx.exit.as_deref().unwrap_or("")) {
         return Some(n);
@@ -945,8 +988,18 @@ fn name_by_structure(
     {
         return Some(n);
     }
-    // A schema's verdict on a configuration file just loaded.
-    if kinds.iter().any(|k| has_word(k, &["Validation", "Schema"]))
+    // A schema's verdict on a configuration file just loaded: by its
+    // type's name, or by the issues it lists (`instancePath: '/pickWaveSize'`,
+    // typebox's and ajv's shape, under an `AssertError`).
+    let issues: Vec<&str> = t
+        .detail
+        .iter()
+        .filter_map(|l| ISSUE_FIELD.captures(l.trim()))
+        .filter_map(|c| c.name("field").map(|f| f.as_str().trim_start_matches('/')))
+        .filter(|f| !f.is_empty())
+        .collect();
+    if (kinds.iter().any(|k| has_word(k, &["Validation", "Schema"]))
+        || (!issues.is_empty() && t.detail.iter().any(|l| SCHEMA_ISSUE.is_match(l))))
         && let Some(file) = loaded_config(t)
     {
         let field = t
@@ -954,7 +1007,9 @@ fn name_by_structure(
             .iter()
             .rev()
             .find_map(|l| SUBSCRIPT.captures_iter(l).last())
-            .map_or_else(String::new, |c| format!(" (field `{}`)", &c["field"]));
+            .map(|c| c["field"].to_string())
+            .or_else(|| issues.first().map(|f| (*f).to_string()))
+            .map_or_else(String::new, |f| format!(" (field `{f}`)"));
         return named(
             "missing-config",
             format!(
@@ -1039,6 +1094,43 @@ fn name_by_structure(
             format!("the setting {var} is invalid: {}", t.quote()),
         );
     }
+    // The configuration selects something that is not there (Hydra's
+    // `In 'config': Could not find 'db/postgres_primary'`, then the
+    // options there are): the configuration is wrong, not the program.
+    if CANNOT_FIND.is_match(message)
+        && CONFIG_WORD.is_match(message)
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && !kinds.iter().any(|k| programming_type(k))
+        && let Some(what) = QUOTED_ITEM.captures_iter(message).last()
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the configuration asks for `{}`, which does not exist: {}",
+                &what["item"],
+                t.quote()
+            ),
+        );
+    }
+    // A setting the environment does not hold, rejected in the program's
+    // words (`ARCHIVE_DAYS must be a positive integer, got 'two weeks'`):
+    // it is read from the one configuration file the service is given.
+    if VALUE_REJECTED.is_match(message)
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && !kinds.iter().any(|k| programming_type(k))
+        && let Some(setting) = SETTING_NAME.find(message)
+        && !ctx.env.iter().any(|(n, _)| n == setting.as_str())
+        && let Some((var, file)) = crate::env_hints::file_meant(ctx, message)
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the setting {} in {file} (from {var}) is invalid: {}",
+                setting.as_str(),
+                t.quote()
+            ),
+        );
+    }
     let unreachable_code = node_code(t).is_some_and(|c| {
         ["TIMEOUT", "TIMEDOUT", "REFUSED", "UNREACH", "RESET"]
             .iter()
@@ -1098,6 +1190,28 @@ fn name_by_structure(
     // configuration is wrong, whatever its words.
     // A setting a configuration library cannot find, after it said it
     // could not find the env file it was to read it from: the env file.
+    // A value a library rejects (`invalid dsn: missing "=" after "N/A"`)
+    // that the program's own line took from its configuration
+    // (`psycopg2.connect(cfg["database"])`): that setting of the file the
+    // service is given is wrong.
+    if (INVALID_SAID.is_match(message) || VALUE_REJECTED.is_match(message))
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && let Some(code) = own_code_line(t)
+        && let Some(key) = CONFIG_SUBSCRIPT.captures(code)
+        && let Some((var, file)) = crate::env_hints::file_meant(ctx, code)
+    {
+        return named(
+            "missing-config",
+            format!(
+                "the setting {} in {file} (from {var}) is not valid: {}",
+                ["key", "got", "attribute"]
+                    .iter()
+                    .find_map(|g| key.name(g))
+                    .map_or("", |m| m.as_str()),
+                t.quote()
+            ),
+        );
+    }
     if let Some(lib) = t.library.as_deref()
         && config_library(lib)
         // The first it reports is the one it was given; later ones are its
@@ -1358,6 +1472,13 @@ fn name_by_structure(
             ),
         );
     }
+    // `KeyError: 'AT'` on a subscript of the program's own data
+    // (`WAREHOUSES[order['ship_to']['country']]`), not of its environment
+    // or its configuration: a bug in the program, whatever the key looks
+    // like.
+    if kinds.first() == Some(&"KeyError") && data_lookup(t) {
+        return named("crashed", crashed_summary(t, ctx.exit.as_deref()));
+    }
     if let Some(n) = missing_setting(t, kinds, ctx) {
         return Some(n);
     }
@@ -1472,3 +1593,51 @@ fn name_by_structure(
 static MARKED_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^\d+> \S").expect("UNWRAP: a constant pattern")
 });
+
+/// Whether a Python `KeyError` was raised by a subscript in the program's
+/// own code (its last frame, outside installed packages) that reads no
+/// environment or configuration (`os.environ[…]`, `settings[…]`).
+fn data_lookup(t: &TerminalError) -> bool {
+    let mut frames = t
+        .stack
+        .iter()
+        .filter(|l| l.trim_start().starts_with("File \""));
+    let Some(last_frame) = frames.next_back() else {
+        return false;
+    };
+    let Some(at) = t.stack.iter().rposition(|l| l == last_frame) else {
+        return false;
+    };
+    let code = t.stack[at + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty() && !l.chars().all(|c| "^~ ".contains(c)));
+    let Some(code) = code else { return false };
+    let lower = code.to_ascii_lowercase();
+    !last_frame.contains("site-packages")
+        && !last_frame.contains("dist-packages")
+        && !last_frame.contains("/lib/python")
+        && code.contains('[')
+        && ![
+            "environ", "getenv", "env[", "env.", "config", "conf[", "settings", "secrets",
+            "options", "params", "vars", "args",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// The line of code of the program's own frame, as a Python traceback
+/// shows it under `File "…", line N`.
+fn own_code_line(t: &TerminalError) -> Option<&str> {
+    let f = t.own_frame.as_ref()?;
+    let header = format!("line {}", f.line);
+    let at = t
+        .stack
+        .iter()
+        .position(|l| l.contains(&f.file) && l.contains(&header))?;
+    t.stack[at + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty() && !l.chars().all(|c| "^~ ".contains(c)))
+        .filter(|l| !l.starts_with("File \""))
+}

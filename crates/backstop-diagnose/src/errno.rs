@@ -132,6 +132,8 @@ const PHRASES: &[(&str, Errno)] = &[
     ("could not resolve host", Errno::NoSuchHost),
     ("couldn't resolve host", Errno::NoSuchHost),
     ("no address associated with hostname", Errno::NoSuchHost),
+    // IO::Socket::INET's resolver failure (Perl).
+    ("bad hostname", Errno::NoSuchHost),
     ("permission denied", Errno::Access),
     ("operation not permitted", Errno::Access),
     ("too many open files", Errno::TooManyFiles),

@@ -107,6 +107,11 @@ pub struct TerminalError {
     /// package's, not the runtime's): where a bug is to be looked for,
     /// even when a library raised the error. Python, Node.js, Ruby.
     pub own_frame: Option<Frame>,
+    /// The program's own module whose top-level `require` was loading the
+    /// module that failed at its own top level (Node.js CommonJS:
+    /// `at Object.<anonymous> (plans.js:4)`, then `at require`, then `at
+    /// Object.<anonymous> (reminders.js:1)`), as `file:line`.
+    pub loaded_by: Option<String>,
     /// The program's own lines printed after it, not part of it (at most
     /// 3): a piped stdout is flushed at exit, so `loading config/mailer.yml`
     /// can follow the error its stderr printed at once.
@@ -140,6 +145,7 @@ impl TerminalError {
             library: None,
             usage: Vec::new(),
             own_frame: None,
+            loaded_by: None,
             after: Vec::new(),
         }
     }
@@ -388,6 +394,9 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
     }
     t.library = library_of(lines, start, t);
     t.own_frame = own_frame(lines, start, t);
+    t.loaded_by = (t.runtime == Runtime::Node)
+        .then(|| loaded_by(&lines[(t.index + 1).min(lines.len())..]))
+        .flatten();
     t.after = lines[(t.index + 1).min(lines.len())..]
         .iter()
         .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
@@ -434,6 +443,12 @@ re!(
     NODE_FRAME_AT,
     r"^\s*at (?:async )?(?:(?P<function>[^\s(]+)(?: \[as [^\]]+\])? \()?(?:file://)?(?P<file>[^\s()]+):(?P<line>\d+):\d+\)?$"
 );
+re!(
+    JAVA_FRAME,
+    r"^\s*at (?:[\w.-]+/)?(?P<function>[\w.$<>]+)\((?P<file>[\w$]+\.(?:java|kt|scala)):(?P<line>\d+)\)"
+);
+re!(PHP_FRAME, r"^#\d+ (?P<file>/\S+?\.php)\((?P<line>\d+)\): ");
+re!(GO_FUNCTION, r"^(?P<function>[\w./*()-]+?)\(.*\)$");
 re!(
     RUBY_FRAME,
     r"^\s*(?:from )?(?P<file>[^\s:]+\.rb):(?P<line>\d+):in [`'](?:[\w:]+[#.])?(?P<function>[^'`]+)'"
@@ -487,9 +502,54 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
             .iter()
             .filter_map(|l| NODE_FRAME_AT.captures(l))
             .find_map(frame),
+        // `at com.acme.Payouts.split(Payouts.java:15)`: the first frame
+        // outside the platform's packages.
+        Runtime::Java => lines[t.index + 1..lines.len().min(t.index + 40)]
+            .iter()
+            .filter_map(|l| JAVA_FRAME.captures(l))
+            .find(|c| {
+                !["java.", "javax.", "jdk.", "sun.", "com.sun."]
+                    .iter()
+                    .any(|p| c["function"].starts_with(p))
+            })
+            .and_then(frame),
+        // `main.splitBatches({0xc0…}, 0x4e2)` over `\t/src/app/main.go:14
+        // +0x1c5`: the first function whose file is not the runtime's.
+        Runtime::Go => {
+            let below = &lines[t.index + 1..lines.len().min(t.index + 60)];
+            below.windows(2).find_map(|w| {
+                let function = GO_FUNCTION.captures(w[0])?;
+                let at = GO_FRAME.captures(w[1])?;
+                let file = &at["file"];
+                (!file.contains("/src/runtime/") && !file.contains("/pkg/mod/") && own_source(file))
+                    .then(|| Frame {
+                        function: Some(function["function"].to_string()),
+                        file: file.to_string(),
+                        line: at["line"].parse().unwrap_or(0),
+                    })
+            })
+        }
         // A method of the runtime's own (`Integer`, `fetch`) is shown at
         // its caller's line, which the next frame repeats: that frame
         // names the program's code.
+        // `#1 /srv/app/tenant_cfg.php(15): Nette\Schema\Processor->process()`:
+        // the first frame outside Composer's `vendor/` and the system's
+        // PHP libraries; the function it called is shown on its line, so
+        // the frame is named by its file alone.
+        Runtime::Php => lines[t.index + 1..lines.len().min(t.index + 40)]
+            .iter()
+            .filter_map(|l| PHP_FRAME.captures(l))
+            .find(|c| {
+                let file = &c["file"];
+                !file.contains("/vendor/")
+                    && !file.starts_with("/usr/share/php/")
+                    && own_source(file)
+            })
+            .map(|c| Frame {
+                function: None,
+                file: c["file"].to_string(),
+                line: c["line"].parse().unwrap_or(0),
+            }),
         Runtime::Ruby => {
             let frames: Vec<_> = lines[t.index..lines.len().min(t.index + 40)]
                 .iter()
@@ -507,6 +567,35 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
         }
         _ => None,
     }
+}
+
+/// See [`TerminalError::loaded_by`]: in Node.js frames below an error,
+/// the own module whose top level required the module that failed at its
+/// top level.
+fn loaded_by(frames: &[&str]) -> Option<String> {
+    let top_level = |l: &str| {
+        NODE_FRAME_AT
+            .captures(l)
+            .filter(|c| {
+                c.name("function")
+                    .is_some_and(|f| f.as_str() == "Object.<anonymous>")
+            })
+            .filter(|c| own_source(&c["file"]))
+            .map(|c| (c["file"].to_string(), c["line"].to_string()))
+    };
+    let frames = &frames[..frames.len().min(40)];
+    let failed = frames
+        .iter()
+        .position(|l| l.trim_start().starts_with("at "))?;
+    let (file, _) = top_level(frames[failed])?;
+    let required = frames[failed + 1..]
+        .iter()
+        .position(|l| l.contains("at require (") || l.contains("at Module.require ("))?;
+    frames[failed + 1 + required..]
+        .iter()
+        .find_map(|l| top_level(l))
+        .filter(|(by, _)| *by != file)
+        .map(|(by, line)| format!("{by}:{line}"))
 }
 
 /// The installed package whose frame is innermost in `t`'s stack (see
@@ -722,6 +811,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     library: None,
                     usage: Vec::new(),
                     own_frame: None,
+                    loaded_by: None,
                     after: Vec::new(),
                 },
             ));
@@ -793,6 +883,7 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
                     library: None,
                     usage: Vec::new(),
                     own_frame: None,
+                    loaded_by: None,
                     after: Vec::new(),
                 },
             ));
@@ -806,18 +897,22 @@ fn blocks(lines: &[&str]) -> Vec<(usize, TerminalError)> {
 
 re!(
     ERRORISH,
-    r"(?i)error|fatal|panic|fail|cannot|can't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided|\bis required\b|\bno (?:answer|response|reply)\b|\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply)\b|\bunreachable\b|\bunavailable\b"
+    r"(?i)error|fatal|panic|fail|cannot|can't|could not|couldn't|unable|refused|denied|not set|must be|missing|invalid|no such|not found|exception|timed out|in use|no space|too many|out of memory|unbound|required (?:option|argument|flag|parameter)|no value provided|\bis required\b|\bno (?:answer|response|reply)\b|\b(?:did not|didn't|does not|doesn't) (?:answer|respond|reply)\b|\bunreachable\b|\bunavailable\b"
 );
 re!(
     PHP_MESSAGE_END,
     r"^(?P<said>.*?) in (?P<file>/\S+?):(?P<line>\d+)$"
+);
+re!(
+    LINE_IN_FILE,
+    r"(?i)\bon line \d+|\bline \d+|:\d+(?::\d+)?\b"
 );
 re!(PLACE_ONLY, r"^\S+:\d+(?::\d+)?$");
 re!(TEMPLATE_EXCERPT, r"^(?:>>\s*)?\d+\s*\|");
 re!(SYNTAX_AT, r"^\S+:\d+: syntax error\b");
 re!(
     NOISE,
-    r"^(?:Node\.js v\d|note: run with|Trace begun at \S+ line \d+$|.* called at \S+ line \d+$|eval \{\.\.\.\} (?:called )?at \S+ line \d+$|.*\{\.\.\.\}\s+at \S+ line \d+$|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$)"
+    r"^(?:Node\.js v\d|note: run with|Trace begun at \S+ line \d+$|.* called at \S+ line \d+$|eval \{\.\.\.\} (?:called )?at \S+ line \d+$|.*\{\.\.\.\}\s+at \S+ line \d+$|\s*\d+: 0x|\s+at |\s*\^+\s*$|-+$|=+$|Exiting\.?$|\[process exited|\s*(?:errno|code|syscall|path|address|port|dest|hostname|severity|length|routine):\s|\s*[{}]\s*$|(?:Set|Run|Use|Re-?run|Pass)\b.*\bfor (?:a |the )?(?:complete|full|more|detailed) (?:stack ?trace|traceback|backtrace|output|details?|information)\.?$)"
 );
 re!(
     LOG_PREFIX,
@@ -911,12 +1006,26 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
         let first = with_errno.remove(root);
         with_errno.insert(0, first);
     }
+    let mut errorish: Vec<&(usize, &str)> = tail
+        .iter()
+        .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none())
+        .collect();
+    // A line that says where in a file the fault is (`syntax error,
+    // unexpected '!' in /etc/purge.ini on line 5`) goes before a later
+    // one that only names the file (`could not parse config
+    // /etc/purge.ini`).
+    if let Some(first) = errorish.first().copied()
+        && let Some(file) = path_of(first.1)
+        && let Some(at) = errorish.iter().position(|(_, l)| {
+            l.contains(&file) && !first.1.contains(" line ") && LINE_IN_FILE.is_match(l)
+        })
+    {
+        let specific = errorish.remove(at);
+        errorish.insert(0, specific);
+    }
     let candidates = with_errno
         .into_iter()
-        .chain(
-            tail.iter()
-                .filter(|(_, l)| ERRORISH.is_match(l) && crate::errno::find(l).is_none()),
-        )
+        .chain(errorish)
         .chain(tail.first())
         // A compiler's run of `file:N: syntax error` lines: the first is
         // the fault, the rest its echo.
@@ -992,6 +1101,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 usage.clone()
             },
             own_frame: None,
+            loaded_by: None,
             after: Vec::new(),
         })
         .collect()
@@ -1230,6 +1340,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
                 library: None,
                 usage: Vec::new(),
                 own_frame: None,
+                loaded_by: None,
                 after: Vec::new(),
             }),
             i,
@@ -1277,6 +1388,7 @@ fn java(lines: &[&str], start: usize, first: &regex::Captures<'_>) -> (TerminalE
             library: None,
             usage: Vec::new(),
             own_frame: None,
+            loaded_by: None,
             after: Vec::new(),
         },
         i,
@@ -1391,6 +1503,7 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
             library: None,
             usage: Vec::new(),
             own_frame: None,
+            loaded_by: None,
             after: Vec::new(),
         },
         j,
@@ -1645,5 +1758,49 @@ Stack trace:
             last_words(&lines).unwrap().error.message,
             "Required flag \"month\" not set"
         );
+    }
+
+    #[test]
+    fn last_words_prefer_the_line_that_says_where_and_skip_a_hint() {
+        let lines = [
+            "PHP Warning:  syntax error, unexpected '!' in /etc/purge.ini on line 5",
+            "purge: could not parse config /etc/purge.ini",
+        ];
+        assert!(last_words(&lines).unwrap().error.message.contains("line 5"));
+        let lines = [
+            "In 'config': Could not find 'db/primary'",
+            "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+        ];
+        assert!(
+            last_words(&lines)
+                .unwrap()
+                .error
+                .message
+                .contains("db/primary")
+        );
+    }
+
+    #[test]
+    fn php_and_node_frames_name_the_program_s_own_code() {
+        let php = [
+            "PHP Fatal error:  Uncaught RuntimeException: boom in /usr/share/php/Lib/Processor.php:94",
+            "Stack trace:",
+            "#0 /usr/share/php/Lib/Processor.php(49): Lib\\Processor->fail()",
+            "#1 /srv/app/vendor/acme/x/src/X.php(3): Lib\\Processor->process()",
+            "#2 /srv/app/tenant.php(15): Acme\\X->run()",
+            "#3 {main}",
+        ];
+        let t = find(&php).pop().unwrap();
+        let f = t.own_frame.expect("an own frame");
+        assert_eq!((f.file.as_str(), f.line), ("/srv/app/tenant.php", 15));
+        let node = [
+            "TypeError: Cannot read properties of undefined (reading 'map')",
+            "    at Object.<anonymous> (/srv/app/plans.js:4:35)",
+            "    at Module._compile (node:internal/modules/cjs/loader:1521:14)",
+            "    at require (node:internal/modules/helpers:182:18)",
+            "    at Object.<anonymous> (/srv/app/reminders.js:1:25)",
+        ];
+        let t = find(&node).pop().unwrap();
+        assert_eq!(t.loaded_by.as_deref(), Some("/srv/app/reminders.js:1"));
     }
 }

@@ -4,7 +4,7 @@
 use super::{
     BIND_SAID, Context, Errno, LAST_QUOTED_NAME, LAUNCHED_MISSING, Named, OPENED, PORT_SAID,
     RUN_COMMAND_FAILED, Runtime, SPAWN_ENOENT, TerminalError, address, data_path_in, dependency_of,
-    describe, missing_file, named, path_in, program_not_installed, service_port,
+    describe, missing_file, named, only_named_host, path_in, program_not_installed, service_port,
 };
 
 pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
@@ -46,7 +46,14 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
         | Errno::ConnReset
         | Errno::Unreachable
         | Errno::NoSuchHost => {
-            let (a, k) = dependency_of(t, all, ctx)?;
+            // The client library that raised it says which kind of server
+            // (`asyncpg` → PostgreSQL), and only a name can fail to resolve.
+            let hinted = format!("{all}\n{}", t.library.as_deref().unwrap_or(""));
+            let (a, k) = dependency_of(t, &hinted, ctx).or_else(|| {
+                (e == Errno::NoSuchHost)
+                    .then(|| only_named_host(ctx))
+                    .flatten()
+            })?;
             let what = match e {
                 Errno::ConnRefused => "refuses connections",
                 Errno::TimedOut => "does not answer (timed out)",

@@ -123,13 +123,17 @@ pub(super) fn declared_for<'k>(
         if !words.iter().any(|w| lower.contains(w)) {
             return None;
         }
+        // By its name (`LEDGER_PG_URL`), its scheme (`postgresql://`) or
+        // the kind's well-known port (5432).
+        let port = default_port(words);
         let hits: Vec<&Known> = candidates
             .iter()
             .copied()
             .filter(|k| {
-                words
-                    .iter()
-                    .any(|w| k.name.to_ascii_lowercase().contains(w))
+                let name = k.name.to_ascii_lowercase();
+                let scheme = k.scheme.as_deref().unwrap_or("").to_ascii_lowercase();
+                words.iter().any(|w| name.contains(w) || scheme.contains(w))
+                    || (port.is_some() && k.port == port)
             })
             .collect();
         one_name(&hits)
@@ -207,4 +211,48 @@ pub(super) fn service_port(all: &str, ctx: &Context) -> Option<u16> {
                 .find(|k| k.name.to_ascii_uppercase().contains("PORT"))
                 .and_then(|k| k.port)
         })
+}
+
+/// The well-known port of a kind of server (the first word of its
+/// [`KINDS`] entry).
+fn default_port(words: &[&str]) -> Option<u16> {
+    Some(match *words.first()? {
+        "postgres" => 5432,
+        "mysql" => 3306,
+        "redis" => 6379,
+        "mongo" => 27017,
+        "amqp" => 5672,
+        "kafka" => 9092,
+        "elastic" => 9200,
+        "nats" => 4222,
+        "mqtt" => 1883,
+        "memcache" => 11211,
+        "ssh" => 22,
+        _ => return None,
+    })
+}
+
+/// A name that does not resolve: of the addresses the service declares,
+/// the only one whose host is a name (not an IP address, not localhost).
+pub(super) fn only_named_host(ctx: &Context) -> Option<(Address, Option<&Known>)> {
+    let named: Vec<&Known> = ctx
+        .known
+        .iter()
+        .filter(|k| {
+            k.host.as_deref().is_some_and(|h| {
+                h.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+                    && !h.eq_ignore_ascii_case("localhost")
+            })
+        })
+        .collect();
+    let k = one_name(&named)?;
+    Some((
+        Address {
+            host: k.host.clone(),
+            port: k.port,
+        },
+        Some(k),
+    ))
 }

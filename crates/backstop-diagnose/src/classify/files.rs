@@ -130,7 +130,7 @@ pub(super) fn loaded_config(t: &TerminalError) -> Option<String> {
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
             CONFIG_WORD.is_match(l)
-                || ["load", "read", "open", "pars"]
+                || ["load", "read", "open", "pars", "validat"]
                     .iter()
                     .any(|w| lower.contains(w))
         })

@@ -779,3 +779,203 @@ worker: connecting to 127.0.0.1:6379",
         &["SESSIONS_URL"],
     );
 }
+
+/// [`by_last_words`] of a text.
+fn last_words_of(text: &str, ctx: &Context) -> Option<Named> {
+    let lines: Vec<&str> = text.lines().collect();
+    by_last_words(&lines, ctx)
+}
+
+#[test]
+fn a_node_module_failing_on_an_undefined_binding_while_required_is_a_cycle() {
+    let text = "/srv/app/cyc/plans.js:4
+const ACTIVE_PLANS = new Set(subs.map((s) => s.plan));
+                                  ^
+
+TypeError: Cannot read properties of undefined (reading 'map')
+    at Object.<anonymous> (/srv/app/cyc/plans.js:4:35)
+    at Module._compile (node:internal/modules/cjs/loader:1521:14)
+    at Module.require (node:internal/modules/cjs/loader:1289:19)
+    at require (node:internal/modules/helpers:182:18)
+    at Object.<anonymous> (/srv/app/cyc/reminders.js:1:25)
+    at Module._compile (node:internal/modules/cjs/loader:1521:14)";
+    named_as(
+        text,
+        &Context::default(),
+        "import-cycle",
+        &["plans.js:4", "reminders.js:1"],
+    );
+    // The same error in a function a request called is a bug.
+    let in_a_handler = "TypeError: Cannot read properties of undefined (reading 'map')
+    at listPlans (/srv/app/plans.js:9:20)
+    at Object.<anonymous> (/srv/app/main.js:3:1)";
+    assert_ne!(
+        id(in_a_handler, &Context::default()).map(|n| n.id),
+        Some("import-cycle")
+    );
+}
+
+#[test]
+fn a_key_error_on_the_program_own_data_is_a_bug_not_a_setting() {
+    let lookup = |code: &str| {
+        format!(
+            "Traceback (most recent call last):
+  File \"/srv/app/order_events.py\", line 8, in reserve_stock
+    {code}
+KeyError: 'AT'"
+        )
+    };
+    named_as(
+        &lookup("print(WAREHOUSES[order['ship_to']['country']])"),
+        &Context::default(),
+        "crashed",
+        &["reserve_stock", "order_events.py"],
+    );
+    named_as(
+        &lookup("REGION_CODE = os.environ['REGION_CODE']").replace("'AT'", "'REGION_CODE'"),
+        &Context::default(),
+        "missing-config",
+        &["REGION_CODE"],
+    );
+}
+
+#[test]
+fn a_value_a_library_rejects_read_from_the_config_names_the_file() {
+    let ctx = env(&[("REFUND_CONFIG", "/srv/refunds/config.yml")]);
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/refunds/auto_refund.py\", line 7, in <module>
+    conn = psycopg2.connect(cfg[\"database\"], connect_timeout=5)
+  File \"/venv/lib/python3.11/site-packages/psycopg2/__init__.py\", line 121, in connect
+    dsn = _ext.make_dsn(dsn, **kwargs)
+psycopg2.ProgrammingError: invalid dsn: missing \"=\" after \"N/A\" in connection info string",
+        &ctx,
+        "missing-config",
+        &["database", "/srv/refunds/config.yml", "REFUND_CONFIG"],
+    );
+}
+
+#[test]
+fn schema_verdicts_of_namespaced_and_listed_shapes_name_the_file_validated() {
+    named_as(
+        "onboarding: validating /etc/app/tenant.json
+PHP Fatal error:  Uncaught Nette\\Schema\\ValidationException: The item 'plan' expects to be 'starter'|'team', 'enterprise' given. in /usr/share/php/Nette/Schema/Processor.php:94
+Stack trace:
+#0 /usr/share/php/Nette/Schema/Processor.php(49): Nette\\Schema\\Processor->throwsErrors()
+#1 /srv/app/tenant_cfg.php(15): Nette\\Schema\\Processor->process()
+#2 {main}
+  thrown in /usr/share/php/Nette/Schema/Processor.php on line 94",
+        &Context::default(),
+        "missing-config",
+        &["/etc/app/tenant.json"],
+    );
+    named_as(
+        "fulfil-worker: validating /etc/app/fulfil.json
+AssertError: Assert
+    at Module.Assert (file:///srv/node_modules/typebox/build/value/assert/assert.mjs:27:15)
+    at Object.<anonymous> (/srv/app/fulfil_cfg.js:14:7) {
+  [cause]: {
+    source: 'Assert',
+    errors: [
+      {
+        keyword: 'type',
+        schemaPath: '#/properties/pickWaveSize',
+        instancePath: '/pickWaveSize',
+        message: 'must be integer'
+      }
+    ]
+  }
+}",
+        &Context::default(),
+        "missing-config",
+        &["/etc/app/fulfil.json", "pickWaveSize"],
+    );
+}
+
+#[test]
+fn a_program_own_last_words_name_the_setting_the_dependency_and_the_file() {
+    // A setting the environment does not hold: the one file it is given.
+    let n = last_words_of(
+        "supplier-feed: ARCHIVE_DAYS must be a positive integer, got 'two weeks'",
+        &env(&[("SUPPLIER_FEED_CONF", "/etc/supplier-feed.conf")]),
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(
+        n.summary
+            .contains("ARCHIVE_DAYS in /etc/supplier-feed.conf"),
+        "{}",
+        n.summary
+    );
+    // Perl's `die` exits with `$!`: 111 is ECONNREFUSED, and the line that
+    // says what failed is before a progress line flushed at exit.
+    let ctx = Context {
+        known: vec![Known::parse("BADGE_MEMCACHED", "127.0.0.1:62443").unwrap()],
+        exit: Some("code 111".into()),
+        ..Context::default()
+    };
+    let refused = "badges: could not store badge for SKU-1 in memcached (127.0.0.1:62443)
+badges: refreshing badges via memcached 127.0.0.1:62443";
+    let lines: Vec<&str> = refused.lines().collect();
+    let n = terminal::last_words_all(&lines)
+        .into_iter()
+        .map(|mut t| {
+            t.runtime = Runtime::Perl;
+            t
+        })
+        .find_map(|t| classify(&t, &ctx))
+        .expect("named");
+    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+    // IO::Socket::INET's `Bad hostname` is a name that does not resolve,
+    // not an invalid setting.
+    let relay = [
+        ("RELAY_API_HOST", "relay-api.mail.invalid"),
+        ("RELAY_API_PORT", "8025"),
+    ];
+    let ctx = Context {
+        known: Known::from_env(relay.iter().copied()),
+        ..env(&relay)
+    };
+    let n = last_words_of(
+        "bounce-proc: connect to relay-api.mail.invalid:8025 failed: IO::Socket::INET: Bad hostname 'relay-api.mail.invalid'",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+    // Hydra: the configuration selects an option that is not there; its
+    // hint about HYDRA_FULL_ERROR is not the error.
+    let n = last_words_of(
+        "In 'config': Could not find 'db/postgres_primary'
+
+Available options in 'db':
+\tpostgres_replica
+
+Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
+        &Context::default(),
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(n.summary.contains("db/postgres_primary"), "{}", n.summary);
+}
+
+#[test]
+fn out_of_memory_names_the_script_and_the_heap_limit() {
+    let ctx = Context {
+        command: vec!["node".into(), "cluster.js".into()],
+        env: vec![("NODE_OPTIONS".into(), "--max-old-space-size=192".into())],
+        ..Context::default()
+    };
+    let n = last_words_of(
+        "FATAL ERROR: Ineffective mark-compacts near heap limit Allocation failed - JavaScript heap out of memory",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "out-of-memory", "{}", n.summary);
+    assert!(n.summary.contains("in cluster.js"), "{}", n.summary);
+    assert!(
+        n.summary
+            .contains("--max-old-space-size=192 from NODE_OPTIONS"),
+        "{}",
+        n.summary
+    );
+}

@@ -5,7 +5,7 @@
 /// The short name of an exception type: `psycopg.OperationalError` →
 /// `OperationalError`, `Errno::ECONNREFUSED` → `ECONNREFUSED`.
 pub(super) fn short(kind: &str) -> &str {
-    kind.rsplit(['.', ':', '$']).next().unwrap_or(kind)
+    kind.rsplit(['.', ':', '$', '\\']).next().unwrap_or(kind)
 }
 
 /// The words of a type name: `AMQPConnectorStackTimeout` → `AMQP`,
