@@ -20,11 +20,11 @@ use backstop_diagnose::address::Known;
 use backstop_diagnose::{Context, Diagnoser, Evidence};
 
 /// The held-out half's accuracy may not fall below this (a ratchet: raise
-/// it when the figure rises). It belongs to the set in `holdout/`. v18's
-/// first measurement was 102/114, 89.5% (108/114 on the cause alone); its
+/// it when the figure rises). It belongs to the set in `holdout/`. v19's
+/// first measurement was 96/112, 85.7% (102/112 on the cause alone); its
 /// misses have been read and fixed, so it stays there only until the next
 /// unseen capture replaces it; the floor stays at v17's 0.92 meanwhile.
-/// v17's and earlier files are development data, where every one must be
+/// v18's and earlier files are development data, where every one must be
 /// right.
 const HOLDOUT_FLOOR: f64 = 0.92;
 
