@@ -152,6 +152,7 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Bytes, ClientError> {
+        let _pipe = crate::pipe_signal::PipeSignalHeld::new();
         if let Some(remote) = &self.remote {
             let stream =
                 TcpStream::connect(&remote.authority)

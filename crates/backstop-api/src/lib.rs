@@ -11,6 +11,7 @@ mod control;
 pub mod dashboard;
 mod event;
 mod fix;
+mod pipe_signal;
 mod server;
 pub mod socket_path;
 mod types;
