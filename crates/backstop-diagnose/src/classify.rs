@@ -241,7 +241,7 @@ re!(
 
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 401\b|HTTP(?:/[\d.]+)? 401\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b|\blogin (?:to \S+ )?failed\b|\bfailed to log ?in\b|\blogin incorrect\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 40[13]\b|\x22status(?:_?[cC]ode)?\x22\s*:\s*40[13]\b|HTTP(?:/[\d.]+)? 40[13]\b|\bHTTP Error 40[13]\b|\b40[13]:? (?:Unauthori[sz]ed|Forbidden)\b|\bUnauthori[sz]ed\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b|\blogin (?:to \S+ )?failed\b|\bfailed to log ?in\b|\blogin incorrect\b"
 );
 
 re!(
@@ -298,7 +298,7 @@ re!(
 
 re!(
     CHDIR,
-    r"(?i)\bchdir\b|\bcd\b:|\bpushd\b:|\bworking directory\b|\bworkdir\b|\bcwd\b"
+    r"(?i)\bchdir\b|\bcd\b:|\bpushd\b:|\bworking directory\b|\bworkdir\b|\bcwd\b|\bcannot change (?:to )?directory\b|\bcan't cd to\b"
 );
 
 re!(
@@ -721,9 +721,15 @@ fn name_by_structure(
     if (is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k)))
         && CONFIG_FILE.is_match(&all)
     {
+        // `JSON.parse`'s `… in JSON at position 59` names no file: the one
+        // a variable or a line before points at is the one it parsed.
         let file = CONFIG_FILE
-            .captures(&all)
-            .map_or("", |c| c.get(0).map_or("", |m| m.as_str()));
+            .find_iter(&all)
+            .map(|m| m.as_str().to_string())
+            .find(|f| !f.starts_with("in JSON"))
+            .or_else(|| loaded_config(t))
+            .or_else(|| crate::env_hints::file_meant(ctx, &all).map(|(n, p)| format!("{p} ({n})")))
+            .unwrap_or_else(|| "it parsed".to_string());
         return named(
             "missing-config",
             format!("the configuration file {file} is not valid: {message}"),
@@ -965,6 +971,24 @@ fn name_by_structure(
         .or_else(|| SPAWN_EAGAIN.is_match(&all).then_some(Errno::NoProcesses));
     if found_errno == Some(Errno::NoProcesses) {
         return by_errno(Errno::NoProcesses, t, &all, ctx);
+    }
+    // SIGXFSZ: a write past the file-size limit (`ulimit -f`) kills the
+    // process (the shell says `File size limit exceeded`, status 153).
+    if all.contains("File size limit exceeded")
+        || matches!(ctx.exit.as_deref(), Some("signal SIGXFSZ" | "code 153"))
+            && t.runtime == Runtime::Shell
+    {
+        let limit = memory::command_ulimit(ctx, &['f']).map_or_else(
+            || "`ulimit -f`".to_string(),
+            |u| format!("`{u}` in its command"),
+        );
+        return named(
+            "resource-limit",
+            format!(
+                "a file grew past the file-size limit ({limit}; SIGXFSZ): {}",
+                t.quote()
+            ),
+        );
     }
     if is(MEMORY_TYPES)
         || MEMORY_EXHAUSTED.is_match(&all)

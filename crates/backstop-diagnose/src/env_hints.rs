@@ -355,6 +355,96 @@ pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> 
     }
 }
 
+/// The variables that hold the credentials a dependency rejected, to
+/// check: its user and its secret (`SMTP_USER`, `SMTP_PASS`;
+/// `CART_REDIS_PASSWORD`; `CARRIER_API_TOKEN`), those of the dependency
+/// the summary names (sharing its variable's first word), else the only
+/// secret variable there is.
+pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String> {
+    let parts = |n: &str| n.split('_').map(str::to_string).collect::<Vec<_>>();
+    let secret = |n: &str| {
+        let p = parts(n);
+        p.iter().any(|w| {
+            [
+                "PASSWORD",
+                "PASS",
+                "PASSWD",
+                "PWD",
+                "TOKEN",
+                "SECRET",
+                "APIKEY",
+                "AUTH",
+                "CREDENTIALS",
+            ]
+            .contains(&w.as_str())
+        }) || n.ends_with("API_KEY")
+            || n.ends_with("ACCESS_KEY")
+    };
+    let user = |n: &str| {
+        parts(n)
+            .iter()
+            .any(|w| ["USER", "USERNAME", "LOGIN"].contains(&w.as_str()))
+    };
+    let own: Vec<&str> = ctx
+        .env
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !system(n))
+        .collect();
+    let named: Vec<&str> = own
+        .iter()
+        .copied()
+        .filter(|n| word_in(summary, n))
+        .collect();
+    // The longest run of leading words shared with a named variable:
+    // `CART_REDIS_HOST` → `CART_REDIS_PASSWORD` over `CART_DB_PASSWORD`.
+    let shared = |n: &str| {
+        named
+            .iter()
+            .map(|m| {
+                parts(n)
+                    .iter()
+                    .zip(parts(m).iter())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let pick = |is: &dyn Fn(&str) -> bool| -> Option<String> {
+        let all: Vec<&str> = own.iter().copied().filter(|n| is(n)).collect();
+        let best = all.iter().map(|n| shared(n)).max().unwrap_or(0);
+        let near: Vec<&str> = all.iter().copied().filter(|n| shared(n) == best).collect();
+        match near.as_slice() {
+            // Of the dependency the summary names; with none named, the
+            // only one there is.
+            [one] if best > 0 || (named.is_empty() && all.len() == 1) => Some((*one).to_string()),
+            _ => None,
+        }
+    };
+    pick(&user).into_iter().chain(pick(&secret)).collect()
+}
+
+/// The variable of the environment that sets a port the service listens
+/// on (`LISTEN_ADDR=127.0.0.1:8080`, `API_PORT=8080`): where to change it.
+pub(crate) fn variable_with_port(ctx: &Context, port: u16) -> Option<String> {
+    let port = port.to_string();
+    let holds = |v: &str| {
+        let v = v.trim().trim_end_matches('/');
+        v == port || v.rsplit_once(':').is_some_and(|(_, p)| p == port)
+    };
+    let holders: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| !system(n) && holds(v))
+        .map(|(n, _)| n)
+        .collect();
+    match holders.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
+}
+
 /// The directory variable a write that filled the disk went to: of the
 /// path variables that `texts` (oldest first) mention a path under, the
 /// one named as a destination (`-> /backups/x.tar.gz`, `writing /exports/…`),
@@ -497,5 +587,33 @@ pub(crate) mod tests {
         assert!(dated("orders_20261202.csv"));
         assert!(!dated("/etc/app/config.json"));
         assert!(!dated("/srv/app/v2/settings-2026.toml"));
+    }
+
+    #[test]
+    fn the_credentials_to_check_are_those_of_the_rejecting_dependency() {
+        let c = ctx(&[
+            ("CART_REDIS_HOST", "127.0.0.1"),
+            ("CART_REDIS_PASSWORD", "x"),
+            ("CART_DB_PASSWORD", "y"),
+            ("SMTP_USER", "u"),
+        ]);
+        assert_eq!(
+            credentials_variables(&c, "CART_REDIS_HOST at 127.0.0.1:6379 rejects"),
+            vec!["CART_REDIS_PASSWORD".to_string()]
+        );
+        let c = ctx(&[("CRM_API_URL", "http://x"), ("CRM_API_KEY", "k")]);
+        assert_eq!(
+            credentials_variables(&c, "CRM_API_URL at http://x rejects"),
+            vec!["CRM_API_KEY".to_string()]
+        );
+        assert!(credentials_variables(&ctx(&[]), "a dependency rejects").is_empty());
+    }
+
+    #[test]
+    fn the_variable_of_a_port_is_the_one_that_holds_it() {
+        let c = ctx(&[("LISTEN_ADDR", "127.0.0.1:8080"), ("DB_PORT", "5432")]);
+        assert_eq!(variable_with_port(&c, 8080).as_deref(), Some("LISTEN_ADDR"));
+        assert_eq!(variable_with_port(&c, 5432).as_deref(), Some("DB_PORT"));
+        assert_eq!(variable_with_port(&c, 9000), None);
     }
 }

@@ -113,6 +113,9 @@ const PHRASES: &[(&str, Errno)] = &[
     // Excon, Faraday: `read timeout reached` (its cause, a non-blocking
     // read's EAGAIN, is no process limit).
     ("timeout reached", Errno::TimedOut),
+    // A device or peer that took the connection and never acknowledged
+    // (`no ack from printer within 3000ms`).
+    ("no ack", Errno::TimedOut),
     // timeout(1)'s status: the command it ran did not end in time.
     ("status 124", Errno::TimedOut),
     ("exit code 124", Errno::TimedOut),
@@ -149,6 +152,8 @@ const PHRASES: &[(&str, Errno)] = &[
     ("disk is full", Errno::NoSpace),
     ("disk full", Errno::NoSpace),
     ("disk quota exceeded", Errno::NoSpace),
+    // tar's short write: the device took part of a block.
+    ("wrote only", Errno::NoSpace),
     ("cannot allocate memory", Errno::NoMemory),
     ("no such file or directory", Errno::NoEntry),
 ];

@@ -345,6 +345,13 @@ impl Diagnoser {
             {
                 c.summary = format!("{} (user `{user}`)", c.summary);
             }
+            let check: Vec<String> = env_hints::credentials_variables(ctx, &c.summary)
+                .into_iter()
+                .filter(|v| !c.summary.contains(v.as_str()))
+                .collect();
+            if !check.is_empty() {
+                c.summary = format!("{}; check {}", c.summary, check.join(" and "));
+            }
         }
         out
     }

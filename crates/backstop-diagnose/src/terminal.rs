@@ -447,7 +447,10 @@ re!(
     JAVA_FRAME,
     r"^\s*at (?:[\w.-]+/)?(?P<function>[\w.$<>]+)\((?P<file>[\w$]+\.(?:java|kt|scala)):(?P<line>\d+)\)"
 );
-re!(PHP_FRAME, r"^#\d+ (?P<file>/\S+?\.php)\((?P<line>\d+)\): ");
+re!(
+    PHP_FRAME,
+    r"^#\d+ (?P<file>/\S+?\.php)\((?P<line>\d+)\): (?:(?P<call>[\w\\]+(?:(?:->|::)\w+)?)\()?"
+);
 re!(GO_FUNCTION, r"^(?P<function>[\w./*()-]+?)\(.*\)$");
 re!(
     RUBY_FRAME,
@@ -532,24 +535,32 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
         // A method of the runtime's own (`Integer`, `fetch`) is shown at
         // its caller's line, which the next frame repeats: that frame
         // names the program's code.
-        // `#1 /srv/app/tenant_cfg.php(15): Nette\Schema\Processor->process()`:
-        // the first frame outside Composer's `vendor/` and the system's
-        // PHP libraries; the function it called is shown on its line, so
-        // the frame is named by its file alone.
-        Runtime::Php => lines[t.index + 1..lines.len().min(t.index + 40)]
-            .iter()
-            .filter_map(|l| PHP_FRAME.captures(l))
-            .find(|c| {
+        // `#0 /srv/app/stats.php(3): bcdiv()` over `#1 /srv/app/stats.php(7):
+        // average_basket()`: a frame names the function it *called*, so the
+        // function a frame's line is in is the one the next frame called.
+        // The first frame outside Composer's `vendor/` and the system's
+        // PHP libraries.
+        Runtime::Php => {
+            let frames: Vec<regex::Captures<'_>> = lines
+                [t.index + 1..lines.len().min(t.index + 40)]
+                .iter()
+                .filter_map(|l| PHP_FRAME.captures(l))
+                .collect();
+            frames.iter().enumerate().find_map(|(i, c)| {
                 let file = &c["file"];
-                !file.contains("/vendor/")
+                (!file.contains("/vendor/")
                     && !file.starts_with("/usr/share/php/")
-                    && own_source(file)
+                    && own_source(file))
+                .then(|| Frame {
+                    function: frames
+                        .get(i + 1)
+                        .and_then(|next| next.name("call"))
+                        .map(|f| f.as_str().to_string()),
+                    file: file.to_string(),
+                    line: c["line"].parse().unwrap_or(0),
+                })
             })
-            .map(|c| Frame {
-                function: None,
-                file: c["file"].to_string(),
-                line: c["line"].parse().unwrap_or(0),
-            }),
+        }
         Runtime::Ruby => {
             let frames: Vec<_> = lines[t.index..lines.len().min(t.index + 40)]
                 .iter()
@@ -923,6 +934,10 @@ re!(
     r#"(?:^|\s)(?:msg|message|err|error|reason)=(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>\S+))"#
 );
 re!(
+    JSON_CONTEXT,
+    r#""(?P<key>status|statusCode|status_code|code|body|url|uri|host|addr|address|target|endpoint|base|dsn|path|file)"\s*:\s*(?:"(?P<text>(?:[^"\\]|\\.)*)"|(?P<number>-?\d+))"#
+);
+re!(
     JSON_FIELD,
     r#""(?P<key>msg|message|error|err|reason)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)""#
 );
@@ -1061,7 +1076,20 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
                 },
             },
             chain: Vec::new(),
-            detail: if !opens_block(line) {
+            detail: if line.trim_start().starts_with('{') {
+                // A JSON log line's other fields say to whom and what came
+                // back (`"status":403`, `"url":"http://…"`).
+                JSON_CONTEXT
+                    .captures_iter(line)
+                    .map(|c| {
+                        let value = c
+                            .name("text")
+                            .or_else(|| c.name("number"))
+                            .map_or("", |m| m.as_str());
+                        format!("{}: {}", &c["key"], value.replace("\\\"", "\""))
+                    })
+                    .collect()
+            } else if !opens_block(line) {
                 // `Template render error: (…) [Line 6, Column 24]`, then
                 // `  Error: Unable to call `formatMoney`…` indented below.
                 lines[index + 1..]
@@ -1102,7 +1130,14 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
             },
             own_frame: None,
             loaded_by: None,
-            after: Vec::new(),
+            // The program's lines after it (a piped stdout flushed at
+            // exit: `sending alert via 127.0.0.1:63341`).
+            after: lines[index + 1..]
+                .iter()
+                .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
+                .take(3)
+                .map(|l| l.trim().to_string())
+                .collect(),
         })
         .collect()
 }

@@ -1,11 +1,18 @@
 //! Naming by errno: what an `ENOENT`, `EACCES`, `EADDRINUSE`, `ENOSPC`,
 //! `EMFILE`… means for the path, port or address the error names.
 
+use super::memory::command_ulimit;
 use super::{
-    BIND_SAID, Context, Errno, LAST_QUOTED_NAME, LAUNCHED_MISSING, Named, OPENED, PORT_SAID,
-    RUN_COMMAND_FAILED, Runtime, SPAWN_ENOENT, TerminalError, address, data_path_in, dependency_of,
-    describe, missing_file, named, only_named_host, path_in, program_not_installed, service_port,
+    Address, BIND_SAID, Context, Errno, LAST_QUOTED_NAME, LAUNCHED_MISSING, Named, OPENED,
+    PORT_SAID, RUN_COMMAND_FAILED, Runtime, SPAWN_ENOENT, TerminalError, address, data_path_in,
+    dependency_of, describe, missing_file, named, only_named_host, path_in, program_not_installed,
+    service_port,
 };
+
+static LOOKUP_ON: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\blookup (?P<host>[\w.-]+) on \S+:53\b")
+        .expect("UNWRAP: a constant pattern")
+});
 
 pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
     match e {
@@ -35,10 +42,13 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
                 (Some(h), Some(p)) => format!(" on {h}:{p}"),
                 _ => String::new(),
             };
+            let set_by = port
+                .and_then(|p| crate::env_hints::variable_with_port(ctx, p))
+                .map_or_else(String::new, |v| format!(" (set by {v})"));
             let port = port.map_or_else(|| "?".to_string(), |p| p.to_string());
             named(
                 "port-in-use",
-                format!("the port {port} is already in use{on}"),
+                format!("the port {port} is already in use{on}{set_by}"),
             )
         }
         Errno::ConnRefused
@@ -46,6 +56,27 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
         | Errno::ConnReset
         | Errno::Unreachable
         | Errno::NoSuchHost => {
+            // Go's resolver names the name it looked up and the DNS server
+            // it asked (`lookup nats.orders.invalid on 10.0.0.53:53: no such
+            // host`): the name is the dependency, never the DNS server.
+            if e == Errno::NoSuchHost
+                && let Some(c) = LOOKUP_ON.captures(all)
+            {
+                let host = c["host"].to_string();
+                let k = ctx.known.iter().find(|k| {
+                    k.host
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(&host))
+                });
+                let a = Address {
+                    host: Some(host),
+                    port: k.and_then(|k| k.port),
+                };
+                return named(
+                    "dependency-unavailable",
+                    format!("{} does not resolve (ENOTFOUND)", describe(&a, k)),
+                );
+            }
             // The client library that raised it says which kind of server
             // (`asyncpg` → PostgreSQL), and only a name can fail to resolve.
             let hinted = format!("{all}\n{}", t.library.as_deref().unwrap_or(""));
@@ -67,9 +98,10 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             )
         }
         Errno::TooManyFiles => {
-            let limit = ctx
-                .open_files_limit
-                .map_or_else(String::new, |n| format!(" (the limit is {n})"));
+            let limit = command_ulimit(ctx, &['n'])
+                .map(|u| format!(" (the limit is set by `{u}` in its command)"))
+                .or_else(|| ctx.open_files_limit.map(|n| format!(" (the limit is {n})")))
+                .unwrap_or_default();
             named(
                 "resource-limit",
                 format!("too many open files (EMFILE){limit}: {}", t.quote()),
@@ -78,7 +110,11 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
         Errno::NoProcesses => named(
             "resource-limit",
             format!(
-                "no more processes or threads (EAGAIN: the process limit, `ulimit -u` or the cgroup's pids.max): {}",
+                "no more processes or threads (EAGAIN: the process limit, {} or the cgroup's pids.max): {}",
+                command_ulimit(ctx, &['u']).map_or_else(
+                    || "`ulimit -u`".to_string(),
+                    |u| format!("`{u}` in its command")
+                ),
                 t.quote()
             ),
         ),
@@ -127,7 +163,11 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             let binding = ["bind", "listen", "Bind"].iter().any(|w| all.contains(w));
             let port = || {
                 service_port(all, ctx).map(|p| {
-                    format!("binding :{p} (a port below 1024 needs root or CAP_NET_BIND_SERVICE)")
+                    let set_by = crate::env_hints::variable_with_port(ctx, p)
+                        .map_or_else(String::new, |v| format!(", set by {v}"));
+                    format!(
+                        "binding :{p} (a port below 1024 needs root or CAP_NET_BIND_SERVICE{set_by})"
+                    )
                 })
             };
             let what = if binding {

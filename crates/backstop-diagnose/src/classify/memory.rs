@@ -75,7 +75,25 @@ fn heap_limit(all: &str, ctx: &Context) -> Option<String> {
     }) {
         return Some(f);
     }
-    all.lines().find_map(flag_in)
+    all.lines()
+        .find_map(flag_in)
+        .or_else(|| command_ulimit(ctx, &['v', 'm', 'd']))
+}
+
+/// A `ulimit -n 64` the service's command line sets (a `sh -c 'ulimit …;
+/// exec …'` wrapper), for one of `flags`, as written.
+pub(super) fn command_ulimit(ctx: &Context, flags: &[char]) -> Option<String> {
+    static ULIMIT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\bulimit\s+(?:-[SH]+\s+)?-(?P<flag>[a-zA-Z])\s+(?P<value>\d+|unlimited)\b",
+        )
+        .expect("UNWRAP: a constant pattern")
+    });
+    let command = ctx.command.join(" ");
+    ULIMIT
+        .captures_iter(&command)
+        .find(|c| c["flag"].chars().next().is_some_and(|f| flags.contains(&f)))
+        .map(|c| format!("ulimit -{} {}", &c["flag"], &c["value"]))
 }
 
 #[cfg(test)]

@@ -979,3 +979,138 @@ fn out_of_memory_names_the_script_and_the_heap_limit() {
         n.summary
     );
 }
+
+#[test]
+fn a_port_in_use_and_rejected_credentials_name_the_variables_to_change() {
+    let ctx = env(&[("LISTEN_ADDR", "127.0.0.1:63405")]);
+    let n = last_words_of(
+        "2026/12/04 13:51:43 listen tcp 127.0.0.1:63405: bind: address already in use",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "port-in-use", "{}", n.summary);
+    assert!(n.summary.contains("set by LISTEN_ADDR"), "{}", n.summary);
+    // A 403 in a JSON log line's fields is a rejection, of the API the
+    // environment declares.
+    let crm = [
+        ("CRM_API_URL", "http://127.0.0.1:63325"),
+        ("CRM_API_KEY", "***"),
+    ];
+    let ctx = Context {
+        known: Known::from_env(crm.iter().copied()),
+        ..env(&crm)
+    };
+    let n = last_words_of(
+        r#"{"level":"error","msg":"crm request failed","status":403,"body":"{\"error\":\"forbidden\"}"}"#,
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "dependency-auth-failed", "{}", n.summary);
+    assert!(n.summary.contains("CRM_API_URL"), "{}", n.summary);
+}
+
+#[test]
+fn limits_a_command_line_sets_are_named() {
+    let ctx = Context {
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "'ulimit -n 64; exec python tiles.py'".into(),
+        ],
+        ..Context::default()
+    };
+    let n = last_words_of(
+        "OSError: [Errno 24] Too many open files: '/tmp/tiles/shard-19.mbt'",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "resource-limit", "{}", n.summary);
+    assert!(
+        n.summary.contains("`ulimit -n 64` in its command"),
+        "{}",
+        n.summary
+    );
+    let ctx = Context {
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "'ulimit -f 2048; exec ./t.sh'".into(),
+        ],
+        exit: Some("code 153".into()),
+        ..Context::default()
+    };
+    let n = last_words_of(
+        "./t.sh: line 6: 16303 File size limit exceeded head -c 4000000 /dev/zero > \"$OUT\"",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "resource-limit", "{}", n.summary);
+    assert!(n.summary.contains("ulimit -f 2048"), "{}", n.summary);
+}
+
+#[test]
+fn the_last_words_of_tools_and_launchers_say_disk_dependency_and_directory() {
+    // Go's resolver: the name looked up, not the DNS server asked.
+    let nats = [("NATS_ADDR", "nats.orders.invalid:4222")];
+    let ctx = Context {
+        known: Known::from_env(nats.iter().copied()),
+        ..env(&nats)
+    };
+    let n = last_words_of(
+        "dial tcp: lookup nats.orders.invalid on 10.255.255.53:53: no such host",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+    assert!(n.summary.contains("NATS_ADDR"), "{}", n.summary);
+    assert!(
+        n.summary
+            .starts_with("NATS_ADDR at nats.orders.invalid:4222 does not resolve"),
+        "{}",
+        n.summary
+    );
+    // tar's short write is a full disk, under the directory variable.
+    let n = last_words_of(
+        "archiving /var/log/app into /archive/logs.tar
+tar: /archive/logs.tar: Wrote only 4096 of 10240 bytes
+tar: Error is not recoverable: exiting now
+archive failed (tar exit 2)",
+        &env(&[("ARCHIVE_DIR", "/archive")]),
+    )
+    .expect("named");
+    assert_eq!(n.id, "disk-full", "{}", n.summary);
+    assert!(n.summary.contains("ARCHIVE_DIR"), "{}", n.summary);
+    // A peer that took the connection and never acknowledged.
+    let printer = [("PRINTER_ADDR", "127.0.0.1:63303")];
+    let ctx = Context {
+        known: Known::from_env(printer.iter().copied()),
+        ..env(&printer)
+    };
+    let n = last_words_of(
+        "label-printer: connected to 127.0.0.1:63303, sending job 8812
+label-printer: no ack from printer within 3000ms, job 8812 not printed",
+        &ctx,
+    )
+    .expect("named");
+    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+    assert!(n.summary.contains("PRINTER_ADDR"), "{}", n.summary);
+    // `env -C DIR` cannot change to the release directory.
+    let n = last_words_of(
+        "env: cannot change directory to '/srv/reports/current': No such file or directory",
+        &Context::default(),
+    )
+    .expect("named");
+    assert_eq!(n.id, "workdir-missing", "{}", n.summary);
+}
+
+#[test]
+fn json_parse_names_the_file_its_variable_points_at() {
+    named_as(
+        "SyntaxError: Expected double-quoted property name in JSON at position 59
+    at JSON.parse (<anonymous>)
+    at Object.<anonymous> (/srv/mailer/mailer.js:3:18)",
+        &env(&[("MAILER_CONFIG", "/etc/mailer/mailer.json")]),
+        "missing-config",
+        &["/etc/mailer/mailer.json"],
+    );
+}
