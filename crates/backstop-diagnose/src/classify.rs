@@ -226,7 +226,7 @@ re!(
 
 re!(
     SETTING_SAID,
-    r"(?i)\b(?:not set|must be set|must be defined|is required|are required|required|missing|undefined|is empty|must not be empty|cannot be empty|can't be empty|must not be blank|is blank|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
+    r"(?i)\b(?:not set|must be set|must be defined|must be (?:configured|provided|specified|given)|is required|are required|required|missing|undefined|is empty|must not be empty|cannot be empty|can't be empty|must not be blank|is blank|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
 );
 
 re!(
@@ -387,6 +387,12 @@ re!(
     r"\bof undefined\b|\bis not a function\b|\bis not a constructor\b|Class extends value undefined|\bis not iterable\b"
 );
 
+// A listener or client refusing a port value.
+re!(
+    BAD_PORT,
+    r"(?i)ERR_SOCKET_BAD_PORT|\bport should be >= 0|\binvalid port\b|\bbad port\b|\bport out of range\b|\bport must be\b"
+);
+
 // A setting's name as programs print it: `ARCHIVE_DAYS`, `PICK_WAVE`.
 re!(SETTING_NAME, r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b");
 
@@ -400,7 +406,7 @@ re!(
 // `For input string: "x"`, `must be one of`).
 re!(
     VALUE_REJECTED,
-    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bunknown (?:value|option|choice|level|mode|format|unit|currency|locale|timezone|time zone|region|environment|driver|backend|strategy)\b|\bunrecogni[sz]ed\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
+    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bis (?:unknown|unsupported|not supported)\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bunknown (?:value|option|choice|level|mode|format|unit|currency|locale|timezone|time zone|region|environment|driver|backend|strategy)\b|\bunrecogni[sz]ed\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
 );
 
 // A program's own words that a path it names is not there
@@ -429,6 +435,9 @@ re!(
     ISSUE_FIELD,
     r#"^"?(?:field|path|property|key|instancePath|dataPath)"?:\s*\[?\s*["'](?P<field>[\w./\[\]-]+)["']"#
 );
+// apischema's issue: `{'loc': ['dock_count'], 'err': 'missing property'}`.
+re!(ISSUE_LOC, r"'loc': \['(?P<field>[^']+)'");
+
 // A JSON-schema validator's issue (ajv, typebox): where in the schema.
 re!(
     SCHEMA_ISSUE,
@@ -1071,11 +1080,35 @@ fn name_by_structure(
             .iter()
             .filter_map(|l| ISSUE_FIELD.captures(l))
             .filter_map(|c| c.name("field").map(|f| f.as_str()))
+            // apischema's `[{'loc': ['dock_count'], 'err': …}]` in the message.
+            .chain(
+                ISSUE_LOC
+                    .captures_iter(message)
+                    .map(|c| c.get(1).map_or("", |m| m.as_str())),
+            )
             .collect();
         let var = fields.iter().find_map(|f| {
             let leaf = f.rsplit(['.', '/']).next().unwrap_or(f);
             crate::env_hints::variable_for_field(ctx, leaf).map(|v| format!("{f} ({v})"))
         });
+        // Fields of no variable, in a program given one data file
+        // (`WMS_CONFIG=/etc/wms.json`): that file's fields.
+        if var.is_none()
+            && !fields.is_empty()
+            && !settings_code(t)
+            && let Some((name, path)) =
+                crate::env_hints::data_file(ctx, &format!("{}\n{all}", t.stack.join("\n")))
+                    .or_else(|| crate::env_hints::file_meant(ctx, &all))
+        {
+            return named(
+                "missing-config",
+                format!(
+                    "the configuration file {path} ({name}) is not valid: {}: {}",
+                    fields.join(", "),
+                    t.quote()
+                ),
+            );
+        }
         if var.is_some() || settings_code(t) {
             let what = var
                 .or_else(|| fields.first().map(|f| (*f).to_string()))
@@ -1106,12 +1139,30 @@ fn name_by_structure(
             format!("the setting {var} is invalid: {}", t.quote()),
         );
     }
+    // A port that is no number (Node's `ERR_SOCKET_BAD_PORT … Received
+    // type number (NaN)`): the port variable whose value is not one.
+    if BAD_PORT.is_match(&all)
+        && let Some(var) = crate::env_hints::port_variable_not_a_number(ctx)
+    {
+        return named(
+            "missing-config",
+            format!("the setting {var} is not a port number: {}", t.quote()),
+        );
+    }
     // A value of its environment the program rejects (`invalid
     // QUOTA_LIMIT: strconv.Atoi: parsing "1k": invalid syntax`): that
     // setting is wrong, not the program.
     if (VALUE_REJECTED.is_match(message) || INVALID_SAID.is_match(message))
         && !texts.iter().any(|x| errno::find(x).is_some())
-        && let Some(var) = crate::env_hints::variable_rejected(ctx, message)
+        && let Some(var) = crate::env_hints::variable_rejected(ctx, message).or_else(|| {
+            // Or the value the program said it was using, just before a
+            // library rejected it (`scheduling with "0 8 * * MON-FRI-SAT"`).
+            t.before
+                .iter()
+                .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l) && !l.starts_with('/'))
+                .take(2)
+                .find_map(|l| crate::env_hints::variable_quoted(ctx, l))
+        })
     {
         return named(
             "missing-config",
@@ -1537,7 +1588,9 @@ fn name_by_structure(
             || PARSE_SAID.is_match(message)
             || INVALID_SAID.is_match(message))
         && let Some(file) = CONFIG_FILE
+            // Or a field of its JSON log line (`"file":"/etc/gw.jsonc"`).
             .find_iter(message)
+            .chain(t.detail.iter().flat_map(|d| CONFIG_FILE.find_iter(d)))
             .map(|m| m.as_str())
             // A dated file (`orders-2026-12-02.json`) is a batch of input,
             // not the configuration.

@@ -341,6 +341,14 @@ pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> 
     if let Some((name, _)) = own().find(|(n, _)| n.len() >= 3 && word_in(message, n)) {
         return Some(name.clone());
     }
+    variable_quoted(ctx, message)
+}
+
+/// The one variable whose value `text` quotes whole (`"0 8 * * MON-FRI"`),
+/// or whose scheme it quotes (`'postgress://'`).
+pub(crate) fn variable_quoted(ctx: &Context, text: &str) -> Option<String> {
+    let message = text;
+    let own = || ctx.env.iter().filter(|(n, _)| !system(n));
     let quoted = |v: &str| {
         let v = v.trim();
         !v.is_empty()
@@ -348,7 +356,19 @@ pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> 
                 .iter()
                 .any(|q| message.contains(&format!("{q}{v}{q}")))
     };
-    let holders: Vec<&String> = own().filter(|(_, v)| quoted(v)).map(|(n, _)| n).collect();
+    // Or its scheme (`Scheme 'postgress://' is unknown`).
+    let scheme_quoted = |v: &str| {
+        v.split_once("://").is_some_and(|(scheme, _)| {
+            !scheme.is_empty()
+                && ['"', '\'', '`']
+                    .iter()
+                    .any(|q| message.contains(&format!("{q}{scheme}://{q}")))
+        })
+    };
+    let holders: Vec<&String> = own()
+        .filter(|(_, v)| quoted(v) || scheme_quoted(v))
+        .map(|(n, _)| n)
+        .collect();
     match holders.as_slice() {
         [one] => Some((*one).clone()),
         _ => None,
@@ -423,6 +443,25 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
         }
     };
     pick(&user).into_iter().chain(pick(&secret)).collect()
+}
+
+/// The one variable named as a port (`STATUS_PORT`, `PORT`) whose value
+/// is not a port number (`http`, empty).
+pub(crate) fn port_variable_not_a_number(ctx: &Context) -> Option<String> {
+    let bad: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| {
+            !system(n)
+                && n.split('_').any(|p| p.eq_ignore_ascii_case("PORT"))
+                && v.trim().parse::<u16>().is_err()
+        })
+        .map(|(n, _)| n)
+        .collect();
+    match bad.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 /// The variable of the environment that sets a port the service listens

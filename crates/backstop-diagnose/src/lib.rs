@@ -385,13 +385,25 @@ fn structural(
     evidence: &[Evidence],
     ctx: &Context,
 ) -> Option<(usize, classify::Named, Vec<usize>, bool)> {
-    // The program's own output only, each line with its index in `evidence`.
-    let (at, lines): (Vec<usize>, Vec<&str>) = evidence
+    // The program's own output only, each line with its index in `evidence`;
+    // a traceback a JSON log line carries in a field (`"exc_info":
+    // "Traceback …\n  File …"`) is read as the lines it holds, at that
+    // line's index.
+    let mut at: Vec<usize> = Vec::new();
+    let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    for (i, e) in evidence
         .iter()
         .enumerate()
         .filter(|(_, e)| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
-        .map(|(i, e)| (i, e.text.as_str()))
-        .unzip();
+    {
+        at.push(i);
+        texts.push(std::borrow::Cow::Borrowed(e.text.as_str()));
+        for l in terminal::embedded_trace(&e.text) {
+            at.push(i);
+            texts.push(std::borrow::Cow::Owned(l));
+        }
+    }
+    let lines: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
     let mut named: Vec<(usize, classify::Named)> = terminal::find(&lines)
         .iter()
         .filter_map(|t| classify::classify(t, ctx).map(|n| (at[t.index], n)))
@@ -502,6 +514,23 @@ fn fill(template: &str, caps: &regex::Captures<'_>, line: &str, ctx: &Context) -
 
 #[cfg(test)]
 mod tests {
+    use super::{Context, Diagnoser, Evidence};
+
+    #[test]
+    fn a_traceback_inside_a_json_log_line_names_the_bug_with_that_line_as_evidence() {
+        let line = r#"{"levelname": "ERROR", "message": "settlement run aborted", "exc_info": "Traceback (most recent call last):\n  File \"/srv/settlement.py\", line 9, in settle_batch\n    net += e[\"amount\"] - e[\"fee\"]\nKeyError: 'fee'"}"#;
+        let evidence = vec![Evidence {
+            source: "05-logs.txt".into(),
+            line: Some(4),
+            text: line.to_string(),
+        }];
+        let causes = Diagnoser::new().diagnose_in(&evidence, &Context::default());
+        let first = causes.first().expect("a cause");
+        assert_eq!(first.id, "crashed", "{}", first.summary);
+        assert!(first.summary.contains("settle_batch"), "{}", first.summary);
+        assert_eq!(first.evidence[0].line, Some(4));
+    }
+
     #[test]
     fn colour_codes_are_not_words() {
         assert_eq!(

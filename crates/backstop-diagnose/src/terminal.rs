@@ -938,6 +938,10 @@ re!(
     r#""(?P<key>status|statusCode|status_code|code|body|url|uri|host|addr|address|target|endpoint|base|dsn|path|file)"\s*:\s*(?:"(?P<text>(?:[^"\\]|\\.)*)"|(?P<number>-?\d+))"#
 );
 re!(
+    JSON_TRACE,
+    r#""(?:exc_info|exception|exc_text|traceback|stack|stack_trace|stacktrace|backtrace)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)""#
+);
+re!(
     JSON_FIELD,
     r#""(?P<key>msg|message|error|err|reason)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)""#
 );
@@ -949,6 +953,49 @@ re!(
 /// error joined.
 pub fn last_words(lines: &[&str]) -> Option<TerminalError> {
     last_words_all(lines).into_iter().next()
+}
+
+/// The lines of a stack trace a JSON log line carries in a field
+/// (python-json-logger's `exc_info`, pino's and bunyan's `err.stack`,
+/// `stack_trace`), unescaped; none for any other line.
+pub fn embedded_trace(line: &str) -> Vec<String> {
+    if !line.trim_start().starts_with('{') || !line.contains("\\n") {
+        return Vec::new();
+    }
+    let Some(c) = JSON_TRACE.captures(line) else {
+        return Vec::new();
+    };
+    unescape_json(&c["value"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A JSON string's contents with its escapes undone (`\n`, `\"`, `\\`,
+/// `\uXXXX`).
+fn unescape_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    out.push(ch);
+                }
+            }
+            // `\r` is dropped with a string's end.
+            Some('r') | None => {}
+            Some(other) => out.push(other),
+        }
+    }
+    out
 }
 
 /// Every candidate for [`last_words`], the likeliest first: the lines of
@@ -1837,5 +1884,21 @@ Stack trace:
         ];
         let t = find(&node).pop().unwrap();
         assert_eq!(t.loaded_by.as_deref(), Some("/srv/app/reminders.js:1"));
+    }
+
+    #[test]
+    fn a_traceback_in_a_json_log_line_is_read_as_its_lines() {
+        let line = r#"{"levelname": "ERROR", "message": "run aborted", "exc_info": "Traceback (most recent call last):\n  File \"/srv/settlement.py\", line 9, in settle_batch\n    net += e[\"amount\"] - e[\"fee\"]\nKeyError: 'fee'", "batch": "B-1"}"#;
+        let lines = embedded_trace(line);
+        assert_eq!(lines.last().map(String::as_str), Some("KeyError: 'fee'"));
+        assert_eq!(lines[2], r#"    net += e["amount"] - e["fee"]"#);
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let t = find(&lines).pop().expect("a traceback");
+        assert_eq!(
+            t.own_frame.and_then(|f| f.function).as_deref(),
+            Some("settle_batch")
+        );
+        assert!(embedded_trace(r#"{"message": "fine"}"#).is_empty());
+        assert!(embedded_trace("plain line with \\n in it").is_empty());
     }
 }

@@ -1114,3 +1114,84 @@ fn json_parse_names_the_file_its_variable_points_at() {
         &["/etc/mailer/mailer.json"],
     );
 }
+
+#[test]
+fn a_rejected_value_is_traced_to_its_variable_or_its_file() {
+    // A port variable that is no number.
+    let n = last_words_of(
+        "RangeError [ERR_SOCKET_BAD_PORT]: options.port should be >= 0 and < 65536. Received type number (NaN).",
+        &env(&[("STATUS_PORT", "http"), ("DB_PORT", "5432")]),
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(
+        n.summary.contains("STATUS_PORT is not a port number"),
+        "{}",
+        n.summary
+    );
+    // A scheme the library does not know, quoted from one variable.
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/kyc/settings_check.py\", line 3, in <module>
+    DATABASES = {\"default\": dj_database_url.config()}
+dj_database_url.UnknownSchemeError: Scheme 'postgress://' is unknown.",
+        &env(&[("DATABASE_URL", "postgress://kyc@127.0.0.1:5432/kyc")]),
+        "missing-config",
+        &["DATABASE_URL"],
+    );
+    // The value the program said it used, just before a library refused it.
+    named_as(
+        "digest-mailer: scheduling weekly digest with \"0 8 * * MON-FRI-SAT\"
+CronError: Field (dayOfWeek) cannot be parsed
+    at CronTime._parseField (/srv/node_modules/cron/dist/time.js:305:23)
+    at Object.<anonymous> (/srv/digest/scheduler.js:4:13)",
+        &env(&[("DIGEST_CRON", "0 8 * * MON-FRI-SAT")]),
+        "missing-config",
+        &["DIGEST_CRON"],
+    );
+    // A JSON5 parser's own error type, on the file a variable points at.
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/flags/flags.py\", line 4, in <module>
+    flags = pyjson5.load(fh)
+  File \"src/_decoder.pyx\", line 815, in pyjson5.pyjson5._decode_all
+pyjson5.pyjson5.Json5IllegalCharacter: (\"Expected b'comma' or U+007d near 65, found U+006e\")",
+        &env(&[("FLAGS_FILE", "/etc/flags/flags.json5")]),
+        "missing-config",
+        &["/etc/flags/flags.json5"],
+    );
+    // apischema's issue list, of the one data file the program is given.
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/wms/planner.py\", line 10, in <module>
+    cfg = deserialize(PlannerConfig, raw)
+  File \"/venv/lib/python3.11/site-packages/apischema/deserialization/__init__.py\", line 862, in deserialize
+    return deserialization_method(
+apischema.validation.errors.ValidationError: ValidationError: [{'loc': ['dock_count'], 'err': 'missing property'}]",
+        &env(&[("WMS_CONFIG", "/etc/wms/wms.json")]),
+        "missing-config",
+        &["/etc/wms/wms.json", "dock_count"],
+    );
+    // A required setting in the program's words, under a NullPointerException.
+    named_as(
+        "Exception in thread \"main\" java.lang.NullPointerException: DOCK_SITE_ID must be configured
+\tat java.base/java.util.Objects.requireNonNull(Objects.java:336)
+\tat org.apache.commons.lang3.Validate.notBlank(Validate.java:439)
+\tat DockScheduler.main(DockScheduler.java:8)",
+        &env(&[("DOCK_SLOTS", "16")]),
+        "missing-config",
+        &["DOCK_SITE_ID"],
+    );
+    // A JSON log line naming its file in a field.
+    let n = last_words_of(
+        r#"{"level":"fatal","msg":"invalid upstreams file","file":"/etc/gw/upstreams.jsonc","errors":[{"code":"CommaExpected","offset":72}]}"#,
+        &Context::default(),
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(
+        n.summary.contains("/etc/gw/upstreams.jsonc"),
+        "{}",
+        n.summary
+    );
+}

@@ -91,20 +91,25 @@ pub(super) fn absent_type(kind: &str) -> bool {
 pub(super) fn parse_type(kind: &str) -> bool {
     has_word(
         kind,
-        &["YAML", "Yaml", "JSON", "Json", "TOML", "Toml", "INI", "Ini"],
-    ) && has_word(kind, &["Exception", "Error"])
-        || has_word(
-            kind,
-            &[
-                "Scanner",
-                "Parser",
-                "Parse",
-                "Decode",
-                "Syntax",
-                "Constructor",
-                "Format",
-            ],
-        )
+        &[
+            "YAML", "Yaml", "JSON", "Json", "JSON5", "Json5", "TOML", "Toml", "INI", "Ini", "HCL",
+            "Hcl", "Hjson",
+        ],
+    ) && has_word(
+        kind,
+        &["Exception", "Error", "Illegal", "Unexpected", "Invalid"],
+    ) || has_word(
+        kind,
+        &[
+            "Scanner",
+            "Parser",
+            "Parse",
+            "Decode",
+            "Syntax",
+            "Constructor",
+            "Format",
+        ],
+    )
 }
 
 /// Types that are a bug of the program whatever library raised them.
