@@ -85,6 +85,45 @@ pub fn own_ports_from_command(args: &[String]) -> Vec<u16> {
         .collect()
 }
 
+/// The stem of a variable that holds a host (`ORDERS_DB_HOST` →
+/// `ORDERS_DB_`): `…HOST`, `…HOSTS`, `…HOSTNAME`, and `…SERVER` when its
+/// value reads as a host (a dotted name, an address, `localhost`).
+fn host_stem<'n>(upper: &'n str, value: &str) -> Option<&'n str> {
+    upper
+        .strip_suffix("HOSTNAME")
+        .or_else(|| upper.strip_suffix("HOSTS"))
+        .or_else(|| upper.strip_suffix("HOST"))
+        .or_else(|| {
+            let v = value.trim();
+            (v.contains('.') || v.eq_ignore_ascii_case("localhost"))
+                .then(|| upper.strip_suffix("SERVER"))
+                .flatten()
+        })
+}
+
+/// The port variable of a host variable's stem: `{stem}PORT`, else the one
+/// port variable that begins with the stem (`DEPLOY_` → `DEPLOY_SSH_PORT`).
+fn port_of<'v>(vars: &[(&'v str, &'v str)], stem: &str) -> Option<(&'v str, &'v str)> {
+    let exact = format!("{stem}PORT");
+    if let Some(found) = vars.iter().find(|(n, _)| n.eq_ignore_ascii_case(&exact)) {
+        return Some(*found);
+    }
+    if stem.is_empty() {
+        return None;
+    }
+    let near: Vec<&(&str, &str)> = vars
+        .iter()
+        .filter(|(n, _)| {
+            let n = n.to_ascii_uppercase();
+            n.starts_with(stem) && n.ends_with("PORT")
+        })
+        .collect();
+    match near.as_slice() {
+        [one] => Some(**one),
+        _ => None,
+    }
+}
+
 impl Known {
     /// The address a value holds, if it holds one: `postgresql://u:p@db:5432/x`,
     /// `redis://127.0.0.1:6390/0`, `127.0.0.1:5432`, `host=db port=5432`.
@@ -151,21 +190,15 @@ impl Known {
                 continue;
             }
             let upper = name.to_ascii_uppercase();
-            if let Some(stem) = upper
-                .strip_suffix("HOST")
-                .or_else(|| upper.strip_suffix("HOSTS"))
-                .or_else(|| upper.strip_suffix("HOSTNAME"))
-            {
-                let port = vars
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(&format!("{stem}PORT")))
-                    .and_then(|(_, v)| v.trim().parse().ok());
+            if let Some(stem) = host_stem(&upper, value) {
+                let port_var = port_of(&vars, stem);
+                let port = port_var.and_then(|(_, v)| v.trim().parse().ok());
                 let host = value.trim();
                 if !host.is_empty() && !host.contains(char::is_whitespace) {
                     out.push(Self {
-                        name: match port {
-                            Some(_) => format!("{name}/{stem}PORT"),
-                            None => (*name).to_string(),
+                        name: match (port, port_var) {
+                            (Some(_), Some((p, _))) => format!("{name}/{p}"),
+                            _ => (*name).to_string(),
                         },
                         host: Some(host.to_string()),
                         port,
@@ -175,12 +208,11 @@ impl Known {
             } else if upper.ends_with("PORT")
                 && let Ok(port) = value.trim().parse::<u16>()
             {
-                let paired = vars.iter().any(|(n, _)| {
+                let paired = vars.iter().any(|(n, v)| {
                     let n = n.to_ascii_uppercase();
-                    n.strip_suffix("HOST")
-                        .or_else(|| n.strip_suffix("HOSTS"))
-                        .or_else(|| n.strip_suffix("HOSTNAME"))
-                        .is_some_and(|s| format!("{s}PORT") == upper)
+                    host_stem(&n, v).is_some_and(|s| {
+                        port_of(&vars, s).is_some_and(|(p, _)| p.eq_ignore_ascii_case(name))
+                    })
                 });
                 if !paired {
                     out.push(Self {

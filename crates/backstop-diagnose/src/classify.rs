@@ -77,6 +77,9 @@ pub struct Context {
     /// `-Dconfig.file=/srv/app.conf`) is a file it reads, as a path
     /// variable of its environment is.
     pub command: Vec<String>,
+    /// The user it runs as (`root`, `app`), when known: root is refused
+    /// no directory, so a file it cannot create is in one that is missing.
+    pub user: Option<String>,
 }
 
 impl Context {
@@ -226,7 +229,7 @@ re!(
 
 re!(
     SETTING_SAID,
-    r"(?i)\b(?:not set|must be set|must be defined|must be (?:configured|provided|specified|given)|is required|are required|required|missing|undefined|is empty|must not be empty|cannot be empty|can't be empty|must not be blank|is blank|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
+    r"(?i)\b(?:not set|must set|must be set|must be defined|must be (?:configured|provided|specified|given)|is required|are required|required|missing|undefined|is empty|must not be empty|cannot be empty|can't be empty|must not be blank|is blank|not defined|not configured|not provided|unset|no value|key not found|not found in (?:the )?environment|unbound variable)\b"
 );
 
 re!(
@@ -336,7 +339,7 @@ re!(
     r"^(?:/\S+:\d+|throw\b.*;|\S+\.(?:c|m)?js:\d+)$"
 );
 
-re!(SUBSCRIPT, r"\['(?P<field>[\w.-]+)'\]");
+re!(SUBSCRIPT, r#"\[['"](?P<field>[\w.-]+)['"]\]"#);
 
 re!(SQLITE_PATH, r"dbname=(?P<path>[^'\s;,]+)");
 
@@ -387,10 +390,22 @@ re!(
     r"\bof undefined\b|\bis not a function\b|\bis not a constructor\b|Class extends value undefined|\bis not iterable\b"
 );
 
+// A decoded field that did not convert: `"WORKER_CONCURRENCY": NaN,`.
+re!(
+    NOT_A_NUMBER_FIELD,
+    r#"^\s*"?(?P<var>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"?\s*:\s*NaN\b"#
+);
+
 // A listener or client refusing a port value.
 re!(
     BAD_PORT,
     r"(?i)ERR_SOCKET_BAD_PORT|\bport should be >= 0|\binvalid port\b|\bbad port\b|\bport out of range\b|\bport must be\b"
+);
+
+// A program's own words that an option of its command line is required.
+re!(
+    OPTION_REQUIRED,
+    r"(?:^|[\s:])(?P<option>--?[A-Za-z][\w-]*) (?:is|are) (?:required|mandatory)\b|\bmissing required (?:option|argument|flag)s?:? (?P<missing>--?[\w-]+)"
 );
 
 // A setting's name as programs print it: `ARCHIVE_DAYS`, `PICK_WAVE`.
@@ -406,7 +421,7 @@ re!(
 // `For input string: "x"`, `must be one of`).
 re!(
     VALUE_REJECTED,
-    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|positive|greater|less)\b|\bis not one of\b|\bis (?:unknown|unsupported|not supported)\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bunknown (?:value|option|choice|level|mode|format|unit|currency|locale|timezone|time zone|region|environment|driver|backend|strategy)\b|\bunrecogni[sz]ed\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
+    r"(?i)\binvalid (?:value|syntax|literal|format|number|integer|input|duration|boolean|bool|level|choice|option|setting)\b|\bnot a valid\b|\b(?:cannot|can't|could not|couldn't|failed to|unable to) (?:be )?(?:parse|convert)|\bparsing [\x22'`]|For input string|\bmust be (?:a|an|one of|between|at least|at most|exactly|positive|greater|less)\b|\bis not one of\b|\bis (?:unknown|unsupported|not supported)\b|\bnot (?:allowed|supported|recogni[sz]ed)\b|\bunknown (?:value|option|choice|level|mode|format|unit|currency|locale|timezone|time zone|region|environment|driver|backend|strategy)\b|\bunrecogni[sz]ed\b|\bout of range\b|\bexpected (?:a |an )?(?:number|integer|int|float|boolean|bool|duration)\b"
 );
 
 // A program's own words that a path it names is not there
@@ -920,9 +935,19 @@ fn name_by_structure(
     if AUTH.is_match(&all) {
         let who = dependency_of(t, &all, ctx)
             .map_or_else(|| "a dependency".to_string(), |(a, k)| describe(&a, k));
+        // The HTTP status a JSON log line gave as a field (`"status":403`).
+        let status = t
+            .detail
+            .iter()
+            .find_map(|d| {
+                d.strip_prefix("status: ")
+                    .or_else(|| d.strip_prefix("statusCode: "))
+            })
+            .filter(|s| !t.quote().contains(*s))
+            .map_or_else(String::new, |s| format!(" (HTTP {s})"));
         return named(
             "dependency-auth-failed",
-            format!("{who} rejects the credentials: {}", t.quote()),
+            format!("{who} rejects the credentials{status}: {}", t.quote()),
         );
     }
     // SQLite's SQLITE_READONLY: the file (or its directory, for the
@@ -950,6 +975,22 @@ fn name_by_structure(
             .map(|c| c["path"].to_string())
             .or_else(|| data_path_in(&all))
             .or_else(|| sqlite_file(ctx));
+        // Run as root, no directory is refused: the one it names is missing.
+        if ctx.user.as_deref() == Some("root")
+            && let Some(p) = &path
+        {
+            let by = crate::env_hints::paths(ctx)
+                .into_iter()
+                .find(|(_, v)| v == p)
+                .map_or_else(String::new, |(n, _)| format!(" ({n})"));
+            return named(
+                "missing-config",
+                format!(
+                    "the SQLite database {p}{by} cannot be created: its directory does not exist ({})",
+                    t.quote()
+                ),
+            );
+        }
         let what = path.map_or_else(String::new, |p| format!(" {p}"));
         return named(
             "permission-denied",
@@ -1139,6 +1180,19 @@ fn name_by_structure(
             format!("the setting {var} is invalid: {}", t.quote()),
         );
     }
+    // A schema over the environment that prints what it decoded
+    // (`"WORKER_CONCURRENCY": NaN,`): the variable that is set and did not
+    // convert.
+    if let Some(var) = t.detail.iter().find_map(|d| {
+        let c = NOT_A_NUMBER_FIELD.captures(d)?;
+        let var = c["var"].to_string();
+        ctx.env.iter().any(|(n, _)| *n == var).then_some(var)
+    }) {
+        return named(
+            "missing-config",
+            format!("the setting {var} is not a valid number: {}", t.quote()),
+        );
+    }
     // A port that is no number (Node's `ERR_SOCKET_BAD_PORT … Received
     // type number (NaN)`): the port variable whose value is not one.
     if BAD_PORT.is_match(&all)
@@ -1157,11 +1211,13 @@ fn name_by_structure(
         && let Some(var) = crate::env_hints::variable_rejected(ctx, message).or_else(|| {
             // Or the value the program said it was using, just before a
             // library rejected it (`scheduling with "0 8 * * MON-FRI-SAT"`).
+            // Or the variable it said it was reading (`loading signing key
+            // from WEBHOOK_SIGNING_KEY`).
             t.before
                 .iter()
                 .filter(|l| *l != "^" && !NODE_EXCERPT.is_match(l) && !l.starts_with('/'))
                 .take(2)
-                .find_map(|l| crate::env_hints::variable_quoted(ctx, l))
+                .find_map(|l| crate::env_hints::only_variable_named(ctx, l))
         })
     {
         return named(
@@ -1265,6 +1321,55 @@ fn name_by_structure(
     // configuration is wrong, whatever its words.
     // A setting a configuration library cannot find, after it said it
     // could not find the env file it was to read it from: the env file.
+    // A value a library rejects (`The seed must be exactly 32 bytes long`)
+    // that the program's own line read from its environment
+    // (`SigningKey(os.environ["WEBHOOK_SIGNING_KEY"].encode())`): that variable.
+    if (INVALID_SAID.is_match(message) || VALUE_REJECTED.is_match(message))
+        && !texts.iter().any(|x| errno::find(x).is_some())
+        && let Some(code) = own_code_line(t)
+        && let Some(c) = CODE_ENV_READ.captures(code)
+        && let Some(var) = c.name("var").or_else(|| c.name("v2"))
+    {
+        return named(
+            "missing-config",
+            format!("the setting {} is not valid: {}", var.as_str(), t.quote()),
+        );
+    }
+    // A required command-line option the program says it lacks
+    // (`import-cli: --tenant is required`, exit 64 EX_USAGE).
+    if let Some(c) = OPTION_REQUIRED.captures(message) {
+        return named(
+            "missing-config",
+            format!(
+                "a required command-line option is missing: {}: {}",
+                &c["option"],
+                t.quote()
+            ),
+        );
+    }
+    // ESM's temporal dead zone at a module's top level (`Cannot access
+    // 'settings' before initialization`): a module of an import cycle read
+    // a binding of one still initialising.
+    if t.runtime == Runtime::Node
+        && kinds.first().is_some_and(|k| *k == "ReferenceError")
+        && message.contains("before initialization")
+        && let Some(f) = t.own_frame.as_ref().filter(|f| f.function.is_none())
+        // Not the entry script itself (a `const` used before its line in
+        // the program's one file is a bug): a module it imported.
+        && memory::command_script(ctx).is_some_and(|entry| {
+            let entry = entry.rsplit('/').next().unwrap_or(&entry).to_string();
+            !f.file.ends_with(&format!("/{entry}")) && f.file != entry
+        })
+    {
+        let at = t.place.as_deref().unwrap_or("its top level");
+        return named(
+            "import-cycle",
+            format!(
+                "a circular import: {at} reads a binding of a module that is still initialising: {}",
+                t.quote()
+            ),
+        );
+    }
     // A value a library rejects (`invalid dsn: missing "=" after "N/A"`)
     // that the program's own line took from its configuration
     // (`psycopg2.connect(cfg["database"])`): that setting of the file the

@@ -42,7 +42,18 @@ const SYSTEM: &[&str] = &[
 ];
 
 fn system(name: &str) -> bool {
-    SYSTEM.contains(&name) || name.starts_with("XDG_") || name.starts_with("BACKSTOP_")
+    SYSTEM.contains(&name)
+        || [
+            "XDG_",
+            "BACKSTOP_",
+            "CARGO_",
+            "RUSTUP_",
+            "NVM_",
+            "PYENV_",
+            "SDKMAN_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// Whether `value` reads as a file or directory path.
@@ -112,6 +123,11 @@ pub(crate) fn file_meant(ctx: &Context, text: &str) -> Option<(String, String)> 
         _ => None,
     }
 }
+
+/// Extensions of a program's own source files.
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "py", "js", "mjs", "cjs", "ts", "rb", "go", "java", "kt", "php", "pl", "pm", "rs", "c", "cs",
+];
 
 /// Extensions of files a program reads as data or configuration.
 const DATA_EXTENSIONS: &[&str] = &[
@@ -344,6 +360,23 @@ pub(crate) fn variable_rejected(ctx: &Context, message: &str) -> Option<String> 
     variable_quoted(ctx, message)
 }
 
+/// The one variable of the environment `text` names (none when it names
+/// several: a list of settings is no verdict on one), else the one whose
+/// value it quotes.
+pub(crate) fn only_variable_named(ctx: &Context, text: &str) -> Option<String> {
+    let named: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, _)| !system(n) && n.len() >= 3 && word_in(text, n))
+        .map(|(n, _)| n)
+        .collect();
+    match named.as_slice() {
+        [one] => Some((*one).clone()),
+        [] => variable_quoted(ctx, text),
+        _ => None,
+    }
+}
+
 /// The one variable whose value `text` quotes whole (`"0 8 * * MON-FRI"`),
 /// or whose scheme it quotes (`'postgress://'`).
 pub(crate) fn variable_quoted(ctx: &Context, text: &str) -> Option<String> {
@@ -443,6 +476,49 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
         }
     };
     pick(&user).into_iter().chain(pick(&secret)).collect()
+}
+
+/// `text` with the variable (or flag) that points at a path it names
+/// written after that path: `/etc/app/flags.toml (FLAGS_TOML)`, the
+/// directory variable for a file under it (`/var/log/app/access.log
+/// (ACCESS_LOG_DIR)`). Unchanged when it names no such path, or names the
+/// variable already.
+pub(crate) fn with_path_variable(ctx: &Context, text: &str) -> Option<String> {
+    let mut candidates = paths(ctx);
+    // The most specific first: a file's own variable before its directory's.
+    candidates.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    for (name, value) in candidates {
+        let value = value.trim_end_matches('/');
+        if value.len() < 2 || text.contains(name) {
+            continue;
+        }
+        let Some(at) = text.match_indices(value).find_map(|(i, _)| {
+            let rest = &text[i + value.len()..];
+            let whole = !rest.starts_with(|c: char| c.is_alphanumeric() || "._-".contains(c));
+            let before_ok = text[..i]
+                .chars()
+                .last()
+                .is_none_or(|c| !(c.is_alphanumeric() || "._-/".contains(c)));
+            (whole && before_ok).then_some(i)
+        }) else {
+            continue;
+        };
+        // The end of the path as written (a file under the directory).
+        let token = text[at..]
+            .find(|c: char| c.is_whitespace() || "'\"`,;)".contains(c))
+            .map_or(&text[at..], |n| &text[at..at + n]);
+        let end = at + token.trim_end_matches([':', '.']).len();
+        // The program's own source under a directory variable is no
+        // setting to change.
+        if std::path::Path::new(&text[at..end])
+            .extension()
+            .is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        {
+            continue;
+        }
+        return Some(format!("{} ({name}){}", &text[..end], &text[end..]));
+    }
+    None
 }
 
 /// The one variable named as a port (`STATUS_PORT`, `PORT`) whose value
@@ -654,5 +730,25 @@ pub(crate) mod tests {
         assert_eq!(variable_with_port(&c, 8080).as_deref(), Some("LISTEN_ADDR"));
         assert_eq!(variable_with_port(&c, 5432).as_deref(), Some("DB_PORT"));
         assert_eq!(variable_with_port(&c, 9000), None);
+    }
+
+    #[test]
+    fn a_path_in_a_verdict_gets_the_variable_that_points_at_it() {
+        let c = ctx(&[
+            ("ACCESS_LOG_DIR", "/var/log/checkout"),
+            ("PID_FILE", "/run/agent.pid"),
+        ]);
+        assert_eq!(
+            with_path_variable(&c, "access denied: /var/log/checkout/access.log (EACCES)")
+                .as_deref(),
+            Some("access denied: /var/log/checkout/access.log (ACCESS_LOG_DIR) (EACCES)")
+        );
+        assert_eq!(
+            with_path_variable(&c, "access denied: /run/agent.pid: x").as_deref(),
+            Some("access denied: /run/agent.pid (PID_FILE): x")
+        );
+        // Named already, or another path: unchanged.
+        assert_eq!(with_path_variable(&c, "PID_FILE /run/agent.pid"), None);
+        assert_eq!(with_path_variable(&c, "/run/agent.pidfile"), None);
     }
 }

@@ -120,6 +120,8 @@ const PHRASES: &[(&str, Errno)] = &[
     ("status 124", Errno::TimedOut),
     ("exit code 124", Errno::TimedOut),
     ("connection reset", Errno::ConnReset),
+    // httpx/h11: the server closed the connection instead of answering.
+    ("disconnected without sending", Errno::ConnReset),
     ("broken pipe", Errno::ConnReset),
     ("no route to host", Errno::Unreachable),
     ("network is unreachable", Errno::Unreachable),

@@ -335,6 +335,12 @@ impl Diagnoser {
         {
             c.summary = summary;
         }
+        // A path named without what points at it: its variable.
+        for c in &mut out {
+            if let Some(named) = env_hints::with_path_variable(ctx, &c.summary) {
+                c.summary = named;
+            }
+        }
         // Rejected credentials: whose.
         for c in out.iter_mut().filter(|c| c.id == "dependency-auth-failed") {
             let texts: Vec<&str> = std::iter::once(c.summary.as_str())

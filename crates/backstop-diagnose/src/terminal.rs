@@ -918,6 +918,10 @@ re!(
     LINE_IN_FILE,
     r"(?i)\bon line \d+|\bline \d+|:\d+(?::\d+)?\b"
 );
+re!(
+    RICH_FRAME,
+    r"^\s*│\s*(?P<file>/\S+\.py):(?P<line>\d+) in (?P<function>[\w<>]+)"
+);
 re!(PLACE_ONLY, r"^\S+:\d+(?::\d+)?$");
 re!(TEMPLATE_EXCERPT, r"^(?:>>\s*)?\d+\s*\|");
 re!(SYNTAX_AT, r"^\S+:\d+: syntax error\b");
@@ -1175,7 +1179,18 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
             } else {
                 usage.clone()
             },
-            own_frame: None,
+            // rich's boxed traceback (`│ /srv/rollup.py:7 in conversion_rate │`)
+            // above it: the innermost frame of the program's own code.
+            own_frame: lines[index.saturating_sub(80)..index]
+                .iter()
+                .rev()
+                .filter_map(|l| RICH_FRAME.captures(l))
+                .find(|c| own_source(&c["file"]))
+                .map(|c| Frame {
+                    function: Some(c["function"].to_string()).filter(|f| f != "<module>"),
+                    file: c["file"].to_string(),
+                    line: c["line"].parse().unwrap_or(0),
+                }),
             loaded_by: None,
             // The program's lines after it (a piped stdout flushed at
             // exit: `sending alert via 127.0.0.1:63341`).
@@ -1361,7 +1376,7 @@ fn python(lines: &[&str], start: usize) -> (Option<TerminalError>, usize) {
             && !PY_TRACEBACK.is_match(next)
             && !PY_CHAINED.contains(&next.trim())
             && !PY_RAISED.is_match(next)
-            && next.contains("['")
+            && (next.contains("['") || next.contains("[\""))
         {
             i += 1;
             while i < lines.len() && detail.len() < 8 {

@@ -160,7 +160,14 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             )
         }
         Errno::Access => {
-            let binding = ["bind", "listen", "Bind"].iter().any(|w| all.contains(w));
+            // The stack's `self.socket.bind(…)` too, when the message has no
+            // word of it (Python's bare `[Errno 13] Permission denied`).
+            let binding = ["bind", "listen", "Bind"]
+                .iter()
+                .any(|w| all.contains(w) || t.stack.iter().any(|l| l.contains(&format!(".{w}("))));
+            // `serving … on 0.0.0.0:80` said just before.
+            let before = t.before.join("\n");
+            let all = &format!("{all}\n{before}");
             let port = || {
                 service_port(all, ctx).map(|p| {
                     let set_by = crate::env_hints::variable_with_port(ctx, p)
@@ -193,6 +200,9 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             // A Unix socket the environment points at is not there
             // (`/run/clamav/clamd.ctl`): its server is not running.
             if all.to_ascii_lowercase().contains("socket")
+                || all.contains(".sock:")
+                || all.contains(".sock'")
+                || all.contains(".sock ")
                 || t.stack.iter().any(|l| l.contains("Socket"))
                 || t.library
                     .as_deref()

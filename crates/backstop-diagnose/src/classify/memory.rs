@@ -32,7 +32,7 @@ pub(super) fn out_of_memory(t: &TerminalError, all: &str, ctx: &Context) -> Opti
 
 /// The script the service's command runs (`perl sales_matrix.pl`,
 /// `node cluster.js`).
-fn command_script(ctx: &Context) -> Option<String> {
+pub(super) fn command_script(ctx: &Context) -> Option<String> {
     ctx.command
         .iter()
         .skip(1)

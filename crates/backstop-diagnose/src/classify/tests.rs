@@ -1195,3 +1195,72 @@ apischema.validation.errors.ValidationError: ValidationError: [{'loc': ['dock_co
         n.summary
     );
 }
+
+#[test]
+fn v21_shapes_name_the_option_the_variable_and_the_cycle() {
+    // A required option in the program's words.
+    let n = last_words_of(
+        "import-cli: --tenant is required",
+        &Context {
+            exit: Some("code 64".into()),
+            ..Context::default()
+        },
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(n.summary.contains("--tenant"), "{}", n.summary);
+    // ESM's temporal dead zone in a module the entry script imported.
+    let esm = "file:///srv/rollup/windows.js:4
+console.log(`windows: timezone ${settings.tz}`);
+                                 ^
+
+ReferenceError: Cannot access 'settings' before initialization
+    at file:///srv/rollup/windows.js:4:34
+    at ModuleJob.run (node:internal/modules/esm/module_job:325:25)";
+    let ctx = Context {
+        command: vec!["node".into(), "main.js".into()],
+        ..Context::default()
+    };
+    named_as(esm, &ctx, "import-cycle", &["windows.js:4"]);
+    // In the entry script itself it is the program's bug.
+    let ctx = Context {
+        command: vec!["node".into(), "windows.js".into()],
+        ..Context::default()
+    };
+    assert_ne!(id(esm, &ctx).map(|n| n.id), Some("import-cycle"));
+    // The variable a progress line says it reads, then a library refuses.
+    named_as(
+        "loading signing key from WEBHOOK_SIGNING_KEY
+Traceback (most recent call last):
+  File \"/srv/signer.py\", line 6, in <module>
+    key = SigningKey(raw)
+  File \"/venv/lib/python3.11/site-packages/nacl/signing.py\", line 183, in __init__
+    raise exc.ValueError(
+nacl.exceptions.ValueError: The seed must be exactly 32 bytes long",
+        &env(&[("WEBHOOK_SIGNING_KEY", "c2hvcnQ="), ("LOG_LEVEL", "info")]),
+        "missing-config",
+        &["WEBHOOK_SIGNING_KEY"],
+    );
+    // A decoded environment that printed NaN for a variable that is set.
+    let n = last_words_of(
+        "Decoding error:
+{
+  \"LOG_LEVEL\": undefined,
+  \"WORKER_CONCURRENCY\": NaN,
+}",
+        &env(&[("WORKER_CONCURRENCY", "four")]),
+    )
+    .expect("named");
+    assert_eq!(n.id, "missing-config", "{}", n.summary);
+    assert!(n.summary.contains("WORKER_CONCURRENCY"), "{}", n.summary);
+    // A host variable paired with a port variable of the same stem.
+    let vars = [("NTP_SERVER", "127.0.0.1"), ("NTP_PORT", "64475")];
+    let known = Known::from_env(vars.iter().copied());
+    assert_eq!(known.len(), 1, "{known:?}");
+    assert_eq!(known[0].name, "NTP_SERVER/NTP_PORT");
+    let vars = [("DEPLOY_HOST", "127.0.0.1"), ("DEPLOY_SSH_PORT", "2222")];
+    assert_eq!(
+        Known::from_env(vars.iter().copied())[0].name,
+        "DEPLOY_HOST/DEPLOY_SSH_PORT"
+    );
+}

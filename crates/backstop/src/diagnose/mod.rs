@@ -220,6 +220,13 @@ fn context(
             .collect(),
         dir: Some(service.dir.display().to_string()),
         command: service.command.clone(),
+        // Its `user =`, else the user backstop runs as (whom it inherits).
+        user: service.user.clone().or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::geteuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        }),
     }
 }
 
