@@ -125,22 +125,41 @@ impl Seen {
 
 /// Automatic diagnoses under way, per service, since when: a new
 /// `service-down` incident waits for the verdict (which the status then
-/// carries, see `rules::evaluate`).
+/// carries, see `rules::evaluate`). Known from the events, and from the
+/// state too: a service in `crash-loop` or `startup-timeout` without a
+/// verdict waits as well, so that a trigger event lost in a burst (a slow
+/// subscriber drops the oldest) cannot send the alert without it.
 #[derive(Default)]
-struct PendingDiagnoses(HashMap<String, Instant>);
+struct PendingDiagnoses {
+    /// Per service, since when its verdict is awaited.
+    awaited: HashMap<String, Instant>,
+    /// Services whose diagnosis ended without a verdict in the status
+    /// (`diagnose-failed`): not awaited again until they leave that state.
+    given_up: std::collections::HashSet<String>,
+}
 
 impl PendingDiagnoses {
     fn note(&mut self, e: &Event) {
         let Some(s) = &e.service else { return };
         match e.kind {
             EventKind::CrashLoop | EventKind::StartupTimeout => {
-                self.0.insert(s.clone(), Instant::now());
+                self.given_up.remove(s);
+                self.awaited.insert(s.clone(), Instant::now());
             }
-            EventKind::Diagnosed | EventKind::DiagnoseFailed => {
-                self.0.remove(s);
+            EventKind::Diagnosed => {
+                self.awaited.remove(s);
+            }
+            EventKind::DiagnoseFailed => {
+                self.awaited.remove(s);
+                self.given_up.insert(s.clone());
             }
             _ => {}
         }
+    }
+
+    /// Whether anything is awaited (the rules must be evaluated again).
+    fn waiting(&self) -> bool {
+        !self.awaited.is_empty()
     }
 
     /// `active` without the new service-down alerts still waiting.
@@ -148,16 +167,35 @@ impl PendingDiagnoses {
         &mut self,
         active: Vec<Alert>,
         firing: &BTreeMap<String, Incident>,
+        report: &backstop_api::StatusReport,
         now: Instant,
     ) -> Vec<Alert> {
-        self.0
+        for s in &report.services {
+            let diagnosable = matches!(
+                s.state,
+                backstop_api::ServiceState::CrashLoop | backstop_api::ServiceState::StartupTimeout
+            );
+            if !diagnosable || s.diagnosis.is_some() {
+                self.given_up.remove(&s.name);
+                if s.diagnosis.is_some() {
+                    self.awaited.remove(&s.name);
+                }
+                continue;
+            }
+            if !self.given_up.contains(&s.name) {
+                self.awaited.entry(s.name.clone()).or_insert(now);
+            }
+        }
+        self.awaited
             .retain(|_, since| now.duration_since(*since) < DIAGNOSIS_WAIT);
         active
             .into_iter()
             .filter(|a| {
                 a.rule != "service-down"
                     || firing.contains_key(&a.key)
-                    || a.service.as_ref().is_none_or(|s| !self.0.contains_key(s))
+                    || a.service
+                        .as_ref()
+                        .is_none_or(|s| !self.awaited.contains_key(s))
             })
             .collect()
     }
@@ -238,10 +276,10 @@ pub(crate) async fn run(
             .and_then(Result::err),
         };
         let active = rules::evaluate(&config, &report, &recent);
-        let active = pending.hold(active, &firing, now);
+        let active = pending.hold(active, &firing, &report, now);
         update(&config, &mut firing, active, now, &bus, &reaper);
         watching =
-            !config.sinks.is_empty() || !firing.is_empty() || !pending.0.is_empty() || seen.ages();
+            !config.sinks.is_empty() || !firing.is_empty() || pending.waiting() || seen.ages();
     }
 }
 
@@ -292,5 +330,59 @@ fn update(
                 reaper,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rules::tests::{daemon, service};
+    use super::{Alert, BTreeMap, DIAGNOSIS_WAIT, Event, EventKind, Instant, PendingDiagnoses};
+    use backstop_api::{Health, ServiceState, StatusReport};
+    use backstop_config::AlertSeverity;
+
+    fn report(diagnosis: Option<&str>) -> StatusReport {
+        let mut api = service("api", ServiceState::CrashLoop, Health::Unhealthy, 0);
+        api.diagnosis = diagnosis.map(str::to_string);
+        StatusReport {
+            daemon: daemon(),
+            services: vec![api],
+            checks: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    fn down() -> Vec<Alert> {
+        vec![Alert {
+            key: "service-down:api".into(),
+            rule: "service-down",
+            severity: AlertSeverity::Critical,
+            service: Some("api".into()),
+            summary: "api is crash-loop".into(),
+        }]
+    }
+
+    #[test]
+    fn a_crash_loop_waits_for_its_verdict_even_when_its_event_was_lost() {
+        let mut pending = PendingDiagnoses::default();
+        let firing = BTreeMap::new();
+        let now = Instant::now();
+        // No `crash-loop` event seen: the state alone holds the alert back.
+        assert!(pending.hold(down(), &firing, &report(None), now).is_empty());
+        // Until the verdict is in the status…
+        let released = pending.hold(down(), &firing, &report(Some("missing-module: x")), now);
+        assert_eq!(released.len(), 1);
+        // …or the wait is over.
+        let mut pending = PendingDiagnoses::default();
+        assert!(pending.hold(down(), &firing, &report(None), now).is_empty());
+        let later = now + DIAGNOSIS_WAIT;
+        assert_eq!(pending.hold(down(), &firing, &report(None), later).len(), 1);
+        // A diagnosis that failed is not waited for again.
+        let mut pending = PendingDiagnoses::default();
+        pending.note(&Event::now(
+            Some("api"),
+            EventKind::DiagnoseFailed,
+            "failed",
+        ));
+        assert_eq!(pending.hold(down(), &firing, &report(None), now).len(), 1);
     }
 }

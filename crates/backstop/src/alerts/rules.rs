@@ -216,11 +216,16 @@ pub(crate) fn evaluate(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use backstop_api::{OutputStats, ServiceStatus};
 
-    fn service(name: &str, state: ServiceState, health: Health, errors: u32) -> ServiceStatus {
+    pub(crate) fn service(
+        name: &str,
+        state: ServiceState,
+        health: Health,
+        errors: u32,
+    ) -> ServiceStatus {
         ServiceStatus {
             name: name.into(),
             state,
@@ -247,7 +252,7 @@ mod tests {
         }
     }
 
-    fn daemon() -> backstop_api::DaemonInfo {
+    pub(crate) fn daemon() -> backstop_api::DaemonInfo {
         backstop_api::DaemonInfo {
             pid: 1,
             config: "/c".into(),
