@@ -134,7 +134,8 @@ struct PendingDiagnoses {
     /// Per service, since when its verdict is awaited.
     awaited: HashMap<String, Instant>,
     /// Services whose diagnosis ended without a verdict in the status
-    /// (`diagnose-failed`): not awaited again until they leave that state.
+    /// (`diagnose-failed`, or the wait ran out): not awaited again until
+    /// they leave that state.
     given_up: std::collections::HashSet<String>,
 }
 
@@ -186,8 +187,18 @@ impl PendingDiagnoses {
                 self.awaited.entry(s.name.clone()).or_insert(now);
             }
         }
-        self.awaited
-            .retain(|_, since| now.duration_since(*since) < DIAGNOSIS_WAIT);
+        // Waited long enough: sent without a verdict, and not held again
+        // while the service stays as it is.
+        let expired: Vec<String> = self
+            .awaited
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= DIAGNOSIS_WAIT)
+            .map(|(s, _)| s.clone())
+            .collect();
+        for s in expired {
+            self.awaited.remove(&s);
+            self.given_up.insert(s);
+        }
         active
             .into_iter()
             .filter(|a| {
@@ -376,6 +387,9 @@ mod tests {
         assert!(pending.hold(down(), &firing, &report(None), now).is_empty());
         let later = now + DIAGNOSIS_WAIT;
         assert_eq!(pending.hold(down(), &firing, &report(None), later).len(), 1);
+        // …and is not started again while the service stays so.
+        let after = later + DIAGNOSIS_WAIT / 2;
+        assert_eq!(pending.hold(down(), &firing, &report(None), after).len(), 1);
         // A diagnosis that failed is not waited for again.
         let mut pending = PendingDiagnoses::default();
         pending.note(&Event::now(
