@@ -847,24 +847,8 @@ fn name_by_structure(
             ),
         );
     }
-    // Node.js CommonJS has no error for a cycle: a module required while
-    // its requirer is still initialising sees that module's exports half
-    // made, and fails at its own top level on an `undefined` binding
-    // (`Cannot read properties of undefined (reading 'map')` in plans.js,
-    // required from reminders.js's top level).
-    if t.runtime == Runtime::Node
-        && kinds.first().is_some_and(|k| *k == "TypeError")
-        && HALF_INITIALISED.is_match(message)
-        && let Some(by) = t.loaded_by.as_deref()
-    {
-        let failed = t.place.as_deref().unwrap_or("its top level");
-        return named(
-            "import-cycle",
-            format!(
-                "a circular require: {failed} uses a binding that is still undefined while {by} requires it (a module of the cycle is still initialising): {}",
-                t.quote()
-            ),
-        );
+    if let Some(n) = node_cycle(t, kinds, message, ctx) {
+        return Some(n);
     }
     // Go's toolchain (`go run` on a host without the module cache): the
     // module it was downloading, or the package it names.
@@ -1347,29 +1331,6 @@ fn name_by_structure(
             ),
         );
     }
-    // ESM's temporal dead zone at a module's top level (`Cannot access
-    // 'settings' before initialization`): a module of an import cycle read
-    // a binding of one still initialising.
-    if t.runtime == Runtime::Node
-        && kinds.first().is_some_and(|k| *k == "ReferenceError")
-        && message.contains("before initialization")
-        && let Some(f) = t.own_frame.as_ref().filter(|f| f.function.is_none())
-        // Not the entry script itself (a `const` used before its line in
-        // the program's one file is a bug): a module it imported.
-        && memory::command_script(ctx).is_some_and(|entry| {
-            let entry = entry.rsplit('/').next().unwrap_or(&entry).to_string();
-            !f.file.ends_with(&format!("/{entry}")) && f.file != entry
-        })
-    {
-        let at = t.place.as_deref().unwrap_or("its top level");
-        return named(
-            "import-cycle",
-            format!(
-                "a circular import: {at} reads a binding of a module that is still initialising: {}",
-                t.quote()
-            ),
-        );
-    }
     // A value a library rejects (`invalid dsn: missing "=" after "N/A"`)
     // that the program's own line took from its configuration
     // (`psycopg2.connect(cfg["database"])`): that setting of the file the
@@ -1777,28 +1738,23 @@ static MARKED_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new
 });
 
 /// Whether a Python `KeyError` was raised by a subscript in the program's
-/// own code (its last frame, outside installed packages) that reads no
+/// own code (its last frame is the program's own) that reads no
 /// environment or configuration (`os.environ[…]`, `settings[…]`).
 fn data_lookup(t: &TerminalError) -> bool {
-    let mut frames = t
-        .stack
-        .iter()
-        .filter(|l| l.trim_start().starts_with("File \""));
-    let Some(last_frame) = frames.next_back() else {
+    let (Some(f), Some(last)) = (
+        t.own_frame.as_ref(),
+        t.stack
+            .iter()
+            .rfind(|l| l.trim_start().starts_with("File \"")),
+    ) else {
         return false;
     };
-    let Some(at) = t.stack.iter().rposition(|l| l == last_frame) else {
+    let Some(code) = own_code_line(t) else {
         return false;
     };
-    let code = t.stack[at + 1..]
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| !l.is_empty() && !l.chars().all(|c| "^~ ".contains(c)));
-    let Some(code) = code else { return false };
     let lower = code.to_ascii_lowercase();
-    !last_frame.contains("site-packages")
-        && !last_frame.contains("dist-packages")
-        && !last_frame.contains("/lib/python")
+    last.contains(&f.file)
+        && last.contains(&format!("line {}", f.line))
         && code.contains('[')
         && ![
             "environ", "getenv", "env[", "env.", "config", "conf[", "settings", "secrets",
@@ -1822,4 +1778,46 @@ fn own_code_line(t: &TerminalError) -> Option<&str> {
         .map(|l| l.trim())
         .find(|l| !l.is_empty() && !l.chars().all(|c| "^~ ".contains(c)))
         .filter(|l| !l.starts_with("File \""))
+}
+
+/// A Node.js import cycle, which Node reports as no error of its own: a
+/// module reads a binding of one still initialising. CommonJS gives it
+/// `undefined` (`Cannot read properties of undefined (reading 'map')` in
+/// plans.js, required from reminders.js's top level); ESM's temporal dead
+/// zone throws `Cannot access 'settings' before initialization` at the top
+/// level of a module the entry script imported (in the entry script
+/// itself, a `const` used before its line, it is the program's bug).
+fn node_cycle(t: &TerminalError, kinds: &[&str], message: &str, ctx: &Context) -> Option<Named> {
+    if t.runtime != Runtime::Node {
+        return None;
+    }
+    let failed = t.place.as_deref().unwrap_or("its top level");
+    let kind = kinds.first().copied().unwrap_or("");
+    if kind == "TypeError"
+        && HALF_INITIALISED.is_match(message)
+        && let Some(by) = t.loaded_by.as_deref()
+    {
+        return named(
+            "import-cycle",
+            format!(
+                "a circular require: {failed} uses a binding that is still undefined while {by} requires it (a module of the cycle is still initialising): {}",
+                t.quote()
+            ),
+        );
+    }
+    let at_top_level = t.own_frame.as_ref().filter(|f| f.function.is_none())?;
+    let entry = memory::command_script(ctx)?;
+    let entry = entry.rsplit('/').next().unwrap_or(&entry);
+    let imported = !at_top_level.file.ends_with(&format!("/{entry}")) && at_top_level.file != entry;
+    (kind == "ReferenceError" && message.contains("before initialization") && imported)
+        .then(|| {
+            named(
+                "import-cycle",
+                format!(
+                    "a circular import: {failed} reads a binding of a module that is still initialising: {}",
+                    t.quote()
+                ),
+            )
+        })
+        .flatten()
 }

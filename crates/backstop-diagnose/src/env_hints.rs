@@ -380,14 +380,13 @@ pub(crate) fn only_variable_named(ctx: &Context, text: &str) -> Option<String> {
 /// The one variable whose value `text` quotes whole (`"0 8 * * MON-FRI"`),
 /// or whose scheme it quotes (`'postgress://'`).
 pub(crate) fn variable_quoted(ctx: &Context, text: &str) -> Option<String> {
-    let message = text;
     let own = || ctx.env.iter().filter(|(n, _)| !system(n));
     let quoted = |v: &str| {
         let v = v.trim();
         !v.is_empty()
             && ['"', '\'', '`']
                 .iter()
-                .any(|q| message.contains(&format!("{q}{v}{q}")))
+                .any(|q| text.contains(&format!("{q}{v}{q}")))
     };
     // Or its scheme (`Scheme 'postgress://' is unknown`).
     let scheme_quoted = |v: &str| {
@@ -395,7 +394,7 @@ pub(crate) fn variable_quoted(ctx: &Context, text: &str) -> Option<String> {
             !scheme.is_empty()
                 && ['"', '\'', '`']
                     .iter()
-                    .any(|q| message.contains(&format!("{q}{scheme}://{q}")))
+                    .any(|q| text.contains(&format!("{q}{scheme}://{q}")))
         })
     };
     let holders: Vec<&String> = own()

@@ -397,13 +397,7 @@ fn situate(lines: &[&str], start: usize, t: &mut TerminalError) {
     t.loaded_by = (t.runtime == Runtime::Node)
         .then(|| loaded_by(&lines[(t.index + 1).min(lines.len())..]))
         .flatten();
-    t.after = lines[(t.index + 1).min(lines.len())..]
-        .iter()
-        .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
-        .filter(|l| !l.starts_with("Node.js v") && !l.starts_with('}'))
-        .take(3)
-        .map(|l| l.trim().to_string())
-        .collect();
+    t.after = lines_after(lines, t.index);
     t.stack = lines[start..t.index.max(start)]
         .iter()
         .rev()
@@ -1002,6 +996,19 @@ fn unescape_json(s: &str) -> String {
     out
 }
 
+/// The program's own lines after line `index` (see
+/// [`TerminalError::after`]): not indented, not Node's version footer or
+/// the end of an inspected object; at most 3.
+fn lines_after(lines: &[&str], index: usize) -> Vec<String> {
+    lines[(index + 1).min(lines.len())..]
+        .iter()
+        .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
+        .filter(|l| !l.starts_with("Node.js v") && !l.starts_with('}'))
+        .take(3)
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
 /// Every candidate for [`last_words`], the likeliest first: the lines of
 /// the last few that name an errno (latest first), then those that read as
 /// an error, then the last line.
@@ -1194,12 +1201,7 @@ pub fn last_words_all(lines: &[&str]) -> Vec<TerminalError> {
             loaded_by: None,
             // The program's lines after it (a piped stdout flushed at
             // exit: `sending alert via 127.0.0.1:63341`).
-            after: lines[index + 1..]
-                .iter()
-                .filter(|l| !l.starts_with([' ', '\t']) && !l.trim().is_empty())
-                .take(3)
-                .map(|l| l.trim().to_string())
-                .collect(),
+            after: lines_after(lines, index),
         })
         .collect()
 }

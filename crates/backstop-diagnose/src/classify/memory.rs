@@ -1,7 +1,9 @@
 //! Out of memory: where it ran out (the program's own frame, the script
 //! its command runs) and under which limit (`-Xmx96m`,
 //! `--max-old-space-size=192`, PHP's `memory_limit`), read from its
-//! command line, its environment and the runtime's own echo of them.
+//! command line, its environment and the runtime's own echo of them; and
+//! the `ulimit`s a command line sets, which the other limits (open files,
+//! processes, file size) name too.
 
 use super::{Context, Named, TerminalError, launched_script, named};
 

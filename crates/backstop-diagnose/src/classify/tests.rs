@@ -780,6 +780,17 @@ worker: connecting to 127.0.0.1:6379",
     );
 }
 
+/// `text` named `cause` by its last words, its summary naming each of
+/// `specifics` (as [`named_as`] for errors of a known shape).
+fn named_by_last_words(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
+    let n = last_words_of(text, ctx).unwrap_or_else(|| panic!("no cause named for {text}"));
+    assert_eq!(n.id, cause, "{}", n.summary);
+    for s in specifics {
+        assert!(n.summary.contains(s), "{s:?} not in {:?}", n.summary);
+    }
+    n
+}
+
 /// [`by_last_words`] of a text.
 fn last_words_of(text: &str, ctx: &Context) -> Option<Named> {
     let lines: Vec<&str> = text.lines().collect();
@@ -895,17 +906,11 @@ AssertError: Assert
 #[test]
 fn a_program_own_last_words_name_the_setting_the_dependency_and_the_file() {
     // A setting the environment does not hold: the one file it is given.
-    let n = last_words_of(
+    named_by_last_words(
         "supplier-feed: ARCHIVE_DAYS must be a positive integer, got 'two weeks'",
         &env(&[("SUPPLIER_FEED_CONF", "/etc/supplier-feed.conf")]),
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(
-        n.summary
-            .contains("ARCHIVE_DAYS in /etc/supplier-feed.conf"),
-        "{}",
-        n.summary
+        "missing-config",
+        &["ARCHIVE_DAYS in /etc/supplier-feed.conf"],
     );
     // Perl's `die` exits with `$!`: 111 is ECONNREFUSED, and the line that
     // says what failed is before a progress line flushed at exit.
@@ -936,15 +941,15 @@ badges: refreshing badges via memcached 127.0.0.1:62443";
         known: Known::from_env(relay.iter().copied()),
         ..env(&relay)
     };
-    let n = last_words_of(
+    named_by_last_words(
         "bounce-proc: connect to relay-api.mail.invalid:8025 failed: IO::Socket::INET: Bad hostname 'relay-api.mail.invalid'",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
+        "dependency-unavailable",
+        &[],
+    );
     // Hydra: the configuration selects an option that is not there; its
     // hint about HYDRA_FULL_ERROR is not the error.
-    let n = last_words_of(
+    named_by_last_words(
         "In 'config': Could not find 'db/postgres_primary'
 
 Available options in 'db':
@@ -952,10 +957,9 @@ Available options in 'db':
 
 Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",
         &Context::default(),
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(n.summary.contains("db/postgres_primary"), "{}", n.summary);
+        "missing-config",
+        &["db/postgres_primary"],
+    );
 }
 
 #[test]
@@ -965,31 +969,26 @@ fn out_of_memory_names_the_script_and_the_heap_limit() {
         env: vec![("NODE_OPTIONS".into(), "--max-old-space-size=192".into())],
         ..Context::default()
     };
-    let n = last_words_of(
+    named_by_last_words(
         "FATAL ERROR: Ineffective mark-compacts near heap limit Allocation failed - JavaScript heap out of memory",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "out-of-memory", "{}", n.summary);
-    assert!(n.summary.contains("in cluster.js"), "{}", n.summary);
-    assert!(
-        n.summary
-            .contains("--max-old-space-size=192 from NODE_OPTIONS"),
-        "{}",
-        n.summary
+        "out-of-memory",
+        &[
+            "in cluster.js",
+            "--max-old-space-size=192 from NODE_OPTIONS",
+        ],
     );
 }
 
 #[test]
 fn a_port_in_use_and_rejected_credentials_name_the_variables_to_change() {
     let ctx = env(&[("LISTEN_ADDR", "127.0.0.1:63405")]);
-    let n = last_words_of(
+    named_by_last_words(
         "2026/12/04 13:51:43 listen tcp 127.0.0.1:63405: bind: address already in use",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "port-in-use", "{}", n.summary);
-    assert!(n.summary.contains("set by LISTEN_ADDR"), "{}", n.summary);
+        "port-in-use",
+        &["set by LISTEN_ADDR"],
+    );
     // A 403 in a JSON log line's fields is a rejection, of the API the
     // environment declares.
     let crm = [
@@ -1000,13 +999,12 @@ fn a_port_in_use_and_rejected_credentials_name_the_variables_to_change() {
         known: Known::from_env(crm.iter().copied()),
         ..env(&crm)
     };
-    let n = last_words_of(
+    named_by_last_words(
         r#"{"level":"error","msg":"crm request failed","status":403,"body":"{\"error\":\"forbidden\"}"}"#,
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "dependency-auth-failed", "{}", n.summary);
-    assert!(n.summary.contains("CRM_API_URL"), "{}", n.summary);
+        "dependency-auth-failed",
+        &["CRM_API_URL"],
+    );
 }
 
 #[test]
@@ -1019,16 +1017,11 @@ fn limits_a_command_line_sets_are_named() {
         ],
         ..Context::default()
     };
-    let n = last_words_of(
+    named_by_last_words(
         "OSError: [Errno 24] Too many open files: '/tmp/tiles/shard-19.mbt'",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "resource-limit", "{}", n.summary);
-    assert!(
-        n.summary.contains("`ulimit -n 64` in its command"),
-        "{}",
-        n.summary
+        "resource-limit",
+        &["`ulimit -n 64` in its command"],
     );
     let ctx = Context {
         command: vec![
@@ -1039,13 +1032,12 @@ fn limits_a_command_line_sets_are_named() {
         exit: Some("code 153".into()),
         ..Context::default()
     };
-    let n = last_words_of(
+    named_by_last_words(
         "./t.sh: line 6: 16303 File size limit exceeded head -c 4000000 /dev/zero > \"$OUT\"",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "resource-limit", "{}", n.summary);
-    assert!(n.summary.contains("ulimit -f 2048"), "{}", n.summary);
+        "resource-limit",
+        &["ulimit -f 2048"],
+    );
 }
 
 #[test]
@@ -1056,13 +1048,12 @@ fn the_last_words_of_tools_and_launchers_say_disk_dependency_and_directory() {
         known: Known::from_env(nats.iter().copied()),
         ..env(&nats)
     };
-    let n = last_words_of(
+    let n = named_by_last_words(
         "dial tcp: lookup nats.orders.invalid on 10.255.255.53:53: no such host",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
-    assert!(n.summary.contains("NATS_ADDR"), "{}", n.summary);
+        "dependency-unavailable",
+        &["NATS_ADDR"],
+    );
     assert!(
         n.summary
             .starts_with("NATS_ADDR at nats.orders.invalid:4222 does not resolve"),
@@ -1070,37 +1061,35 @@ fn the_last_words_of_tools_and_launchers_say_disk_dependency_and_directory() {
         n.summary
     );
     // tar's short write is a full disk, under the directory variable.
-    let n = last_words_of(
+    named_by_last_words(
         "archiving /var/log/app into /archive/logs.tar
 tar: /archive/logs.tar: Wrote only 4096 of 10240 bytes
 tar: Error is not recoverable: exiting now
 archive failed (tar exit 2)",
         &env(&[("ARCHIVE_DIR", "/archive")]),
-    )
-    .expect("named");
-    assert_eq!(n.id, "disk-full", "{}", n.summary);
-    assert!(n.summary.contains("ARCHIVE_DIR"), "{}", n.summary);
+        "disk-full",
+        &["ARCHIVE_DIR"],
+    );
     // A peer that took the connection and never acknowledged.
     let printer = [("PRINTER_ADDR", "127.0.0.1:63303")];
     let ctx = Context {
         known: Known::from_env(printer.iter().copied()),
         ..env(&printer)
     };
-    let n = last_words_of(
+    named_by_last_words(
         "label-printer: connected to 127.0.0.1:63303, sending job 8812
 label-printer: no ack from printer within 3000ms, job 8812 not printed",
         &ctx,
-    )
-    .expect("named");
-    assert_eq!(n.id, "dependency-unavailable", "{}", n.summary);
-    assert!(n.summary.contains("PRINTER_ADDR"), "{}", n.summary);
+        "dependency-unavailable",
+        &["PRINTER_ADDR"],
+    );
     // `env -C DIR` cannot change to the release directory.
-    let n = last_words_of(
+    named_by_last_words(
         "env: cannot change directory to '/srv/reports/current': No such file or directory",
         &Context::default(),
-    )
-    .expect("named");
-    assert_eq!(n.id, "workdir-missing", "{}", n.summary);
+        "workdir-missing",
+        &[],
+    );
 }
 
 #[test]
@@ -1118,16 +1107,11 @@ fn json_parse_names_the_file_its_variable_points_at() {
 #[test]
 fn a_rejected_value_is_traced_to_its_variable_or_its_file() {
     // A port variable that is no number.
-    let n = last_words_of(
+    named_by_last_words(
         "RangeError [ERR_SOCKET_BAD_PORT]: options.port should be >= 0 and < 65536. Received type number (NaN).",
         &env(&[("STATUS_PORT", "http"), ("DB_PORT", "5432")]),
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(
-        n.summary.contains("STATUS_PORT is not a port number"),
-        "{}",
-        n.summary
+        "missing-config",
+        &["STATUS_PORT is not a port number"],
     );
     // A scheme the library does not know, quoted from one variable.
     named_as(
@@ -1183,32 +1167,26 @@ apischema.validation.errors.ValidationError: ValidationError: [{'loc': ['dock_co
         &["DOCK_SITE_ID"],
     );
     // A JSON log line naming its file in a field.
-    let n = last_words_of(
+    named_by_last_words(
         r#"{"level":"fatal","msg":"invalid upstreams file","file":"/etc/gw/upstreams.jsonc","errors":[{"code":"CommaExpected","offset":72}]}"#,
         &Context::default(),
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(
-        n.summary.contains("/etc/gw/upstreams.jsonc"),
-        "{}",
-        n.summary
+        "missing-config",
+        &["/etc/gw/upstreams.jsonc"],
     );
 }
 
 #[test]
 fn v21_shapes_name_the_option_the_variable_and_the_cycle() {
     // A required option in the program's words.
-    let n = last_words_of(
+    named_by_last_words(
         "import-cli: --tenant is required",
         &Context {
             exit: Some("code 64".into()),
             ..Context::default()
         },
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(n.summary.contains("--tenant"), "{}", n.summary);
+        "missing-config",
+        &["--tenant"],
+    );
     // ESM's temporal dead zone in a module the entry script imported.
     let esm = "file:///srv/rollup/windows.js:4
 console.log(`windows: timezone ${settings.tz}`);
@@ -1242,17 +1220,16 @@ nacl.exceptions.ValueError: The seed must be exactly 32 bytes long",
         &["WEBHOOK_SIGNING_KEY"],
     );
     // A decoded environment that printed NaN for a variable that is set.
-    let n = last_words_of(
+    named_by_last_words(
         "Decoding error:
 {
   \"LOG_LEVEL\": undefined,
   \"WORKER_CONCURRENCY\": NaN,
 }",
         &env(&[("WORKER_CONCURRENCY", "four")]),
-    )
-    .expect("named");
-    assert_eq!(n.id, "missing-config", "{}", n.summary);
-    assert!(n.summary.contains("WORKER_CONCURRENCY"), "{}", n.summary);
+        "missing-config",
+        &["WORKER_CONCURRENCY"],
+    );
     // A host variable paired with a port variable of the same stem.
     let vars = [("NTP_SERVER", "127.0.0.1"), ("NTP_PORT", "64475")];
     let known = Known::from_env(vars.iter().copied());
