@@ -80,6 +80,10 @@ pub struct Context {
     /// The user it runs as (`root`, `app`), when known: root is refused
     /// no directory, so a file it cannot create is in one that is missing.
     pub user: Option<String>,
+    /// Paths of its environment whose filesystem had no space left when it
+    /// was diagnosed (`EXPORT_DIR=/srv/exports` on a full disk): a write
+    /// that failed without an errno there is a full disk.
+    pub full: Vec<String>,
 }
 
 impl Context {
@@ -539,6 +543,23 @@ re!(PYDANTIC_FIELD, r"^(?P<field>[A-Za-z_][\w.]*)$");
 re!(
     GUNICORN_APP,
     r"Failed to find (?:attribute|application object) '(?P<name>[^']+)' in '(?P<module>[^']+)'"
+);
+
+re!(
+    LIMIT_REACHED,
+    r"(?i)\blimit (?:reached|exceeded)\b|\bMDB_MAP_FULL\b"
+);
+re!(
+    SOCKET_ABSENT,
+    r"(?i)\bnot available\b|\bunusable\b|\bunavailable\b|\bdoes not exist\b"
+);
+re!(
+    WRITE_FAILED,
+    r"(?i)write failed\b|\bfailed to write\b|\b(?:cannot|could not|unable to) write\b|\bshort write\b|\bwrite error\b"
+);
+re!(
+    LIMIT_NOT_OURS,
+    r"(?i)\brate limit|memory|\bheap\b|\bquota\b"
 );
 
 re!(
@@ -1022,6 +1043,46 @@ fn name_by_structure(
                 "a file grew past the file-size limit ({limit}; SIGXFSZ): {}",
                 t.quote()
             ),
+        );
+    }
+    // No errno, but a write failed and backstop saw the filesystem of a
+    // path the output names full (PHP's `gzwrite failed`).
+    if found_errno.is_none()
+        && WRITE_FAILED.is_match(&all)
+        && let Some(path) = ctx
+            .full
+            .iter()
+            .find(|p| t.before.iter().any(|l| l.contains(p.as_str())) || all.contains(p.as_str()))
+    {
+        return named(
+            "disk-full",
+            format!(
+                "the filesystem of {path} has no space left (a write failed): {}",
+                t.quote()
+            ),
+        );
+    }
+    // No errno, but its words say a socket's path is not there.
+    if found_errno.is_none()
+        && SOCKET_ABSENT.is_match(&all)
+        && let Some(n) = by_errno::missing_socket(t, &all, ctx)
+    {
+        return Some(n);
+    }
+    // A size or count the program was configured with, reached (LMDB's
+    // `MDB_MAP_FULL: Environment mapsize limit reached`): the variable
+    // that sets it, when the output shows its value.
+    if LIMIT_REACHED.is_match(&all) && !LIMIT_NOT_OURS.is_match(&all) {
+        let shown: Vec<&str> = std::iter::once(all.as_str())
+            .chain(t.before.iter().map(String::as_str))
+            .collect();
+        let by = crate::env_hints::variable_of_number(ctx, &shown)
+            .or_else(|| crate::env_hints::variable_of_value(ctx, &shown))
+            .map(|v| format!(" (set by {v})"))
+            .unwrap_or_default();
+        return named(
+            "resource-limit",
+            format!("a configured limit was reached{by}: {}", t.quote()),
         );
     }
     if is(MEMORY_TYPES)

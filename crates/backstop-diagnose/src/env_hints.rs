@@ -92,10 +92,118 @@ pub(crate) fn paths(ctx: &Context) -> Vec<(&str, &str)> {
         });
     ctx.env
         .iter()
-        .filter(|(n, v)| !system(n) && is_path(v))
-        .map(|(n, v)| (n.as_str(), v.trim()))
+        .filter(|(n, _)| !system(n))
+        .flat_map(|(n, v)| listed_paths(v).into_iter().map(move |p| (n.as_str(), p)))
         .chain(flagged)
         .collect()
+}
+
+/// The paths a value holds: itself, or each of a list of paths
+/// (`CONFIG_LAYERS=/etc/base.yaml:/etc/prod.yaml`, comma-separated too).
+fn listed_paths(value: &str) -> Vec<&str> {
+    let v = value.trim();
+    if is_path(v) {
+        return vec![v];
+    }
+    for sep in [':', ','] {
+        let parts: Vec<&str> = v.split(sep).map(str::trim).collect();
+        if parts.len() > 1 && parts.iter().all(|p| is_path(p)) {
+            return parts;
+        }
+    }
+    Vec::new()
+}
+
+/// The one variable holding a value the error quotes or names: a quoted
+/// word of its value (`'MONDAY-FRI'` of `DIGEST_SCHEDULE=0 7 * * MONDAY-FRI`),
+/// else its whole value as a word (`America/Sao_Paolo` of `TZ`). Values
+/// too plain to tell apart (`true`, `10`) are not matched.
+pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String> {
+    static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"'([^'\n]{3,80})'|"([^"\n]{3,80})"|`([^`\n]{3,80})`"#)
+            .expect("UNWRAP: a constant pattern")
+    });
+    let distinctive = |v: &str| {
+        v.len() >= 4
+            && (v.chars().any(char::is_alphabetic) || v.len() >= 5)
+            && !["true", "false", "null", "none", "localhost", "127.0.0.1"]
+                .contains(&v.to_ascii_lowercase().as_str())
+    };
+    let own: Vec<(&str, &str)> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| !system(n) && !v.trim().is_empty())
+        .map(|(n, v)| (n.as_str(), v.trim()))
+        .collect();
+    let only = |hits: Vec<&str>| -> Option<String> {
+        let mut hits = hits;
+        hits.sort_unstable();
+        hits.dedup();
+        match hits.as_slice() {
+            [one] => Some((*one).to_string()),
+            _ => None,
+        }
+    };
+    let quoted: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| QUOTED.captures_iter(t))
+        .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str().trim()))
+        .filter(|q| distinctive(q))
+        .collect();
+    let by_quote: Vec<&str> = own
+        .iter()
+        .filter(|(_, v)| {
+            quoted.iter().any(|q| {
+                *v == *q
+                    || v.split(|c: char| c.is_whitespace() || ",;".contains(c))
+                        .any(|w| w == *q)
+            })
+        })
+        .map(|(n, _)| *n)
+        .collect();
+    if let Some(one) = only(by_quote) {
+        return Some(one);
+    }
+    only(
+        own.iter()
+            .filter(|(_, v)| distinctive(v) && texts.iter().any(|t| value_in(t, v)))
+            .map(|(n, _)| *n)
+            .collect(),
+    )
+}
+
+/// The one variable holding a number (of four digits or more) the output
+/// shows (`map_size=1048576` of `INDEX_MAP_SIZE=1048576`): the size a
+/// limit was configured with.
+pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String> {
+    let hits: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| {
+            let v = v.trim();
+            !system(n)
+                && v.len() >= 4
+                && v.parse::<u64>().is_ok()
+                && texts.iter().any(|t| value_in(t, v))
+        })
+        .map(|(n, _)| n)
+        .collect();
+    match hits.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
+}
+
+/// Whether `value` stands in `text` as a whole (not inside a longer word
+/// or path).
+fn value_in(text: &str, value: &str) -> bool {
+    text.match_indices(value).any(|(i, _)| {
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "_/-.".contains(c));
+        let after = text[i + value.len()..].chars().next();
+        let after_ok = !part(after)
+            || (after == Some('.') && !part(text[i + value.len() + 1..].chars().next()));
+        !part(text[..i].chars().next_back()) && after_ok
+    })
 }
 
 /// A name that says the variable points at a configuration or another
@@ -346,6 +454,13 @@ pub(crate) fn variable_for_field(ctx: &Context, field: &str) -> Option<String> {
         [one] => Some((*one).clone()),
         _ => None,
     }
+}
+
+/// Whether `text` names a variable of the service's environment.
+pub(crate) fn names_a_variable(ctx: &Context, text: &str) -> bool {
+    ctx.env
+        .iter()
+        .any(|(n, _)| !system(n) && n.len() >= 2 && word_in(text, n))
 }
 
 /// The variable a rejection of a value is about: the one it names
@@ -749,5 +864,53 @@ pub(crate) mod tests {
         // Named already, or another path: unchanged.
         assert_eq!(with_path_variable(&c, "PID_FILE /run/agent.pid"), None);
         assert_eq!(with_path_variable(&c, "/run/agent.pidfile"), None);
+    }
+
+    #[test]
+    fn a_value_quoted_or_named_whole_finds_the_one_variable_holding_it() {
+        let c = ctx(&[
+            ("DIGEST_SCHEDULE", "0 7 * * MONDAY-FRI"),
+            ("TZ", "America/Sao_Paolo"),
+            ("WORKERS", "10"),
+        ]);
+        // A quoted word of a value.
+        assert_eq!(
+            variable_of_value(&c, &["a day name has to stand alone ('MONDAY-FRI')"]).as_deref(),
+            Some("DIGEST_SCHEDULE")
+        );
+        // A whole value, unquoted, ending a sentence.
+        assert_eq!(
+            variable_of_value(&c, &["timezones like America/Sao_Paolo. Please use"]).as_deref(),
+            Some("TZ")
+        );
+        // Too plain to tell, or inside a longer path: nothing.
+        assert_eq!(variable_of_value(&c, &["got '10' workers"]), None);
+        assert_eq!(variable_of_value(&c, &["America/Sao_Paolo/x"]), None);
+    }
+
+    #[test]
+    fn a_list_of_paths_gives_each_path_its_variable() {
+        let c = ctx(&[("CONFIG_LAYERS", "/etc/app/base.yaml:/etc/app/prod.yaml")]);
+        assert_eq!(
+            with_path_variable(&c, "the configuration /etc/app/prod.yaml does not parse")
+                .as_deref(),
+            Some("the configuration /etc/app/prod.yaml (CONFIG_LAYERS) does not parse")
+        );
+        // A URL list is no list of paths.
+        assert!(paths(&ctx(&[("NODES", "redis://a:1,redis://b:2")])).is_empty());
+    }
+
+    #[test]
+    fn a_number_the_output_shows_finds_the_size_it_was_configured_with() {
+        let c = ctx(&[
+            ("INDEX_PATH", "/var/lib/idx"),
+            ("INDEX_MAP_SIZE", "1048576"),
+            ("RETRIES", "3"),
+        ]);
+        assert_eq!(
+            variable_of_number(&c, &["opening /var/lib/idx map_size=1048576"]).as_deref(),
+            Some("INDEX_MAP_SIZE")
+        );
+        assert_eq!(variable_of_number(&c, &["map_size=10485760"]), None);
     }
 }

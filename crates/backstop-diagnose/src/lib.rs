@@ -341,6 +341,22 @@ impl Diagnoser {
                 c.summary = named;
             }
         }
+        // A setting's value rejected, or a limit reached, without the
+        // variable that holds it: the one whose value the error quotes.
+        for c in out
+            .iter_mut()
+            .filter(|c| c.id == "missing-config" || c.id == "resource-limit")
+        {
+            if env_hints::names_a_variable(ctx, &c.summary) {
+                continue;
+            }
+            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
+                .chain(c.evidence.iter().map(|e| e.text.as_str()))
+                .collect();
+            if let Some(var) = env_hints::variable_of_value(ctx, &texts) {
+                c.summary = format!("{} (set by {var})", c.summary);
+            }
+        }
         // Rejected credentials: whose.
         for c in out.iter_mut().filter(|c| c.id == "dependency-auth-failed") {
             let texts: Vec<&str> = std::iter::once(c.summary.as_str())
@@ -403,7 +419,11 @@ fn structural(
         .filter(|(_, e)| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
     {
         at.push(i);
-        texts.push(std::borrow::Cow::Borrowed(e.text.as_str()));
+        let previous = i.checked_sub(1).map(|p| evidence[p].text.as_str());
+        texts.push(match terminal::in_node_shape(previous, &e.text) {
+            Some(reshaped) => std::borrow::Cow::Owned(reshaped),
+            None => std::borrow::Cow::Borrowed(e.text.as_str()),
+        });
         for l in terminal::embedded_trace(&e.text) {
             at.push(i);
             texts.push(std::borrow::Cow::Owned(l));
@@ -447,7 +467,18 @@ fn structural(
 /// `Traceback (most recent call last):` line, not backstop's own
 /// messages), with its errno and runtime; else as [`crashed`].
 pub fn crashed_in(evidence: &[Evidence], fallback: &[Evidence], exit: Option<&str>) -> Cause {
-    let lines: Vec<&str> = evidence.iter().map(|e| e.text.as_str()).collect();
+    let texts: Vec<std::borrow::Cow<'_, str>> = evidence
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let previous = i.checked_sub(1).map(|p| evidence[p].text.as_str());
+            terminal::in_node_shape(previous, &e.text).map_or(
+                std::borrow::Cow::Borrowed(e.text.as_str()),
+                std::borrow::Cow::Owned,
+            )
+        })
+        .collect();
+    let lines: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
     // A panic that only reports another thread's (`worker panicked: Any {
     // .. }`, a poisoned lock) gives way to the one it reports.
     let mut found = terminal::find(&lines);

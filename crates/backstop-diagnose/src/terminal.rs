@@ -495,10 +495,22 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
             .filter_map(|l| PY_FRAME.captures(l))
             .find_map(frame),
         // Innermost first, below it (Ruby's first frame is on its line).
-        Runtime::Node => lines[t.index + 1..lines.len().min(t.index + 40)]
-            .iter()
-            .filter_map(|l| NODE_FRAME_AT.captures(l))
-            .find_map(frame),
+        // An anonymous callback's frame (`at /app/jobs.js:4:30` inside an
+        // `Array.map`) is in the function of the next own frame of the
+        // same file and line (`at rebuildSearchIndex (/app/jobs.js:4:20)`).
+        Runtime::Node => {
+            let mut own = lines[t.index + 1..lines.len().min(t.index + 40)]
+                .iter()
+                .filter_map(|l| NODE_FRAME_AT.captures(l))
+                .filter_map(frame);
+            let mut first = own.next()?;
+            if first.function.is_none() {
+                first.function = own
+                    .find(|f| f.file == first.file && f.line == first.line)
+                    .and_then(|f| f.function);
+            }
+            Some(first)
+        }
         // `at com.acme.Payouts.split(Payouts.java:15)`: the first frame
         // outside the platform's packages.
         Runtime::Java => lines[t.index + 1..lines.len().min(t.index + 40)]
@@ -967,6 +979,39 @@ pub fn embedded_trace(line: &str) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+re!(
+    PRETTY_ERROR,
+    r"^\s*(?P<kind>[A-Z][\w.]*(?:Error|Exception))\s{2,}(?P<message>\S.*)$"
+);
+re!(PRETTY_FRAME_HEAD, r"^\s*• \S+\t(?P<function>[^\s<]*)\s*$");
+re!(
+    PRETTY_FRAME_PLACE,
+    r"^\t(?P<file>[^\s:]+\.[cm]?[jt]s):(?P<line>\d+)\s*$"
+);
+
+/// A line of a pretty-printing logger's error (tslog: ` TypeError  Cannot
+/// read …`, then frames as `• jobs.js\trebuildSearchIndex` over
+/// `\tjobs.js:4`) in Node's own shape (`TypeError: Cannot read …`,
+/// `    at rebuildSearchIndex (jobs.js:4:0)`), given the line before it;
+/// `None` for any other line.
+pub fn in_node_shape(previous: Option<&str>, line: &str) -> Option<String> {
+    if let Some(c) = PRETTY_ERROR.captures(line) {
+        return Some(format!("{}: {}", &c["kind"], &c["message"]));
+    }
+    let place = PRETTY_FRAME_PLACE.captures(line)?;
+    let function = previous
+        .and_then(|p| PRETTY_FRAME_HEAD.captures(p))
+        .map(|c| c["function"].to_string())?;
+    Some(if function.is_empty() {
+        format!("    at {}:{}:0", &place["file"], &place["line"])
+    } else {
+        format!(
+            "    at {function} ({}:{}:0)",
+            &place["file"], &place["line"]
+        )
+    })
 }
 
 /// A JSON string's contents with its escapes undone (`\n`, `\"`, `\\`,
@@ -1917,5 +1962,34 @@ Stack trace:
         );
         assert!(embedded_trace(r#"{"message": "fine"}"#).is_empty());
         assert!(embedded_trace("plain line with \\n in it").is_empty());
+    }
+
+    #[test]
+    fn a_pretty_logger_s_error_reads_as_node_s_own_with_the_enclosing_function() {
+        let raw = " TypeError  Cannot read properties of undefined (reading 'trim')
+error stack:
+  • jobs.js\t
+\tjobs.js:4
+  • <anonymous>\tArray.map
+\t
+  • jobs.js\trebuildSearchIndex
+\tjobs.js:4";
+        let raw: Vec<&str> = raw.lines().collect();
+        let reshaped: Vec<String> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                in_node_shape(i.checked_sub(1).map(|p| raw[p]), l).unwrap_or_else(|| (*l).into())
+            })
+            .collect();
+        assert_eq!(
+            reshaped[0],
+            "TypeError: Cannot read properties of undefined (reading 'trim')"
+        );
+        assert_eq!(reshaped[7], "    at rebuildSearchIndex (jobs.js:4:0)");
+        let t = last(&reshaped.join("\n"));
+        let frame = t.own_frame.clone().expect("an own frame");
+        assert_eq!(frame.function.as_deref(), Some("rebuildSearchIndex"));
+        assert_eq!(frame.line, 4);
     }
 }

@@ -83,6 +83,7 @@ fn read(path: &Path) -> Sample {
             // What backstop knows from the service's definition.
             "dir" => s.ctx.dir = Some(value.to_string()),
             "user" => s.ctx.user = Some(value.to_string()),
+            "full" => s.ctx.full.push(value.to_string()),
             "command" => {
                 s.ctx.command = value.split_whitespace().map(str::to_string).collect();
             }

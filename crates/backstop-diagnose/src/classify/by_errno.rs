@@ -99,7 +99,12 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
         }
         Errno::TooManyFiles => {
             let limit = command_ulimit(ctx, &['n'])
-                .map(|u| format!(" (the limit is set by `{u}` in its command)"))
+                .map(|u| match super::memory::count_over_limit(ctx, &u) {
+                    Some(asks) => {
+                        format!(" (the limit is set by `{u}` in its command; {asks} asks for about as many)")
+                    }
+                    None => format!(" (the limit is set by `{u}` in its command)"),
+                })
                 .or_else(|| ctx.open_files_limit.map(|n| format!(" (the limit is {n})")))
                 .unwrap_or_default();
             named(
@@ -197,33 +202,8 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             {
                 return program_not_installed(&c["program"], t);
             }
-            // A Unix socket the environment points at is not there
-            // (`/run/clamav/clamd.ctl`): its server is not running.
-            if all.to_ascii_lowercase().contains("socket")
-                || all.contains(".sock:")
-                || all.contains(".sock'")
-                || all.contains(".sock ")
-                || t.stack.iter().any(|l| l.contains("Socket"))
-                || t.library
-                    .as_deref()
-                    .is_some_and(|l| l.to_ascii_lowercase().contains("socket"))
-            {
-                let sockets: Vec<(&str, &str)> = crate::env_hints::paths(ctx)
-                    .into_iter()
-                    .filter(|(n, p)| {
-                        n.contains("SOCK")
-                            || [".sock", ".ctl", ".socket"].iter().any(|x| p.ends_with(x))
-                    })
-                    .collect();
-                if let [(name, path)] = sockets.as_slice() {
-                    return named(
-                        "dependency-unavailable",
-                        format!(
-                            "the socket {path} ({name}) does not exist: its server is not running ({})",
-                            t.quote()
-                        ),
-                    );
-                }
+            if let Some(n) = missing_socket(t, all, ctx) {
+                return Some(n);
             }
             // `timeout: failed to run command ‘azcopy’: No such file or
             // directory` (timeout, nohup, env, chpst): the program it ran.
@@ -302,4 +282,35 @@ pub(super) fn sqlite_file(ctx: &Context) -> Option<String> {
             })
         })
         .map(|(_, p)| p.to_string())
+}
+
+/// A Unix socket the environment points at is not there
+/// (`/run/clamav/clamd.ctl`; Sys::Syslog's `setlogsock(): type='unix':
+/// path not available`): its server is not running.
+pub(super) fn missing_socket(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
+    // `socket`, `setlogsock`, `/run/app.sock:`.
+    let about_a_socket = all.to_ascii_lowercase().contains("sock")
+        || t.stack.iter().any(|l| l.contains("Socket"))
+        || t.library
+            .as_deref()
+            .is_some_and(|l| l.to_ascii_lowercase().contains("socket"));
+    if !about_a_socket {
+        return None;
+    }
+    let sockets: Vec<(&str, &str)> = crate::env_hints::paths(ctx)
+        .into_iter()
+        .filter(|(n, p)| {
+            n.contains("SOCK") || [".sock", ".ctl", ".socket"].iter().any(|x| p.ends_with(x))
+        })
+        .collect();
+    let [(name, path)] = sockets.as_slice() else {
+        return None;
+    };
+    named(
+        "dependency-unavailable",
+        format!(
+            "the socket {path} ({name}) does not exist: its server is not running ({})",
+            t.quote()
+        ),
+    )
 }

@@ -98,6 +98,44 @@ pub(super) fn command_ulimit(ctx: &Context, flags: &[char]) -> Option<String> {
         .map(|c| format!("ulimit -{} {}", &c["flag"], &c["value"]))
 }
 
+/// The setting that asks for more than a `ulimit` allows: a count or size
+/// variable (`REPORT_POOL_SIZE=40` under `ulimit -n 32`) whose value is at
+/// least half the limit (each connection, worker or file takes at least
+/// one), when exactly one does; as `NAME=value`.
+pub(super) fn count_over_limit(ctx: &Context, ulimit: &str) -> Option<String> {
+    let limit: u64 = ulimit.rsplit(' ').next()?.parse().ok()?;
+    let counts = [
+        "POOL",
+        "SIZE",
+        "WORKERS",
+        "CONCURRENCY",
+        "CONNECTIONS",
+        "CONNS",
+        "THREADS",
+        "PROCS",
+        "PROCESSES",
+        "PARALLEL",
+        "PARALLELISM",
+        "JOBS",
+        "SHARDS",
+        "FILES",
+        "MAX",
+    ];
+    let hits: Vec<String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| {
+            n.split('_').any(|p| counts.contains(&p))
+                && v.trim().parse::<u64>().is_ok_and(|v| v * 2 >= limit)
+        })
+        .map(|(n, v)| format!("{n}={}", v.trim()))
+        .collect();
+    match hits.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Context, heap_limit};

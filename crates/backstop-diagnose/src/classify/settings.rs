@@ -6,7 +6,7 @@ use super::{
     DOTTED_SETTING, ENV_FILE_WORD, ENV_INVALID, ENV_LISTED, ENV_READ, ENV_SCHEMA_FAILED,
     ISSUE_MESSAGE, NAME_NOT_FOUND, NODE_EXCERPT, NONE_VALUE, Named, PARSE_POSITION, PYDANTIC_FIELD,
     QUOTED_NAME, QUOTED_PATH, QUOTED_SETTING, QUOTED_VARIABLE, SETTING, SETTING_SAID,
-    TerminalError, absent_type, config_type, errno, named, programming_type,
+    TerminalError, absent_type, config_type, errno, has_word, named, programming_type,
 };
 
 /// The variables an environment schema's failure lists, as `: A, B`: in
@@ -236,6 +236,16 @@ pub(super) fn setting_named(t: &TerminalError, kinds: &[&str], ctx: &Context) ->
         return named(
             "missing-config",
             format!("a required setting is missing or invalid: {what}"),
+        );
+    }
+    // A time zone that does not exist (`ZoneInfoNotFoundError`, pytz's
+    // `UnknownTimeZoneError`, Java's `ZoneRulesException`, TZInfo's
+    // `InvalidTimezoneIdentifier`, Go's `unknown time zone X`): a setting's
+    // value, whose variable the summary's post-pass names.
+    if has_word(first, &["Zone", "Timezone"]) || m.contains("unknown time zone") {
+        return named(
+            "missing-config",
+            format!("the time zone is not known: {}", t.quote()),
         );
     }
     // Guice's `ConfigurationException: No implementation for X was bound`

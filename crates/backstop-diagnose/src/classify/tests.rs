@@ -1241,3 +1241,87 @@ nacl.exceptions.ValueError: The seed must be exactly 32 bytes long",
         "DEPLOY_HOST/DEPLOY_SSH_PORT"
     );
 }
+
+#[test]
+fn an_unknown_time_zone_is_the_setting_that_holds_it() {
+    let ctx = env(&[("TZ", "America/Sao_Paolo")]);
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/cron/cron.py\", line 5, in <module>
+    tz = get_localzone()
+zoneinfo._common.ZoneInfoNotFoundError: 'tzlocal() does not support non-zoneinfo timezones like America/Sao_Paolo.'",
+        &ctx,
+        "missing-config",
+        &["time zone", "America/Sao_Paolo"],
+    );
+    named_by_last_words(
+        "panic: time: unknown time zone Europe/Berlinn",
+        &Context::default(),
+        "missing-config",
+        &["Europe/Berlinn"],
+    );
+}
+
+#[test]
+fn a_configured_size_reached_is_a_limit_naming_its_variable() {
+    let ctx = env(&[
+        ("THUMB_INDEX_PATH", "/tmp/thumbidx"),
+        ("THUMB_INDEX_MAP_SIZE", "1048576"),
+    ]);
+    named_as(
+        "thumb-index: opening /tmp/thumbidx map_size=1048576
+Traceback (most recent call last):
+  File \"/srv/thumbs/index.py\", line 8, in <module>
+    txn.put(key, value)
+lmdb.MapFullError: mdb_put: MDB_MAP_FULL: Environment mapsize limit reached",
+        &ctx,
+        "resource-limit",
+        &["THUMB_INDEX_MAP_SIZE"],
+    );
+    // A rate limit is the other side's answer, not a size of ours.
+    let rate = last_words_of("fatal: rate limit exceeded (429)", &ctx);
+    assert!(rate.is_none_or(|n| n.id != "resource-limit"));
+}
+
+#[test]
+fn an_open_files_limit_names_the_pool_that_asks_for_more() {
+    let ctx = Context {
+        env: vec![("REPORT_POOL_SIZE".into(), "40".into())],
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "ulimit -n 32; exec python fanout.py".into(),
+        ],
+        ..Context::default()
+    };
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/fanout.py\", line 9, in <module>
+OSError: [Errno 24] Too many open files",
+        &ctx,
+        "resource-limit",
+        &["ulimit -n 32", "REPORT_POOL_SIZE=40"],
+    );
+}
+
+#[test]
+fn a_socket_path_not_available_without_an_errno_is_its_server_down() {
+    let ctx = env(&[("SYSLOG_SOCKET", "/run/audit/log.sock")]);
+    named_by_last_words(
+        "setlogsock(): type='unix': path not available at audit.pl line 5.",
+        &ctx,
+        "dependency-unavailable",
+        &["/run/audit/log.sock", "SYSLOG_SOCKET"],
+    );
+}
+
+#[test]
+fn a_write_failing_without_an_errno_on_a_full_filesystem_is_a_full_disk() {
+    let mut ctx = env(&[("EXPORT_DIR", "/srv/exports")]);
+    let text = "packer: compressing rows into /srv/exports/customers.csv.gz
+packer: gzwrite failed at row 1919";
+    // Without backstop's measure of the disk, the words alone say nothing.
+    assert!(last_words_of(text, &ctx).is_none_or(|n| n.id != "disk-full"));
+    ctx.full = vec!["/srv/exports".into()];
+    named_by_last_words(text, &ctx, "disk-full", &["/srv/exports"]);
+}

@@ -102,7 +102,8 @@ pub(crate) async fn diagnose(
         f.at.unwrap_or(SystemTime::UNIX_EPOCH + std::time::Duration::MAX / 2)
     });
     let evidence: Vec<Evidence> = found.into_iter().map(|f| f.evidence).collect();
-    let context = context(service, plan.as_ref().ok(), &view);
+    let mut context = context(service, plan.as_ref().ok(), &view);
+    context.full = system::full_paths(&context.env).await;
     let mut causes = Diagnoser::new().diagnose_in(&evidence, &context);
     refine::refine(
         &mut causes,
@@ -227,6 +228,8 @@ fn context(
                 .flatten()
                 .map(|u| u.name)
         }),
+        // Measured by the caller, off the daemon's thread.
+        full: Vec::new(),
     }
 }
 

@@ -45,6 +45,33 @@ fn space(path: &Path) -> Option<backstop_probe::DiskUsage> {
     backstop_probe::disk_usage(path.ancestors().find(|p| p.exists())?).ok()
 }
 
+/// The absolute paths among `env`'s values whose filesystem has no space
+/// left (what a write failing without an errno meant). `statvfs` may hang
+/// on a dead network mount: it runs on a blocking thread, bounded to 2 s.
+pub(crate) async fn full_paths(env: &[(String, String)]) -> Vec<String> {
+    let paths: Vec<String> = env
+        .iter()
+        .map(|(_, v)| v.trim())
+        .filter(|v| v.starts_with('/') && !v.contains([':', ' ', ',']))
+        .map(str::to_string)
+        .take(64)
+        .collect();
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let measured = tokio::task::spawn_blocking(move || {
+        paths
+            .into_iter()
+            .filter(|p| space(Path::new(p)).is_some_and(|u| is_full(&u)))
+            .collect::<Vec<_>>()
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(2), measured)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+}
+
 /// The kernel's OOM-killer lines, from /dev/kmsg without blocking.
 /// `Err` says why they cannot be read (not root, a container).
 pub(crate) fn oom_lines() -> Result<Vec<String>, String> {
