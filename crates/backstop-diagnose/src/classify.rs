@@ -25,6 +25,7 @@ mod shell;
 #[cfg(test)]
 mod tests;
 mod types;
+mod values;
 
 use by_errno::{by_errno, perl_errno, sqlite_file};
 use dependencies::{
@@ -563,6 +564,23 @@ re!(
 );
 
 re!(
+    CHDIR_FAILED,
+    r"(?i)\b(?:can't|cannot|could not|unable to|failed to) (?:chdir|change directory|cd) (?:to|into)\b"
+);
+re!(
+    DATABASE_ABSENT,
+    r#"(?i)\bdatabase ["'`]?(?P<name>[\w.-]+)["'`]? does not exist\b|\bUnknown database ['"`]?(?P<name2>[\w.-]+)"#
+);
+re!(
+    FILE_LACKS_KEY,
+    r#"(?i)(?P<file>[\w./-]+\.(?:json[5c]?|ya?ml|toml|ini|cfg|conf|env|properties)):? (?:is missing|lacks|has no|does not (?:have|define)) ["'`]?(?P<key>[\w.-]+)|(?P<file2>[\w./-]+\.(?:json[5c]?|ya?ml|toml|ini|cfg|conf|env|properties)):? ["'`](?P<key2>[\w.-]+)["'`] (?:is )?(?:not defined|undefined|missing|not set|required)"#
+);
+re!(
+    UNABLE_TO_RUN,
+    r"(?i)\bunable to (?:run|execute|launch|spawn|start) (?P<program>[\w.+-]+)\b[^\n]*\b(?:not (?:be )?(?:available|installed|found))"
+);
+
+re!(
     CONFIG_FILE,
     r"(?:/|\./)?[\w./-]+\.(?:json[5c]?|hjson|ya?ml|toml|ini|cfg|conf|env|hcl|xml|properties|hocon)\b|in JSON at position"
 );
@@ -578,7 +596,18 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
     let quote = t.quote();
     let texts: Vec<&str> = std::iter::once(quote.as_str()).chain(t.texts()).collect();
     let all = texts.join("\n");
-    let n = name_by_structure(t, ctx, &kinds, &texts, &all)?;
+    // A plugin a setting asks for first (whatever the type says); a value
+    // of the environment rejected where nothing else is known.
+    let n = match values::plugin_missing(t, ctx)
+        .or_else(|| values::invalid_url(t))
+        .or_else(|| values::version_mismatch(t))
+    {
+        Some(n) => n,
+        None => match name_by_structure(t, ctx, &kinds, &texts, &all) {
+            Some(n) if n.id != "crashed" => n,
+            other => values::value_rejected(t, ctx).or(other)?,
+        },
+    };
     // The error itself, quoted, unless the summary says it already; a
     // Java root cause with the exception it surfaced as.
     let quote = match (t.runtime, t.chain.last().and_then(|r| r.kind.as_deref())) {
@@ -646,6 +675,18 @@ fn name_by_structure(
         );
     }
     let before_first = t.before.first().map_or("", String::as_str);
+    // `can't chdir to '/srv/app/current'` (gunicorn's `--chdir`) says it
+    // without an errno, for a directory it was told to use.
+    if CHDIR_FAILED.is_match(message)
+        && let Some(dir) = data_path_in(message)
+        && (ctx.dir.as_deref() == Some(dir.as_str())
+            || crate::env_hints::paths(ctx).iter().any(|(_, p)| *p == dir))
+    {
+        return strongly_named(
+            "workdir-missing",
+            format!("the working directory {dir} does not exist"),
+        );
+    }
     if texts.iter().any(|x| errno::find(x) == Some(Errno::NoEntry))
         && (CHDIR.is_match(message) || CHDIR.is_match(before_first))
         && let Some(dir) = data_path_in(message).or_else(|| data_path_in(before_first))
@@ -1030,8 +1071,8 @@ fn name_by_structure(
     // SIGXFSZ: a write past the file-size limit (`ulimit -f`) kills the
     // process (the shell says `File size limit exceeded`, status 153).
     if all.contains("File size limit exceeded")
-        || matches!(ctx.exit.as_deref(), Some("signal SIGXFSZ" | "code 153"))
-            && t.runtime == Runtime::Shell
+        || ctx.exit.as_deref() == Some("signal SIGXFSZ")
+        || ctx.exit.as_deref() == Some("code 153") && t.runtime == Runtime::Shell
     {
         let limit = memory::command_ulimit(ctx, &['f']).map_or_else(
             || "`ulimit -f`".to_string(),
@@ -1044,6 +1085,43 @@ fn name_by_structure(
                 t.quote()
             ),
         );
+    }
+    // The server answers, but the database the setting names is not on it
+    // (`FATAL: database "catalog" does not exist`, MySQL's 1049).
+    if let Some(c) = DATABASE_ABSENT.captures(&all) {
+        let db = c
+            .name("name")
+            .or_else(|| c.name("name2"))
+            .map_or("", |m| m.as_str());
+        let by = dependency_of(t, &all, ctx)
+            .map(|(a, k)| format!(" on {}", describe(&a, k)))
+            .unwrap_or_default();
+        return named(
+            "missing-config",
+            format!(
+                "the database `{db}` does not exist{by}: the setting names a database that was never created: {}",
+                t.quote()
+            ),
+        );
+    }
+    // `config.json is missing "broker.topic"`, `./app.conf: 'sftp_user' not defined`.
+    if let Some(c) = FILE_LACKS_KEY.captures(&all) {
+        let file = c
+            .name("file")
+            .or_else(|| c.name("file2"))
+            .map_or("", |m| m.as_str());
+        let key = c
+            .name("key")
+            .or_else(|| c.name("key2"))
+            .map_or("", |m| m.as_str());
+        return named(
+            "missing-config",
+            format!("the configuration {file} lacks `{key}`: {}", t.quote()),
+        );
+    }
+    // `Unable to run gpg (gpg2) - it may not be available`.
+    if let Some(c) = UNABLE_TO_RUN.captures(&all) {
+        return program_not_installed(&c["program"], t);
     }
     // No errno, but a write failed and backstop saw the filesystem of a
     // path the output names full (PHP's `gzwrite failed`).
@@ -1481,6 +1559,9 @@ fn name_by_structure(
         && let Some(server) = server_kind(lib)
         && !kinds.first().is_some_and(|k| programming_type(k))
         && !any(MODULE_TYPES)
+        // `cannot import name 'DSSKey' from 'paramiko'`: the installed
+        // versions do not fit, whatever the library serves.
+        && !any(&["ImportError"])
     {
         if let Some(n) = auth_said_before(t, &all, ctx) {
             return Some(n);

@@ -164,9 +164,21 @@ pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String>
     if let Some(one) = only(by_quote) {
         return Some(one);
     }
+    // The whole value, or one item of a list (`10.0.0.0/8, 10.20.300.0/24`).
+    let items = |v: &'_ str| -> Vec<String> {
+        let mut all = vec![v.to_string()];
+        if v.contains([',', ';']) {
+            all.extend(v.split([',', ';']).map(|i| i.trim().to_string()));
+        }
+        all
+    };
     only(
         own.iter()
-            .filter(|(_, v)| distinctive(v) && texts.iter().any(|t| value_in(t, v)))
+            .filter(|(_, v)| {
+                items(v)
+                    .iter()
+                    .any(|i| distinctive(i) && texts.iter().any(|t| value_in(t, i)))
+            })
             .map(|(n, _)| *n)
             .collect(),
     )
@@ -546,11 +558,14 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
             .contains(&w.as_str())
         }) || n.ends_with("API_KEY")
             || n.ends_with("ACCESS_KEY")
+            // libpq's own `PGPASSWORD`, `MYSQL_PWD`-style names in one word.
+            || n.ends_with("PASSWORD")
     };
     let user = |n: &str| {
         parts(n)
             .iter()
             .any(|w| ["USER", "USERNAME", "LOGIN"].contains(&w.as_str()))
+            || n.len() > 4 && n.ends_with("USER")
     };
     let own: Vec<&str> = ctx
         .env
@@ -569,11 +584,16 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
         named
             .iter()
             .map(|m| {
-                parts(n)
+                let words = parts(n)
                     .iter()
                     .zip(parts(m).iter())
                     .take_while(|(a, b)| a == b)
-                    .count()
+                    .count();
+                // libpq's one-word names: `PGHOST` and `PGPASSWORD`.
+                let one_word_family = !n.contains('_')
+                    && !m.contains('_')
+                    && n.get(..2).is_some_and(|p| m.starts_with(p));
+                words.max(usize::from(one_word_family))
             })
             .max()
             .unwrap_or(0)
@@ -816,6 +836,23 @@ pub(crate) mod tests {
         assert!(dated("orders_20261202.csv"));
         assert!(!dated("/etc/app/config.json"));
         assert!(!dated("/srv/app/v2/settings-2026.toml"));
+    }
+
+    #[test]
+    fn libpq_s_one_word_variables_are_one_family() {
+        let c = ctx(&[
+            ("PGHOST", "127.0.0.1"),
+            ("PGPORT", "5432"),
+            ("PGUSER", "reporter"),
+            ("PGPASSWORD", "x"),
+        ]);
+        assert_eq!(
+            credentials_variables(
+                &c,
+                "PGHOST/PGPORT at 127.0.0.1:5432 rejects the credentials"
+            ),
+            vec!["PGUSER".to_string(), "PGPASSWORD".to_string()]
+        );
     }
 
     #[test]

@@ -133,6 +133,10 @@ const PHRASES: &[(&str, Errno)] = &[
     ("unknownhostexception", Errno::NoSuchHost),
     ("getaddrinfo", Errno::NoSuchHost),
     ("name does not resolve", Errno::NoSuchHost),
+    // Ruby's Resolv (`no address for smtp.corp.invalid`); a program's own
+    // `config.example.invalid unresolvable`.
+    ("no address for", Errno::NoSuchHost),
+    ("unresolvable", Errno::NoSuchHost),
     // libcurl's CURLE_COULDNT_RESOLVE_HOST (6), in PHP's curl, pycurl, curl(1).
     ("could not resolve host", Errno::NoSuchHost),
     ("couldn't resolve host", Errno::NoSuchHost),

@@ -343,10 +343,9 @@ impl Diagnoser {
         }
         // A setting's value rejected, or a limit reached, without the
         // variable that holds it: the one whose value the error quotes.
-        for c in out
-            .iter_mut()
-            .filter(|c| c.id == "missing-config" || c.id == "resource-limit")
-        {
+        for c in out.iter_mut().filter(|c| {
+            ["missing-config", "resource-limit", "command-not-found"].contains(&c.id.as_str())
+        }) {
             if env_hints::names_a_variable(ctx, &c.summary) {
                 continue;
             }

@@ -435,7 +435,7 @@ re!(
 );
 re!(
     NODE_FRAME_AT,
-    r"^\s*at (?:async )?(?:(?P<function>[^\s(]+)(?: \[as [^\]]+\])? \()?(?:file://)?(?P<file>[^\s()]+):(?P<line>\d+):\d+\)?$"
+    r"^\s*at (?:async )?(?:(?P<function>[^\s(]+)(?: \[as [^\]]+\])? \()?(?:file://)?(?P<file>[^\s()]+):(?P<line>\d+):\d+\)?(?: \{)?$"
 );
 re!(
     JAVA_FRAME,

@@ -1325,3 +1325,117 @@ packer: gzwrite failed at row 1919";
     ctx.full = vec!["/srv/exports".into()];
     named_by_last_words(text, &ctx, "disk-full", &["/srv/exports"]);
 }
+
+#[test]
+fn a_value_of_the_environment_rejected_where_it_is_used_is_that_setting() {
+    // Its value named in the message (a list item), by a validator's type.
+    named_by_last_words(
+        "netaddr.core.AddrFormatError: invalid IPNetwork 10.20.300.0/24",
+        &env(&[("ALLOWED_CIDRS", "10.0.0.0/8, 10.20.300.0/24")]),
+        "missing-config",
+        &["ALLOWED_CIDRS"],
+    );
+    // No value in the message: the validator's type names the variable.
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/router.py\", line 4, in <module>
+    addr = validate_email(ONCALL)
+email_validator.exceptions.EmailSyntaxError: The part after the @-sign contains invalid characters: '@'.",
+        &env(&[("ONCALL_EMAIL", "oncall@@example.com")]),
+        "missing-config",
+        &["ONCALL_EMAIL"],
+    );
+    // Go's `unknown user` of a user name the environment gives.
+    named_by_last_words(
+        "print-spooler: cannot resolve service account: user: unknown user spooler",
+        &env(&[("SPOOLER_RUN_AS", "spooler")]),
+        "missing-config",
+        &["SPOOLER_RUN_AS"],
+    );
+    // A lock's type word is no validator: not a setting.
+    let lock = id(
+        "LockError: Exceeded 3 attempts to lock the resource \"locks:batch\".
+    at /app/node_modules/redlock/dist/cjs/index.js:290:23",
+        &env(&[("LOCK_REDIS_ADDR", "127.0.0.1:61900")]),
+    );
+    assert!(lock.is_none_or(|n| n.id != "missing-config"));
+}
+
+#[test]
+fn a_plugin_a_setting_asks_for_and_is_not_installed_is_a_missing_module() {
+    named_by_last_words(
+        "stevedore.exception.NoMatches: No 'vault_backup.storage' driver found, looking for 's3'",
+        &env(&[("STORAGE_BACKEND", "s3")]),
+        "missing-module",
+        &["STORAGE_BACKEND"],
+    );
+}
+
+#[test]
+fn the_words_of_a_configuration_say_which_key_it_lacks() {
+    named_by_last_words(
+        "Error: order-events: config.json is missing \"broker.topic\"",
+        &Context::default(),
+        "missing-config",
+        &["config.json", "broker.topic"],
+    );
+    named_by_last_words(
+        "cdr-export: ./cdr-export.conf: 'sftp_user' not defined",
+        &Context::default(),
+        "missing-config",
+        &["sftp_user"],
+    );
+}
+
+#[test]
+fn a_database_the_server_does_not_have_is_a_setting() {
+    named_by_last_words(
+        "psycopg.OperationalError: connection to server at \"127.0.0.1\", port 65432 failed: FATAL:  database \"catalog\" does not exist",
+        &Context::default(),
+        "missing-config",
+        &["`catalog`"],
+    );
+}
+
+#[test]
+fn a_directory_it_is_told_to_change_to_is_its_working_directory() {
+    let ctx = Context {
+        command: vec![
+            "gunicorn".into(),
+            "--chdir".into(),
+            "/srv/invoice/current".into(),
+            "wsgi:app".into(),
+        ],
+        ..Context::default()
+    };
+    named_by_last_words(
+        "Error: can't chdir to '/srv/invoice/current'",
+        &ctx,
+        "workdir-missing",
+        &["/srv/invoice/current"],
+    );
+}
+
+#[test]
+fn a_version_that_does_not_fit_and_an_invalid_url_are_named() {
+    named_as(
+        "Traceback (most recent call last):
+  File \"/srv/drop.py\", line 2, in <module>
+    import pysftp
+ImportError: cannot import name 'DSSKey' from 'paramiko' (/venv/lib/python3.11/site-packages/paramiko/__init__.py)",
+        &Context::default(),
+        "missing-module",
+        &["paramiko", "DSSKey"],
+    );
+    named_as(
+        "TypeError: Invalid URL
+    at new URL (node:internal/url:775:36)
+    at Object.<anonymous> (/srv/hook/hook.js:2:13) {
+  code: 'ERR_INVALID_URL',
+  input: 'undefined'
+}",
+        &Context::default(),
+        "missing-config",
+        &["hook.js:2", "Invalid URL"],
+    );
+}
