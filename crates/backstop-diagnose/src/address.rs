@@ -258,13 +258,6 @@ fn loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0") || host.starts_with("127.")
 }
 
-macro_rules! re {
-    ($name:ident, $pattern:expr) => {
-        static $name: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
-    };
-}
-
 re!(
     URL,
     r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?P<host>\[[0-9a-f:]+\]|[\w.-]+)(?::(?P<port>\d{1,5}))?"

@@ -7,10 +7,6 @@
 //! Phrase patterns ([`crate::rules`]) come after this, for what has no
 //! structure (a log line of a framework, backstop's own messages).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::address::{self, Address, Known};
 use crate::errno::{self, Errno};
 use crate::terminal::{Runtime, TerminalError};
@@ -171,13 +167,6 @@ fn strongly_named(id: &'static str, summary: String) -> Option<Named> {
         summary,
         strong: true,
     })
-}
-
-macro_rules! re {
-    ($name:ident, $pattern:expr) => {
-        static $name: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
-    };
 }
 
 re!(
@@ -601,12 +590,10 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
     let n = match values::plugin_missing(t, ctx)
         .or_else(|| values::invalid_url(t))
         .or_else(|| values::version_mismatch(t))
+        .or_else(|| name_by_structure(t, ctx, &kinds, &texts, &all))
     {
-        Some(n) => n,
-        None => match name_by_structure(t, ctx, &kinds, &texts, &all) {
-            Some(n) if n.id != "crashed" => n,
-            other => values::value_rejected(t, ctx).or(other)?,
-        },
+        Some(n) if n.id != "crashed" => n,
+        other => values::value_rejected(t, ctx).or(other)?,
     };
     // The error itself, quoted, unless the summary says it already; a
     // Java root cause with the exception it surfaced as.
@@ -655,6 +642,12 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
         summary: format!("{} ({short_quote})", n.summary),
         ..n
     })
+}
+
+/// The text of capture group `a`, else of `b`: one pattern's two
+/// alternatives (the `regex` crate refuses a group name used twice).
+fn either<'h>(c: &regex::Captures<'h>, a: &str, b: &str) -> &'h str {
+    c.name(a).or_else(|| c.name(b)).map_or("", |m| m.as_str())
 }
 
 fn name_by_structure(
@@ -1089,10 +1082,7 @@ fn name_by_structure(
     // The server answers, but the database the setting names is not on it
     // (`FATAL: database "catalog" does not exist`, MySQL's 1049).
     if let Some(c) = DATABASE_ABSENT.captures(&all) {
-        let db = c
-            .name("name")
-            .or_else(|| c.name("name2"))
-            .map_or("", |m| m.as_str());
+        let db = either(&c, "name", "name2");
         let by = dependency_of(t, &all, ctx)
             .map(|(a, k)| format!(" on {}", describe(&a, k)))
             .unwrap_or_default();
@@ -1106,14 +1096,8 @@ fn name_by_structure(
     }
     // `config.json is missing "broker.topic"`, `./app.conf: 'sftp_user' not defined`.
     if let Some(c) = FILE_LACKS_KEY.captures(&all) {
-        let file = c
-            .name("file")
-            .or_else(|| c.name("file2"))
-            .map_or("", |m| m.as_str());
-        let key = c
-            .name("key")
-            .or_else(|| c.name("key2"))
-            .map_or("", |m| m.as_str());
+        let file = either(&c, "file", "file2");
+        let key = either(&c, "key", "key2");
         return named(
             "missing-config",
             format!("the configuration {file} lacks `{key}`: {}", t.quote()),

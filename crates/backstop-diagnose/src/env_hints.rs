@@ -56,6 +56,15 @@ fn system(name: &str) -> bool {
         .any(|p| name.starts_with(p))
 }
 
+/// The one item of `items`, when there is exactly one: a guess that more
+/// than one candidate fits is no answer.
+pub(crate) fn sole<T: AsRef<str>>(items: &[T]) -> Option<String> {
+    match items {
+        [one] => Some(one.as_ref().to_string()),
+        _ => None,
+    }
+}
+
 /// Whether `value` reads as a file or directory path.
 pub(crate) fn is_path(value: &str) -> bool {
     let v = value.trim();
@@ -135,14 +144,10 @@ pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String>
         .filter(|(n, v)| !system(n) && !v.trim().is_empty())
         .map(|(n, v)| (n.as_str(), v.trim()))
         .collect();
-    let only = |hits: Vec<&str>| -> Option<String> {
-        let mut hits = hits;
+    let only = |mut hits: Vec<&str>| -> Option<String> {
         hits.sort_unstable();
         hits.dedup();
-        match hits.as_slice() {
-            [one] => Some((*one).to_string()),
-            _ => None,
-        }
+        sole(&hits)
     };
     let quoted: Vec<&str> = texts
         .iter()
@@ -200,10 +205,7 @@ pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String
         })
         .map(|(n, _)| n)
         .collect();
-    match hits.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
+    sole(&hits)
 }
 
 /// Whether `value` stands in `text` as a whole (not inside a longer word
@@ -462,10 +464,7 @@ pub(crate) fn variable_for_field(ctx: &Context, field: &str) -> Option<String> {
         .map(|(n, _)| n)
         .filter(|n| !system(n) && (**n == upper || n.ends_with(&suffix)))
         .collect();
-    match hits.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
+    sole(&hits)
 }
 
 /// Whether `text` names a variable of the service's environment.
@@ -528,10 +527,7 @@ pub(crate) fn variable_quoted(ctx: &Context, text: &str) -> Option<String> {
         .filter(|(_, v)| quoted(v) || scheme_quoted(v))
         .map(|(n, _)| n)
         .collect();
-    match holders.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
+    sole(&holders)
 }
 
 /// The variables that hold the credentials a dependency rejected, to
@@ -668,10 +664,7 @@ pub(crate) fn port_variable_not_a_number(ctx: &Context) -> Option<String> {
         })
         .map(|(n, _)| n)
         .collect();
-    match bad.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
+    sole(&bad)
 }
 
 /// The variable of the environment that sets a port the service listens
@@ -688,10 +681,7 @@ pub(crate) fn variable_with_port(ctx: &Context, port: u16) -> Option<String> {
         .filter(|(n, v)| !system(n) && holds(v))
         .map(|(n, _)| n)
         .collect();
-    match holders.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
+    sole(&holders)
 }
 
 /// The directory variable a write that filled the disk went to: of the

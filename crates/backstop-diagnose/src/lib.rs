@@ -16,6 +16,16 @@
 //! and writing bundles is the binary's job, so the rules are unit-tested on
 //! real error texts. [`Report`] is the `diagnose --json` contract.
 
+/// `re!(NAME, r"…")`: a constant pattern, compiled on first use (one
+/// definition for every module of the crate).
+macro_rules! re {
+    ($name:ident, $pattern:expr) => {
+        static $name: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new($pattern).expect("UNWRAP: a constant pattern")
+        });
+    };
+}
+
 pub mod address;
 pub mod classify;
 mod env_hints;
@@ -418,11 +428,7 @@ fn structural(
         .filter(|(_, e)| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
     {
         at.push(i);
-        let previous = i.checked_sub(1).map(|p| evidence[p].text.as_str());
-        texts.push(match terminal::in_node_shape(previous, &e.text) {
-            Some(reshaped) => std::borrow::Cow::Owned(reshaped),
-            None => std::borrow::Cow::Borrowed(e.text.as_str()),
-        });
+        texts.push(node_shaped(evidence, i));
         for l in terminal::embedded_trace(&e.text) {
             at.push(i);
             texts.push(std::borrow::Cow::Owned(l));
@@ -462,20 +468,23 @@ fn structural(
     Some((index, last, same, true))
 }
 
+/// The text of `evidence[i]`, a pretty-printing logger's error line in
+/// Node's own shape ([`terminal::in_node_shape`], which needs the line
+/// before it).
+fn node_shaped(evidence: &[Evidence], i: usize) -> std::borrow::Cow<'_, str> {
+    let previous = i.checked_sub(1).map(|p| evidence[p].text.as_str());
+    terminal::in_node_shape(previous, &evidence[i].text).map_or(
+        std::borrow::Cow::Borrowed(evidence[i].text.as_str()),
+        std::borrow::Cow::Owned,
+    )
+}
+
 /// `crashed`, quoting the terminal error when there is one (not the
 /// `Traceback (most recent call last):` line, not backstop's own
 /// messages), with its errno and runtime; else as [`crashed`].
 pub fn crashed_in(evidence: &[Evidence], fallback: &[Evidence], exit: Option<&str>) -> Cause {
-    let texts: Vec<std::borrow::Cow<'_, str>> = evidence
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let previous = i.checked_sub(1).map(|p| evidence[p].text.as_str());
-            terminal::in_node_shape(previous, &e.text).map_or(
-                std::borrow::Cow::Borrowed(e.text.as_str()),
-                std::borrow::Cow::Owned,
-            )
-        })
+    let texts: Vec<std::borrow::Cow<'_, str>> = (0..evidence.len())
+        .map(|i| node_shaped(evidence, i))
         .collect();
     let lines: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
     // A panic that only reports another thread's (`worker panicked: Any {

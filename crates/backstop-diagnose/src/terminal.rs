@@ -15,10 +15,6 @@
 //! Extraction reads the lines once; the classification
 //! ([`crate::classify`]) looks only at what is found here.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// Which runtime printed an error, as far as its shape tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -182,13 +178,6 @@ impl TerminalError {
             .chain(self.chain.iter().filter_map(|r| r.kind.as_deref()))
             .chain(self.detail.iter().map(String::as_str))
     }
-}
-
-macro_rules! re {
-    ($name:ident, $pattern:expr) => {
-        static $name: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
-    };
 }
 
 re!(PY_TRACEBACK, r"Traceback \(most recent call last\):\s*$");

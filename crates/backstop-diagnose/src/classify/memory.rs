@@ -130,10 +130,7 @@ pub(super) fn count_over_limit(ctx: &Context, ulimit: &str) -> Option<String> {
         })
         .map(|(n, v)| format!("{n}={}", v.trim()))
         .collect();
-    match hits.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    }
+    crate::env_hints::sole(&hits)
 }
 
 #[cfg(test)]

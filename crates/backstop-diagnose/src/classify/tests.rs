@@ -6,7 +6,13 @@ use crate::terminal;
 
 /// `text` named `cause`, its summary naming each of `specifics`.
 fn named_as(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
-    let n = id(text, ctx).unwrap_or_else(|| panic!("no cause named for {text}"));
+    names(id(text, ctx), text, cause, specifics)
+}
+
+/// `n`, the verdict on `text`, is `cause` and its summary names each of
+/// `specifics`.
+fn names(n: Option<Named>, text: &str, cause: &str, specifics: &[&str]) -> Named {
+    let n = n.unwrap_or_else(|| panic!("no cause named for {text}"));
     assert_eq!(n.id, cause, "{}", n.summary);
     for s in specifics {
         assert!(n.summary.contains(s), "{s:?} not in {:?}", n.summary);
@@ -783,12 +789,7 @@ worker: connecting to 127.0.0.1:6379",
 /// `text` named `cause` by its last words, its summary naming each of
 /// `specifics` (as [`named_as`] for errors of a known shape).
 fn named_by_last_words(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
-    let n = last_words_of(text, ctx).unwrap_or_else(|| panic!("no cause named for {text}"));
-    assert_eq!(n.id, cause, "{}", n.summary);
-    for s in specifics {
-        assert!(n.summary.contains(s), "{s:?} not in {:?}", n.summary);
-    }
-    n
+    names(last_words_of(text, ctx), text, cause, specifics)
 }
 
 /// [`by_last_words`] of a text.

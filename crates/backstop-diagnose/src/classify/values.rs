@@ -6,18 +6,6 @@
 use super::types::{has_word, programming_type, short, type_words, unreachable_type};
 use super::{Context, Named, TerminalError, named};
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-/// A constant pattern, compiled on first use.
-macro_rules! re {
-    ($name:ident, $pattern:expr) => {
-        static $name: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new($pattern).expect("UNWRAP: a constant pattern"));
-    };
-}
-
 re!(
     PLUGIN_MISSING,
     r"(?i)\bno\b[^\n]*?(?:driver|provider|plugin|backend|adapter|dialect|engine|codec|extension)s?\b[^\n]*?\b(?:found|registered|available|installed|loaded)\b|\b(?:driver|provider|plugin|backend|adapter|dialect)\b[^\n]*?\bnot (?:found|registered|installed|available)\b"
@@ -103,10 +91,7 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
             .filter(|(_, v)| v.trim().len() >= 3 && messages.iter().any(|m| m.contains(v.trim())))
             .map(|(n, _)| n)
             .collect();
-        match holders.as_slice() {
-            [one] => Some((*one).clone()),
-            _ => None,
-        }
+        crate::env_hints::sole(&holders)
     } else if KEY_SIZE.is_match(&t.error.message) {
         crate::env_hints::variable_called(ctx, &["KEY", "SECRET"])
     } else {
