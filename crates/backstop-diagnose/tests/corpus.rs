@@ -90,11 +90,27 @@ fn read(path: &Path) -> Sample {
             _ => {}
         }
     }
+    // Every capture ran as root unless its command dropped privileges; the
+    // daemon always knows the user, so the corpus says it where a file is silent.
+    if s.ctx.user.is_none() && !drops_privileges(&s.ctx.command) {
+        s.ctx.user = Some("root".to_string());
+    }
     s.ctx.known = Known::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     s.ctx.known.extend(Known::from_command(&s.ctx.command));
     s.ctx.own_ports = backstop_diagnose::address::own_ports_from_command(&s.ctx.command);
     s.ctx.env = env;
     s
+}
+
+/// Whether a command line runs its program as another user (`runuser -u
+/// nobody -- …`, `su app -c …`, `sudo -u`, `setpriv`, `chpst -u`).
+fn drops_privileges(command: &[String]) -> bool {
+    command.iter().any(|w| {
+        matches!(
+            w.rsplit('/').next().unwrap_or(w),
+            "runuser" | "su" | "sudo" | "setpriv" | "chpst" | "setuidgid" | "gosu"
+        )
+    })
 }
 
 /// The verdict as `backstop diagnose` gives it for a failed service.
