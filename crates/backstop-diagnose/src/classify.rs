@@ -588,6 +588,7 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
     // A plugin a setting asks for first (whatever the type says); a value
     // of the environment rejected where nothing else is known.
     let n = match values::plugin_missing(t, ctx)
+        .or_else(|| values::pattern_rejected(t, ctx))
         .or_else(|| values::invalid_url(t))
         .or_else(|| values::version_mismatch(t))
         .or_else(|| name_by_structure(t, ctx, &kinds, &texts, &all))
@@ -650,6 +651,8 @@ fn either<'h>(c: &regex::Captures<'h>, a: &str, b: &str) -> &'h str {
     c.name(a).or_else(|| c.name(b)).map_or("", |m| m.as_str())
 }
 
+re!(LINE_OF_FILE, r"(?:\bline \d+|:\d+(?::\d+)?(?:\b|:))");
+
 fn name_by_structure(
     t: &TerminalError,
     ctx: &Context,
@@ -706,6 +709,9 @@ fn name_by_structure(
             })
             .unwrap_or_default();
         return program_not_installed(&program, t);
+    }
+    if let Some(n) = files::not_an_archive(t, &all, ctx) {
+        return Some(n);
     }
     if let Some(c) = NO_SCRIPT.captures(&all) {
         return named(
@@ -768,12 +774,28 @@ fn name_by_structure(
                     .find_map(|l| data_path_in(l))
             })
             .map_or_else(String::new, |f| format!(" {f}"));
-        // The parser's excerpt marks the line it stopped at (`15> key = 1`).
+        // The parser's excerpt marks the line it stopped at (`15> key = 1`);
+        // else a line before that says where in the file (AppConfig's
+        // `target_tabel: no such variable at tuner.conf line 3`, then the
+        // program's vaguer `failed to parse config`).
         let marked = t
             .detail
             .iter()
             .find(|d| MARKED_LINE.is_match(d))
-            .map_or_else(String::new, |d| format!(" (at `{d}`)"));
+            .map(|d| format!(" (at `{d}`)"))
+            .or_else(|| {
+                let name = file.trim().rsplit('/').next().filter(|n| !n.is_empty())?;
+                (!all.contains(name))
+                    .then(|| {
+                        t.before
+                            .iter()
+                            .rev()
+                            .find(|l| l.contains(name) && LINE_OF_FILE.is_match(l))
+                    })
+                    .flatten()
+                    .map(|l| format!(" ({})", l.trim()))
+            })
+            .unwrap_or_default();
         return named(
             "missing-config",
             format!(

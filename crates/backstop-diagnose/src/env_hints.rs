@@ -208,6 +208,29 @@ pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String
     sole(&hits)
 }
 
+/// The one variable holding the process id the error is about
+/// (`/proc/1/environ`, psutil's `(pid=1, name='init')`, `pid 4242`):
+/// `WATCH_PID=1` aims the program at a process it may not touch, or that
+/// is gone.
+pub(crate) fn variable_of_pid(ctx: &Context, texts: &[&str]) -> Option<String> {
+    static PID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"/proc/(\d+)/|\bpid[= ](\d+)\b|\bprocess (\d+)\b")
+            .expect("UNWRAP: a constant pattern")
+    });
+    let pids: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| PID.captures_iter(t))
+        .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str()))
+        .collect();
+    let hits: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| !system(n) && pids.contains(&v.trim()))
+        .map(|(n, _)| n)
+        .collect();
+    sole(&hits)
+}
+
 /// Whether `value` stands in `text` as a whole (not inside a longer word
 /// or path).
 fn value_in(text: &str, value: &str) -> bool {
@@ -271,6 +294,14 @@ const DATA_EXTENSIONS: &[&str] = &[
     "key",
     "crt",
     "cert",
+    // Archives a program is pointed at (a plugin bundle, a rates dump).
+    "zip",
+    "gz",
+    "tgz",
+    "tar",
+    "bz2",
+    "xz",
+    "zst",
 ];
 
 /// Whether `path` is a data or configuration file, a key or a certificate,
@@ -432,8 +463,8 @@ pub(crate) fn variable_called(ctx: &Context, words: &[&str]) -> Option<String> {
             .filter(|n| !system(n))
             .filter(|n| n.split('_').any(|part| part.eq_ignore_ascii_case(w)))
             .collect();
-        if let [one] = hits.as_slice() {
-            return Some((*one).to_string());
+        if let Some(one) = sole(&hits) {
+            return Some(one);
         }
     }
     None
@@ -614,10 +645,18 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
 /// (ACCESS_LOG_DIR)`). Unchanged when it names no such path, or names the
 /// variable already.
 pub(crate) fn with_path_variable(ctx: &Context, text: &str) -> Option<String> {
-    let mut candidates = paths(ctx);
+    // A relative path as the program resolved it, too (`rates.tar.gz` in
+    // the service's directory, quoted whole).
+    let mut candidates: Vec<(&str, String)> = paths(ctx)
+        .into_iter()
+        .flat_map(|(n, v)| {
+            let absolute = (!v.starts_with('/')).then(|| (n, ctx.absolute(v)));
+            std::iter::once((n, v.to_string())).chain(absolute)
+        })
+        .collect();
     // The most specific first: a file's own variable before its directory's.
     candidates.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    for (name, value) in candidates {
+    for (name, value) in &candidates {
         let value = value.trim_end_matches('/');
         if value.len() < 2 || text.contains(name) {
             continue;
@@ -913,6 +952,19 @@ pub(crate) mod tests {
         // Too plain to tell, or inside a longer path: nothing.
         assert_eq!(variable_of_value(&c, &["got '10' workers"]), None);
         assert_eq!(variable_of_value(&c, &["America/Sao_Paolo/x"]), None);
+    }
+
+    #[test]
+    fn a_process_id_the_error_names_finds_the_variable_holding_it() {
+        let c = ctx(&[("WATCH_PID", "1"), ("PORT", "8080")]);
+        for said in [
+            "access denied: /proc/1/environ",
+            "psutil.AccessDenied: (pid=1, name='init')",
+        ] {
+            assert_eq!(variable_of_pid(&c, &[said]).as_deref(), Some("WATCH_PID"));
+        }
+        assert_eq!(variable_of_pid(&c, &["/proc/17/environ"]), None);
+        assert_eq!(variable_of_pid(&c, &["listening on 1"]), None);
     }
 
     #[test]

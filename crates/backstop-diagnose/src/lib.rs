@@ -366,6 +366,18 @@ impl Diagnoser {
                 c.summary = format!("{} (set by {var})", c.summary);
             }
         }
+        // A process the program was pointed at and may not touch.
+        for c in out.iter_mut().filter(|c| {
+            ["permission-denied", "missing-config"].contains(&c.id.as_str())
+                && !env_hints::names_a_variable(ctx, &c.summary)
+        }) {
+            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
+                .chain(c.evidence.iter().map(|e| e.text.as_str()))
+                .collect();
+            if let Some(var) = env_hints::variable_of_pid(ctx, &texts) {
+                c.summary = format!("{} (set by {var})", c.summary);
+            }
+        }
         // Rejected credentials: whose.
         for c in out.iter_mut().filter(|c| c.id == "dependency-auth-failed") {
             let texts: Vec<&str> = std::iter::once(c.summary.as_str())

@@ -215,7 +215,7 @@ re!(
 );
 re!(
     PHP_FATAL,
-    r"^(?:PHP )?(?P<level>Fatal error|Parse error):\s+(?:Uncaught (?P<kind>[\w\\]+): )?(?P<message>.+?)(?: in (?P<file>/\S+?)(?::(?P<line>\d+)| on line (?P<line2>\d+)))?$"
+    r"^(?:(?:[\w.\[\]-]+:\s+)?PHP )?(?P<level>Fatal error|Parse error):\s+(?:Uncaught (?P<kind>[\w\\]+): )?(?P<message>.+?)(?: in (?P<file>/\S+?)(?::(?P<line>\d+)| on line (?P<line2>\d+)))?$"
 );
 re!(
     SHELL_SAID,
@@ -264,11 +264,57 @@ pub fn find(lines: &[&str]) -> Vec<TerminalError> {
         } else {
             lines
         };
+    // Node's uncaught plain object (json-bigint's `throw { name:
+    // 'SyntaxError', message: … }`), inspected under the caret: read as the
+    // error it describes.
+    let described: Vec<String>;
+    let lines: &[&str] = if let Some(at) = thrown_object(lines) {
+        described = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == at.0 {
+                    at.1.clone()
+                } else {
+                    (*l).to_string()
+                }
+            })
+            .collect();
+        &described.iter().map(String::as_str).collect::<Vec<_>>()
+    } else {
+        lines
+    };
     let mut found = blocks(lines);
     for (start, t) in &mut found {
         situate(lines, *start, t);
     }
     found.into_iter().map(|(_, t)| t).collect()
+}
+
+re!(THROWN_NAME, r"^\s+name: '(?P<v>[A-Z]\w*)',?$");
+re!(THROWN_MESSAGE, r"^\s+message: '(?P<v>.*)',?$");
+
+/// The line of an uncaught plain object thrown in Node.js (`{` under the
+/// code's caret) and the error it describes (`SyntaxError: Duplicate key
+/// "accounts"` from its `name` and `message`).
+fn thrown_object(lines: &[&str]) -> Option<(usize, String)> {
+    let at = (1..lines.len()).find(|&i| lines[i] == "{" && lines[i - 1].trim() == "^")?;
+    let body = lines[at + 1..lines.len().min(at + 20)]
+        .iter()
+        .take_while(|l| **l != "}");
+    let (mut name, mut message) = (None, None);
+    for l in body {
+        if let Some(c) = THROWN_NAME.captures(l) {
+            name = Some(c["v"].to_string());
+        } else if let Some(c) = THROWN_MESSAGE.captures(l) {
+            message = Some(c["v"].replace("\\'", "'"));
+        }
+    }
+    let message = message?;
+    Some((
+        at,
+        format!("{}: {message}", name.as_deref().unwrap_or("Error")),
+    ))
 }
 
 re!(
@@ -541,12 +587,34 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
                 .iter()
                 .filter_map(|l| PHP_FRAME.captures(l))
                 .collect();
+            let php_own = |file: &str| {
+                !file.contains("/vendor/")
+                    && !file.starts_with("/usr/share/php/")
+                    && own_source(file)
+            };
+            // Thrown in the program's own file (`… on bool in
+            // /srv/report.php:10`): that line is in the function the first
+            // frame called (`#0 /srv/report.php(13): shiftLabel()`). When
+            // that frame is on the same line, the runtime's function it
+            // called threw (`#0 /srv/stats.php(3): bcdiv()`): read on.
+            let thrown = lines.get(t.index).and_then(|l| PHP_FATAL.captures(l));
+            if let Some(c) = thrown
+                && let (Some(file), Some(line)) =
+                    (c.name("file"), c.name("line").or(c.name("line2")))
+                && php_own(file.as_str())
+                && let Some(first) = frames.first()
+                && (&first["file"], &first["line"]) != (file.as_str(), line.as_str())
+                && let Some(call) = first.name("call")
+            {
+                return Some(Frame {
+                    function: Some(call.as_str().to_string()),
+                    file: file.as_str().to_string(),
+                    line: line.as_str().parse().unwrap_or(0),
+                });
+            }
             frames.iter().enumerate().find_map(|(i, c)| {
                 let file = &c["file"];
-                (!file.contains("/vendor/")
-                    && !file.starts_with("/usr/share/php/")
-                    && own_source(file))
-                .then(|| Frame {
+                php_own(file).then(|| Frame {
                     function: frames
                         .get(i + 1)
                         .and_then(|next| next.name("call"))
@@ -1545,14 +1613,21 @@ fn node(lines: &[&str], at: usize) -> Option<(TerminalError, usize)> {
     // A message of several lines before the frames (dotenv-safe lists the
     // missing variables there): those lines are its detail.
     let mut message_lines = Vec::new();
+    // Right under the code's caret, it is the error even without frames
+    // (a thrown plain object has none).
+    let under_caret = i.checked_sub(1).is_some_and(|p| lines[p].trim() == "^");
     if inspected.is_none() && !NODE_FRAME.is_match(next) && !next.trim_start().starts_with('{') {
-        let frames_at =
-            (i + 1..lines.len().min(i + 14)).find(|&j| NODE_FRAME.is_match(lines[j]))?;
-        message_lines = lines[i + 1..frames_at]
-            .iter()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
+        match (i + 1..lines.len().min(i + 14)).find(|&j| NODE_FRAME.is_match(lines[j])) {
+            Some(frames_at) => {
+                message_lines = lines[i + 1..frames_at]
+                    .iter()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+            }
+            None if under_caret => {}
+            None => return None,
+        }
     }
     let mut error = Raised {
         kind: Some(raised["kind"].to_string()),
@@ -1914,6 +1989,27 @@ Stack trace:
     }
 
     #[test]
+    fn node_reads_a_thrown_plain_object_as_the_error_it_describes() {
+        let thrown = [
+            "/srv/app/node_modules/json-bigint/lib/parse.js:151",
+            "      throw {",
+            "      ^",
+            "{",
+            "  name: 'SyntaxError',",
+            "  message: 'Duplicate key \"accounts\"',",
+            "  at: 97,",
+            "  text: '{\\n' +",
+            "}",
+            "",
+            "Node.js v20.20.2",
+        ];
+        let t = find(&thrown).pop().expect("an error");
+        assert_eq!(t.runtime, Runtime::Node);
+        assert_eq!(t.error.kind.as_deref(), Some("SyntaxError"));
+        assert_eq!(t.error.message, "Duplicate key \"accounts\"");
+    }
+
+    #[test]
     fn php_and_node_frames_name_the_program_s_own_code() {
         let php = [
             "PHP Fatal error:  Uncaught RuntimeException: boom in /usr/share/php/Lib/Processor.php:94",
@@ -1926,6 +2022,19 @@ Stack trace:
         let t = find(&php).pop().unwrap();
         let f = t.own_frame.expect("an own frame");
         assert_eq!((f.file.as_str(), f.line), ("/srv/app/tenant.php", 15));
+        // Thrown on the program's own line, behind the program's prefix: the
+        // function is the one the first frame called.
+        let php = [
+            "shift-report: PHP Fatal error:  Uncaught Error: Call to a member function format() on bool in /srv/app/report.php:10",
+            "Stack trace:",
+            "#0 /srv/app/report.php(13): shiftLabel()",
+            "#1 {main}",
+        ];
+        let f = find(&php).pop().unwrap().own_frame.expect("an own frame");
+        assert_eq!(
+            (f.function.as_deref(), f.file.as_str(), f.line),
+            (Some("shiftLabel"), "/srv/app/report.php", 10)
+        );
         let node = [
             "TypeError: Cannot read properties of undefined (reading 'map')",
             "    at Object.<anonymous> (/srv/app/plans.js:4:35)",

@@ -49,6 +49,41 @@ pub(super) fn missing_file(path: &str, ctx: &Context) -> Option<Named> {
     named("missing-config", format!("{what}: {path}{by}"))
 }
 
+/// A file the program was pointed at that is not the archive it should be
+/// (jszip's `Can't find end of central directory : is this a zip file ?`,
+/// Phar's `"/srv/rates.tar.gz" is a corrupted tar file`, Python's
+/// `BadZipFile`, zlib's `incorrect header check`): a damaged download or
+/// the wrong file, named with the variable that points at it.
+pub(super) fn not_an_archive(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
+    if !ARCHIVE_DAMAGED.is_match(all) {
+        return None;
+    }
+    let archive = |p: &str| crate::env_hints::data_or_key(p) && !DEPENDENCIES_DIR.is_match(p);
+    let said = data_path_in(all).filter(|p| archive(p));
+    let path = said.or_else(|| {
+        let shown: Vec<&str> = crate::env_hints::paths(ctx)
+            .into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| archive(v))
+            .filter(|v| all.contains(v) || t.before.iter().any(|l| l.contains(v)))
+            .collect();
+        crate::env_hints::sole(&shown)
+    })?;
+    named(
+        "missing-config",
+        format!(
+            "the file {} is not a valid archive (damaged, truncated, or another file): {}",
+            ctx.absolute(&path),
+            t.quote()
+        ),
+    )
+}
+
+re!(
+    ARCHIVE_DAMAGED,
+    r"(?i)end of central directory|is this a zip file|not a zip file|BadZipFile|ZipException|corrupted (?:tar|zip|gzip) (?:file|archive)|invalid tar (?:header|file)|not in gzip format|not a gzip file|incorrect header check|invalid (?:gzip|zip) (?:header|file)|unexpected end of (?:archive|zip|gzip)|Unrecognized archive format|TAR_BAD_ARCHIVE|is not a (?:zip|tar|gzip) (?:file|archive)"
+);
+
 /// A path `text` names that is not the program's own source file (a
 /// script's path in "… in /srv/app/bin/run.php on line 19").
 pub(super) fn data_path_in(text: &str) -> Option<String> {

@@ -913,6 +913,16 @@ fn a_program_own_last_words_name_the_setting_the_dependency_and_the_file() {
         "missing-config",
         &["ARCHIVE_DAYS in /etc/supplier-feed.conf"],
     );
+    // A vague last word after the parser's own line: that line is quoted.
+    named_by_last_words(
+        "target_tabel: no such variable at tuner.conf line 3\ncron-tuner: failed to parse config",
+        &env(&[("TUNER_CONF", "tuner.conf")]),
+        "missing-config",
+        &[
+            "tuner.conf",
+            "target_tabel: no such variable at tuner.conf line 3",
+        ],
+    );
     // Perl's `die` exits with `$!`: 111 is ECONNREFUSED, and the line that
     // says what failed is before a progress line flushed at exit.
     let ctx = Context {
@@ -1439,4 +1449,44 @@ ImportError: cannot import name 'DSSKey' from 'paramiko' (/venv/lib/python3.11/s
         "missing-config",
         &["hook.js:2", "Invalid URL"],
     );
+}
+
+#[test]
+fn a_file_that_is_not_the_archive_it_should_be_is_its_setting() {
+    let ctx = Context {
+        dir: Some("/srv/loader".into()),
+        ..env(&[("PLUGIN_BUNDLE", "plugins.zip")])
+    };
+    named_as(
+        "plugin-loader: unpacking plugins.zip
+Error: Can't find end of central directory : is this a zip file ? If it is, see https://stuk.github.io/jszip/documentation/howto/read_zip.html
+    at ZipEntries.readEndOfCentral (/srv/loader/node_modules/jszip/lib/zipEntries.js:167:23)
+    at async /srv/loader/index.js:6:15",
+        &ctx,
+        "missing-config",
+        &["/srv/loader/plugins.zip", "not a valid archive"],
+    );
+}
+
+#[test]
+fn a_pattern_compiled_at_run_time_is_its_variable_s_value() {
+    let ctx = env(&[("SLUG_ROUTE_PATTERN", "^/p/(?<slug>[a-z0-9-]+$")]);
+    let text = "/srv/app/node_modules/xregexp/xregexp-all.js:379
+        return augment(new RegExp(output.join(\"\"), flags),
+                       ^
+
+SyntaxError: Invalid regular expression: /^/p/([a-z0-9-]+$/: Unterminated group
+    at new RegExp (<anonymous>)
+    at self (/srv/app/node_modules/xregexp/xregexp-all.js:379:24)
+    at Object.<anonymous> (/srv/app/index.js:3:15)";
+    named_as(text, &ctx, "missing-config", &["SLUG_ROUTE_PATTERN"]);
+    // A literal of the program's own source is its syntax.
+    let literal = "/srv/app/index.js:3
+const slug = /^\\/p\\/([a-z]+$/;
+             ^^^^^^^^^^^^^^^
+
+SyntaxError: Invalid regular expression: /^\\/p\\/([a-z]+$/: Unterminated group
+    at internalCompileFunction (node:internal/vm:76:18)
+    at wrapSafe (node:internal/modules/cjs/loader:1283:20)";
+    named_as(literal, &ctx, "syntax-error", &["index.js:3"]);
 }

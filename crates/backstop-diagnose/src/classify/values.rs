@@ -83,15 +83,7 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
         .chain(t.chain.iter().map(|r| r.message.as_str()))
         .collect();
     let var = if REGEX_INVALID.is_match(&t.quote()) {
-        // The pattern is printed between slashes or quotes: the variable
-        // whose value it contains.
-        let holders: Vec<&String> = ctx
-            .env
-            .iter()
-            .filter(|(_, v)| v.trim().len() >= 3 && messages.iter().any(|m| m.contains(v.trim())))
-            .map(|(n, _)| n)
-            .collect();
-        crate::env_hints::sole(&holders)
+        pattern_variable(ctx, &messages)
     } else if KEY_SIZE.is_match(&t.error.message) {
         crate::env_hints::variable_called(ctx, &["KEY", "SECRET"])
     } else {
@@ -134,6 +126,48 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
         "missing-config",
         format!("the value of {var} is rejected: {}", t.quote()),
     )
+}
+
+/// A regular expression compiled at run time from a value that does not
+/// compile: a `SyntaxError: Invalid regular expression` that V8 raised in
+/// `new RegExp(…)` (the excerpt shows the call, or a package raised it),
+/// not a literal of the program's source, which is a syntax error.
+pub(super) fn pattern_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> {
+    let at_run_time =
+        t.before.iter().any(|l| l.contains("RegExp(")) || super::files::raised_in_dependency(t);
+    if !(REGEX_INVALID.is_match(&t.error.message) && at_run_time) {
+        return None;
+    }
+    let var = pattern_variable(ctx, &[t.error.message.as_str()])?;
+    named(
+        "missing-config",
+        format!("the value of {var} is rejected: {}", t.quote()),
+    )
+}
+
+/// The variable holding the pattern an error prints between slashes or
+/// quotes; as written, or once a library rewrote its named groups
+/// (xregexp prints `([a-z]+)` for `(?<slug>[a-z]+)`); else the one
+/// variable called a pattern.
+fn pattern_variable(ctx: &Context, messages: &[&str]) -> Option<String> {
+    re!(NAMED_GROUP, r"\?P?<[A-Za-z_]\w*>");
+    let holds = |v: &str| {
+        let v = v.trim();
+        let unnamed = NAMED_GROUP.replace_all(v, "");
+        v.len() >= 3
+            && messages
+                .iter()
+                .any(|m| m.contains(v) || m.contains(unnamed.as_ref()))
+    };
+    let holders: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(_, v)| holds(v))
+        .map(|(n, _)| n)
+        .collect();
+    crate::env_hints::sole(&holders).or_else(|| {
+        crate::env_hints::variable_called(ctx, &["PATTERN", "REGEX", "REGEXP", "MATCH"])
+    })
 }
 
 /// Node's `TypeError: Invalid URL` (`ERR_INVALID_URL`): a URL the program
