@@ -268,7 +268,7 @@ re!(
 );
 re!(
     INNER_HOST_PORT,
-    r"(?:^|[(@=,\s])(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+):(?P<port>\d{2,5})\b"
+    r"(?:^|[(@=,\s]|\b(?:tcp|udp)[46]?:)(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+):(?P<port>\d{2,5})\b"
 );
 re!(
     KEYWORDS,
@@ -285,6 +285,8 @@ static IN_TEXT: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r#""(?P<host>[\w.:-]+)"?,? port (?P<port>\d{1,5})"#,
         // a URL or DSN
         r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?P<host>[\w.-]+):(?P<port>\d{1,5})",
+        // wait-on's and socat's `tcp:127.0.0.1:5996`
+        r"\b(?:tcp|udp|tcp4|tcp6):(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)*):(?P<port>\d{1,5})\b",
         // host:port, [v6]:port
         r"(?:^|[\s(/'\x22=,@])(?:\[(?P<host6>[0-9a-fA-F:]+)\]|(?P<host>(?:\d{1,3}\.){3}\d{1,3}|localhost|[a-zA-Z][\w-]*(?:\.[\w-]+)+)):(?P<port>\d{1,5})\b",
         // a host name that does not resolve
@@ -303,6 +305,10 @@ static IN_TEXT: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 
 /// The first address `text` names, in the most specific shape it has.
 pub fn find(text: &str) -> Option<Address> {
+    // Go's `read tcp 127.0.0.1:57254->127.0.0.1:65011`: the local end
+    // first, the peer after the arrow.
+    let text = GO_LOCAL_END.replace_all(text, "$net ");
+    let text = text.as_ref();
     IN_TEXT.iter().find_map(|re| {
         re.captures_iter(text).find_map(|c| {
             let port = c.name("port").and_then(|m| m.as_str().parse().ok());
@@ -321,6 +327,8 @@ pub fn find(text: &str) -> Option<Address> {
         })
     })
 }
+
+re!(GO_LOCAL_END, r"\b(?P<net>(?:tcp|udp)[46]?) [\w.:\[\]-]+->");
 
 /// `socket.rb`, `App.java`, `main.py`: a file, not a host.
 fn source_file(host: &str) -> bool {
@@ -372,6 +380,15 @@ mod tests {
 
     #[test]
     fn every_phrasing_gives_the_host_and_port() {
+        // Go names its own end first; wait-on writes `tcp:host:port`.
+        assert_eq!(
+            at("read tcp 127.0.0.1:57254->127.0.0.1:65011: i/o timeout"),
+            "127.0.0.1:65011"
+        );
+        assert_eq!(
+            at("Error: Timed out waiting for: tcp:127.0.0.1:5996"),
+            "127.0.0.1:5996"
+        );
         assert_eq!(
             at("OSError: Multiple exceptions: [Errno 111] Connect call failed ('127.0.0.1', 5433)"),
             "127.0.0.1:5433"

@@ -436,7 +436,7 @@ re!(
 
 re!(
     RUN_COMMAND_FAILED,
-    r"failed to run command [‘'`\x22](?P<program>[^’'`\x22]+)[’'`\x22]: No such file or directory"
+    r"failed to run command [‘'`\x22](?P<program>[^’'`\x22]+)[’'`\x22]: No such file or directory|Cannot run program \x22(?P<program2>[^\x22]+)\x22(?: \(in directory [^)]*\))?: error=2\b"
 );
 
 // A validator's issue: `field: 'welcomeCredit'`, `path: [ 'db', 'port' ]`.
@@ -647,7 +647,7 @@ pub fn classify(t: &TerminalError, ctx: &Context) -> Option<Named> {
 
 /// The text of capture group `a`, else of `b`: one pattern's two
 /// alternatives (the `regex` crate refuses a group name used twice).
-fn either<'h>(c: &regex::Captures<'h>, a: &str, b: &str) -> &'h str {
+pub(super) fn either<'h>(c: &regex::Captures<'h>, a: &str, b: &str) -> &'h str {
     c.name(a).or_else(|| c.name(b)).map_or("", |m| m.as_str())
 }
 
@@ -710,7 +710,10 @@ fn name_by_structure(
             .unwrap_or_default();
         return program_not_installed(&program, t);
     }
-    if let Some(n) = files::not_an_archive(t, &all, ctx) {
+    if let Some(n) = files::not_an_archive(t, &all, ctx)
+        .or_else(|| files::shared_library_missing(t, &all))
+        .or_else(|| files::key_unreadable(t, &all, ctx))
+    {
         return Some(n);
     }
     if let Some(c) = NO_SCRIPT.captures(&all) {

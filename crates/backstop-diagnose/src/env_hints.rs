@@ -102,9 +102,28 @@ pub(crate) fn paths(ctx: &Context) -> Vec<(&str, &str)> {
     ctx.env
         .iter()
         .filter(|(n, _)| !system(n))
-        .flat_map(|(n, v)| listed_paths(v).into_iter().map(move |p| (n.as_str(), p)))
+        .flat_map(|(n, v)| {
+            // A bare name is a directory when the variable says so
+            // (`EXPORT_DIR=exports`, relative to the service's dir).
+            let bare = v.trim();
+            let listed = if dir_named(n) && !bare.is_empty() && is_path(&format!("./{bare}")) {
+                vec![bare]
+            } else {
+                listed_paths(v)
+            };
+            listed.into_iter().map(move |p| (n.as_str(), p))
+        })
         .chain(flagged)
         .collect()
+}
+
+/// A variable called a directory (`EXPORT_DIR`, `SPOOL_FOLDER`,
+/// `DATA_ROOT`).
+fn dir_named(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["DIR", "DIRECTORY", "FOLDER", "ROOT"]
+        .iter()
+        .any(|w| upper.rsplit('_').next() == Some(w))
 }
 
 /// The paths a value holds: itself, or each of a list of paths
@@ -123,32 +142,28 @@ fn listed_paths(value: &str) -> Vec<&str> {
     Vec::new()
 }
 
-/// The one variable holding a value the error quotes or names: a quoted
-/// word of its value (`'MONDAY-FRI'` of `DIGEST_SCHEDULE=0 7 * * MONDAY-FRI`),
-/// else its whole value as a word (`America/Sao_Paolo` of `TZ`). Values
-/// too plain to tell apart (`true`, `10`) are not matched.
-pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String> {
+/// A value that tells one variable from another: not `true`, `10` or
+/// `localhost`.
+fn distinctive(v: &str) -> bool {
+    v.len() >= 4
+        && (v.chars().any(char::is_alphabetic) || v.len() >= 5)
+        && !["true", "false", "null", "none", "localhost", "127.0.0.1"]
+            .contains(&v.to_ascii_lowercase().as_str())
+}
+
+/// The one variable whose value (or a word of it) the texts quote
+/// (`'MONDAY-FRI'`, `"0 8 * * mon-fry"`).
+pub(crate) fn variable_of_quoted(ctx: &Context, texts: &[&str]) -> Option<String> {
     static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"'([^'\n]{3,80})'|"([^"\n]{3,80})"|`([^`\n]{3,80})`"#)
             .expect("UNWRAP: a constant pattern")
     });
-    let distinctive = |v: &str| {
-        v.len() >= 4
-            && (v.chars().any(char::is_alphabetic) || v.len() >= 5)
-            && !["true", "false", "null", "none", "localhost", "127.0.0.1"]
-                .contains(&v.to_ascii_lowercase().as_str())
-    };
     let own: Vec<(&str, &str)> = ctx
         .env
         .iter()
         .filter(|(n, v)| !system(n) && !v.trim().is_empty())
         .map(|(n, v)| (n.as_str(), v.trim()))
         .collect();
-    let only = |mut hits: Vec<&str>| -> Option<String> {
-        hits.sort_unstable();
-        hits.dedup();
-        sole(&hits)
-    };
     let quoted: Vec<&str> = texts
         .iter()
         .flat_map(|t| QUOTED.captures_iter(t))
@@ -166,9 +181,31 @@ pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String>
         })
         .map(|(n, _)| *n)
         .collect();
-    if let Some(one) = only(by_quote) {
+    let mut hits = by_quote;
+    hits.sort_unstable();
+    hits.dedup();
+    sole(&hits)
+}
+
+/// The one variable holding a value the error quotes or names: a quoted
+/// word of its value (`'MONDAY-FRI'` of `DIGEST_SCHEDULE=0 7 * * MONDAY-FRI`),
+/// else its whole value as a word (`America/Sao_Paolo` of `TZ`). Values
+/// too plain to tell apart (`true`, `10`) are not matched.
+pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String> {
+    if let Some(one) = variable_of_quoted(ctx, texts) {
         return Some(one);
     }
+    let own: Vec<(&str, &str)> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| !system(n) && !v.trim().is_empty())
+        .map(|(n, v)| (n.as_str(), v.trim()))
+        .collect();
+    let only = |mut hits: Vec<&str>| -> Option<String> {
+        hits.sort_unstable();
+        hits.dedup();
+        sole(&hits)
+    };
     // The whole value, or one item of a list (`10.0.0.0/8, 10.20.300.0/24`).
     let items = |v: &'_ str| -> Vec<String> {
         let mut all = vec![v.to_string()];
@@ -202,6 +239,26 @@ pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String
                 && v.len() >= 4
                 && v.parse::<u64>().is_ok()
                 && texts.iter().any(|t| value_in(t, v))
+        })
+        .map(|(n, _)| n)
+        .collect();
+    sole(&hits)
+}
+
+/// The one variable holding a count or size (`PREFORK_WORKERS=40`,
+/// `VECTOR_INDEX_MB=4096`) that the program's own lines show as a whole
+/// number (`forking 40 workers`, `mapping 4096 MB`): what asked for more
+/// memory or processes than the limit gives. Not ports, not 0 or 1.
+pub(crate) fn variable_of_count(ctx: &Context, lines: &[&str]) -> Option<String> {
+    let hits: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| {
+            let v = v.trim();
+            !system(n)
+                && !n.to_ascii_uppercase().contains("PORT")
+                && v.parse::<u64>().is_ok_and(|n| n >= 2)
+                && lines.iter().any(|l| value_in(l, v))
         })
         .map(|(n, _)| n)
         .collect();
@@ -570,7 +627,11 @@ pub(crate) fn credentials_variables(ctx: &Context, summary: &str) -> Vec<String>
     let parts = |n: &str| n.split('_').map(str::to_string).collect::<Vec<_>>();
     let secret = |n: &str| {
         let p = parts(n);
-        p.iter().any(|w| {
+        // `CRM_TOKEN_URL` is where a token comes from, not one.
+        let address = p.last().is_some_and(|w| {
+            ["URL", "URI", "ENDPOINT", "HOST", "ADDR", "PORT"].contains(&w.as_str())
+        });
+        !address && p.iter().any(|w| {
             [
                 "PASSWORD",
                 "PASS",
@@ -952,6 +1013,41 @@ pub(crate) mod tests {
         // Too plain to tell, or inside a longer path: nothing.
         assert_eq!(variable_of_value(&c, &["got '10' workers"]), None);
         assert_eq!(variable_of_value(&c, &["America/Sao_Paolo/x"]), None);
+    }
+
+    #[test]
+    fn a_count_the_program_said_it_asked_for_finds_its_variable() {
+        let c = ctx(&[("PREFORK_WORKERS", "40"), ("PORT", "40"), ("DEBUG", "1")]);
+        assert_eq!(
+            variable_of_count(&c, &["scoring-master: forking 40 workers"]).as_deref(),
+            Some("PREFORK_WORKERS")
+        );
+        assert_eq!(variable_of_count(&c, &["forking 400 workers"]), None);
+    }
+
+    #[test]
+    fn a_bare_name_in_a_variable_called_a_directory_is_a_path() {
+        let c = Context {
+            dir: Some("/srv/export".into()),
+            ..ctx(&[("EXPORT_DIR", "exports"), ("EXPORT_MODE", "full")])
+        };
+        assert_eq!(paths(&c), [("EXPORT_DIR", "exports")]);
+        assert_eq!(
+            with_path_variable(&c, "access denied: exports/customers-1.ndjson").as_deref(),
+            Some("access denied: exports/customers-1.ndjson (EXPORT_DIR)")
+        );
+    }
+
+    #[test]
+    fn the_url_a_token_comes_from_is_no_credential() {
+        let c = ctx(&[
+            ("CRM_CLIENT_SECRET", "x"),
+            ("CRM_TOKEN_URL", "http://127.0.0.1:9/token"),
+        ]);
+        assert_eq!(
+            credentials_variables(&c, "a dependency rejects the credentials"),
+            ["CRM_CLIENT_SECRET"]
+        );
     }
 
     #[test]

@@ -366,6 +366,21 @@ impl Diagnoser {
                 c.summary = format!("{} (set by {var})", c.summary);
             }
         }
+        // Out of memory or processes: the count or size the program said
+        // it asked for, when a variable holds it.
+        for c in out.iter_mut().filter(|c| {
+            ["out-of-memory", "resource-limit"].contains(&c.id.as_str())
+                && !env_hints::names_a_variable(ctx, &c.summary)
+        }) {
+            let before: Vec<&str> = evidence
+                .iter()
+                .filter(|e| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
+                .map(|e| e.text.as_str())
+                .collect();
+            if let Some(var) = env_hints::variable_of_count(ctx, &before) {
+                c.summary = format!("{} (asked for by {var})", c.summary);
+            }
+        }
         // A process the program was pointed at and may not touch.
         for c in out.iter_mut().filter(|c| {
             ["permission-denied", "missing-config"].contains(&c.id.as_str())

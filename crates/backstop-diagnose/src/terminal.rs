@@ -524,11 +524,23 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
     };
     match t.runtime {
         // Innermost last, above the error line.
-        Runtime::Python => lines[start..t.index]
-            .iter()
-            .rev()
-            .filter_map(|l| PY_FRAME.captures(l))
-            .find_map(frame),
+        // A comprehension's or lambda's frame (`<listcomp>`) is in the
+        // function of the frame that called it on the same line.
+        Runtime::Python => {
+            let mut own = lines[start..t.index]
+                .iter()
+                .rev()
+                .filter_map(|l| PY_FRAME.captures(l))
+                .filter_map(frame);
+            let mut first = own.next()?;
+            if first.function.is_none() {
+                first.function = own
+                    .next()
+                    .filter(|f| f.file == first.file && f.line == first.line)
+                    .and_then(|f| f.function);
+            }
+            Some(first)
+        }
         // Innermost first, below it (Ruby's first frame is on its line).
         // An anonymous callback's frame (`at /app/jobs.js:4:30` inside an
         // `Array.map`) is in the function of the next own frame of the
@@ -539,9 +551,12 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
                 .filter_map(|l| NODE_FRAME_AT.captures(l))
                 .filter_map(frame);
             let mut first = own.next()?;
+            // Inline, it is written at or below the line that passed it
+            // (`.map((i, el) => …)` on line 5, the failing code on line 7).
             if first.function.is_none() {
                 first.function = own
-                    .find(|f| f.file == first.file && f.line == first.line)
+                    .next()
+                    .filter(|f| f.file == first.file && f.line <= first.line)
                     .and_then(|f| f.function);
             }
             Some(first)
@@ -1986,6 +2001,30 @@ Stack trace:
                 .message
                 .contains("db/primary")
         );
+    }
+
+    #[test]
+    fn a_comprehension_or_inline_callback_is_in_its_enclosing_function() {
+        let py = [
+            "Traceback (most recent call last):",
+            "  File \"/srv/worker.py\", line 6, in <module>",
+            "    frames = preload_frames(64)",
+            "  File \"/srv/worker.py\", line 4, in preload_frames",
+            "    return [bytearray(w * h * 4) for _ in range(count)]",
+            "  File \"/srv/worker.py\", line 4, in <listcomp>",
+            "    return [bytearray(w * h * 4) for _ in range(count)]",
+            "MemoryError",
+        ];
+        let f = find(&py).pop().unwrap().own_frame.expect("own frame");
+        assert_eq!(f.function.as_deref(), Some("preload_frames"));
+        let node = [
+            "TypeError: Cannot read properties of undefined (reading 'replace')",
+            "    at Element.<anonymous> (file:///srv/scrape/index.mjs:7:48)",
+            "    at LoadedCheerio.map (file:///srv/node_modules/cheerio/dist/esm/api/traversing.js:522:24)",
+            "    at extractReviews (file:///srv/scrape/index.mjs:5:23)",
+        ];
+        let f = find(&node).pop().unwrap().own_frame.expect("own frame");
+        assert_eq!((f.function.as_deref(), f.line), (Some("extractReviews"), 7));
     }
 
     #[test]

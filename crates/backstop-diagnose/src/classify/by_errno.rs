@@ -208,7 +208,7 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
             // `timeout: failed to run command ‘azcopy’: No such file or
             // directory` (timeout, nohup, env, chpst): the program it ran.
             if let Some(c) = RUN_COMMAND_FAILED.captures(all) {
-                return program_not_installed(&c["program"], t);
+                return program_not_installed(super::either(&c, "program", "program2"), t);
             }
             // A program it runs is not installed: Node's `spawn ffmpeg
             // ENOENT`, Python's `FileNotFoundError` out of `subprocess`'s
@@ -223,6 +223,16 @@ pub(super) fn by_errno(e: Errno, t: &TerminalError, all: &str, ctx: &Context) ->
                         .then(|| LAST_QUOTED_NAME.captures(&t.error.message))
                         .flatten()
                         .map(|c| c["name"].to_string())
+                })
+                .or_else(|| {
+                    // Ruby's `No such file or directory - zint` out of
+                    // `spawn`, `popen3`, `system`: a file operation's says
+                    // where (`@ rb_sysopen - config.yml`), a spawn's not.
+                    (t.runtime == Runtime::Ruby && !t.error.message.contains(" @ "))
+                        .then(|| t.error.message.rsplit_once(" - "))
+                        .flatten()
+                        .map(|(_, program)| program.trim().to_string())
+                        .filter(|p| !p.is_empty() && !p.contains(' '))
                 });
             if let Some(program) = spawned {
                 return program_not_installed(&program, t);

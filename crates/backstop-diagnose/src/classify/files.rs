@@ -79,6 +79,59 @@ pub(super) fn not_an_archive(t: &TerminalError, all: &str, ctx: &Context) -> Opt
     )
 }
 
+/// A native library the program loads is not installed (PHP FFI's
+/// `Failed loading 'libvips.so.42'`, ctypes' `cannot open shared object
+/// file`, the loader's `error while loading shared libraries`, Java's
+/// `UnsatisfiedLinkError: no vips in java.library.path`).
+pub(super) fn shared_library_missing(t: &TerminalError, all: &str) -> Option<Named> {
+    let c = SHARED_LIBRARY_MISSING.captures(all)?;
+    let library = ["lib", "lib2", "lib3", "lib4"]
+        .iter()
+        .find_map(|n| c.name(n))
+        .map_or_else(String::new, |m| format!(" `{}`", m.as_str()));
+    named(
+        "missing-module",
+        format!(
+            "the shared library{library} it loads is not installed (or not on the loader's path): {}",
+            t.quote()
+        ),
+    )
+}
+
+/// A key or certificate the program was pointed at that its crypto
+/// library cannot read (OpenSSL's `Neither PUB key nor PRIV key`, `no
+/// start line`, `bad decrypt`; `Could not deserialize key data`): the one
+/// key file of its settings.
+pub(super) fn key_unreadable(t: &TerminalError, all: &str, ctx: &Context) -> Option<Named> {
+    if !KEY_UNREADABLE.is_match(all) {
+        return None;
+    }
+    let keys: Vec<&str> = crate::env_hints::paths(ctx)
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| crate::env_hints::key_material(v))
+        .collect();
+    let key = crate::env_hints::sole(&keys)?;
+    named(
+        "missing-config",
+        format!(
+            "the key or certificate {} cannot be read (damaged, truncated, or not a key): {}",
+            ctx.absolute(&key),
+            t.quote()
+        ),
+    )
+}
+
+re!(
+    KEY_UNREADABLE,
+    r"(?i)neither pub key nor priv key|\bno start line\b|\bbad decrypt\b|could not deserialize key|PEM_read_bio|unsupported key format|invalid (?:private|public) key|(?:unable|failed) to (?:load|parse|read) (?:the )?(?:private |public )?key\b|not a valid (?:PEM|private key|public key)"
+);
+
+re!(
+    SHARED_LIBRARY_MISSING,
+    r"Failed loading '(?P<lib>[^']+\.so[^']*)'|UnsatisfiedLinkError: no (?P<lib2>\S+) in java\.library\.path|error while loading shared libraries: (?P<lib3>[^\s:]+)|(?P<lib4>lib[\w.+-]+\.so[\w.]*): cannot open shared object file|cannot open shared object file"
+);
+
 re!(
     ARCHIVE_DAMAGED,
     r"(?i)end of central directory|is this a zip file|not a zip file|BadZipFile|ZipException|corrupted (?:tar|zip|gzip) (?:file|archive)|invalid tar (?:header|file)|not in gzip format|not a gzip file|incorrect header check|invalid (?:gzip|zip) (?:header|file)|unexpected end of (?:archive|zip|gzip)|Unrecognized archive format|TAR_BAD_ARCHIVE|is not a (?:zip|tar|gzip) (?:file|archive)"

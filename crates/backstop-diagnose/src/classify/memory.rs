@@ -25,6 +25,11 @@ pub(super) fn out_of_memory(t: &TerminalError, all: &str, ctx: &Context) -> Opti
         .or_else(|| launched_script(&t.before))
         .or_else(|| command_script(ctx))
         .map_or_else(String::new, |p| format!(" in {p}"));
+    // The program's own function that was allocating (`preload_frames`).
+    let program = match t.own_frame.as_ref().and_then(|f| f.function.as_deref()) {
+        Some(f) if !program.is_empty() => format!(" in {f} ({})", &program[4..]),
+        _ => program,
+    };
     let limit = heap_limit(all, ctx).map_or_else(String::new, |l| format!(" (heap limit {l})"));
     named(
         "out-of-memory",

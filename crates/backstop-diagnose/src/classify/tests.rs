@@ -172,6 +172,112 @@ FileNotFoundError: [Errno 2] No such file or directory: 'convert'",
         "command-not-found",
         &["`convert`"],
     );
+    // Java's ProcessBuilder and Ruby's spawn say it their way; a Ruby file
+    // operation says where (`@ rb_sysopen`), a spawn does not.
+    named_as(
+        "Exception in thread \"main\" java.io.IOException: Cannot run program \"ffmpeg\": error=2, No such file or directory
+\tat java.base/java.lang.ProcessBuilder.start(ProcessBuilder.java:1143)
+\tat Transcoder.main(Transcoder.java:11)
+Caused by: java.io.IOException: error=2, No such file or directory
+\tat java.base/java.lang.ProcessImpl.forkAndExec(Native Method)",
+        &Context::default(),
+        "command-not-found",
+        &["`ffmpeg`"],
+    );
+    named_as(
+        "/usr/lib/ruby/3.1.0/open3.rb:222:in `spawn': No such file or directory - zint (Errno::ENOENT)
+\tfrom print.rb:4:in `render_label'",
+        &Context::default(),
+        "command-not-found",
+        &["`zint`"],
+    );
+}
+
+#[test]
+fn a_library_that_refuses_a_value_names_the_variable_holding_it() {
+    // By the kind of value: a CIDR list names its bad item.
+    named_as(
+        "/usr/lib/ruby/3.1.0/ipaddr.rb:548:in `mask!': invalid length: 167772160 (IPAddr::InvalidPrefixError)
+\tfrom acl.rb:3:in `<main>'",
+        &env(&[("ADMIN_ALLOWED_CIDRS", "192.168.0.0/24,10.0.0.0/33"), ("PORT", "8080")]),
+        "missing-config",
+        &["ADMIN_ALLOWED_CIDRS (10.0.0.0/33)"],
+    );
+    // By the parameter a PHP function names.
+    named_as(
+        "PHP Fatal error:  Uncaught ValueError: hash_hmac(): Argument #1 ($algo) must be a valid cryptographic hashing algorithm in /srv/hook/verify.php:4
+Stack trace:
+#0 /srv/hook/verify.php(4): hash_hmac()
+#1 {main}",
+        &env(&[("WEBHOOK_HMAC_ALGO", "sha265"), ("WEBHOOK_SECRET", "s3cr3t-value")]),
+        "missing-config",
+        &["WEBHOOK_HMAC_ALGO (sha265)"],
+    );
+    // An empty value, when the error says so.
+    named_as(
+        "/srv/app/node_modules/ms/index.js:34
+  throw new Error(
+  ^
+
+Error: val is not a non-empty string or a valid number. val=\"\"
+    at module.exports (/srv/app/node_modules/ms/index.js:34:9)
+    at Object.<anonymous> (/srv/app/index.js:2:13)",
+        &env(&[("SESSION_TTL", ""), ("SESSION_COOKIE", "sid")]),
+        "missing-config",
+        &["SESSION_TTL"],
+    );
+    // Quoted by the program just before a package refused a word of it.
+    named_as(
+        "digest: schedule \"0 8 * * mon-fry\"
+/srv/app/node_modules/cron-parser/dist/CronExpressionParser.js:159
+                    throw new Error(`cannot resolve alias \"${match}\"`);
+                    ^
+
+Error: Validation error, cannot resolve alias \"fry\"
+    at CronExpressionParser.parse (/srv/app/node_modules/cron-parser/dist/CronExpressionParser.js:100:59)
+    at Object.<anonymous> (/srv/app/index.js:4:33)",
+        &env(&[("DIGEST_CRON", "0 8 * * mon-fry"), ("DIGEST_TO", "ops@example.com")]),
+        "missing-config",
+        &["DIGEST_CRON"],
+    );
+    // A secret's value is never shown.
+    let n = named_as(
+        "Traceback (most recent call last):
+  File \"/srv/boot.py\", line 5, in verify_admin
+    return bcrypt.checkpw(password.encode(), stored)
+ValueError: Invalid salt",
+        &env(&[
+            ("ADMIN_PASSWORD_HASH", "$2b$12$truncated"),
+            ("ADMIN_EMAIL", "a@b.c"),
+        ]),
+        "missing-config",
+        &["ADMIN_PASSWORD_HASH"],
+    );
+    assert!(!n.summary.contains("truncated"), "{}", n.summary);
+}
+
+#[test]
+fn a_key_that_does_not_read_and_a_library_not_installed() {
+    let ctx = Context {
+        dir: Some("/srv/issuer".into()),
+        ..env(&[("JWT_PRIVATE_KEY_PATH", "keys/signing.pem")])
+    };
+    named_as(
+        "/usr/lib/ruby/3.1.0/openssl/pkey.rb:356:in `initialize': Neither PUB key nor PRIV key: unsupported (OpenSSL::PKey::RSAError)
+\tfrom keys.rb:5:in `<main>'",
+        &ctx,
+        "missing-config",
+        &["/srv/issuer/keys/signing.pem", "cannot be read"],
+    );
+    named_as(
+        "PHP Fatal error:  Uncaught FFI\\Exception: Failed loading 'libvips.so.42' in /srv/thumbs.php:4
+Stack trace:
+#0 /srv/thumbs.php(4): FFI::cdef()
+#1 {main}",
+        &env(&[("VIPS_LIBRARY", "libvips.so.42")]),
+        "missing-module",
+        &["`libvips.so.42`"],
+    );
 }
 
 #[test]

@@ -108,24 +108,186 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
                 .collect(),
             ..Context::default()
         };
-        crate::env_hints::variable_of_value(&plain, &messages).or_else(|| {
-            // A validator's type (`EmailSyntaxError`, `AddrFormatError`):
-            // its other words name the setting.
-            let words = kind.map(type_words).unwrap_or_default();
-            if !words.iter().any(|w| VALIDATOR_WORDS.contains(w)) {
-                return None;
-            }
-            let named: Vec<&str> = words
-                .into_iter()
-                .filter(|w| !GENERIC_WORDS.contains(w))
-                .collect();
-            crate::env_hints::variable_called(&plain, &named)
-        })
+        // The program's own words just before a library refused the value
+        // (`schedule "0 8 * * mon-fry"`, then cron-parser's `cannot
+        // resolve alias "fry"`).
+        let said_before: Vec<&str> = t
+            .before
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.trim_start().starts_with('^'))
+            .collect();
+        crate::env_hints::variable_of_value(&plain, &messages)
+            .or_else(|| {
+                (!said_before.is_empty() && super::files::raised_in_dependency(t))
+                    .then(|| crate::env_hints::variable_of_quoted(&plain, &said_before))
+                    .flatten()
+            })
+            .or_else(|| empty_variable(ctx, &messages))
+            .or_else(|| concept_variable(t, ctx))
+            .or_else(|| {
+                // A validator's type (`EmailSyntaxError`, `AddrFormatError`):
+                // its other words name the setting.
+                let words = kind.map(type_words).unwrap_or_default();
+                if !words.iter().any(|w| VALIDATOR_WORDS.contains(w)) {
+                    return None;
+                }
+                let named: Vec<&str> = words
+                    .into_iter()
+                    .filter(|w| !GENERIC_WORDS.contains(w))
+                    .collect();
+                crate::env_hints::variable_called(&plain, &named)
+            })
     }?;
     named(
         "missing-config",
-        format!("the value of {var} is rejected: {}", t.quote()),
+        format!(
+            "the value of {var}{} is rejected: {}",
+            shown_value(ctx, &var),
+            t.quote()
+        ),
     )
+}
+
+/// ` (sha265)`: the value of `var` when it is short and no secret; of a
+/// list, the item that is no valid address or network (`10.0.0.0/33`).
+fn shown_value(ctx: &Context, var: &str) -> String {
+    let Some((_, value)) = ctx.env.iter().find(|(n, _)| n == var) else {
+        return String::new();
+    };
+    let value = value.trim();
+    if crate::redact::is_secret_name(var) || value.is_empty() || value.contains("***") {
+        return String::new();
+    }
+    if let Some(bad) = value
+        .split([',', ' ', ';'])
+        .map(str::trim)
+        .find(|item| not_a_network(item))
+    {
+        return format!(" ({bad})");
+    }
+    if value.len() <= 40 {
+        format!(" ({value})")
+    } else {
+        String::new()
+    }
+}
+
+/// An item written as an IPv4 network or address (`10.0.0.0/33`,
+/// `300.1.2.3`) that is none.
+fn not_a_network(item: &str) -> bool {
+    re!(IPV4_SHAPED, r"^\d{1,3}(?:\.\d{1,3}){3}(?:/\d+)?$");
+    if !IPV4_SHAPED.is_match(item) {
+        return false;
+    }
+    let (address, prefix) = item.split_once('/').unwrap_or((item, "32"));
+    address.parse::<std::net::Ipv4Addr>().is_err() || prefix.parse::<u8>().is_ok_and(|p| p > 32)
+}
+
+/// The one variable set but empty, when the error says a value was empty
+/// (ms's `val is not a non-empty string … val=""`).
+fn empty_variable(ctx: &Context, messages: &[&str]) -> Option<String> {
+    re!(
+        EMPTY_SAID,
+        r#"(?i)=""|=''|\bnon-empty\b|\bempty (?:string|value)\b|\bmust not be (?:empty|blank)\b|\bis (?:empty|blank)\b"#
+    );
+    if !messages.iter().any(|m| EMPTY_SAID.is_match(m)) {
+        return None;
+    }
+    let empty: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| v.trim().is_empty() && !n.starts_with('_'))
+        .map(|(n, _)| n)
+        .collect();
+    crate::env_hints::sole(&empty)
+}
+
+/// What kind of value an error is about, by the words of its message, its
+/// type, its library and the parameter it names (`ipaddr: … CIDR range`,
+/// `IPAddr::InvalidPrefixError`, `Error parsing time`, `Invalid salt` of
+/// bcrypt, `Argument #1 ($algo)`), and the words a variable holding such a
+/// value is called by.
+const CONCEPTS: &[(&[&str], &[&str])] = &[
+    (
+        &["cidr", "subnet", "netmask", "prefix", "ipaddr"],
+        &["CIDR", "SUBNET", "NETWORK", "NETMASK", "RANGE"],
+    ),
+    (&["cron", "crontab"], &["CRON", "SCHEDULE"]),
+    (
+        &["time", "date", "datetime", "timestamp"],
+        &[
+            "DATE",
+            "TIME",
+            "DATETIME",
+            "TIMESTAMP",
+            "CUTOFF",
+            "SINCE",
+            "UNTIL",
+        ],
+    ),
+    (&["salt", "bcrypt", "argon2"], &["HASH"]),
+    (&["algo", "algorithm"], &["ALGO", "ALG", "ALGORITHM"]),
+    (
+        &["duration", "interval"],
+        &["TTL", "TIMEOUT", "INTERVAL", "DURATION", "EXPIRY"],
+    ),
+    (&["locale"], &["LOCALE", "LANG", "LANGUAGE"]),
+    (&["currency"], &["CURRENCY"]),
+    (&["charset", "encoding"], &["CHARSET", "ENCODING"]),
+];
+
+/// The one variable called by the kind of value the error is about.
+fn concept_variable(t: &TerminalError, ctx: &Context) -> Option<String> {
+    re!(PARAMETER, r"\(\$(?P<name>\w+)\)");
+    let mut words: Vec<String> = Vec::new();
+    let mut push = |text: &str| {
+        words.extend(
+            text.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| w.len() >= 2)
+                .map(str::to_ascii_lowercase),
+        );
+    };
+    push(&t.error.message);
+    if let Some(kind) = t.error.kind.as_deref() {
+        for w in type_words(short(kind)) {
+            push(w);
+        }
+        push(kind);
+    }
+    if let Some(library) = t.library.as_deref() {
+        push(library);
+    }
+    let parameters: Vec<String> = PARAMETER
+        .captures_iter(&t.error.message)
+        .map(|c| c["name"].to_ascii_uppercase())
+        .collect();
+    let parts: Vec<&str> = CONCEPTS
+        .iter()
+        .filter(|(said, _)| words.iter().any(|w| said.contains(&w.as_str())))
+        .flat_map(|(_, called)| called.iter().copied())
+        .chain(parameters.iter().map(String::as_str))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let called = |name: &str| {
+        name.split('_').any(|part| {
+            let part = part.to_ascii_uppercase();
+            let singular = part.strip_suffix('S').unwrap_or(&part);
+            parts.iter().any(|p| *p == part || *p == singular)
+        })
+    };
+    let hits: Vec<&String> = ctx
+        .env
+        .iter()
+        .filter(|(n, v)| {
+            let v = v.trim();
+            called(n) && !v.is_empty() && !crate::env_hints::is_path(v) && !v.contains("://")
+        })
+        .map(|(n, _)| n)
+        .collect();
+    crate::env_hints::sole(&hits)
 }
 
 /// A regular expression compiled at run time from a value that does not
