@@ -3,6 +3,7 @@
 use super::*;
 use crate::env_hints::tests::ctx as env;
 use crate::terminal;
+use types::parse_type;
 
 /// `text` named `cause`, its summary naming each of `specifics`.
 fn named_as(text: &str, ctx: &Context, cause: &str, specifics: &[&str]) -> Named {
