@@ -45,17 +45,19 @@ fn space(path: &Path) -> Option<backstop_probe::DiskUsage> {
     backstop_probe::disk_usage(path.ancestors().find(|p| p.exists())?).ok()
 }
 
-/// The absolute paths among `env`'s values whose filesystem has no space
+/// The absolute paths among `env`'s values (each of a list,
+/// `CONFIG_LAYERS=/etc/a.yaml:/srv/b.yaml`) whose filesystem has no space
 /// left (what a write failing without an errno meant). `statvfs` may hang
 /// on a dead network mount: it runs on a blocking thread, bounded to 2 s.
 pub(crate) async fn full_paths(env: &[(String, String)]) -> Vec<String> {
-    let paths: Vec<String> = env
+    let mut paths: Vec<String> = env
         .iter()
-        .map(|(_, v)| v.trim())
-        .filter(|v| v.starts_with('/') && !v.contains([':', ' ', ',']))
+        .flat_map(|(_, v)| absolute_paths(v))
         .map(str::to_string)
-        .take(64)
         .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths.truncate(64);
     if paths.is_empty() {
         return Vec::new();
     }
@@ -70,6 +72,17 @@ pub(crate) async fn full_paths(env: &[(String, String)]) -> Vec<String> {
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default()
+}
+
+/// The absolute paths a value holds: itself, or every item of a list
+/// separated by `:` or `,` when each is one (not a URL, not `host:port`).
+fn absolute_paths(value: &str) -> Vec<&str> {
+    let items: Vec<&str> = value.trim().split([':', ',']).map(str::trim).collect();
+    if items.iter().all(|p| p.starts_with('/') && !p.contains(' ')) {
+        items
+    } else {
+        Vec::new()
+    }
 }
 
 /// The kernel's OOM-killer lines, from /dev/kmsg without blocking.
@@ -184,5 +197,22 @@ pub(super) fn system_part(
             }
         }
         Err(why) => b.line(p, format!("kernel log: {why}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_paths;
+
+    #[test]
+    fn a_list_of_paths_is_read_item_by_item() {
+        assert_eq!(absolute_paths("/var/log/app"), ["/var/log/app"]);
+        assert_eq!(
+            absolute_paths("/etc/base.yaml:/srv/prod.yaml"),
+            ["/etc/base.yaml", "/srv/prod.yaml"]
+        );
+        assert!(absolute_paths("redis://cache:6379/0").is_empty());
+        assert!(absolute_paths("/srv/a, relative/b").is_empty());
+        assert!(absolute_paths("my app").is_empty());
     }
 }
