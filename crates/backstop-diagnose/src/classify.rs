@@ -239,7 +239,7 @@ re!(
 
 re!(
     AUTH,
-    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 40[13]\b|\x22status(?:_?[cC]ode)?\x22\s*:\s*40[13]\b|HTTP(?:/[\d.]+)? 40[13]\b|\bHTTP Error 40[13]\b|\b40[13]:? (?:Unauthori[sz]ed|Forbidden)\b|\bUnauthori[sz]ed\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b|\blogin (?:to \S+ )?failed\b|\bfailed to log ?in\b|\blogin incorrect\b"
+    r"(?i)password authentication failed|WRONGPASS|NOAUTH|invalid username-password|access denied for user|authentication failed|invalidpassworderror|invalid password|auth(?:entication)? required|SASL authentication failed|AuthenticationError|\b401 Unauthorized\b|\bstatus(?: code)?:? 40[13]\b|\x22status(?:_?[cC]ode)?\x22\s*:\s*40[13]\b|HTTP(?:/[\d.]+)? 40[13]\b|\bHTTP Error 40[13]\b|\bHTTP response code: 40[13]\b|\b40[13]:? (?:Unauthori[sz]ed|Forbidden)\b|\bUnauthori[sz]ed\b|invalid_token|invalid api key|\b403 Forbidden\b|\b(?:refused|rejected|wrong|bad|incorrect) (?:the )?password\b|\bpassword (?:was )?(?:refused|rejected|incorrect)\b|\b(?:rejected|refused) (?:the |our )?credentials\b|\bcredentials (?:are |were )?(?:invalid|rejected|refused)\b|\b535[ -]5\.7\.\d\b|\b5\.7\.8\b|\b(?:could not|couldn't|unable to|failed to) authenticate\b|\bnot authori[sz]ed\b|\blogin (?:to \S+ )?failed\b|\bfailed to log ?in\b|\blogin incorrect\b"
 );
 
 re!(
@@ -326,7 +326,7 @@ re!(
 
 re!(
     UNKNOWN_DRIVER,
-    r#"(?i)\bunknown driver "(?P<driver>[^"]+)"|No suitable driver found for (?P<url>\S+)|\bdriver (?:not found|not registered)(?::| for)? ['"]?(?P<driver2>[\w.:-]+)?"#
+    r#"(?i)\bcould not find driver\b|\bunknown driver "(?P<driver>[^"]+)"|No suitable driver found for (?P<url>\S+)|\bdriver (?:not found|not registered)(?::| for)? ['"]?(?P<driver2>[\w.:-]+)?"#
 );
 
 re!(
@@ -408,7 +408,7 @@ re!(SETTING_NAME, r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b");
 
 re!(
     INVALID_SAID,
-    r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b"
+    r"(?i)\b(?:invalid|malformed|corrupt(?:ed)?|cannot parse|could not parse|failed to parse)\b|\bnon-base(?:32|64) digit\b|\bincorrect padding\b|\bnon-hexadecimal\b|\bodd-length string\b"
 );
 
 // A value that does not convert or is not among those allowed (Go's
@@ -654,6 +654,13 @@ pub(super) fn either<'h>(c: &regex::Captures<'h>, a: &str, b: &str) -> &'h str {
 
 re!(LINE_OF_FILE, r"(?:\bline \d+|:\d+(?::\d+)?(?:\b|:))");
 
+// The `which` package's `not found: ffprobe`; a program a wrapper says
+// `exited with 127` (the shell's "command not found").
+re!(
+    NOT_ON_PATH,
+    r"(?m)^(?:Error: )?not found: (?P<program>[\w.+-]+)$|\b(?P<program2>[\w.+-]+) exited with (?:status |code )?127\b"
+);
+
 fn name_by_structure(
     t: &TerminalError,
     ctx: &Context,
@@ -768,6 +775,13 @@ fn name_by_structure(
             .name("driver")
             .or_else(|| c.name("url"))
             .map_or("", |m| m.as_str());
+        // PDO's `could not find driver` names none: the DSN that asks for it.
+        let driver = if driver.is_empty() {
+            crate::env_hints::variable_called(ctx, &["DSN", "URL"])
+                .map_or_else(String::new, |v| format!("{driver} (asked for by {v})"))
+        } else {
+            driver.to_string()
+        };
         return named(
             "missing-module",
             format!("the database driver `{driver}` is not imported or installed"),
@@ -958,6 +972,9 @@ fn name_by_structure(
         );
     }
     // `Unable to run gpg (gpg2) - it may not be available`.
+    if let Some(c) = NOT_ON_PATH.captures(&all) {
+        return program_not_installed(either(&c, "program", "program2"), t);
+    }
     if let Some(c) = UNABLE_TO_RUN.captures(&all) {
         return program_not_installed(&c["program"], t);
     }

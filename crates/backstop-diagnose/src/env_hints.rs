@@ -142,6 +142,28 @@ fn listed_paths(value: &str) -> Vec<&str> {
     Vec::new()
 }
 
+/// A variable every service may be given that says nothing of its own
+/// settings (`PORT`, `NODE_ENV`, `LOG_LEVEL`, `TZ`).
+pub(crate) fn generic_variable(name: &str) -> bool {
+    system(name)
+        || matches!(
+            name,
+            "PORT"
+                | "HOST"
+                | "NODE_ENV"
+                | "APP_ENV"
+                | "RAILS_ENV"
+                | "RACK_ENV"
+                | "ENV"
+                | "DEBUG"
+                | "LOG_LEVEL"
+                | "TZ"
+                | "PYTHONPATH"
+                | "PYTHONUNBUFFERED"
+                | "NODE_OPTIONS"
+        )
+}
+
 /// A value that tells one variable from another: not `true`, `10` or
 /// `localhost`.
 fn distinctive(v: &str) -> bool {

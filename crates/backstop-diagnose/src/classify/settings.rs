@@ -321,6 +321,13 @@ pub(super) fn setting_name(m: &str) -> Option<String> {
                         | "INFO"
                         | "DEBUG"
                         | "HTTP"
+                        // Perl's `Can't use an undefined value as an ARRAY
+                        // reference`: kinds of reference, not settings.
+                        | "ARRAY"
+                        | "HASH"
+                        | "CODE"
+                        | "SCALAR"
+                        | "GLOB"
                         | "URL"
                         | "API"
                         | "JSON"

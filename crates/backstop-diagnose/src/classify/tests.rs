@@ -1597,3 +1597,66 @@ SyntaxError: Invalid regular expression: /^\\/p\\/([a-z]+$/: Unterminated group
     at wrapSafe (node:internal/modules/cjs/loader:1283:20)";
     named_as(literal, &ctx, "syntax-error", &["index.js:3"]);
 }
+
+#[test]
+fn v24_shapes_a_package_s_own_type_error_a_spelled_out_setting_and_a_missing_program() {
+    // A package throwing a TypeError itself validates its input.
+    named_as(
+        "/srv/node_modules/semver/classes/semver.js:56
+      throw new TypeError(`Invalid Version: ${version}`)
+      ^
+
+TypeError: Invalid Version: 2.x
+    at new SemVer (/srv/node_modules/semver/classes/semver.js:56:13)
+    at Object.<anonymous> (/srv/gate.js:3:13)",
+        &env(&[("MIN_CLIENT_VERSION", "2.x"), ("PORT", "3031")]),
+        "missing-config",
+        &["MIN_CLIENT_VERSION (2.x)"],
+    );
+    // The message spells the variable out in words.
+    named_as(
+        "/srv/node_modules/web-push/src/vapid-helper.js:111
+    throw new Error('Vapid public key should be 65 bytes long when decoded.');
+    ^
+
+Error: Vapid public key should be 65 bytes long when decoded.
+    at Object.validatePublicKey (/srv/node_modules/web-push/src/vapid-helper.js:111:11)
+    at Object.<anonymous> (/srv/push.js:2:9)",
+        &env(&[("VAPID_PUBLIC_KEY", "BNc0x"), ("VAPID_PRIVATE_KEY", "x")]),
+        "missing-config",
+        &["VAPID_PUBLIC_KEY"],
+    );
+    // `which`'s `not found: ffprobe` is a program not installed.
+    named_as(
+        "Error: not found: ffprobe
+    at getNotFoundError (/srv/node_modules/which/lib/index.js:16:17)
+    at Object.<anonymous> (/srv/probe.js:3:1)",
+        &env(&[("FFPROBE_BIN", "ffprobe")]),
+        "command-not-found",
+        &["`ffprobe`"],
+    );
+    // Java's HttpURLConnection says 401 its own way.
+    let ctx = Context {
+        known: Known::from_env([("PARTNER_API_URL", "http://127.0.0.1:65025")]),
+        ..env(&[
+            ("PARTNER_API_URL", "http://127.0.0.1:65025"),
+            ("PARTNER_API_TOKEN", "t"),
+        ])
+    };
+    named_as(
+        "Exception in thread \"main\" java.io.IOException: Server returned HTTP response code: 401 for URL: http://127.0.0.1:65025/v1/orders
+\tat PartnerSync.main(PartnerSync.java:9)",
+        &ctx,
+        "dependency-auth-failed",
+        &[],
+    );
+    // Perl's kinds of reference are no settings.
+    assert_ne!(
+        id(
+            "Can't use an undefined value as an ARRAY reference at rollup.pl line 8.",
+            &Context::default()
+        )
+        .map(|n| n.id),
+        Some("missing-config")
+    );
+}

@@ -12,12 +12,14 @@ re!(
 );
 re!(
     KEY_SIZE,
-    r"(?i)\bkey\b[^\n]*\bmust be\b[^\n]*\b(?:bytes|bits|characters|long)\b|\binvalid key (?:length|size)\b|\bkey (?:length|size) (?:is )?(?:invalid|wrong)\b"
+    r"(?i)\bkey\b[^\n]*\b(?:must|should) be\b[^\n]*\b(?:bytes|bits|characters|long)\b|\binvalid key (?:length|size)\b|\bkey (?:length|size) (?:is )?(?:invalid|wrong)\b"
 );
 re!(
     REGEX_INVALID,
     r"(?i)\binvalid regular expression\b|\bre\.error\b|\berror parsing regexp\b|\bPatternSyntaxException\b"
 );
+
+re!(THROWS_NEW, r"^\s*throw (?:new )?[A-Z]\w*\(");
 
 /// The words of a type name that say nothing of which setting it is.
 const GENERIC_WORDS: &[&str] = &[
@@ -74,8 +76,14 @@ pub(super) fn plugin_missing(t: &TerminalError, ctx: &Context) -> Option<Named> 
 /// dependency out of reach.
 pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> {
     let kind = t.error.kind.as_deref().map(short);
+    // A package that throws a `TypeError` itself (`throw new
+    // TypeError(\`Invalid Version: ${version}\`)` in node_modules) is
+    // validating its input, not failing on the program's bug.
+    let thrown_by_package =
+        super::files::raised_in_dependency(t) && t.before.iter().any(|l| THROWS_NEW.is_match(l));
     if kind.is_some_and(|k| {
-        programming_type(k) && !has_word(k, VALIDATOR_WORDS) || unreachable_type(k)
+        programming_type(k) && !has_word(k, VALIDATOR_WORDS) && !thrown_by_package
+            || unreachable_type(k)
     }) {
         return None;
     }
@@ -85,7 +93,8 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
     let var = if REGEX_INVALID.is_match(&t.quote()) {
         pattern_variable(ctx, &messages)
     } else if KEY_SIZE.is_match(&t.error.message) {
-        crate::env_hints::variable_called(ctx, &["KEY", "SECRET"])
+        spelled_out(ctx, &messages)
+            .or_else(|| crate::env_hints::variable_called(ctx, &["KEY", "SECRET"]))
     } else {
         // Not a path, an address or a command line's flags: those are
         // files, dependencies and runtimes, which other rules name.
@@ -124,7 +133,23 @@ pub(super) fn value_rejected(t: &TerminalError, ctx: &Context) -> Option<Named> 
                     .flatten()
             })
             .or_else(|| empty_variable(ctx, &messages))
+            .or_else(|| spelled_out(ctx, &messages))
             .or_else(|| concept_variable(t, ctx))
+            .or_else(|| {
+                // A package refusing a value, and the service is given
+                // one variable of its own: that one.
+                thrown_by_package
+                    .then(|| {
+                        let own: Vec<&String> = plain
+                            .env
+                            .iter()
+                            .filter(|(n, _)| !crate::env_hints::generic_variable(n))
+                            .map(|(n, _)| n)
+                            .collect();
+                        crate::env_hints::sole(&own)
+                    })
+                    .flatten()
+            })
             .or_else(|| {
                 // A validator's type (`EmailSyntaxError`, `AddrFormatError`):
                 // its other words name the setting.
@@ -184,6 +209,54 @@ fn not_a_network(item: &str) -> bool {
     address.parse::<std::net::Ipv4Addr>().is_err() || prefix.parse::<u8>().is_ok_and(|p| p > 32)
 }
 
+/// The one variable the message spells out in words (`Vapid public key
+/// should be 65 bytes` → `VAPID_PUBLIC_KEY`; `Missing or invalid default
+/// region` → `SMS_DEFAULT_REGION`, its prefix aside): every part of its
+/// name a word of the message, else every part but a leading prefix (two
+/// parts at least).
+fn spelled_out(ctx: &Context, messages: &[&str]) -> Option<String> {
+    // Words of a refusal, not a variable's name quoted as such
+    // (`Picked up JAVA_TOOL_OPTIONS`) nor a file that is not there.
+    if !messages.iter().any(|m| {
+        super::INVALID_SAID.is_match(m) || super::VALUE_REJECTED.is_match(m) || KEY_SIZE.is_match(m)
+    }) {
+        return None;
+    }
+    let written = |n: &str| messages.iter().any(|m| m.contains(n));
+    let words: Vec<String> = messages
+        .iter()
+        .flat_map(|m| m.split(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| w.len() >= 2)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let said = |parts: &[&str]| parts.iter().all(|p| words.iter().any(|w| w == p));
+    let names: Vec<(&String, Vec<&str>)> = ctx
+        .env
+        .iter()
+        .map(|(n, _)| {
+            (
+                n,
+                n.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(n, parts)| parts.len() >= 2 && !written(n))
+        .collect();
+    let whole: Vec<&String> = names
+        .iter()
+        .filter(|(_, p)| said(p))
+        .map(|(n, _)| *n)
+        .collect();
+    if !whole.is_empty() {
+        return crate::env_hints::sole(&whole);
+    }
+    let unprefixed: Vec<&String> = names
+        .iter()
+        .filter(|(_, p)| p.len() >= 3 && said(&p[1..]))
+        .map(|(n, _)| *n)
+        .collect();
+    crate::env_hints::sole(&unprefixed)
+}
+
 /// The one variable set but empty, when the error says a value was empty
 /// (ms's `val is not a non-empty string … val=""`).
 fn empty_variable(ctx: &Context, messages: &[&str]) -> Option<String> {
@@ -215,7 +288,15 @@ const CONCEPTS: &[(&[&str], &[&str])] = &[
     ),
     (&["cron", "crontab"], &["CRON", "SCHEDULE"]),
     (
-        &["time", "date", "datetime", "timestamp"],
+        &[
+            "time",
+            "date",
+            "datetime",
+            "timestamp",
+            "month",
+            "day",
+            "year",
+        ],
         &[
             "DATE",
             "TIME",
@@ -235,6 +316,13 @@ const CONCEPTS: &[(&[&str], &[&str])] = &[
     (&["locale"], &["LOCALE", "LANG", "LANGUAGE"]),
     (&["currency"], &["CURRENCY"]),
     (&["charset", "encoding"], &["CHARSET", "ENCODING"]),
+    (&["version", "semver"], &["VERSION"]),
+    (&["url", "uri", "dsn"], &["URL", "URI", "DSN"]),
+    (
+        &["quotation", "shlex"],
+        &["ARGS", "OPTS", "FLAGS", "OPTIONS"],
+    ),
+    (&["uuid", "guid"], &["UUID", "GUID"]),
 ];
 
 /// The one variable called by the kind of value the error is about.
