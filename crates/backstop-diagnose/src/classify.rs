@@ -740,7 +740,7 @@ fn name_by_structure(
         );
     }
     let runtime_syntax = parsing::runtime_syntax(t, kinds);
-    let own_code = runtime_syntax && !raised_in_dependency(t);
+    let own_code = parsing::own_syntax_error(t, kinds);
     if let Some(n) = parsing::data_does_not_parse(t, ctx, kinds, texts, &all) {
         return Some(n);
     }

@@ -252,19 +252,7 @@ pub(crate) fn variable_of_value(ctx: &Context, texts: &[&str]) -> Option<String>
 /// shows (`map_size=1048576` of `INDEX_MAP_SIZE=1048576`): the size a
 /// limit was configured with.
 pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String> {
-    let hits: Vec<&String> = ctx
-        .env
-        .iter()
-        .filter(|(n, v)| {
-            let v = v.trim();
-            !system(n)
-                && v.len() >= 4
-                && v.parse::<u64>().is_ok()
-                && texts.iter().any(|t| value_in(t, v))
-        })
-        .map(|(n, _)| n)
-        .collect();
-    sole(&hits)
+    variable_of_number_shown(ctx, texts, |_, v| v.len() >= 4)
 }
 
 /// The one variable holding a count or size (`PREFORK_WORKERS=40`,
@@ -272,15 +260,27 @@ pub(crate) fn variable_of_number(ctx: &Context, texts: &[&str]) -> Option<String
 /// number (`forking 40 workers`, `mapping 4096 MB`): what asked for more
 /// memory or processes than the limit gives. Not ports, not 0 or 1.
 pub(crate) fn variable_of_count(ctx: &Context, lines: &[&str]) -> Option<String> {
+    variable_of_number_shown(ctx, lines, |name, v| {
+        !name.to_ascii_uppercase().contains("PORT") && v.parse::<u64>().is_ok_and(|n| n >= 2)
+    })
+}
+
+/// The one variable of the service's own holding a whole number that
+/// `texts` show as a word, among those `keep(name, value)` accepts.
+fn variable_of_number_shown(
+    ctx: &Context,
+    texts: &[&str],
+    keep: impl Fn(&str, &str) -> bool,
+) -> Option<String> {
     let hits: Vec<&String> = ctx
         .env
         .iter()
         .filter(|(n, v)| {
             let v = v.trim();
             !system(n)
-                && !n.to_ascii_uppercase().contains("PORT")
-                && v.parse::<u64>().is_ok_and(|n| n >= 2)
-                && lines.iter().any(|l| value_in(l, v))
+                && v.parse::<u64>().is_ok()
+                && keep(n, v)
+                && texts.iter().any(|t| value_in(t, v))
         })
         .map(|(n, _)| n)
         .collect();

@@ -353,51 +353,29 @@ impl Diagnoser {
         }
         // A setting's value rejected, or a limit reached, without the
         // variable that holds it: the one whose value the error quotes.
-        for c in out.iter_mut().filter(|c| {
-            ["missing-config", "resource-limit", "command-not-found"].contains(&c.id.as_str())
-        }) {
-            if env_hints::names_a_variable(ctx, &c.summary) {
-                continue;
-            }
-            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
-                .chain(c.evidence.iter().map(|e| e.text.as_str()))
-                .collect();
-            if let Some(var) = env_hints::variable_of_value(ctx, &texts) {
-                c.summary = format!("{} (set by {var})", c.summary);
-            }
-        }
+        let ids = ["missing-config", "resource-limit", "command-not-found"];
+        name_variable(&mut out, ctx, &ids, "set by", |said| {
+            env_hints::variable_of_value(ctx, said)
+        });
         // Out of memory or processes: the count or size the program said
         // it asked for, when a variable holds it.
-        for c in out.iter_mut().filter(|c| {
-            ["out-of-memory", "resource-limit"].contains(&c.id.as_str())
-                && !env_hints::names_a_variable(ctx, &c.summary)
-        }) {
-            let before: Vec<&str> = evidence
-                .iter()
-                .filter(|e| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
-                .map(|e| e.text.as_str())
-                .collect();
-            if let Some(var) = env_hints::variable_of_count(ctx, &before) {
-                c.summary = format!("{} (asked for by {var})", c.summary);
-            }
-        }
+        let output: Vec<&str> = evidence
+            .iter()
+            .filter(|e| ctx.output_sources.is_empty() || ctx.output_sources.contains(&e.source))
+            .map(|e| e.text.as_str())
+            .collect();
+        let ids = ["out-of-memory", "resource-limit"];
+        name_variable(&mut out, ctx, &ids, "asked for by", |_| {
+            env_hints::variable_of_count(ctx, &output)
+        });
         // A process the program was pointed at and may not touch.
-        for c in out.iter_mut().filter(|c| {
-            ["permission-denied", "missing-config"].contains(&c.id.as_str())
-                && !env_hints::names_a_variable(ctx, &c.summary)
-        }) {
-            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
-                .chain(c.evidence.iter().map(|e| e.text.as_str()))
-                .collect();
-            if let Some(var) = env_hints::variable_of_pid(ctx, &texts) {
-                c.summary = format!("{} (set by {var})", c.summary);
-            }
-        }
+        let ids = ["permission-denied", "missing-config"];
+        name_variable(&mut out, ctx, &ids, "set by", |said| {
+            env_hints::variable_of_pid(ctx, said)
+        });
         // Rejected credentials: whose.
         for c in out.iter_mut().filter(|c| c.id == "dependency-auth-failed") {
-            let texts: Vec<&str> = std::iter::once(c.summary.as_str())
-                .chain(c.evidence.iter().map(|e| e.text.as_str()))
-                .collect();
+            let texts = said_in(c);
             if let Some(user) = env_hints::credentials_user(ctx, &c.summary, &texts)
                 && !c.summary.contains(&user)
             {
@@ -412,6 +390,32 @@ impl Diagnoser {
             }
         }
         out
+    }
+}
+
+/// What a cause says: its summary, then its evidence lines.
+fn said_in(c: &Cause) -> Vec<&str> {
+    std::iter::once(c.summary.as_str())
+        .chain(c.evidence.iter().map(|e| e.text.as_str()))
+        .collect()
+}
+
+/// To each cause of `ids` whose summary names no variable yet, ` ({how}
+/// VAR)` with the variable `find` gives from what the cause says.
+fn name_variable(
+    out: &mut [Cause],
+    ctx: &Context,
+    ids: &[&str],
+    how: &str,
+    find: impl Fn(&[&str]) -> Option<String>,
+) {
+    for c in out.iter_mut().filter(|c| ids.contains(&c.id.as_str())) {
+        if env_hints::names_a_variable(ctx, &c.summary) {
+            continue;
+        }
+        if let Some(var) = find(&said_in(c)) {
+            c.summary = format!("{} ({how} {var})", c.summary);
+        }
     }
 }
 

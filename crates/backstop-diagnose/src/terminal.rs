@@ -506,6 +506,23 @@ fn own_source(file: &str) -> bool {
         || file.starts_with("internal/"))
 }
 
+/// The first of `own` frames (innermost first); when it names no function
+/// (a comprehension, an anonymous callback), the function of the next
+/// frame of the same file that `encloses` it.
+fn in_enclosing_function(
+    mut own: impl Iterator<Item = Frame>,
+    encloses: impl Fn(&Frame, &Frame) -> bool,
+) -> Option<Frame> {
+    let mut first = own.next()?;
+    if first.function.is_none() {
+        first.function = own
+            .next()
+            .filter(|f| f.file == first.file && encloses(&first, f))
+            .and_then(|f| f.function);
+    }
+    Some(first)
+}
+
 /// The innermost frame of the program's own code in `t`'s stack (see
 /// [`TerminalError::own_frame`]).
 fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
@@ -527,39 +544,25 @@ fn own_frame(lines: &[&str], start: usize, t: &TerminalError) -> Option<Frame> {
         // A comprehension's or lambda's frame (`<listcomp>`) is in the
         // function of the frame that called it on the same line.
         Runtime::Python => {
-            let mut own = lines[start..t.index]
+            let own = lines[start..t.index]
                 .iter()
                 .rev()
                 .filter_map(|l| PY_FRAME.captures(l))
                 .filter_map(frame);
-            let mut first = own.next()?;
-            if first.function.is_none() {
-                first.function = own
-                    .next()
-                    .filter(|f| f.file == first.file && f.line == first.line)
-                    .and_then(|f| f.function);
-            }
-            Some(first)
+            in_enclosing_function(own, |inner, outer| inner.line == outer.line)
         }
         // Innermost first, below it (Ruby's first frame is on its line).
         // An anonymous callback's frame (`at /app/jobs.js:4:30` inside an
         // `Array.map`) is in the function of the next own frame of the
-        // same file and line (`at rebuildSearchIndex (/app/jobs.js:4:20)`).
+        // same file (`at rebuildSearchIndex (/app/jobs.js:4:20)`): inline,
+        // it is written at or below the line that passed it (`.map((i, el)
+        // => …)` on line 5, the failing code on line 7).
         Runtime::Node => {
-            let mut own = lines[t.index + 1..lines.len().min(t.index + 40)]
+            let own = lines[t.index + 1..lines.len().min(t.index + 40)]
                 .iter()
                 .filter_map(|l| NODE_FRAME_AT.captures(l))
                 .filter_map(frame);
-            let mut first = own.next()?;
-            // Inline, it is written at or below the line that passed it
-            // (`.map((i, el) => …)` on line 5, the failing code on line 7).
-            if first.function.is_none() {
-                first.function = own
-                    .next()
-                    .filter(|f| f.file == first.file && f.line <= first.line)
-                    .and_then(|f| f.function);
-            }
-            Some(first)
+            in_enclosing_function(own, |inner, outer| outer.line <= inner.line)
         }
         // `at com.acme.Payouts.split(Payouts.java:15)`: the first frame
         // outside the platform's packages.

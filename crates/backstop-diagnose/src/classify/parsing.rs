@@ -24,6 +24,13 @@ pub(super) fn runtime_syntax(t: &TerminalError, kinds: &[&str]) -> bool {
             .is_some_and(|k| k.contains("::") || k.contains('\\') || k.contains('.'))
 }
 
+/// The runtime's verdict on the program's own source: not raised in an
+/// installed package (a PEG parser's `SyntaxError` from node_modules is
+/// about data).
+pub(super) fn own_syntax_error(t: &TerminalError, kinds: &[&str]) -> bool {
+    runtime_syntax(t, kinds) && !raised_in_dependency(t)
+}
+
 /// `missing-config` for a configuration, key or data file that does not
 /// parse or is not valid, named from the error, the lines before it, or
 /// the variable that points at it.
@@ -36,14 +43,12 @@ pub(super) fn data_does_not_parse(
 ) -> Option<Named> {
     let is = |set: &[&str]| kinds.first().is_some_and(|k| set.contains(k));
     let message = t.error.message.as_str();
-    let all = all.to_string();
     // A configuration file that does not parse, named from the lines
     // before when the error does not: a parser library's syntax error
     // (Psych, PyYAML, json), or "while parsing config".
     // The runtime's verdict on source code is un-namespaced (`SyntaxError`,
     // PHP's `ParseError`); `Oj::ParseError`, `JSON::ParserError` are a
     // library's verdict on data.
-    let runtime_syntax = runtime_syntax(t, kinds);
     let parse_error = is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k));
     // `@iarna/toml`, `@std/yaml`: the package's own name.
     let parser_library = t
@@ -63,12 +68,12 @@ pub(super) fn data_does_not_parse(
             ]
             .contains(&l.to_ascii_lowercase().as_str())
         });
-    let configish = CONFIG_WORD.is_match(&all) || t.before.iter().any(|l| CONFIG_WORD.is_match(l));
-    if parse_error && parser_library && configish && !CONFIG_FILE.is_match(&all)
+    let configish = CONFIG_WORD.is_match(all) || t.before.iter().any(|l| CONFIG_WORD.is_match(l));
+    if parse_error && parser_library && configish && !CONFIG_FILE.is_match(all)
         || PARSE_SAID.is_match(message) && CONFIG_WORD.is_match(message)
     {
         let file = CONFIG_FILE
-            .find(&all)
+            .find(all)
             .map(|m| m.as_str().to_string())
             .or_else(|| loaded_config(t))
             .or_else(|| {
@@ -124,16 +129,16 @@ pub(super) fn data_does_not_parse(
         );
     }
     if (is(SYNTAX_TYPES) || kinds.first().is_some_and(|k| parse_type(k)))
-        && CONFIG_FILE.is_match(&all)
+        && CONFIG_FILE.is_match(all)
     {
         // `JSON.parse`'s `… in JSON at position 59` names no file: the one
         // a variable or a line before points at is the one it parsed.
         let file = CONFIG_FILE
-            .find_iter(&all)
+            .find_iter(all)
             .map(|m| m.as_str().to_string())
             .find(|f| !f.starts_with("in JSON"))
             .or_else(|| loaded_config(t))
-            .or_else(|| crate::env_hints::file_meant(ctx, &all).map(|(n, p)| format!("{p} ({n})")))
+            .or_else(|| crate::env_hints::file_meant(ctx, all).map(|(n, p)| format!("{p} ({n})")))
             .unwrap_or_else(|| "it parsed".to_string());
         return named(
             "missing-config",
@@ -146,7 +151,7 @@ pub(super) fn data_does_not_parse(
     // `SyntaxError` thrown from node_modules), not the runtime's verdict on
     // the program's own code: the file it was reading does not parse,
     // named by the lines before, or by the variable that points at it.
-    let own_code = runtime_syntax && !raised_in_dependency(t);
+    let own_code = own_syntax_error(t, kinds);
     // Not an I/O failure: one with an errno (a full disk, a denied open,
     // a name that does not resolve) is named by it further down.
     // A schema's verdict (`StructError: At path: campaigns.1.startsAt`,
